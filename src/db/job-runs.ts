@@ -1,0 +1,89 @@
+/**
+ * `job_runs` is both the audit log and the lock. A partial unique index allows one `running` row
+ * per job (job_runs_one_running_idx), so taking the lock and recording the run is one INSERT that
+ * Postgres serialises: of two concurrent starts, the second blocks on the index entry until the
+ * first commits, then its ON CONFLICT DO NOTHING inserts nothing and the run is `skipped`.
+ * A `running` row carries a lease; when its holder died (invocation killed, isolate evicted) the
+ * lease runs out and the next start marks it `abandoned` and takes over. No lock lives in Redis, so
+ * a Redis outage can neither let two runs in nor block the Postgres-only jobs.
+ */
+import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
+import type { Db } from './client';
+import { jobRuns, type JobRunStatus } from './schema';
+
+export interface RunStart {
+  id: string;
+  job: string;
+  trigger: 'scheduled' | 'http' | 'workflow';
+  dryRun: boolean;
+  leaseMs: number;
+  continues?: string | undefined;
+}
+
+export type Acquired = { acquired: true } | { acquired: false; heldBy: string | null };
+
+/** Takes the job's lock and records the run, or records it as skipped. One request. */
+export async function acquireRun(db: Db, run: RunStart): Promise<Acquired> {
+  const lease = sql`now() + make_interval(secs => ${run.leaseMs / 1000})`;
+  const [, , , rows] = await db.batch([
+    db.execute(sql`
+      UPDATE job_runs
+      SET status = 'abandoned', finished_at = now(), lease_until = NULL,
+          error = 'lease expired: the run ended without reporting (its invocation was killed?)'
+      WHERE job = ${run.job} AND status = 'running' AND lease_until < now()`),
+    db.execute(sql`
+      INSERT INTO job_runs (id, job, trigger, started_at, status, dry_run, lease_until, continues)
+      VALUES (${run.id}, ${run.job}, ${run.trigger}, now(), 'running', ${run.dryRun}, ${lease}, ${run.continues ?? null})
+      ON CONFLICT (job) WHERE status = 'running' DO NOTHING`),
+    db.execute(sql`
+      INSERT INTO job_runs (id, job, trigger, started_at, finished_at, status, dry_run, error, continues)
+      SELECT ${run.id}, ${run.job}, ${run.trigger}, now(), now(), 'skipped', ${run.dryRun},
+             'another run of this job is in progress', ${run.continues ?? null}
+      WHERE NOT EXISTS (SELECT 1 FROM job_runs WHERE id = ${run.id})`),
+    db.execute(sql`
+      SELECT r.status, (SELECT h.id FROM job_runs h WHERE h.job = ${run.job} AND h.status = 'running') AS holder
+      FROM job_runs r WHERE r.id = ${run.id}`),
+  ]);
+  const row = rows.rows[0] as { status: JobRunStatus; holder: string | null } | undefined;
+  if (row?.status === 'running') return { acquired: true };
+  return { acquired: false, heldBy: row?.holder ?? null };
+}
+
+export interface RunFinish {
+  status: Extract<JobRunStatus, 'succeeded' | 'failed'>;
+  counts: Record<string, number>;
+  more: boolean;
+  subrequests: number;
+  error: string | null;
+}
+
+/** Records the outcome and releases the lock. One request. */
+export async function finishRun(db: Db, id: string, result: RunFinish): Promise<void> {
+  await db
+    .update(jobRuns)
+    .set({ ...result, finishedAt: sql`now()`, leaseUntil: null })
+    .where(and(eq(jobRuns.id, id), eq(jobRuns.status, 'running')));
+}
+
+/** The latest runs of each job, newest first. */
+export async function latestRuns(db: Db, jobs: readonly string[], perJob = 1) {
+  return db
+    .select()
+    .from(jobRuns)
+    .where(
+      and(
+        inArray(jobRuns.job, [...jobs]),
+        sql`${jobRuns.id} IN (
+          SELECT id FROM (
+            SELECT id, row_number() OVER (PARTITION BY job ORDER BY started_at DESC) AS n FROM job_runs
+          ) ranked WHERE n <= ${perJob})`,
+      ),
+    )
+    .orderBy(jobRuns.job, desc(jobRuns.startedAt));
+}
+
+/** Deletes run history older than `before`. */
+export async function pruneRuns(db: Db, before: Date): Promise<number> {
+  const gone = await db.delete(jobRuns).where(and(lt(jobRuns.startedAt, before), sql`${jobRuns.status} <> 'running'`)).returning({ id: jobRuns.id });
+  return gone.length;
+}

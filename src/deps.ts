@@ -1,0 +1,23 @@
+/**
+ * The one place where `env` becomes config and clients, shared by `fetch` and `scheduled`:
+ * validated once per invocation, clients built once and passed in.
+ */
+import { type Config, parseConfig } from './config';
+import { createDb } from './db/client';
+import type { JobDeps } from './jobs/types';
+import { createRedis } from './redis/client';
+
+export interface Invocation extends JobDeps {
+  config: Config;
+}
+
+/** Throws ConfigError naming the variable when a setting is missing or malformed. */
+export function fromEnv(env: Env): Invocation {
+  const config = parseConfig(env as unknown as Record<string, unknown>);
+  return {
+    config,
+    db: createDb(config.databaseUrl, config.neonHttpEndpoint),
+    redis: createRedis(config.redisUrl, config.redisToken),
+    blobs: env.BLOBS,
+  };
+}

@@ -1,0 +1,27 @@
+/**
+ * The HTTP side (SPEC §4). Order matters: internal headers wrap everything (so 401/404/405/500
+ * carry them too), auth runs before any config parsing or I/O, then the clients are built.
+ */
+import { Hono } from 'hono';
+import type { Invocation } from '../deps';
+import { cronSecretAuth } from './auth';
+import { onError, withInternalHeaders } from './errors';
+import { healthRoute, listJobsRoute, runJobRoute } from './routes';
+
+export type AppEnv = { Bindings: Env; Variables: { deps: Invocation } };
+
+export function createApp() {
+  const app = new Hono<AppEnv>();
+  app.use('/api/internal/*', withInternalHeaders(), cronSecretAuth());
+  app.get('/api/internal/health', healthRoute);
+  app.get('/api/internal/jobs', listJobsRoute);
+  app.on(['GET', 'POST'], '/api/internal/jobs/:job', runJobRoute);
+  app.all('/api/internal/jobs/:job', (c) =>
+    c.json({ error: 'method_not_allowed', message: 'Use GET or POST.' }, 405, { Allow: 'GET, POST' }),
+  );
+  app.all('/api/internal/jobs', (c) => c.json({ error: 'method_not_allowed', message: 'Use GET.' }, 405, { Allow: 'GET' }));
+  app.all('/api/internal/health', (c) => c.json({ error: 'method_not_allowed', message: 'Use GET.' }, 405, { Allow: 'GET' }));
+  app.notFound((c) => c.json({ error: 'not_found', message: 'No such route.' }, 404));
+  app.onError(onError);
+  return app;
+}

@@ -1,0 +1,6 @@
+import { createApp } from './http/app';
+import { scheduled } from './scheduled';
+
+const app = createApp();
+
+export default { fetch: app.fetch, scheduled } satisfies ExportedHandler<Env>;

@@ -1,0 +1,77 @@
+/**
+ * delete-orphaned-message-sources: message_sources rows whose attachment is gone (its foreign key
+ * was set to NULL when the attachment was deleted) or no longer attached to that message (the
+ * attachment was moved; a trigger queued it in message_source_checks). Both are found by index,
+ * in time proportional to the orphans.
+ */
+import { sql } from 'drizzle-orm';
+import { addCounts, inBatches, type Job, type JobContext, num } from './types';
+
+export const deleteOrphanedMessageSources: Job = {
+  name: 'delete-orphaned-message-sources',
+  description: 'Deletes message_sources rows whose attachment is gone or no longer attached to that message.',
+  async run(ctx) {
+    if (ctx.dryRun) return { counts: await countOrphans(ctx), more: false };
+    const counts: Record<string, number> = {};
+    const more = await inBatches(ctx.budget, 1, async () => {
+      const batch = await deleteBatch(ctx);
+      addCounts(counts, batch.counts);
+      return batch.full;
+    });
+    return { counts, more };
+  },
+};
+
+/** Both kinds of orphan in one request (a batch runs in one transaction). */
+async function deleteBatch(ctx: JobContext) {
+  const n = ctx.config.deleteBatchSize;
+  ctx.budget.spend();
+  const [gone, moved] = await ctx.db.batch([
+    // FOR UPDATE re-checks attachment_id IS NULL on the newest row version, so a source the app
+    // has just pointed at an attachment again is left alone. Index: message_sources_orphaned_idx.
+    ctx.db.execute(sql`
+      WITH doomed AS (
+        SELECT id FROM message_sources WHERE attachment_id IS NULL
+        LIMIT ${n} FOR UPDATE SKIP LOCKED
+      ),
+      deleted AS (DELETE FROM message_sources WHERE id IN (SELECT id FROM doomed) RETURNING 1)
+      SELECT (SELECT count(*) FROM doomed) AS selected, (SELECT count(*) FROM deleted) AS deleted`),
+    // FOR SHARE on the queued attachments reads their newest message_id and holds it until we
+    // commit, so an attachment moved back to its message concurrently cannot lose its source.
+    ctx.db.execute(sql`
+      WITH checks AS (
+        DELETE FROM message_source_checks
+        WHERE attachment_id IN (
+          SELECT attachment_id FROM message_source_checks ORDER BY enqueued_at LIMIT ${n} FOR UPDATE SKIP LOCKED)
+        RETURNING attachment_id
+      ),
+      latest AS (
+        SELECT id, message_id FROM attachments WHERE id IN (SELECT attachment_id FROM checks) FOR SHARE
+      ),
+      deleted AS (
+        DELETE FROM message_sources s
+        WHERE s.attachment_id IN (SELECT attachment_id FROM checks)
+          AND NOT EXISTS (SELECT 1 FROM latest c WHERE c.id = s.attachment_id AND c.message_id = s.message_id)
+        RETURNING 1
+      )
+      SELECT (SELECT count(*) FROM checks) AS selected, (SELECT count(*) FROM deleted) AS deleted`),
+  ]);
+  const g = gone.rows[0] ?? {};
+  const m = moved.rows[0] ?? {};
+  return {
+    counts: { message_sources: num(g.deleted) + num(m.deleted), message_source_checks: num(m.selected) },
+    full: num(g.selected) >= n || num(m.selected) >= n,
+  };
+}
+
+async function countOrphans(ctx: JobContext) {
+  ctx.budget.spend();
+  const result = await ctx.db.execute(sql`
+    SELECT
+      (SELECT count(*) FROM message_sources WHERE attachment_id IS NULL)
+      + (SELECT count(*) FROM message_sources s
+         WHERE s.attachment_id IN (SELECT attachment_id FROM message_source_checks)
+           AND NOT EXISTS (SELECT 1 FROM attachments a WHERE a.id = s.attachment_id AND a.message_id = s.message_id))
+      AS message_sources`);
+  return { message_sources: num(result.rows[0]?.message_sources) };
+}

@@ -1,0 +1,76 @@
+/**
+ * delete-stale-empty-chats: chats created more than EMPTY_CHAT_MIN_AGE_MINUTES ago that have no
+ * messages. Their attachments (uploaded but never sent) go with them by cascade, and the outbox
+ * trigger queues their blobs.
+ */
+import { sql } from 'drizzle-orm';
+import { addCounts, inBatches, type Job, type JobContext, num } from './types';
+
+export const deleteStaleEmptyChats: Job = {
+  name: 'delete-stale-empty-chats',
+  description: 'Deletes chats older than EMPTY_CHAT_MIN_AGE_MINUTES that have no messages.',
+  async run(ctx) {
+    const cutoff = new Date(ctx.now.getTime() - ctx.config.emptyChatMinAgeMinutes * 60_000);
+    if (ctx.dryRun) return { counts: await countStaleEmptyChats(ctx, cutoff), more: false };
+    const counts = { chats: 0, attachments: 0 };
+    const more = await inBatches(ctx.budget, 1, async () => {
+      const batch = await deleteBatch(ctx, cutoff);
+      addCounts(counts, { chats: batch.chats, attachments: batch.attachments });
+      return batch.selected >= ctx.config.deleteBatchSize;
+    });
+    return { counts, more };
+  },
+};
+
+/**
+ * One batch, one statement, one transaction. Race safety with a first message being inserted:
+ * - The app's INSERT into messages takes a KEY SHARE lock on the chat (foreign key check) and its
+ *   trigger sets chats.has_messages = true, updating the chat row, before it commits.
+ * - `FOR UPDATE SKIP LOCKED` skips a chat whose message insert is in flight; it is not deleted.
+ * - If that insert committed after this statement's snapshot, the chat row has a newer version;
+ *   READ COMMITTED re-evaluates `NOT has_messages` on it (EvalPlanQual) and drops the chat.
+ * - Once we hold the row lock, a new insert waits for us and then fails its foreign key check:
+ *   the app sees the error, and no committed message is ever deleted with its chat.
+ * The NOT EXISTS re-check covers a has_messages flag gone stale; such chats are healed rather than
+ * left to block the head of the index. Index: chats_empty_created_at_idx (partial, NOT has_messages).
+ */
+async function deleteBatch(ctx: JobContext, cutoff: Date) {
+  ctx.budget.spend();
+  const result = await ctx.db.execute(sql`
+    WITH doomed AS (
+      SELECT id FROM chats
+      WHERE NOT has_messages AND created_at < ${cutoff}
+      ORDER BY created_at
+      LIMIT ${ctx.config.deleteBatchSize}
+      FOR UPDATE SKIP LOCKED
+    ),
+    healed AS (
+      UPDATE chats c SET has_messages = true
+      WHERE c.id IN (SELECT id FROM doomed) AND EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = c.id)
+      RETURNING c.id
+    ),
+    deleted AS (
+      DELETE FROM chats c
+      WHERE c.id IN (SELECT id FROM doomed) AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = c.id)
+      RETURNING c.id
+    )
+    SELECT (SELECT count(*) FROM doomed) AS selected,
+           (SELECT count(*) FROM deleted) AS chats,
+           (SELECT count(*) FROM attachments a WHERE a.chat_id IN (SELECT id FROM deleted)) AS attachments`);
+  const row = result.rows[0] ?? {};
+  return { selected: num(row.selected), chats: num(row.chats), attachments: num(row.attachments) };
+}
+
+async function countStaleEmptyChats(ctx: JobContext, cutoff: Date) {
+  ctx.budget.spend();
+  const result = await ctx.db.execute(sql`
+    WITH stale AS (
+      SELECT c.id FROM chats c
+      WHERE NOT c.has_messages AND c.created_at < ${cutoff}
+        AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = c.id)
+    )
+    SELECT (SELECT count(*) FROM stale) AS chats,
+           (SELECT count(*) FROM attachments a WHERE a.chat_id IN (SELECT id FROM stale)) AS attachments`);
+  const row = result.rows[0] ?? {};
+  return { chats: num(row.chats), attachments: num(row.attachments) };
+}

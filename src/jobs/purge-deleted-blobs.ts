@@ -1,0 +1,104 @@
+/**
+ * purge-deleted-blobs: drains blob_deletions (the outbox the attachments trigger fills) into R2.
+ * A key leaves the outbox only after R2 confirmed its deletion (deleting a key that is already gone
+ * succeeds in R2). An R2 failure leaves the rows with attempts + 1, last_error and a backed-off
+ * next_attempt_at; after BLOB_MAX_ATTEMPTS a row is parked and shown as needing attention.
+ */
+import { sql } from 'drizzle-orm';
+import { addCounts, inBatches, type Job, type JobContext, num } from './types';
+
+/** R2's limit on keys per delete call. */
+export const R2_DELETE_MAX_KEYS = 1000;
+/** A claimed row is not picked again for this long if the run dies before confirming it. */
+const CLAIM_SECONDS = 900;
+
+export class BlobDeleteError extends Error {
+  override name = 'BlobDeleteError';
+}
+
+export const purgeDeletedBlobs: Job = {
+  name: 'purge-deleted-blobs',
+  description: 'Deletes the R2 objects queued in blob_deletions, in batches of up to 1000 keys.',
+  async run(ctx) {
+    if (ctx.dryRun) return { counts: await countDue(ctx), more: false };
+    const counts: Record<string, number> = {};
+    const more = await inBatches(ctx.budget, 3, async () => {
+      const batch = await purgeBatch(ctx);
+      addCounts(counts, batch.counts);
+      return batch.full;
+    });
+    return { counts, more };
+  },
+};
+
+interface Claimed {
+  id: number;
+  blob_key: string;
+  attempts: number;
+  live: boolean;
+}
+
+async function purgeBatch(ctx: JobContext): Promise<{ counts: Record<string, number>; full: boolean }> {
+  ctx.budget.spend();
+  // `live`: the key belongs to an attachments row again (a reused key). Its outbox entry is
+  // dropped without touching R2: deleting it would destroy a blob whose row exists.
+  const claimed = await ctx.db.execute(sql`
+    WITH due AS (
+      SELECT id FROM blob_deletions
+      WHERE parked_at IS NULL AND next_attempt_at <= now()
+      ORDER BY next_attempt_at, id
+      LIMIT ${R2_DELETE_MAX_KEYS}
+      FOR UPDATE SKIP LOCKED
+    )
+    UPDATE blob_deletions b SET next_attempt_at = now() + make_interval(secs => ${CLAIM_SECONDS})
+    FROM due WHERE b.id = due.id
+    RETURNING b.id, b.blob_key, b.attempts,
+              EXISTS (SELECT 1 FROM attachments a WHERE a.blob_key = b.blob_key) AS live`);
+  const rows = claimed.rows as unknown as Claimed[];
+  if (rows.length === 0) return { counts: {}, full: false };
+  const keys = rows.filter((r) => !r.live).map((r) => r.blob_key);
+  const ids = rows.map((r) => num(r.id));
+
+  if (keys.length > 0) {
+    ctx.budget.spend();
+    try {
+      await ctx.blobs.delete(keys);
+    } catch (err) {
+      await recordFailure(ctx, rows.filter((r) => !r.live).map((r) => num(r.id)), err);
+      throw new BlobDeleteError(`R2 delete of ${keys.length} keys failed: ${errorText(err)}`, { cause: err });
+    }
+  }
+  ctx.budget.spend();
+  await ctx.db.execute(sql`DELETE FROM blob_deletions WHERE id = ANY(${ids}::bigint[])`);
+  return {
+    counts: { blobs: keys.length, blob_deletions: ids.length, reused_keys_kept: ids.length - keys.length },
+    full: rows.length >= R2_DELETE_MAX_KEYS,
+  };
+}
+
+/** attempts + 1, the error, exponential backoff (1 min · 2^attempts, at most 6 h), parked at the max. */
+async function recordFailure(ctx: JobContext, ids: number[], err: unknown) {
+  // Takes the place of the confirming DELETE within the batch's three subrequests.
+  ctx.budget.spend();
+  await ctx.db.execute(sql`
+    UPDATE blob_deletions SET
+      attempts = attempts + 1,
+      last_error = ${errorText(err).slice(0, 500)},
+      next_attempt_at = now() + make_interval(secs => least(60 * power(2, attempts), 21600)),
+      parked_at = CASE WHEN attempts + 1 >= ${ctx.config.blobMaxAttempts} THEN now() END
+    WHERE id = ANY(${ids}::bigint[])`);
+}
+
+async function countDue(ctx: JobContext) {
+  ctx.budget.spend();
+  const result = await ctx.db.execute(sql`
+    SELECT count(*) FILTER (WHERE parked_at IS NULL AND next_attempt_at <= now()) AS blobs,
+           count(*) FILTER (WHERE parked_at IS NOT NULL) AS parked
+    FROM blob_deletions`);
+  const row = result.rows[0] ?? {};
+  return { blobs: num(row.blobs), parked: num(row.parked) };
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,39 @@
+/**
+ * Drains `stream_deletions`, the queue of chats deleted while they may have had stream state in
+ * Redis (filled by a trigger on chats). Shared by delete-stale-deactivated-accounts, which cleans
+ * up after the chats it just deleted, and clear-stale-streams, which catches every other deletion.
+ * Redis first, then the queue rows: if Redis fails, the rows stay for the next run.
+ */
+import { inArray, sql } from 'drizzle-orm';
+import { streamDeletions } from '../db/schema';
+import { removeChatStreams } from '../redis/streams';
+import { inBatches, type JobContext } from './types';
+
+/** Chat ids per Redis script call: bounded so one EVAL stays small. */
+export const STREAM_DRAIN_BATCH = 500;
+
+export async function drainStreamDeletions(ctx: JobContext): Promise<{ counts: Record<string, number>; more: boolean }> {
+  if (ctx.dryRun) {
+    ctx.budget.spend();
+    const [row] = await ctx.db.select({ n: sql<number>`count(*)::int` }).from(streamDeletions);
+    return { counts: { stream_deletions: row?.n ?? 0 }, more: false };
+  }
+  const counts = { stream_deletions: 0, redis_streams: 0 };
+  const more = await inBatches(ctx.budget, 3, async () => {
+    ctx.budget.spend();
+    const rows = await ctx.db
+      .select({ chatId: streamDeletions.chatId })
+      .from(streamDeletions)
+      .orderBy(streamDeletions.enqueuedAt)
+      .limit(STREAM_DRAIN_BATCH);
+    if (rows.length === 0) return false;
+    const ids = rows.map((r) => r.chatId);
+    ctx.budget.spend();
+    counts.redis_streams += await removeChatStreams(ctx.redis, ids);
+    ctx.budget.spend();
+    await ctx.db.delete(streamDeletions).where(inArray(streamDeletions.chatId, ids));
+    counts.stream_deletions += ids.length;
+    return rows.length === STREAM_DRAIN_BATCH;
+  });
+  return { counts, more };
+}

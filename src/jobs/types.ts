@@ -1,0 +1,55 @@
+import type { Config } from '../config';
+import type { Db } from '../db/client';
+import type { RedisClient } from '../redis/client';
+import type { Budget } from './budget';
+
+/** The clients a job talks to, built once per invocation (src/deps.ts). */
+export interface JobDeps {
+  db: Db;
+  redis: RedisClient;
+  blobs: Pick<R2Bucket, 'delete'>;
+}
+
+export interface JobContext extends JobDeps {
+  config: Config;
+  budget: Budget;
+  /** The run's reference time: cutoffs are computed from it, never from the clock. */
+  now: Date;
+  /** Count what would be deleted; delete nothing. */
+  dryRun: boolean;
+}
+
+export interface JobOutcome {
+  /** Rows or keys per table/store touched (or, in a dry run, that would be). */
+  counts: Record<string, number>;
+  /** True when the run stopped at its budget with work left for the next run. */
+  more: boolean;
+}
+
+export interface Job {
+  name: string;
+  description: string;
+  run(ctx: JobContext): Promise<JobOutcome>;
+}
+
+/** Adds `b` into `a`, table by table. */
+export function addCounts(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
+  for (const [k, v] of Object.entries(b)) a[k] = (a[k] ?? 0) + v;
+  return a;
+}
+
+/**
+ * Runs `step` while the budget affords `cost` more subrequests. `step` returns true when more work
+ * may remain. Returns `more`: true if it stopped at the budget rather than running out of work.
+ */
+export async function inBatches(budget: Budget, cost: number, step: () => Promise<boolean>): Promise<boolean> {
+  for (;;) {
+    if (!budget.canAfford(cost)) return true;
+    if (!(await step())) return false;
+  }
+}
+
+/** Row values from `db.execute` come back as strings for bigint counts. */
+export function num(v: unknown): number {
+  return typeof v === 'number' ? v : Number(v ?? 0);
+}
