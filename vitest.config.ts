@@ -1,12 +1,44 @@
+import { cloudflareTest } from '@cloudflare/vitest-plugin';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
+    // Once for the whole run (root level, no `extends`): starts Postgres, Redis and the endpoints.
     globalSetup: ['./test/global-setup.ts'],
     projects: [
       {
-        extends: false,
-        test: { name: 'node', include: ['test/node/**/*.test.ts'], environment: 'node', testTimeout: 30_000 },
+        test: {
+          name: 'node',
+          include: ['test/node/**/*.test.ts', 'scripts/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 30_000,
+        },
+      },
+      {
+        plugins: [
+          cloudflareTest(({ inject }) => {
+            const stack = inject('stack');
+            return {
+              wrangler: { configPath: './wrangler.toml' },
+              miniflare: {
+                // Worker-level tests (SELF, exports.default) use the shared `spacerr_self`
+                // database; unit-level tests get a database of their own from the control server.
+                bindings: {
+                  CRON_SECRET: 'test-cron-secret-0123456789',
+                  DATABASE_URL: stack.selfBindings.DATABASE_URL,
+                  NEON_HTTP_ENDPOINT: stack.selfBindings.NEON_HTTP_ENDPOINT,
+                  UPSTASH_REDIS_REST_URL: stack.selfBindings.UPSTASH_REDIS_REST_URL,
+                  UPSTASH_REDIS_REST_TOKEN: stack.selfBindings.UPSTASH_REDIS_REST_TOKEN,
+                },
+              },
+            };
+          }),
+        ],
+        test: {
+          name: 'worker',
+          include: ['test/worker/**/*.test.ts'],
+          testTimeout: 30_000,
+        },
       },
     ],
   },

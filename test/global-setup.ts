@@ -1,20 +1,33 @@
 import type { TestProject } from 'vitest/node';
-import { startStack, type Stack } from '../scripts/stack/index.ts';
+import { createDatabase, migrateDatabase } from '../scripts/stack/migrate.ts';
+import { startStack } from '../scripts/stack/index.ts';
+import { startControlServer } from './support/control-server.ts';
 
-let stack: Stack | undefined;
+const TEMPLATE = 'spacerr_template';
 
-/** Starts the local stack once for the whole run and hands its addresses to every project. */
+let stop: (() => Promise<void>) | undefined;
+
+/**
+ * Starts the local stack once for the whole run: real Postgres, real Redis, a template database
+ * with every migration applied (each test file clones it in milliseconds), and the control server.
+ */
 export async function setup(project: TestProject) {
-  stack = await startStack({ dataDir: '.stack/test', quiet: true });
-  project.provide('stack', stack.info);
+  const stack = await startStack({ dataDir: '.stack/test', quiet: true });
+  try {
+    await migrateDatabase(await createDatabase(stack.postgresUrl, TEMPLATE));
+    const control = await startControlServer({ postgresUrl: stack.postgresUrl, redisUrl: stack.redisUrl, template: TEMPLATE });
+    stop = async () => {
+      await control.close();
+      await stack.stop();
+    };
+    const selfBindings = await (await fetch(`${control.url}/env`, { method: 'POST' })).json();
+    project.provide('stack', { postgresUrl: stack.postgresUrl, redisUrl: stack.redisUrl, controlUrl: control.url, template: TEMPLATE, selfBindings });
+  } catch (err) {
+    await stack.stop();
+    throw err;
+  }
 }
 
 export async function teardown() {
-  await stack?.stop();
-}
-
-declare module 'vitest' {
-  export interface ProvidedContext {
-    stack: import('../scripts/stack/index.ts').StackInfo;
-  }
+  await stop?.();
 }

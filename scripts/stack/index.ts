@@ -1,24 +1,29 @@
 /**
  * The local stack: real Postgres and real Redis (embedded/spawned unless DATABASE_URL/REDIS_URL
- * are given). Shared by `npm run dev` and the test global setup.
+ * are given) and the two loopback endpoints that speak the hosted services' protocols — Neon's
+ * HTTP SQL and Upstash's REST — in front of them. Shared by `npm run dev` and the test setup.
  */
+import { randomBytes } from 'node:crypto';
+import { type NeonHttpServer, startNeonHttp } from './neon-http.ts';
 import { startEmbeddedPostgres } from './postgres.ts';
 import { startRedisServer } from './redis.ts';
+import { startUpstashRest, type UpstashRestServer } from './upstash-rest.ts';
 
-export interface StackInfo {
+export interface Stack {
   /** Connection string with rights to create databases. */
   postgresUrl: string;
   redisUrl: string;
-}
-
-export interface Stack {
-  info: StackInfo;
+  neon: NeonHttpServer;
+  upstash: UpstashRestServer;
+  /** A token for Redis logical database 0 on the Upstash endpoint. */
+  upstashToken: string;
+  /** Stops what this stack started, in reverse order. */
   stop(): Promise<void>;
 }
 
 export async function startStack(opts: { dataDir: string; quiet?: boolean; persistent?: boolean }): Promise<Stack> {
   const stops: Array<() => Promise<void>> = [];
-  const log = opts.quiet ? undefined : (l: string) => process.stderr.write(l);
+  const log = opts.quiet ? undefined : (line: string) => process.stderr.write(line);
   try {
     let postgresUrl = process.env.DATABASE_URL;
     if (!postgresUrl) {
@@ -32,7 +37,13 @@ export async function startStack(opts: { dataDir: string; quiet?: boolean; persi
       stops.push(redis.stop);
       redisUrl = redis.url;
     }
-    return { info: { postgresUrl, redisUrl }, stop: () => stopAll(stops) };
+    const neon = await startNeonHttp();
+    stops.push(neon.close);
+    const upstash = await startUpstashRest({ redisUrl });
+    stops.push(upstash.close);
+    const upstashToken = randomBytes(16).toString('hex');
+    upstash.addToken(upstashToken, 0);
+    return { postgresUrl, redisUrl, neon, upstash, upstashToken, stop: () => stopAll(stops) };
   } catch (err) {
     await stopAll(stops);
     throw err;

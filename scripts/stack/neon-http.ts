@@ -60,15 +60,23 @@ const ERROR_FIELDS = ['severity', 'code', 'detail', 'hint', 'position', 'interna
 /** Starts the endpoint on 127.0.0.1 (`port` 0 or absent: a free port). */
 export async function startNeonHttp(opts: { port?: number } = {}): Promise<NeonHttpServer> {
   const pools = new Map<string, pg.Pool>();
+  const clients = new Set<pg.PoolClient>();
   const hung = new Set<ServerResponse>();
   let fault: NeonHttpFault = 'none';
+  let closed = false;
 
   const poolFor = (connectionString: string): pg.Pool => {
+    if (closed) throw new HttpError(503, 'endpoint is closing');
     let pool = pools.get(connectionString);
     if (!pool) {
       pool = new pg.Pool({ connectionString: localConnectionString(connectionString), max: 10, connectionTimeoutMillis: 10_000 });
-      // An idle client dying (e.g. Postgres restarting) must not crash the whole process.
+      // A client whose connection dies (Postgres restarting, a database dropped WITH (FORCE)) emits 'error';
+      // pg-pool only listens while the client is idle, and an unheard 'error' would crash the process.
       pool.on('error', () => {});
+      pool.on('connect', (client) => {
+        clients.add(client.on('error', () => {}));
+        client.once('end', () => clients.delete(client));
+      });
       pools.set(connectionString, pool);
     }
     return pool;
@@ -99,10 +107,14 @@ export async function startNeonHttp(opts: { port?: number } = {}): Promise<NeonH
       hung.clear();
     },
     async close() {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      closed = true;
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
-      await closed;
+      await stopped;
+      // pool.end() resolves before its connections are gone; wait for them so the database can be dropped next.
+      const ended = [...clients].map((client) => new Promise((resolve) => client.once('end', resolve)));
       await Promise.all([...pools.values()].map((pool) => pool.end().catch(() => {})));
+      await Promise.all(ended);
       pools.clear();
     },
   };

@@ -250,16 +250,20 @@ describe('neon-http endpoint', () => {
   it('closes quickly with hanging requests, then refuses connections', async () => {
     const other = await startNeonHttp();
     endpoint = other.url;
+    const tagged = neon(`${dbUrl}?application_name=neon-http-close-test`);
+    const backends = `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'neon-http-close-test'`;
     try {
-      expect(await sql`SELECT 4 AS n`).toEqual([{ n: 4 }]);
+      expect(await tagged.transaction([tagged`SELECT 4 AS n`, tagged`SELECT 5 AS n`])).toEqual([[{ n: 4 }], [{ n: 5 }]]);
+      expect((await direct.query(backends)).rows).toEqual([{ n: 1 }]);
       other.setFault('hang');
-      const hanging = rejection(sql`SELECT 1`);
+      const hanging = rejection(tagged`SELECT 1`);
       await new Promise((r) => setTimeout(r, 100));
       const started = Date.now();
       await other.close();
       expect(Date.now() - started).toBeLessThan(1000);
+      expect((await direct.query(backends)).rows).toEqual([{ n: 0 }]);
       expect((await hanging).message).toMatch(/Error connecting to database/);
-      expect((await rejection(sql`SELECT 1`)).message).toMatch(/Error connecting to database/);
+      expect((await rejection(tagged`SELECT 1`)).message).toMatch(/Error connecting to database/);
     } finally {
       endpoint = server.url;
       await other.close().catch(() => {});

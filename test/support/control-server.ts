@@ -1,0 +1,127 @@
+/**
+ * A loopback control server for tests running inside workerd, which cannot start processes or
+ * open raw Postgres connections themselves. Everything it hands out is real:
+ *   POST   /env               a fresh database (from the migrated template), a Redis logical
+ *                             database behind its own token, and a dedicated pair of Neon/Upstash
+ *                             endpoints → the bindings a Worker needs
+ *   POST   /env/:id/fault     {service: 'neon'|'upstash', fault} break that file's endpoint for real
+ *   GET    /env/:id/stats     requests each endpoint received (to check the subrequest count)
+ *   POST   /sessions          {databaseUrl} a dedicated pg connection (to hold a transaction open)
+ *   POST   /sessions/:id      {sql, params} run one statement on it
+ *   DELETE /sessions/:id      close it
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import pg from 'pg';
+import { createDatabase } from '../../scripts/stack/migrate.ts';
+import { type NeonHttpFault, type NeonHttpServer, startNeonHttp } from '../../scripts/stack/neon-http.ts';
+import { startUpstashRest, type UpstashRestFault, type UpstashRestServer } from '../../scripts/stack/upstash-rest.ts';
+
+export interface TestBindings {
+  id: string;
+  DATABASE_URL: string;
+  NEON_HTTP_ENDPOINT: string;
+  UPSTASH_REDIS_REST_URL: string;
+  UPSTASH_REDIS_REST_TOKEN: string;
+}
+
+interface FileEnv {
+  neon: NeonHttpServer;
+  upstash: UpstashRestServer;
+}
+
+export async function startControlServer(opts: { postgresUrl: string; redisUrl: string; template: string }) {
+  const envs = new Map<string, FileEnv>();
+  const sessions = new Map<string, pg.Client>();
+  let nextRedisDb = 1;
+  let nextDb = 0;
+
+  const routes: Array<[string, RegExp, (m: RegExpMatchArray, body: any) => Promise<unknown>]> = [
+    ['POST', /^\/env$/, async () => {
+      const id = `t${process.pid}_${nextDb++}`;
+      const databaseUrl = await createDatabase(opts.postgresUrl, `test_${id}`, opts.template);
+      const neon = await startNeonHttp();
+      const upstash = await startUpstashRest({ redisUrl: opts.redisUrl });
+      const token = randomBytes(12).toString('hex');
+      const db = nextRedisDb++;
+      upstash.addToken(token, db);
+      envs.set(id, { neon, upstash });
+      const bindings: TestBindings = {
+        id,
+        DATABASE_URL: databaseUrl,
+        NEON_HTTP_ENDPOINT: neon.url,
+        UPSTASH_REDIS_REST_URL: upstash.url,
+        UPSTASH_REDIS_REST_TOKEN: token,
+      };
+      return bindings;
+    }],
+    ['POST', /^\/env\/([^/]+)\/fault$/, async (m, body: { service: 'neon' | 'upstash'; fault: string }) => {
+      const env = mustGet(envs, m[1]);
+      if (body.service === 'neon') env.neon.setFault(body.fault as NeonHttpFault);
+      else env.upstash.setFault(body.fault as UpstashRestFault);
+      return { ok: true };
+    }],
+    ['GET', /^\/env\/([^/]+)\/stats$/, async (m) => {
+      const env = mustGet(envs, m[1]);
+      return { neonRequests: env.neon.requests, upstashRequests: env.upstash.requests };
+    }],
+    ['POST', /^\/sessions$/, async (_m, body: { databaseUrl: string }) => {
+      const client = new pg.Client({ connectionString: body.databaseUrl });
+      await client.connect();
+      const id = randomBytes(8).toString('hex');
+      sessions.set(id, client);
+      return { id };
+    }],
+    ['POST', /^\/sessions\/([^/]+)$/, async (m, body: { sql: string; params?: unknown[] }) => {
+      const result = await mustGet(sessions, m[1]).query(body.sql, body.params ?? []);
+      return { rows: result.rows, rowCount: result.rowCount };
+    }],
+    ['DELETE', /^\/sessions\/([^/]+)$/, async (m) => {
+      const client = mustGet(sessions, m[1]);
+      sessions.delete(m[1] ?? '');
+      await client.end();
+      return { ok: true };
+    }],
+  ];
+
+  const server = createServer(async (req, res) => {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    for (const [method, pattern, handler] of routes) {
+      const m = path.match(pattern);
+      if (!m || req.method !== method) continue;
+      try {
+        const result = await handler(m, await readJson(req));
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(result));
+      } catch (err) {
+        const e = err as { message?: string; code?: string };
+        res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ error: e.message, code: e.code }));
+      }
+      return;
+    }
+    res.writeHead(404).end();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    async close() {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+      for (const c of sessions.values()) await c.end().catch(() => {});
+      for (const e of envs.values()) await Promise.all([e.neon.close(), e.upstash.close()]);
+    },
+  };
+}
+
+function mustGet<T>(map: Map<string, T>, key: string | undefined): T {
+  const value = map.get(key ?? '');
+  if (!value) throw new Error(`unknown id ${key}`);
+  return value;
+}
+
+async function readJson(req: IncomingMessage): Promise<any> {
+  let body = '';
+  for await (const chunk of req) body += chunk;
+  return body ? JSON.parse(body) : {};
+}

@@ -1,0 +1,14 @@
+// What the global setup provides to every test project (Node and workerd alike).
+declare module 'vitest' {
+  export interface ProvidedContext {
+    stack: {
+      postgresUrl: string;
+      redisUrl: string;
+      controlUrl: string;
+      template: string;
+      /** The bindings of the database and endpoints the Worker's own env (SELF) uses. */
+      selfBindings: import('./control-server.ts').TestBindings;
+    };
+  }
+}
+export {};

@@ -1,0 +1,75 @@
+/**
+ * Test helpers for code running inside workerd. Each test file asks the control server (Node
+ * side, see test/support/control-server.ts) for its own database, Redis database and endpoints, so
+ * files run in parallel without seeing each other's rows or keys. Everything behind it is real.
+ */
+import { env } from 'cloudflare:workers';
+import { sql, type SQL } from 'drizzle-orm';
+import { inject } from 'vitest';
+import { createDb, type Db } from '../../src/db/client';
+import { createRedis } from '../../src/redis/client';
+
+export type TestEnv = Env & { id: string };
+
+const control = () => inject('stack').controlUrl;
+
+async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const res = await fetch(`${control()}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const json = (await res.json()) as T & { error?: string };
+  if (!res.ok) throw new Error(`control ${method} ${path}: ${json.error}`);
+  return json;
+}
+
+/** A fresh database (migrated), Redis database and endpoint pair, merged into the Worker's env. */
+export async function provisionEnv(overrides: Partial<Record<keyof Env, unknown>> = {}): Promise<TestEnv> {
+  const bindings = await call<Record<string, string>>('POST', '/env');
+  return { ...env, ...bindings, ...overrides } as TestEnv;
+}
+
+/** Breaks (or heals) this env's Neon or Upstash endpoint for real. */
+export function setFault(e: TestEnv, service: 'neon' | 'upstash', fault: 'none' | 'http500' | 'hang' | 'reset') {
+  return call('POST', `/env/${e.id}/fault`, { service, fault });
+}
+
+/** Requests each endpoint of this env has received so far. */
+export function endpointStats(e: TestEnv) {
+  return call<{ neonRequests: number; upstashRequests: number }>('GET', `/env/${e.id}/stats`);
+}
+
+/** Drizzle on the Neon HTTP driver against this env's database, for seeding and checking. */
+export function testDb(e: TestEnv): Db {
+  return createDb(e.DATABASE_URL, e.NEON_HTTP_ENDPOINT);
+}
+
+export function testRedis(e: TestEnv) {
+  return createRedis(e.UPSTASH_REDIS_REST_URL, e.UPSTASH_REDIS_REST_TOKEN);
+}
+
+/** Runs raw SQL and returns its rows. */
+export async function q<T = Record<string, unknown>>(db: Db, query: SQL): Promise<T[]> {
+  return (await db.execute(query)).rows as T[];
+}
+
+export { sql };
+
+/** A dedicated Postgres connection (on the Node side) that can hold a transaction open. */
+export class Session {
+  private constructor(readonly id: string) {}
+
+  static async open(e: TestEnv): Promise<Session> {
+    const { id } = await call<{ id: string }>('POST', '/sessions', { databaseUrl: e.DATABASE_URL });
+    return new Session(id);
+  }
+
+  async query<T = Record<string, unknown>>(text: string, params: unknown[] = []): Promise<T[]> {
+    return (await call<{ rows: T[] }>('POST', `/sessions/${this.id}`, { sql: text, params })).rows;
+  }
+
+  close() {
+    return call('DELETE', `/sessions/${this.id}`);
+  }
+}
