@@ -12,7 +12,7 @@ let stop: (() => Promise<void>) | undefined;
  * with every migration applied (each test file clones it in milliseconds), and the control server.
  */
 export async function setup(project: TestProject) {
-  const stack = await startStack({ dataDir: '.stack/test', quiet: true });
+  const stack = await startStack({ dataDir: `.stack/test-${process.pid}`, quiet: true });
   try {
     await migrateDatabase(await createDatabase(stack.postgresUrl, TEMPLATE));
     const control = await startControlServer({ postgresUrl: stack.postgresUrl, redisUrl: stack.redisUrl, template: TEMPLATE });

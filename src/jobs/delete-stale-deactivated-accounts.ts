@@ -24,9 +24,8 @@ export const deleteStaleDeactivatedAccounts: Job = {
       return batch.selected >= ctx.config.deleteBatchSize;
     });
     // Redis state of the chats just deleted; whatever the budget leaves for later,
-    // clear-stale-streams picks up from the same queue.
-    const streams = await drainStreamDeletions(ctx);
-    addCounts(counts, streams.counts);
+    // clear-stale-streams picks up from the same queue. No chats deleted: nothing of ours queued.
+    if ((counts.chats ?? 0) > 0) addCounts(counts, (await drainStreamDeletions(ctx)).counts);
     return { counts, more };
   },
 };

@@ -7,6 +7,9 @@ import { env } from 'cloudflare:workers';
 import { sql, type SQL } from 'drizzle-orm';
 import { inject } from 'vitest';
 import { createDb, type Db } from '../../src/db/client';
+import { fromEnv } from '../../src/deps';
+import { findJob } from '../../src/jobs/registry';
+import { type RunOptions, type RunReport, runJob } from '../../src/jobs/runner';
 import { createRedis } from '../../src/redis/client';
 
 export type TestEnv = Env & { id: string };
@@ -72,4 +75,18 @@ export class Session {
   close() {
     return call('DELETE', `/sessions/${this.id}`);
   }
+}
+
+/** Runs one job the way the HTTP route does, against this env. */
+export async function runNamed(e: TestEnv, name: string, opts: Partial<RunOptions> = {}): Promise<RunReport> {
+  const job = findJob(name);
+  if (!job) throw new Error(`no job ${name}`);
+  const deps = fromEnv(e);
+  return runJob(job, deps, deps.config, { trigger: 'http', now: new Date(), dryRun: false, ...opts });
+}
+
+/** Row count of a table. */
+export async function countRows(db: Db, table: string): Promise<number> {
+  const [row] = await q<{ n: number }>(db, sql.raw(`SELECT count(*)::int AS n FROM ${table}`));
+  return row?.n ?? 0;
 }

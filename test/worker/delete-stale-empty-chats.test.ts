@@ -1,0 +1,71 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { seedAccount } from './seed';
+import { countRows, provisionEnv, q, runNamed, sql, type TestEnv, testDb } from './support';
+
+const JOB = 'delete-stale-empty-chats';
+const NOW = new Date('2026-11-01T12:00:00.000Z');
+
+let e: TestEnv;
+beforeEach(async () => {
+  e = await provisionEnv();
+});
+
+const chatIds = async () => (await q<{ id: string }>(testDb(e), sql`SELECT id FROM chats ORDER BY id`)).map((r) => r.id);
+
+describe(JOB, () => {
+  it('deletes empty chats older than 15 minutes; keeps 14-minute-old, exactly 15, and any chat with a message', async () => {
+    const db = testDb(e);
+    await seedAccount(db, NOW, {
+      id: 'u',
+      chats: [
+        { ageMinutes: 16 }, // c0: stale, empty → deleted
+        { ageMinutes: 14 }, // c1: too young
+        { ageMinutes: 15 }, // c2: exactly the threshold: not older than it
+        { ageMinutes: 100_000, messages: 1 }, // c3: ancient but has a message
+        { ageMinutes: 20, inProject: true }, // c4: stale, empty, in a project → deleted
+      ],
+    });
+    await seedAccount(db, NOW, { id: 'other', chats: [{ ageMinutes: 30, messages: 2 }] });
+
+    const report = await runNamed(e, JOB, { now: NOW });
+
+    expect(report).toMatchObject({ status: 'succeeded', more: false, counts: { chats: 2, attachments: 0 } });
+    expect(await chatIds()).toEqual(['other-c0', 'u-c1', 'u-c2', 'u-c3']);
+    expect(await countRows(db, 'messages')).toBe(3);
+  });
+
+  it('takes the attachments of an abandoned chat with it and queues their blobs', async () => {
+    const db = testDb(e);
+    const s = await seedAccount(db, NOW, { id: 'u', chats: [{ ageMinutes: 60, attachments: 2 }, { ageMinutes: 60, messages: 1, attachments: 1 }] });
+    const report = await runNamed(e, JOB, { now: NOW });
+    expect(report.counts).toEqual({ chats: 1, attachments: 2 });
+    const queued = await q<{ blob_key: string }>(db, sql`SELECT blob_key FROM blob_deletions ORDER BY blob_key`);
+    expect(queued.map((r) => r.blob_key)).toEqual(s.blobKeys.slice(0, 2));
+    expect(await countRows(db, 'attachments')).toBe(1);
+  });
+
+  it('treats a chat whose messages were all deleted as empty again, and heals a stale flag', async () => {
+    const db = testDb(e);
+    await seedAccount(db, NOW, { id: 'u', chats: [{ ageMinutes: 60, messages: 2 }, { ageMinutes: 60 }] });
+    await db.execute(sql`DELETE FROM messages WHERE chat_id = 'u-c0'`);
+    expect((await q<{ has_messages: boolean }>(db, sql`SELECT has_messages FROM chats WHERE id = 'u-c0'`))[0]?.has_messages).toBe(false);
+    // A flag wrongly left false on a chat with messages must not get the chat deleted.
+    await db.execute(sql`INSERT INTO messages (id, chat_id, role) VALUES ('m-late', 'u-c1', 'user')`);
+    await db.execute(sql`UPDATE chats SET has_messages = false WHERE id = 'u-c1'`);
+
+    const report = await runNamed(e, JOB, { now: NOW });
+
+    expect(report.counts.chats).toBe(1);
+    expect(await chatIds()).toEqual(['u-c1']);
+    expect((await q<{ has_messages: boolean }>(db, sql`SELECT has_messages FROM chats WHERE id = 'u-c1'`))[0]?.has_messages).toBe(true);
+  });
+
+  it('dry run counts and deletes nothing', async () => {
+    const db = testDb(e);
+    await seedAccount(db, NOW, { id: 'u', chats: [{ ageMinutes: 60, attachments: 1 }, { ageMinutes: 60 }, { ageMinutes: 1 }] });
+    const report = await runNamed(e, JOB, { now: NOW, dryRun: true });
+    expect(report).toMatchObject({ status: 'succeeded', dryRun: true, counts: { chats: 2, attachments: 1 } });
+    expect(await countRows(db, 'chats')).toBe(3);
+    expect(await countRows(db, 'blob_deletions')).toBe(0);
+  });
+});
