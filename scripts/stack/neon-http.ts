@@ -17,6 +17,8 @@ export interface NeonHttpServer {
   /** `http://127.0.0.1:PORT/sql` */
   url: string;
   port: number;
+  /** HTTP requests received so far, faulted ones included. */
+  readonly requests: number;
   /** Switches fault injection; switching away from `hang` answers the hung requests with 503. */
   setFault(fault: NeonHttpFault): void;
   /** Destroys open sockets (hung requests included) and ends every Postgres pool. */
@@ -64,6 +66,7 @@ export async function startNeonHttp(opts: { port?: number } = {}): Promise<NeonH
   const hung = new Set<ServerResponse>();
   let fault: NeonHttpFault = 'none';
   let closed = false;
+  let requests = 0;
 
   const poolFor = (connectionString: string): pg.Pool => {
     if (closed) throw new HttpError(503, 'endpoint is closing');
@@ -83,6 +86,7 @@ export async function startNeonHttp(opts: { port?: number } = {}): Promise<NeonH
   };
 
   const server = createServer((req, res) => {
+    requests++;
     if (fault === 'reset') return void req.socket.destroy();
     if (fault === 'hang') return void hung.add(res.once('close', () => hung.delete(res)));
     if (fault === 'http500') return send(res, 500, { message: 'injected fault: http500' });
@@ -100,6 +104,9 @@ export async function startNeonHttp(opts: { port?: number } = {}): Promise<NeonH
   return {
     url: `http://127.0.0.1:${port}/sql`,
     port,
+    get requests() {
+      return requests;
+    },
     setFault(next) {
       fault = next;
       if (next === 'hang') return;

@@ -30,6 +30,8 @@ export interface UpstashRestServer {
   /** Accepts `token` as a bearer token; its commands run in Redis logical database `db` (default 0). */
   addToken(token: string, db?: number): void;
   setFault(fault: UpstashRestFault): void;
+  /** HTTP requests received so far (tests compare it with the Worker's subrequest count). */
+  readonly requests: number;
   /** Stops listening, destroys open (even hanging) connections and quits the Redis connections. */
   close(): Promise<void>;
 }
@@ -66,6 +68,7 @@ export async function startUpstashRest(opts: { redisUrl: string; port?: number }
   let wake = () => {};
   let woken = new Promise<void>((r) => (wake = r));
   let closed = false;
+  let requests = 0;
 
   function connFor(db: number): Promise<Redis> {
     let conn = conns.get(db);
@@ -134,6 +137,7 @@ export async function startUpstashRest(opts: { redisUrl: string; port?: number }
   }
 
   const server = createServer((req, res) => {
+    requests++;
     handle(req, res).catch((err: unknown) => {
       if (req.socket.destroyed) return;
       if (err instanceof HttpError) return send(res, err.status, { error: err.message });
@@ -150,6 +154,9 @@ export async function startUpstashRest(opts: { redisUrl: string; port?: number }
   return {
     url: `http://127.0.0.1:${port}`,
     port,
+    get requests() {
+      return requests;
+    },
     addToken(token, db = 0) {
       if (!Number.isInteger(db) || db < 0) throw new RangeError(`invalid Redis database index ${db}`);
       tokens.set(token, db);

@@ -172,9 +172,11 @@ describe('neon-http endpoint', () => {
   });
 
   it('reuses one pool per connection string', async () => {
+    const before = server.requests;
     const pids = new Set<number>();
     for (let i = 0; i < 5; i++) pids.add(((await sql`SELECT pg_backend_pid() AS pid`)[0] as { pid: number }).pid);
     expect(pids.size).toBe(1);
+    expect(server.requests - before).toBe(5);
   });
 
   it('ignores Neon-style TLS parameters in the connection string', async () => {
