@@ -92,10 +92,10 @@ function requireUrl(name: string, raw: unknown, protocols: string[]): string {
   try {
     url = new URL(value);
   } catch {
-    throw new ConfigError(name, `is not a valid URL (expected ${protocols.join(' or ')}//…)`);
+    throw new ConfigError(name, `is not a valid URL (expected scheme ${schemes(protocols)})`);
   }
   if (!protocols.includes(url.protocol)) {
-    throw new ConfigError(name, `must start with ${protocols.join(' or ')}//, got ${url.protocol}//`);
+    throw new ConfigError(name, `must use scheme ${schemes(protocols)}, got "${url.protocol.slice(0, -1)}"`);
   }
   return value;
 }
@@ -104,3 +104,5 @@ function optionalUrl(name: string, raw: unknown): string | undefined {
   if (raw === undefined || raw === null || raw === '') return undefined;
   return requireUrl(name, raw, ['http:', 'https:']);
 }
+
+const schemes = (protocols: string[]) => protocols.map((p) => `"${p.slice(0, -1)}"`).join(' or ');

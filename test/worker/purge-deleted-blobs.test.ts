@@ -1,0 +1,193 @@
+/**
+ * purge-deleted-blobs against Miniflare's R2: the outbox (blob_deletions, filled by the attachments
+ * trigger) is drained into real R2 deletes, failures are recorded with backoff and parking.
+ */
+import { env } from 'cloudflare:workers';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { seedAccount } from './seed';
+import { countRows, provisionEnv, q, runNamed, sql, type TestEnv, testDb } from './support';
+
+const JOB = 'purge-deleted-blobs';
+const NOW = new Date();
+const real: R2Bucket = env.BLOBS;
+
+/** The BLOBS binding the job sees: delegates to Miniflare's bucket, can be made to fail, records delete calls. */
+function switchableBucket() {
+  const state = { failing: false, deleteCalls: [] as number[] };
+  const binding = {
+    async delete(keys: string | string[]) {
+      state.deleteCalls.push(Array.isArray(keys) ? keys.length : 1);
+      if (state.failing) throw new Error('R2 is down (simulated)');
+      return real.delete(keys);
+    },
+    put: (k: string, v: string) => real.put(k, v),
+    head: (k: string) => real.head(k),
+  };
+  return { state, binding };
+}
+
+let e: TestEnv;
+let r2: ReturnType<typeof switchableBucket>;
+let tag = 0;
+/** A per-test id prefix: R2 keys never collide with another test's leftovers. */
+let t: (s: string) => string;
+beforeEach(async () => {
+  r2 = switchableBucket();
+  e = await provisionEnv({ BLOBS: r2.binding });
+  const n = ++tag;
+  t = (s) => `t${n}${s}`;
+});
+
+const putAll = (keys: string[]) => Promise.all(keys.map((k) => real.put(k, `data of ${k}`)));
+const present = async (keys: string[]) => (await Promise.all(keys.map(async (k) => ((await real.head(k)) ? k : null)))).filter((k) => k !== null);
+const outbox = (db = testDb(e)) =>
+  q<{ blob_key: string; attempts: number; last_error: string | null; parked: boolean; due_in_s: number }>(db, sql`
+    SELECT blob_key, attempts, last_error, parked_at IS NOT NULL AS parked,
+           extract(epoch FROM next_attempt_at - now())::float8 AS due_in_s
+    FROM blob_deletions ORDER BY blob_key`);
+const makeDue = () => testDb(e).execute(sql`UPDATE blob_deletions SET next_attempt_at = now()`);
+
+describe(JOB, () => {
+  it('purges the blobs of a deleted account and of an abandoned chat; other users keep theirs', async () => {
+    const db = testDb(e);
+    const gone = await seedAccount(db, NOW, { id: t('gone'), deactivatedDaysAgo: 40, chats: [{ ageMinutes: 500, messages: 2, attachments: 2, inProject: true }, { ageMinutes: 500, messages: 1, attachments: 1 }] });
+    const chatty = await seedAccount(db, NOW, { id: t('chatty'), chats: [{ ageMinutes: 60, attachments: 2 }, { ageMinutes: 60, messages: 1, attachments: 1 }] });
+    const other = await seedAccount(db, NOW, { id: t('other'), deactivatedDaysAgo: 3, chats: [{ ageMinutes: 60, messages: 1, attachments: 2 }] });
+    await putAll([...gone.blobKeys, ...chatty.blobKeys, ...other.blobKeys]);
+
+    expect((await runNamed(e, 'delete-stale-deactivated-accounts', { now: NOW })).counts.attachments).toBe(3);
+    expect((await runNamed(e, 'delete-stale-empty-chats', { now: NOW })).counts.attachments).toBe(2);
+    expect(await countRows(db, 'blob_deletions')).toBe(5);
+
+    const report = await runNamed(e, JOB, { now: NOW });
+
+    expect(report).toMatchObject({ status: 'succeeded', more: false, subrequests: 5, counts: { blobs: 5, blob_deletions: 5, reused_keys_kept: 0 } });
+    expect(r2.state.deleteCalls).toEqual([5]);
+    const doomed = [...gone.blobKeys, ...chatty.blobKeys.slice(0, 2)];
+    expect(await present(doomed)).toEqual([]);
+    expect(await present([...other.blobKeys, chatty.blobKeys[2]!])).toEqual([...other.blobKeys, chatty.blobKeys[2]!]);
+    expect(await countRows(db, 'blob_deletions')).toBe(0);
+  });
+
+  it("purges the blobs of a project the app deleted itself (attachments cascade from projects)", async () => {
+    const db = testDb(e);
+    const s = await seedAccount(db, NOW, { id: t('u'), chats: [{ ageMinutes: 5, messages: 2, attachments: 2, inProject: true }, { ageMinutes: 5, messages: 1, attachments: 1 }] });
+    await putAll(s.blobKeys);
+    await db.execute(sql`DELETE FROM projects WHERE id = ${s.projectId}`);
+    expect((await outbox()).map((r) => r.blob_key)).toEqual(s.blobKeys.slice(0, 2));
+
+    const report = await runNamed(e, JOB, { now: NOW });
+
+    expect(report).toMatchObject({ status: 'succeeded', counts: { blobs: 2, blob_deletions: 2 } });
+    expect(await present(s.blobKeys)).toEqual([s.blobKeys[2]]);
+    expect(await countRows(db, 'blob_deletions')).toBe(0);
+  });
+
+  it('leaves the outbox rows with attempts, error and backoff when R2 fails; a later run finishes', async () => {
+    const db = testDb(e);
+    const s = await seedAccount(db, NOW, { id: t('u'), chats: [{ ageMinutes: 5, messages: 1, attachments: 2 }] });
+    await putAll(s.blobKeys);
+    await db.execute(sql`DELETE FROM chats WHERE user_id = ${s.userId}`);
+    r2.state.failing = true;
+
+    const failed = await runNamed(e, JOB, { now: NOW });
+
+    expect(failed).toMatchObject({ status: 'failed', more: true });
+    expect(failed.error).toMatch(/^BlobDeleteError: R2 delete of 2 keys failed: R2 is down/);
+    const rows = await outbox();
+    expect(rows.map(({ blob_key, attempts, last_error, parked }) => ({ blob_key, attempts, last_error, parked }))).toEqual(
+      s.blobKeys.map((blob_key) => ({ blob_key, attempts: 1, last_error: 'R2 is down (simulated)', parked: false })),
+    );
+    for (const r of rows) expect(r.due_in_s).toBeGreaterThan(30); // first backoff: one minute
+    expect(await present(s.blobKeys)).toEqual(s.blobKeys);
+    const [run] = await q(db, sql`SELECT status, error FROM job_runs WHERE id = ${failed.runId}`);
+    expect(run).toEqual({ status: 'failed', error: failed.error });
+
+    // Not due yet: a healthy run right away leaves them alone.
+    r2.state.failing = false;
+    expect((await runNamed(e, JOB, { now: NOW })).counts).toEqual({});
+    expect(await countRows(db, 'blob_deletions')).toBe(2);
+
+    await makeDue();
+    const retried = await runNamed(e, JOB, { now: NOW });
+    expect(retried).toMatchObject({ status: 'succeeded', counts: { blobs: 2, blob_deletions: 2 } });
+    expect(await present(s.blobKeys)).toEqual([]);
+    expect(await countRows(db, 'blob_deletions')).toBe(0);
+  });
+
+  it('parks a row after BLOB_MAX_ATTEMPTS failures and never retries it', async () => {
+    e = await provisionEnv({ BLOBS: r2.binding, BLOB_MAX_ATTEMPTS: '2' });
+    const db = testDb(e);
+    const s = await seedAccount(db, NOW, { id: t('u'), chats: [{ ageMinutes: 5, attachments: 1 }] });
+    await putAll(s.blobKeys);
+    await db.execute(sql`DELETE FROM attachments`);
+    r2.state.failing = true;
+
+    expect((await runNamed(e, JOB, { now: NOW })).status).toBe('failed');
+    expect(await outbox()).toMatchObject([{ attempts: 1, parked: false }]);
+    await makeDue();
+    expect((await runNamed(e, JOB, { now: NOW })).status).toBe('failed');
+    expect(await outbox()).toMatchObject([{ attempts: 2, parked: true }]);
+
+    r2.state.failing = false;
+    await makeDue();
+    const calls = r2.state.deleteCalls.length;
+    const report = await runNamed(e, JOB, { now: NOW });
+
+    expect(report).toMatchObject({ status: 'succeeded', counts: {} });
+    expect(report.counts).toEqual({});
+    expect(r2.state.deleteCalls.length).toBe(calls);
+    expect(await present(s.blobKeys)).toEqual(s.blobKeys);
+    expect(await outbox()).toMatchObject([{ blob_key: s.blobKeys[0], attempts: 2, parked: true }]);
+    expect((await runNamed(e, JOB, { now: NOW, dryRun: true })).counts).toEqual({ blobs: 0, parked: 1 });
+  });
+
+  it('counts a key already gone from R2 as purged, and drops a reused key without deleting its live blob', async () => {
+    const db = testDb(e);
+    const s = await seedAccount(db, NOW, { id: t('u'), chats: [{ ageMinutes: 5, attachments: 2 }] });
+    const [goneKey, reusedKey] = s.blobKeys as [string, string];
+    await db.execute(sql`DELETE FROM attachments`);
+    // The app reuses the second key for a new attachment and uploads it again.
+    await db.execute(sql`INSERT INTO attachments (id, user_id, blob_key) VALUES (${t('new')}, ${s.userId}, ${reusedKey})`);
+    await real.put(reusedKey, 'live data');
+    expect(await present([goneKey])).toEqual([]);
+
+    const report = await runNamed(e, JOB, { now: NOW });
+
+    expect(report).toMatchObject({ status: 'succeeded', counts: { blobs: 1, blob_deletions: 2, reused_keys_kept: 1 } });
+    expect(r2.state.deleteCalls).toEqual([1]);
+    expect(await (await real.get(reusedKey))?.text()).toBe('live data');
+    expect(await countRows(db, 'blob_deletions')).toBe(0);
+  });
+
+  it('deletes more than 1000 keys in one run, in R2 calls of at most 1000 keys', async () => {
+    const db = testDb(e);
+    const s = await seedAccount(db, NOW, { id: t('bulk') });
+    const prefix = `${t('bulk')}/`;
+    await db.execute(sql`INSERT INTO attachments (id, user_id, blob_key)
+      SELECT ${prefix} || g, ${s.userId}, ${prefix} || g FROM generate_series(1, 1200) g`);
+    const keys = Array.from({ length: 1200 }, (_, i) => `${prefix}${i + 1}`);
+    for (let i = 0; i < keys.length; i += 200) await putAll(keys.slice(i, i + 200));
+    await db.execute(sql`DELETE FROM attachments WHERE user_id = ${s.userId}`);
+    expect(await countRows(db, 'blob_deletions')).toBe(1200);
+
+    const report = await runNamed(e, JOB, { now: NOW });
+
+    expect(report).toMatchObject({ status: 'succeeded', more: false, subrequests: 2 + 3 * 2, counts: { blobs: 1200, blob_deletions: 1200, reused_keys_kept: 0 } });
+    expect(r2.state.deleteCalls).toEqual([1000, 200]);
+    expect((await real.list({ prefix })).objects).toEqual([]);
+    expect(await countRows(db, 'blob_deletions')).toBe(0);
+  });
+
+  it('dry run counts the due keys and deletes nothing', async () => {
+    const db = testDb(e);
+    const s = await seedAccount(db, NOW, { id: t('u'), chats: [{ ageMinutes: 5, attachments: 3 }] });
+    await putAll(s.blobKeys);
+    await db.execute(sql`DELETE FROM attachments`);
+    const report = await runNamed(e, JOB, { now: NOW, dryRun: true });
+    expect(report).toMatchObject({ status: 'succeeded', dryRun: true, counts: { blobs: 3, parked: 0 } });
+    expect(r2.state.deleteCalls).toEqual([]);
+    expect(await present(s.blobKeys)).toEqual(s.blobKeys);
+    expect(await countRows(db, 'blob_deletions')).toBe(3);
+  });
+});
