@@ -32,7 +32,8 @@ let wrangler: ChildProcess | undefined;
 let stopping: Promise<void> | undefined;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-function shutdown(code: number): Promise<void> {
+function shutdown(code: number, why?: string): Promise<void> {
+  if (why && !stopping) console.error(why);
   stopping ??= (async () => {
     const w = wrangler;
     if (w && w.exitCode === null && w.signalCode === null) {
@@ -115,9 +116,7 @@ function cronLines(): string[] {
 }
 
 if (!process.env.REDIS_URL && !hasRedisServer()) fail(REDIS_MISSING);
-if (!(await portFree(PORT))) {
-  fail(`Port ${PORT} on 127.0.0.1 is already in use (another \`npm run dev\` or \`wrangler dev\`?). Stop it and retry.`);
-}
+if (!(await portFree(PORT))) fail(`Port ${PORT} on 127.0.0.1 is in use (another \`npm run dev\` or \`wrangler dev\`?). Stop it and retry.`);
 try {
   stackP = startStack({ dataDir: DATA_DIR, persistent: true, quiet: true });
   const stack = await stackP;
@@ -133,10 +132,7 @@ try {
   wrangler = spawn('node_modules/.bin/wrangler', ['dev', '--test-scheduled', '--port', String(PORT), '--ip', '127.0.0.1'], {
     stdio: 'inherit',
   });
-  wrangler.once('error', (err) => {
-    console.error(`dev: could not start wrangler: ${err.message}`);
-    void shutdown(1);
-  });
+  wrangler.once('error', (err) => void shutdown(1, `dev: could not start wrangler: ${err.message}`));
   wrangler.once('exit', (code, signal) => void shutdown(code ?? 128 + (signal ? constants.signals[signal] : 0)));
   while (!stopping && !(await listening(PORT))) await sleep(250);
   if (stopping) await stopping;
@@ -157,6 +153,6 @@ try {
     ].join('\n'),
   );
 } catch (err) {
-  console.error(`dev: ${err instanceof Error ? err.message : String(err)}`);
+  if (!stopping) console.error(`dev: ${err instanceof Error ? err.message : String(err)}`);
   await shutdown(1);
 }

@@ -4,6 +4,14 @@ import * as schema from './schema';
 
 export type Db = NeonHttpDatabase<typeof schema>;
 
+/** A query that has not answered by then is abandoned (and retried if the budget allows). */
+export const QUERY_TIMEOUT_MS = 10_000;
+
+// Also module-global in the driver, and the same for every invocation: a per-request timeout, so a
+// hung Neon endpoint costs one bounded wait instead of the whole invocation.
+neonConfig.fetchFunction = (input: RequestInfo | URL, init?: RequestInit) =>
+  fetch(input, { ...init, signal: AbortSignal.timeout(QUERY_TIMEOUT_MS) });
+
 /**
  * Drizzle on Neon's HTTP driver: every query (or batch) is one HTTPS request, so one
  * subrequest, and a batch runs in one transaction. With `neonHttpEndpoint` set (local development

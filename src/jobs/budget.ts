@@ -1,31 +1,35 @@
 /**
  * What one run may spend: outgoing requests (every Neon query or batch, every Upstash command,
  * every R2 call is one subrequest) and wall time. Jobs ask `canAfford` before a batch and stop
- * with `more: true` rather than start a batch they could not finish.
+ * with `more: true` rather than start a batch they could not finish. Every request goes through
+ * `request`, which counts each attempt and retries transient failures with backoff while the
+ * budget allows.
  */
 
 export class BudgetExceededError extends Error {
   override name = 'BudgetExceededError';
 }
 
+/** Attempts per request, the first included. */
+export const MAX_ATTEMPTS = 3;
+const BACKOFF_MS = 200;
+
 export class Budget {
   #used = 0;
   readonly #limit: number;
   readonly #deadline: number;
   readonly #clock: () => number;
+  readonly #sleep: (ms: number) => Promise<void>;
 
-  constructor(opts: { subrequests: number; timeMs: number; clock: () => number }) {
+  constructor(opts: { subrequests: number; timeMs: number; clock: () => number; sleep?: (ms: number) => Promise<void> }) {
     this.#limit = opts.subrequests;
     this.#clock = opts.clock;
     this.#deadline = opts.clock() + opts.timeMs;
+    this.#sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
   }
 
   get used(): number {
     return this.#used;
-  }
-
-  get remaining(): number {
-    return this.#limit - this.#used;
   }
 
   /** True when `subrequests` more fit and the wall-time deadline has not passed. */
@@ -40,4 +44,28 @@ export class Budget {
     }
     this.#used += n;
   }
+
+  /**
+   * Sends one request, counted. A transient failure (the service answered 5xx, or could not be
+   * reached) is retried after 200 ms, then 400 ms, if budget and time remain; anything else, or
+   * the last failure, is thrown. Every statement the jobs send is safe to repeat: a batch whose
+   * reply was lost either committed (and its rows are gone) or did not (and they are picked again).
+   */
+  async request<T>(send: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      this.spend();
+      try {
+        return await send();
+      } catch (err) {
+        if (attempt >= MAX_ATTEMPTS || !isTransient(err) || !this.canAfford(1)) throw err;
+        await this.#sleep(BACKOFF_MS * 2 ** (attempt - 1));
+      }
+    }
+  }
+}
+
+/** Failures of the transport or the service, not of the statement: worth one more try. */
+export function isTransient(err: unknown): boolean {
+  const text = err instanceof Error ? `${err.name}: ${err.message} ${String((err.cause as Error | undefined)?.message ?? '')}` : String(err);
+  return /HTTP status 5\d\d|Error connecting to database|fetch failed|network|ECONNRESET|ECONNREFUSED|timed? ?out|aborted|503|502|504|unavailable/i.test(text);
 }

@@ -16,15 +16,13 @@ export const clearStaleStreams: Job = {
   async run(ctx) {
     const cutoffMs = ctx.now.getTime() - ctx.config.staleStreamAfterMinutes * 60_000;
     if (ctx.dryRun) {
-      ctx.budget.spend();
-      const stale = await countStaleStreams(ctx.redis, cutoffMs);
+      const stale = await ctx.budget.request(() => countStaleStreams(ctx.redis, cutoffMs));
       const queued = await drainStreamDeletions(ctx);
       return { counts: { redis_streams: stale, ...queued.counts }, more: false };
     }
     const counts = { redis_streams: 0 };
     const staleMore = await inBatches(ctx.budget, 1, async () => {
-      ctx.budget.spend();
-      const removed = await removeStaleStreams(ctx.redis, cutoffMs, STALE_STREAM_BATCH);
+      const removed = await ctx.budget.request(() => removeStaleStreams(ctx.redis, cutoffMs, STALE_STREAM_BATCH));
       counts.redis_streams += removed;
       return removed === STALE_STREAM_BATCH;
     });

@@ -25,8 +25,7 @@ export const deleteOrphanedMessageSources: Job = {
 /** Both kinds of orphan in one request (a batch runs in one transaction). */
 async function deleteBatch(ctx: JobContext) {
   const n = ctx.config.deleteBatchSize;
-  ctx.budget.spend();
-  const [gone, moved] = await ctx.db.batch([
+  const [gone, moved] = await ctx.budget.request(() => ctx.db.batch([
     // FOR UPDATE re-checks attachment_id IS NULL on the newest row version, so a source the app
     // has just pointed at an attachment again is left alone. Index: message_sources_orphaned_idx.
     ctx.db.execute(sql`
@@ -55,7 +54,7 @@ async function deleteBatch(ctx: JobContext) {
         RETURNING 1
       )
       SELECT (SELECT count(*) FROM checks) AS selected, (SELECT count(*) FROM deleted) AS deleted`),
-  ]);
+  ]));
   const g = gone.rows[0] ?? {};
   const m = moved.rows[0] ?? {};
   return {
@@ -65,13 +64,12 @@ async function deleteBatch(ctx: JobContext) {
 }
 
 async function countOrphans(ctx: JobContext) {
-  ctx.budget.spend();
-  const result = await ctx.db.execute(sql`
+  const result = await ctx.budget.request(() => ctx.db.execute(sql`
     SELECT
       (SELECT count(*) FROM message_sources WHERE attachment_id IS NULL)
       + (SELECT count(*) FROM message_sources s
          WHERE s.attachment_id IN (SELECT attachment_id FROM message_source_checks)
            AND NOT EXISTS (SELECT 1 FROM attachments a WHERE a.id = s.attachment_id AND a.message_id = s.message_id))
-      AS message_sources`);
+      AS message_sources`));
   return { message_sources: num(result.rows[0]?.message_sources) };
 }

@@ -4,7 +4,8 @@
  * succeeds in R2). An R2 failure leaves the rows with attempts + 1, last_error and a backed-off
  * next_attempt_at; after BLOB_MAX_ATTEMPTS a row is parked and shown as needing attention.
  */
-import { sql } from 'drizzle-orm';
+import { inArray, sql } from 'drizzle-orm';
+import { blobDeletions } from '../db/schema';
 import { addCounts, inBatches, type Job, type JobContext, num } from './types';
 
 /** R2's limit on keys per delete call. */
@@ -22,7 +23,8 @@ export const purgeDeletedBlobs: Job = {
   async run(ctx) {
     if (ctx.dryRun) return { counts: await countDue(ctx), more: false };
     const counts: Record<string, number> = {};
-    const more = await inBatches(ctx.budget, 3, async () => {
+    // A batch is claim + R2 delete + confirm (or record the failure), plus one spare for a retry.
+    const more = await inBatches(ctx.budget, 4, async () => {
       const batch = await purgeBatch(ctx);
       addCounts(counts, batch.counts);
       return batch.full;
@@ -39,10 +41,9 @@ interface Claimed {
 }
 
 async function purgeBatch(ctx: JobContext): Promise<{ counts: Record<string, number>; full: boolean }> {
-  ctx.budget.spend();
   // `live`: the key belongs to an attachments row again (a reused key). Its outbox entry is
   // dropped without touching R2: deleting it would destroy a blob whose row exists.
-  const claimed = await ctx.db.execute(sql`
+  const claimed = await ctx.budget.request(() => ctx.db.execute(sql`
     WITH due AS (
       SELECT id FROM blob_deletions
       WHERE parked_at IS NULL AND next_attempt_at <= now()
@@ -53,13 +54,14 @@ async function purgeBatch(ctx: JobContext): Promise<{ counts: Record<string, num
     UPDATE blob_deletions b SET next_attempt_at = now() + make_interval(secs => ${CLAIM_SECONDS})
     FROM due WHERE b.id = due.id
     RETURNING b.id, b.blob_key, b.attempts,
-              EXISTS (SELECT 1 FROM attachments a WHERE a.blob_key = b.blob_key) AS live`);
+              EXISTS (SELECT 1 FROM attachments a WHERE a.blob_key = b.blob_key) AS live`));
   const rows = claimed.rows as unknown as Claimed[];
   if (rows.length === 0) return { counts: {}, full: false };
   const keys = rows.filter((r) => !r.live).map((r) => r.blob_key);
   const ids = rows.map((r) => num(r.id));
 
   if (keys.length > 0) {
+    // One attempt: the outbox's attempts and backoff are the retry mechanism for R2.
     ctx.budget.spend();
     try {
       await ctx.blobs.delete(keys);
@@ -68,8 +70,7 @@ async function purgeBatch(ctx: JobContext): Promise<{ counts: Record<string, num
       throw new BlobDeleteError(`R2 delete of ${keys.length} keys failed: ${errorText(err)}`, { cause: err });
     }
   }
-  ctx.budget.spend();
-  await ctx.db.execute(sql`DELETE FROM blob_deletions WHERE id = ANY(${ids}::bigint[])`);
+  await ctx.budget.request(() => ctx.db.delete(blobDeletions).where(inArray(blobDeletions.id, ids)));
   return {
     counts: { blobs: keys.length, blob_deletions: ids.length, reused_keys_kept: ids.length - keys.length },
     full: rows.length >= R2_DELETE_MAX_KEYS,
@@ -79,22 +80,20 @@ async function purgeBatch(ctx: JobContext): Promise<{ counts: Record<string, num
 /** attempts + 1, the error, exponential backoff (1 min · 2^attempts, at most 6 h), parked at the max. */
 async function recordFailure(ctx: JobContext, ids: number[], err: unknown) {
   // Takes the place of the confirming DELETE within the batch's three subrequests.
-  ctx.budget.spend();
-  await ctx.db.execute(sql`
+  await ctx.budget.request(() => ctx.db.execute(sql`
     UPDATE blob_deletions SET
       attempts = attempts + 1,
       last_error = ${errorText(err).slice(0, 500)},
       next_attempt_at = now() + make_interval(secs => least(60 * power(2, attempts), 21600)),
       parked_at = CASE WHEN attempts + 1 >= ${ctx.config.blobMaxAttempts} THEN now() END
-    WHERE id = ANY(${ids}::bigint[])`);
+    WHERE ${inArray(blobDeletions.id, ids)}`));
 }
 
 async function countDue(ctx: JobContext) {
-  ctx.budget.spend();
-  const result = await ctx.db.execute(sql`
+  const result = await ctx.budget.request(() => ctx.db.execute(sql`
     SELECT count(*) FILTER (WHERE parked_at IS NULL AND next_attempt_at <= now()) AS blobs,
            count(*) FILTER (WHERE parked_at IS NOT NULL) AS parked
-    FROM blob_deletions`);
+    FROM blob_deletions`));
   const row = result.rows[0] ?? {};
   return { blobs: num(row.blobs), parked: num(row.parked) };
 }

@@ -55,14 +55,22 @@ export async function runJob(job: Job, deps: JobDeps, config: Config, opts: RunO
   const runId = opts.runId ?? crypto.randomUUID();
   const base = { job: job.name, runId, trigger: opts.trigger, dryRun: opts.dryRun };
 
-  const lock = await acquireRun(deps.db, {
-    id: runId,
-    job: job.name,
-    trigger: opts.trigger,
-    dryRun: opts.dryRun,
-    leaseMs: config.runTimeBudgetMs + LEASE_MARGIN_MS,
-    continues: opts.continues,
-  });
+  let lock: Awaited<ReturnType<typeof acquireRun>>;
+  try {
+    lock = await acquireRun(deps.db, {
+      id: runId,
+      job: job.name,
+      trigger: opts.trigger,
+      dryRun: opts.dryRun,
+      leaseMs: config.runTimeBudgetMs + LEASE_MARGIN_MS,
+      continues: opts.continues,
+    });
+  } catch (err) {
+    // Postgres unreachable: nothing ran and nothing can be recorded there; the log line is the record.
+    const report: RunReport = { ...base, status: 'failed', counts: {}, more: true, subrequests: 1, durationMs: clock() - started, error: publicMessage(err) };
+    logEvent('error', 'job_run', { ...report, phase: 'lock' });
+    return report;
+  }
   if (!lock.acquired) {
     const report: RunReport = { ...base, status: 'skipped', counts: {}, more: false, subrequests: 1, durationMs: clock() - started, heldBy: lock.heldBy };
     logEvent('info', 'job_run', { ...report });

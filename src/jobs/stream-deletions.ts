@@ -14,24 +14,20 @@ export const STREAM_DRAIN_BATCH = 500;
 
 export async function drainStreamDeletions(ctx: JobContext): Promise<{ counts: Record<string, number>; more: boolean }> {
   if (ctx.dryRun) {
-    ctx.budget.spend();
-    const [row] = await ctx.db.select({ n: sql<number>`count(*)::int` }).from(streamDeletions);
+    const [row] = await ctx.budget.request(() => ctx.db.select({ n: sql<number>`count(*)::int` }).from(streamDeletions));
     return { counts: { stream_deletions: row?.n ?? 0 }, more: false };
   }
   const counts = { stream_deletions: 0, redis_streams: 0 };
   const more = await inBatches(ctx.budget, 3, async () => {
-    ctx.budget.spend();
-    const rows = await ctx.db
+    const rows = await ctx.budget.request(() => ctx.db
       .select({ chatId: streamDeletions.chatId })
       .from(streamDeletions)
       .orderBy(streamDeletions.enqueuedAt)
-      .limit(STREAM_DRAIN_BATCH);
+      .limit(STREAM_DRAIN_BATCH));
     if (rows.length === 0) return false;
     const ids = rows.map((r) => r.chatId);
-    ctx.budget.spend();
-    counts.redis_streams += await removeChatStreams(ctx.redis, ids);
-    ctx.budget.spend();
-    await ctx.db.delete(streamDeletions).where(inArray(streamDeletions.chatId, ids));
+    counts.redis_streams += await ctx.budget.request(() => removeChatStreams(ctx.redis, ids));
+    await ctx.budget.request(() => ctx.db.delete(streamDeletions).where(inArray(streamDeletions.chatId, ids)));
     counts.stream_deletions += ids.length;
     return rows.length === STREAM_DRAIN_BATCH;
   });
