@@ -50,7 +50,7 @@ function shutdown(code: number, why?: string): Promise<void> {
   return stopping;
 }
 for (const [sig, code] of Object.entries(SIGNALS)) process.on(sig, () => void shutdown(code));
-process.on('exit', () => wrangler?.kill('SIGKILL'));
+process.on('exit', () => wrangler?.kill('SIGTERM')); // bin/wrangler forwards TERM, not KILL
 
 async function postgresGone(): Promise<void> {
   if (process.env.DATABASE_URL) return new Promise(() => {});
