@@ -98,7 +98,11 @@ async function ensureDatabase(adminUrl: string, name: string): Promise<string> {
 function writeVars(values: Record<string, string>): { secret: string; generated: boolean } {
   const old = existsSync(VARS) ? readFileSync(VARS, 'utf8').split('\n') : [];
   const keyOf = (line: string) => /^\s*(?:export\s+)?([A-Za-z_]\w*)\s*=/.exec(line)?.[1];
-  const oldSecret = old.find((l) => keyOf(l) === 'CRON_SECRET')?.replace(/^[^=]*=\s*/, '').replace(/^(["'])(.*)\1$/, '$2').trim();
+  const oldSecret = old
+    .find((l) => keyOf(l) === 'CRON_SECRET')
+    ?.replace(/^[^=]*=\s*/, '')
+    .replace(/^(["'])(.*)\1$/, '$2')
+    .trim();
   const secret = oldSecret || randomBytes(24).toString('hex');
   const kept = old.filter((l) => l.trim() && !l.startsWith('# Written by') && !MANAGED.includes(keyOf(l) ?? ''));
   const lines = ['# Written by `npm run dev` (scripts/dev.ts); rewritten on every start, CRON_SECRET kept.'];

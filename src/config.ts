@@ -6,11 +6,10 @@
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
-  constructor(
-    readonly variable: string,
-    message: string,
-  ) {
+  readonly variable: string;
+  constructor(variable: string, message: string) {
     super(`${variable}: ${message}`);
+    this.variable = variable;
   }
 }
 

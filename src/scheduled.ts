@@ -5,7 +5,7 @@
  */
 import { fromEnv } from './deps';
 import { jobsForCron } from './jobs/registry';
-import { type RunReport, publicMessage, runJob } from './jobs/runner';
+import { publicMessage, type RunReport, runJob } from './jobs/runner';
 import { logEvent } from './log';
 
 export class ScheduledError extends Error {

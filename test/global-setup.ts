@@ -1,7 +1,7 @@
 import type { TestProject } from 'vitest/node';
-import { createDatabase, migrateDatabase } from '../scripts/stack/migrate.ts';
 import { startStack } from '../scripts/stack/index.ts';
-import { startControlServer } from './support/control-server.ts';
+import { createDatabase, migrateDatabase } from '../scripts/stack/migrate.ts';
+import { startControlServer, type TestBindings } from './support/control-server.ts';
 
 const TEMPLATE = 'spacerr_template';
 
@@ -20,8 +20,14 @@ export async function setup(project: TestProject) {
       await control.close();
       await stack.stop();
     };
-    const selfBindings = await (await fetch(`${control.url}/env`, { method: 'POST' })).json();
-    project.provide('stack', { postgresUrl: stack.postgresUrl, redisUrl: stack.redisUrl, controlUrl: control.url, template: TEMPLATE, selfBindings });
+    const selfBindings = (await (await fetch(`${control.url}/env`, { method: 'POST' })).json()) as TestBindings;
+    project.provide('stack', {
+      postgresUrl: stack.postgresUrl,
+      redisUrl: stack.redisUrl,
+      controlUrl: control.url,
+      template: TEMPLATE,
+      selfBindings,
+    });
   } catch (err) {
     await stack.stop();
     throw err;

@@ -1,9 +1,9 @@
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
 
-export const MIGRATIONS_DIR = fileURLToPath(new URL('../../drizzle', import.meta.url));
+export const MIGRATIONS_DIR = resolve(import.meta.dirname, '../../drizzle');
 
 /** Applies every migration in `drizzle/` that `databaseUrl` has not seen yet. */
 export async function migrateDatabase(databaseUrl: string): Promise<void> {

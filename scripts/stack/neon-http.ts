@@ -56,8 +56,24 @@ const ISOLATION: Record<string, string> = {
 const rawTypes = { getTypeParser: () => (value: string) => value } as unknown as pg.CustomTypesConfig;
 
 // Exactly the fields NeonDbError copies from a 400 body (`hi` in the client's index.mjs).
-const ERROR_FIELDS = ['severity', 'code', 'detail', 'hint', 'position', 'internalPosition', 'internalQuery', 'where',
-  'schema', 'table', 'column', 'dataType', 'constraint', 'file', 'line', 'routine'] as const;
+const ERROR_FIELDS = [
+  'severity',
+  'code',
+  'detail',
+  'hint',
+  'position',
+  'internalPosition',
+  'internalQuery',
+  'where',
+  'schema',
+  'table',
+  'column',
+  'dataType',
+  'constraint',
+  'file',
+  'line',
+  'routine',
+] as const;
 
 /** Starts the endpoint on 127.0.0.1 (`port` 0 or absent: a free port). */
 export async function startNeonHttp(opts: { port?: number } = {}): Promise<NeonHttpServer> {
@@ -148,9 +164,11 @@ async function handle(req: IncomingMessage, poolFor: (cs: string) => pg.Pool): P
   let broken: unknown;
   try {
     if (Array.isArray(payload.queries)) {
-      const modes = [isolation && `ISOLATION LEVEL ${ISOLATION[isolation]}`,
+      const modes = [
+        isolation && `ISOLATION LEVEL ${ISOLATION[isolation]}`,
         header(req, 'neon-batch-read-only') === 'true' && 'READ ONLY',
-        header(req, 'neon-batch-deferrable') === 'true' && 'DEFERRABLE'].filter(Boolean);
+        header(req, 'neon-batch-deferrable') === 'true' && 'DEFERRABLE',
+      ].filter(Boolean);
       await client.query(`BEGIN ${modes.join(', ')}`);
       try {
         const results = [];
@@ -189,8 +207,15 @@ async function runQuery(client: pg.PoolClient, q: QueryData, options: Options) {
     command: result.command,
     rowCount: result.rowCount,
     rows: result.rows,
-    fields: result.fields.map(({ name, dataTypeID, tableID, columnID, dataTypeSize, dataTypeModifier }) =>
-      ({ name, dataTypeID, tableID, columnID, dataTypeSize, dataTypeModifier, format: 'text' })),
+    fields: result.fields.map(({ name, dataTypeID, tableID, columnID, dataTypeSize, dataTypeModifier }) => ({
+      name,
+      dataTypeID,
+      tableID,
+      columnID,
+      dataTypeSize,
+      dataTypeModifier,
+      format: 'text',
+    })),
     rowAsArray: arrayMode,
   };
 }

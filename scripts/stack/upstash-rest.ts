@@ -53,8 +53,28 @@ const OK = Buffer.from('OK');
 // Commands that would change the state of a connection shared by all requests for one database,
 // or reach beyond that database. Transactions go through /multi-exec instead.
 const DENIED = new Set([
-  'SELECT', 'SWAPDB', 'MULTI', 'EXEC', 'DISCARD', 'WATCH', 'UNWATCH', 'SUBSCRIBE', 'PSUBSCRIBE', 'SSUBSCRIBE',
-  'UNSUBSCRIBE', 'PUNSUBSCRIBE', 'SUNSUBSCRIBE', 'MONITOR', 'CLIENT', 'HELLO', 'AUTH', 'RESET', 'QUIT', 'SYNC', 'PSYNC', 'SHUTDOWN',
+  'SELECT',
+  'SWAPDB',
+  'MULTI',
+  'EXEC',
+  'DISCARD',
+  'WATCH',
+  'UNWATCH',
+  'SUBSCRIBE',
+  'PSUBSCRIBE',
+  'SSUBSCRIBE',
+  'UNSUBSCRIBE',
+  'PUNSUBSCRIBE',
+  'SUNSUBSCRIBE',
+  'MONITOR',
+  'CLIENT',
+  'HELLO',
+  'AUTH',
+  'RESET',
+  'QUIT',
+  'SYNC',
+  'PSYNC',
+  'SHUTDOWN',
 ]);
 
 /**
@@ -127,13 +147,21 @@ export async function startUpstashRest(opts: { redisUrl: string; port?: number }
     if (path === '/pipeline') {
       // Issued in one tick, so ioredis writes them in order on the connection, as a Redis pipeline.
       const settled = await Promise.allSettled(json.map((c: unknown) => call(redis, c)));
-      return send(res, 200, settled.map((s) => (s.status === 'fulfilled' ? { result: encode(s.value, b64) } : entryError(s.reason))));
+      return send(
+        res,
+        200,
+        settled.map((s) => (s.status === 'fulfilled' ? { result: encode(s.value, b64) } : entryError(s.reason))),
+      );
     }
     const tx = redis.multi();
     for (const [name, ...args] of json.map(toCommand)) tx.callBuffer(name, ...args);
     const replies = await tx.exec();
     if (!replies) throw new CommandError('EXECABORT transaction aborted');
-    send(res, 200, replies.map(([err, value]): Entry => (err ? { error: err.message } : { result: encode(value, b64) })));
+    send(
+      res,
+      200,
+      replies.map(([err, value]): Entry => (err ? { error: err.message } : { result: encode(value, b64) })),
+    );
   }
 
   const server = createServer((req, res) => {
@@ -174,7 +202,12 @@ export async function startUpstashRest(opts: { redisUrl: string; port?: number }
       const stopped = new Promise<void>((r) => server.close(() => r()));
       server.closeAllConnections();
       await stopped;
-      const quits = [...conns.values()].map((c) => c.then((r) => r.quit().catch(() => r.disconnect()), () => {}));
+      const quits = [...conns.values()].map((c) =>
+        c.then(
+          (r) => r.quit().catch(() => r.disconnect()),
+          () => {},
+        ),
+      );
       conns.clear();
       await Promise.all(quits);
     },

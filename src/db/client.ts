@@ -9,7 +9,7 @@ export const QUERY_TIMEOUT_MS = 10_000;
 
 // Also module-global in the driver, and the same for every invocation: a per-request timeout, so a
 // hung Neon endpoint costs one bounded wait instead of the whole invocation.
-neonConfig.fetchFunction = (input: RequestInfo | URL, init?: RequestInit) =>
+neonConfig.fetchFunction = (input: Parameters<typeof fetch>[0], init?: Parameters<typeof fetch>[1]) =>
   fetch(input, { ...init, signal: AbortSignal.timeout(QUERY_TIMEOUT_MS) });
 
 /**

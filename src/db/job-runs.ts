@@ -9,7 +9,7 @@
  */
 import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
 import type { Db } from './client';
-import { jobRuns, type JobRunStatus } from './schema';
+import { type JobRunStatus, jobRuns } from './schema';
 
 export interface RunStart {
   id: string;
@@ -84,6 +84,9 @@ export async function latestRuns(db: Db, jobs: readonly string[], perJob = 1) {
 
 /** Deletes run history older than `before`. */
 export async function pruneRuns(db: Db, before: Date): Promise<number> {
-  const gone = await db.delete(jobRuns).where(and(lt(jobRuns.startedAt, before), sql`${jobRuns.status} <> 'running'`)).returning({ id: jobRuns.id });
+  const gone = await db
+    .delete(jobRuns)
+    .where(and(lt(jobRuns.startedAt, before), sql`${jobRuns.status} <> 'running'`))
+    .returning({ id: jobRuns.id });
   return gone.length;
 }

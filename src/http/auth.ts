@@ -12,8 +12,7 @@ const UNAUTHORIZED_BODY = JSON.stringify({ error: 'unauthorized', message: 'Send
 
 /** Builds the auth middleware; the secret is read per request from `c.env.CRON_SECRET`. */
 export function cronSecretAuth(): MiddlewareHandler<{ Bindings: Env }> {
-  const unauthorized = () =>
-    new Response(UNAUTHORIZED_BODY, { status: 401, headers: { 'content-type': 'application/json' } });
+  const unauthorized = () => new Response(UNAUTHORIZED_BODY, { status: 401, headers: { 'content-type': 'application/json' } });
   return bearerAuth({
     verifyToken: verifyCronSecret,
     noAuthenticationHeader: { message: unauthorized },

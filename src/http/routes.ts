@@ -4,8 +4,8 @@
 import { sql } from 'drizzle-orm';
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import { fromEnv } from '../deps';
 import { latestRuns } from '../db/job-runs';
+import { fromEnv } from '../deps';
 import { cronOf, findJob, JOBS } from '../jobs/registry';
 import { publicMessage, runJob } from '../jobs/runner';
 import type { AppEnv } from './app';
@@ -44,10 +44,7 @@ export async function listJobsRoute(c: Context<AppEnv>) {
 /** GET /api/internal/health — Postgres and Redis answer. 503 when either does not. */
 export async function healthRoute(c: Context<AppEnv>) {
   const deps = fromEnv(c.env);
-  const [postgres, redis] = await Promise.all([
-    probe(() => deps.db.execute(sql`SELECT 1`)),
-    probe(() => deps.redis.ping()),
-  ]);
+  const [postgres, redis] = await Promise.all([probe(() => deps.db.execute(sql`SELECT 1`)), probe(() => deps.redis.ping())]);
   const ok = postgres.ok && redis.ok;
   return c.json({ ok, postgres, redis }, ok ? 200 : 503);
 }

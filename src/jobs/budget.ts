@@ -66,6 +66,9 @@ export class Budget {
 
 /** Failures of the transport or the service, not of the statement: worth one more try. */
 export function isTransient(err: unknown): boolean {
-  const text = err instanceof Error ? `${err.name}: ${err.message} ${String((err.cause as Error | undefined)?.message ?? '')}` : String(err);
-  return /HTTP status 5\d\d|Error connecting to database|fetch failed|network|ECONNRESET|ECONNREFUSED|timed? ?out|aborted|503|502|504|unavailable/i.test(text);
+  const text =
+    err instanceof Error ? `${err.name}: ${err.message} ${String((err.cause as Error | undefined)?.message ?? '')}` : String(err);
+  return /HTTP status 5\d\d|Error connecting to database|fetch failed|network|ECONNRESET|ECONNREFUSED|timed? ?out|aborted|503|502|504|unavailable/i.test(
+    text,
+  );
 }

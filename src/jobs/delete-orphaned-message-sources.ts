@@ -25,19 +25,20 @@ export const deleteOrphanedMessageSources: Job = {
 /** Both kinds of orphan in one request (a batch runs in one transaction). */
 async function deleteBatch(ctx: JobContext) {
   const n = ctx.config.deleteBatchSize;
-  const [gone, moved] = await ctx.budget.request(() => ctx.db.batch([
-    // FOR UPDATE re-checks attachment_id IS NULL on the newest row version, so a source the app
-    // has just pointed at an attachment again is left alone. Index: message_sources_orphaned_idx.
-    ctx.db.execute(sql`
+  const [gone, moved] = await ctx.budget.request(() =>
+    ctx.db.batch([
+      // FOR UPDATE re-checks attachment_id IS NULL on the newest row version, so a source the app
+      // has just pointed at an attachment again is left alone. Index: message_sources_orphaned_idx.
+      ctx.db.execute(sql`
       WITH doomed AS (
         SELECT id FROM message_sources WHERE attachment_id IS NULL
         LIMIT ${n} FOR UPDATE SKIP LOCKED
       ),
       deleted AS (DELETE FROM message_sources WHERE id IN (SELECT id FROM doomed) RETURNING 1)
       SELECT (SELECT count(*) FROM doomed) AS selected, (SELECT count(*) FROM deleted) AS deleted`),
-    // FOR SHARE on the queued attachments reads their newest message_id and holds it until we
-    // commit, so an attachment moved back to its message concurrently cannot lose its source.
-    ctx.db.execute(sql`
+      // FOR SHARE on the queued attachments reads their newest message_id and holds it until we
+      // commit, so an attachment moved back to its message concurrently cannot lose its source.
+      ctx.db.execute(sql`
       WITH checks AS (
         DELETE FROM message_source_checks
         WHERE attachment_id IN (
@@ -54,7 +55,8 @@ async function deleteBatch(ctx: JobContext) {
         RETURNING 1
       )
       SELECT (SELECT count(*) FROM checks) AS selected, (SELECT count(*) FROM deleted) AS deleted`),
-  ]));
+    ]),
+  );
   const g = gone.rows[0] ?? {};
   const m = moved.rows[0] ?? {};
   return {
@@ -64,12 +66,14 @@ async function deleteBatch(ctx: JobContext) {
 }
 
 async function countOrphans(ctx: JobContext) {
-  const result = await ctx.budget.request(() => ctx.db.execute(sql`
+  const result = await ctx.budget.request(() =>
+    ctx.db.execute(sql`
     SELECT
       (SELECT count(*) FROM message_sources WHERE attachment_id IS NULL)
       + (SELECT count(*) FROM message_sources s
          WHERE s.attachment_id IN (SELECT attachment_id FROM message_source_checks)
            AND NOT EXISTS (SELECT 1 FROM attachments a WHERE a.id = s.attachment_id AND a.message_id = s.message_id))
-      AS message_sources`));
+      AS message_sources`),
+  );
   return { message_sources: num(result.rows[0]?.message_sources) };
 }

@@ -45,7 +45,8 @@ export const deleteStaleDeactivatedAccounts: Job = {
  * Index: users_deactivated_at_idx (partial); every child lookup uses its foreign key's index.
  */
 async function deleteBatch(ctx: JobContext, cutoff: Date) {
-  const result = await ctx.budget.request(() => ctx.db.execute(sql`
+  const result = await ctx.budget.request(() =>
+    ctx.db.execute(sql`
     WITH doomed AS (
       SELECT id FROM users
       WHERE deactivated_at < ${cutoff}
@@ -67,7 +68,8 @@ async function deleteBatch(ctx: JobContext, cutoff: Date) {
            (SELECT count(*) FROM d_chats) AS chats,
            (SELECT count(*) FROM d_messages) AS messages,
            (SELECT count(*) FROM d_attachments) AS attachments,
-           (SELECT count(*) FROM d_sources) AS message_sources`));
+           (SELECT count(*) FROM d_sources) AS message_sources`),
+  );
   const row = result.rows[0] ?? {};
   return {
     selected: num(row.selected),
@@ -83,7 +85,8 @@ async function deleteBatch(ctx: JobContext, cutoff: Date) {
 }
 
 async function countStaleAccounts(ctx: JobContext, cutoff: Date) {
-  const result = await ctx.budget.request(() => ctx.db.execute(sql`
+  const result = await ctx.budget.request(() =>
+    ctx.db.execute(sql`
     WITH stale AS (SELECT id FROM users WHERE deactivated_at < ${cutoff}),
     stale_chats AS (SELECT id FROM chats WHERE user_id IN (SELECT id FROM stale)),
     stale_messages AS (SELECT id FROM messages WHERE chat_id IN (SELECT id FROM stale_chats))
@@ -92,7 +95,8 @@ async function countStaleAccounts(ctx: JobContext, cutoff: Date) {
            (SELECT count(*) FROM stale_chats) AS chats,
            (SELECT count(*) FROM stale_messages) AS messages,
            (SELECT count(*) FROM attachments WHERE user_id IN (SELECT id FROM stale)) AS attachments,
-           (SELECT count(*) FROM message_sources WHERE message_id IN (SELECT id FROM stale_messages)) AS message_sources`));
+           (SELECT count(*) FROM message_sources WHERE message_id IN (SELECT id FROM stale_messages)) AS message_sources`),
+  );
   const row = result.rows[0] ?? {};
   return Object.fromEntries(Object.entries(row).map(([k, v]) => [k, num(v)]));
 }

@@ -35,7 +35,8 @@ export const deleteStaleEmptyChats: Job = {
  * left to block the head of the index. Index: chats_empty_created_at_idx (partial, NOT has_messages).
  */
 async function deleteBatch(ctx: JobContext, cutoff: Date) {
-  const result = await ctx.budget.request(() => ctx.db.execute(sql`
+  const result = await ctx.budget.request(() =>
+    ctx.db.execute(sql`
     WITH doomed AS (
       SELECT id FROM chats
       WHERE NOT has_messages AND created_at < ${cutoff}
@@ -55,20 +56,23 @@ async function deleteBatch(ctx: JobContext, cutoff: Date) {
     )
     SELECT (SELECT count(*) FROM doomed) AS selected,
            (SELECT count(*) FROM deleted) AS chats,
-           (SELECT count(*) FROM attachments a WHERE a.chat_id IN (SELECT id FROM deleted)) AS attachments`));
+           (SELECT count(*) FROM attachments a WHERE a.chat_id IN (SELECT id FROM deleted)) AS attachments`),
+  );
   const row = result.rows[0] ?? {};
   return { selected: num(row.selected), chats: num(row.chats), attachments: num(row.attachments) };
 }
 
 async function countStaleEmptyChats(ctx: JobContext, cutoff: Date) {
-  const result = await ctx.budget.request(() => ctx.db.execute(sql`
+  const result = await ctx.budget.request(() =>
+    ctx.db.execute(sql`
     WITH stale AS (
       SELECT c.id FROM chats c
       WHERE NOT c.has_messages AND c.created_at < ${cutoff}
         AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = c.id)
     )
     SELECT (SELECT count(*) FROM stale) AS chats,
-           (SELECT count(*) FROM attachments a WHERE a.chat_id IN (SELECT id FROM stale)) AS attachments`));
+           (SELECT count(*) FROM attachments a WHERE a.chat_id IN (SELECT id FROM stale)) AS attachments`),
+  );
   const row = result.rows[0] ?? {};
   return { chats: num(row.chats), attachments: num(row.attachments) };
 }

@@ -43,7 +43,8 @@ interface Claimed {
 async function purgeBatch(ctx: JobContext): Promise<{ counts: Record<string, number>; full: boolean }> {
   // `live`: the key belongs to an attachments row again (a reused key). Its outbox entry is
   // dropped without touching R2: deleting it would destroy a blob whose row exists.
-  const claimed = await ctx.budget.request(() => ctx.db.execute(sql`
+  const claimed = await ctx.budget.request(() =>
+    ctx.db.execute(sql`
     WITH due AS (
       SELECT id FROM blob_deletions
       WHERE parked_at IS NULL AND next_attempt_at <= now()
@@ -54,7 +55,8 @@ async function purgeBatch(ctx: JobContext): Promise<{ counts: Record<string, num
     UPDATE blob_deletions b SET next_attempt_at = now() + make_interval(secs => ${CLAIM_SECONDS})
     FROM due WHERE b.id = due.id
     RETURNING b.id, b.blob_key, b.attempts,
-              EXISTS (SELECT 1 FROM attachments a WHERE a.blob_key = b.blob_key) AS live`));
+              EXISTS (SELECT 1 FROM attachments a WHERE a.blob_key = b.blob_key) AS live`),
+  );
   const rows = claimed.rows as unknown as Claimed[];
   if (rows.length === 0) return { counts: {}, full: false };
   const keys = rows.filter((r) => !r.live).map((r) => r.blob_key);
@@ -66,7 +68,11 @@ async function purgeBatch(ctx: JobContext): Promise<{ counts: Record<string, num
     try {
       await ctx.blobs.delete(keys);
     } catch (err) {
-      await recordFailure(ctx, rows.filter((r) => !r.live).map((r) => num(r.id)), err);
+      await recordFailure(
+        ctx,
+        rows.filter((r) => !r.live).map((r) => num(r.id)),
+        err,
+      );
       throw new BlobDeleteError(`R2 delete of ${keys.length} keys failed: ${errorText(err)}`, { cause: err });
     }
   }
@@ -80,20 +86,24 @@ async function purgeBatch(ctx: JobContext): Promise<{ counts: Record<string, num
 /** attempts + 1, the error, exponential backoff (1 min · 2^attempts, at most 6 h), parked at the max. */
 async function recordFailure(ctx: JobContext, ids: number[], err: unknown) {
   // Takes the place of the confirming DELETE within the batch's three subrequests.
-  await ctx.budget.request(() => ctx.db.execute(sql`
+  await ctx.budget.request(() =>
+    ctx.db.execute(sql`
     UPDATE blob_deletions SET
       attempts = attempts + 1,
       last_error = ${errorText(err).slice(0, 500)},
       next_attempt_at = now() + make_interval(secs => least(60 * power(2, attempts), 21600)),
       parked_at = CASE WHEN attempts + 1 >= ${ctx.config.blobMaxAttempts} THEN now() END
-    WHERE ${inArray(blobDeletions.id, ids)}`));
+    WHERE ${inArray(blobDeletions.id, ids)}`),
+  );
 }
 
 async function countDue(ctx: JobContext) {
-  const result = await ctx.budget.request(() => ctx.db.execute(sql`
+  const result = await ctx.budget.request(() =>
+    ctx.db.execute(sql`
     SELECT count(*) FILTER (WHERE parked_at IS NULL AND next_attempt_at <= now()) AS blobs,
            count(*) FILTER (WHERE parked_at IS NOT NULL) AS parked
-    FROM blob_deletions`));
+    FROM blob_deletions`),
+  );
   const row = result.rows[0] ?? {};
   return { blobs: num(row.blobs), parked: num(row.parked) };
 }

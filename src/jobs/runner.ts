@@ -5,8 +5,8 @@
  */
 import type { Config } from '../config';
 import { acquireRun, finishRun } from '../db/job-runs';
-import { Budget } from './budget';
 import { logEvent } from '../log';
+import { Budget } from './budget';
 import type { Job, JobDeps } from './types';
 
 export type RunTrigger = 'scheduled' | 'http' | 'workflow';
@@ -67,12 +67,28 @@ export async function runJob(job: Job, deps: JobDeps, config: Config, opts: RunO
     });
   } catch (err) {
     // Postgres unreachable: nothing ran and nothing can be recorded there; the log line is the record.
-    const report: RunReport = { ...base, status: 'failed', counts: {}, more: true, subrequests: 1, durationMs: clock() - started, error: publicMessage(err) };
+    const report: RunReport = {
+      ...base,
+      status: 'failed',
+      counts: {},
+      more: true,
+      subrequests: 1,
+      durationMs: clock() - started,
+      error: publicMessage(err),
+    };
     logEvent('error', 'job_run', { ...report, phase: 'lock' });
     return report;
   }
   if (!lock.acquired) {
-    const report: RunReport = { ...base, status: 'skipped', counts: {}, more: false, subrequests: 1, durationMs: clock() - started, heldBy: lock.heldBy };
+    const report: RunReport = {
+      ...base,
+      status: 'skipped',
+      counts: {},
+      more: false,
+      subrequests: 1,
+      durationMs: clock() - started,
+      heldBy: lock.heldBy,
+    };
     logEvent('info', 'job_run', { ...report });
     return report;
   }
@@ -127,8 +143,6 @@ export function publicMessage(err: unknown): string {
   const name = err instanceof Error ? err.name : 'Error';
   const raw = err instanceof Error ? err.message : String(err);
   const firstLine = raw.split('\n')[0] ?? '';
-  const masked = firstLine
-    .replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s'"]+/gi, '<url>')
-    .replace(/Bearer\s+\S+/gi, 'Bearer <redacted>');
+  const masked = firstLine.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s'"]+/gi, '<url>').replace(/Bearer\s+\S+/gi, 'Bearer <redacted>');
   return `${name}: ${masked}`.slice(0, 300);
 }

@@ -19,11 +19,9 @@ export async function drainStreamDeletions(ctx: JobContext): Promise<{ counts: R
   }
   const counts = { stream_deletions: 0, redis_streams: 0 };
   const more = await inBatches(ctx.budget, 3, async () => {
-    const rows = await ctx.budget.request(() => ctx.db
-      .select({ chatId: streamDeletions.chatId })
-      .from(streamDeletions)
-      .orderBy(streamDeletions.enqueuedAt)
-      .limit(STREAM_DRAIN_BATCH));
+    const rows = await ctx.budget.request(() =>
+      ctx.db.select({ chatId: streamDeletions.chatId }).from(streamDeletions).orderBy(streamDeletions.enqueuedAt).limit(STREAM_DRAIN_BATCH),
+    );
     if (rows.length === 0) return false;
     const ids = rows.map((r) => r.chatId);
     counts.redis_streams += await ctx.budget.request(() => removeChatStreams(ctx.redis, ids));

@@ -7,7 +7,8 @@ import type { Budget } from './budget';
 export interface JobDeps {
   db: Db;
   redis: RedisClient;
-  blobs: Pick<R2Bucket, 'delete'>;
+  /** The attachments bucket; only deletes are needed (R2's `delete` takes up to 1000 keys). */
+  blobs: { delete(keys: string | string[]): Promise<void> };
 }
 
 export interface JobContext extends JobDeps {

@@ -78,7 +78,10 @@ describe('neon-http endpoint', () => {
     expect(full.command).toBe('SELECT');
     expect(full.rowCount).toBe(1);
     expect(full.rows).toEqual([{ a: 1, b: 'x' }]);
-    expect(full.fields.map((f) => [f.name, f.dataTypeID])).toEqual([['a', 23], ['b', 25]]);
+    expect(full.fields.map((f) => [f.name, f.dataTypeID])).toEqual([
+      ['a', 23],
+      ['b', 25],
+    ]);
     expect(full.fields[0]).toMatchObject({ tableID: 0, columnID: 0, dataTypeSize: 4, dataTypeModifier: -1, format: 'text' });
 
     const inserted = await sql.query('INSERT INTO items VALUES (100, $1), (101, $1)', ['full'], { fullResults: true });
@@ -139,9 +142,7 @@ describe('neon-http endpoint', () => {
   });
 
   it('honours isolation level, read only and deferrable', async () => {
-    expect(await sql.transaction([sql`SHOW transaction_isolation`])).toEqual([
-      [{ transaction_isolation: 'read committed' }],
-    ]);
+    expect(await sql.transaction([sql`SHOW transaction_isolation`])).toEqual([[{ transaction_isolation: 'read committed' }]]);
     expect(await sql.transaction([sql`SHOW transaction_isolation`], { isolationLevel: 'Serializable' })).toEqual([
       [{ transaction_isolation: 'serializable' }],
     ]);

@@ -138,7 +138,11 @@ describe('upstash REST endpoint with the real @upstash/redis client', () => {
     await expect(client({ enableAutoPipelining: false }).incr('p:str')).rejects.toThrow(/ERR value is not an integer.*command was/);
     expect(await raw('/pipeline', [['SET', 'p:raw', 'x'], ['INCR', 'p:raw'], ['NOTACOMMAND']])).toEqual({
       status: 200,
-      body: [{ result: 'OK' }, { error: 'ERR value is not an integer or out of range' }, { error: expect.stringMatching(/^ERR unknown command/) }],
+      body: [
+        { result: 'OK' },
+        { error: 'ERR value is not an integer or out of range' },
+        { error: expect.stringMatching(/^ERR unknown command/) },
+      ],
     });
     expect(await raw('/', ['INCR', 'p:raw'])).toEqual({ status: 400, body: { error: 'ERR value is not an integer or out of range' } });
   });

@@ -20,7 +20,11 @@ describe('cron wiring', () => {
   });
 
   it('declares every threshold in [vars] with its documented default', () => {
-    for (const [name, value] of Object.entries({ ACCOUNT_RETENTION_DAYS: '30', EMPTY_CHAT_MIN_AGE_MINUTES: '15', STALE_STREAM_AFTER_MINUTES: '10' })) {
+    for (const [name, value] of Object.entries({
+      ACCOUNT_RETENTION_DAYS: '30',
+      EMPTY_CHAT_MIN_AGE_MINUTES: '15',
+      STALE_STREAM_AFTER_MINUTES: '10',
+    })) {
       expect(toml).toMatch(new RegExp(`^${name} = "${value}"$`, 'm'));
     }
   });

@@ -38,51 +38,75 @@ export async function startControlServer(opts: { postgresUrl: string; redisUrl: 
   let nextDb = 0;
 
   const routes: Array<[string, RegExp, (m: RegExpMatchArray, body: any) => Promise<unknown>]> = [
-    ['POST', /^\/env$/, async () => {
-      const id = `t${process.pid}_${nextDb++}`;
-      const databaseUrl = await createDatabase(opts.postgresUrl, `test_${id}`, opts.template);
-      const neon = await startNeonHttp();
-      const upstash = await startUpstashRest({ redisUrl: opts.redisUrl });
-      const token = randomBytes(12).toString('hex');
-      const db = nextRedisDb++;
-      upstash.addToken(token, db);
-      envs.set(id, { neon, upstash });
-      const bindings: TestBindings = {
-        id,
-        DATABASE_URL: databaseUrl,
-        NEON_HTTP_ENDPOINT: neon.url,
-        UPSTASH_REDIS_REST_URL: upstash.url,
-        UPSTASH_REDIS_REST_TOKEN: token,
-      };
-      return bindings;
-    }],
-    ['POST', /^\/env\/([^/]+)\/fault$/, async (m, body: { service: 'neon' | 'upstash'; fault: string }) => {
-      const env = mustGet(envs, m[1]);
-      if (body.service === 'neon') env.neon.setFault(body.fault as NeonHttpFault);
-      else env.upstash.setFault(body.fault as UpstashRestFault);
-      return { ok: true };
-    }],
-    ['GET', /^\/env\/([^/]+)\/stats$/, async (m) => {
-      const env = mustGet(envs, m[1]);
-      return { neonRequests: env.neon.requests, upstashRequests: env.upstash.requests };
-    }],
-    ['POST', /^\/sessions$/, async (_m, body: { databaseUrl: string }) => {
-      const client = new pg.Client({ connectionString: body.databaseUrl });
-      await client.connect();
-      const id = randomBytes(8).toString('hex');
-      sessions.set(id, client);
-      return { id };
-    }],
-    ['POST', /^\/sessions\/([^/]+)$/, async (m, body: { sql: string; params?: unknown[] }) => {
-      const result = await mustGet(sessions, m[1]).query(body.sql, body.params ?? []);
-      return { rows: result.rows, rowCount: result.rowCount };
-    }],
-    ['DELETE', /^\/sessions\/([^/]+)$/, async (m) => {
-      const client = mustGet(sessions, m[1]);
-      sessions.delete(m[1] ?? '');
-      await client.end();
-      return { ok: true };
-    }],
+    [
+      'POST',
+      /^\/env$/,
+      async () => {
+        const id = `t${process.pid}_${nextDb++}`;
+        const databaseUrl = await createDatabase(opts.postgresUrl, `test_${id}`, opts.template);
+        const neon = await startNeonHttp();
+        const upstash = await startUpstashRest({ redisUrl: opts.redisUrl });
+        const token = randomBytes(12).toString('hex');
+        const db = nextRedisDb++;
+        upstash.addToken(token, db);
+        envs.set(id, { neon, upstash });
+        const bindings: TestBindings = {
+          id,
+          DATABASE_URL: databaseUrl,
+          NEON_HTTP_ENDPOINT: neon.url,
+          UPSTASH_REDIS_REST_URL: upstash.url,
+          UPSTASH_REDIS_REST_TOKEN: token,
+        };
+        return bindings;
+      },
+    ],
+    [
+      'POST',
+      /^\/env\/([^/]+)\/fault$/,
+      async (m, body: { service: 'neon' | 'upstash'; fault: string }) => {
+        const env = mustGet(envs, m[1]);
+        if (body.service === 'neon') env.neon.setFault(body.fault as NeonHttpFault);
+        else env.upstash.setFault(body.fault as UpstashRestFault);
+        return { ok: true };
+      },
+    ],
+    [
+      'GET',
+      /^\/env\/([^/]+)\/stats$/,
+      async (m) => {
+        const env = mustGet(envs, m[1]);
+        return { neonRequests: env.neon.requests, upstashRequests: env.upstash.requests };
+      },
+    ],
+    [
+      'POST',
+      /^\/sessions$/,
+      async (_m, body: { databaseUrl: string }) => {
+        const client = new pg.Client({ connectionString: body.databaseUrl });
+        await client.connect();
+        const id = randomBytes(8).toString('hex');
+        sessions.set(id, client);
+        return { id };
+      },
+    ],
+    [
+      'POST',
+      /^\/sessions\/([^/]+)$/,
+      async (m, body: { sql: string; params?: unknown[] }) => {
+        const result = await mustGet(sessions, m[1]).query(body.sql, body.params ?? []);
+        return { rows: result.rows, rowCount: result.rowCount };
+      },
+    ],
+    [
+      'DELETE',
+      /^\/sessions\/([^/]+)$/,
+      async (m) => {
+        const client = mustGet(sessions, m[1]);
+        sessions.delete(m[1] ?? '');
+        await client.end();
+        return { ok: true };
+      },
+    ],
   ];
 
   const server = createServer(async (req, res) => {

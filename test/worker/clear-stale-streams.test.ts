@@ -52,7 +52,13 @@ const ids = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `
 
 describe(JOB, () => {
   it('removes streams whose heartbeat is older than 10 minutes, with their strings; keeps 9 and exactly 10', async () => {
-    await addStreams([['stale11', at(11)], ['stale10+1ms', at(10, 1)], ['exact10', at(10)], ['fresh9', at(9)], ['future', at(-1)]]);
+    await addStreams([
+      ['stale11', at(11)],
+      ['stale10+1ms', at(10, 1)],
+      ['exact10', at(10)],
+      ['fresh9', at(9)],
+      ['future', at(-1)],
+    ]);
     await testRedis(e).set('active-stream:no-member', 'x'); // not ours to judge: no heartbeat entry
 
     const report = await runNamed(e, JOB, { now: NOW });
@@ -66,9 +72,18 @@ describe(JOB, () => {
 
   it('removes the stream of a chat the app deleted, even with a fresh heartbeat', async () => {
     const db = testDb(e);
-    const s = await seedAccount(db, NOW, { id: 'u', chats: [{ ageMinutes: 30, messages: 2 }, { ageMinutes: 30, messages: 1 }] });
+    const s = await seedAccount(db, NOW, {
+      id: 'u',
+      chats: [
+        { ageMinutes: 30, messages: 2 },
+        { ageMinutes: 30, messages: 1 },
+      ],
+    });
     const [gone, kept] = s.chatIds as [string, string];
-    await addStreams([[gone, at(0)], [kept, at(0)]]);
+    await addStreams([
+      [gone, at(0)],
+      [kept, at(0)],
+    ]);
     await db.execute(sql`DELETE FROM chats WHERE id = ${gone}`);
     expect(await countRows(db, 'stream_deletions')).toBe(1);
 
@@ -80,7 +95,10 @@ describe(JOB, () => {
   });
 
   it('keeps a stream whose stale heartbeat was refreshed before the run', async () => {
-    await addStreams([['revived', at(30)], ['dead', at(30)]]);
+    await addStreams([
+      ['revived', at(30)],
+      ['dead', at(30)],
+    ]);
     await testRedis(e).zadd(ACTIVE_STREAMS_KEY, { score: at(1), member: 'revived' });
 
     const report = await runNamed(e, JOB, { now: NOW });
@@ -97,13 +115,15 @@ describe(JOB, () => {
     // A probe heartbeat: ZADD a fresh score, atomically noting whether the stream's string still
     // existed at that instant, i.e. whether the heartbeat landed before the cleanup touched it.
     const heartbeat = async (id: string) =>
-      Number(await evalRedis(
-        `local had = redis.call('EXISTS', 'active-stream:' .. ARGV[1])
+      Number(
+        await evalRedis(
+          `local had = redis.call('EXISTS', 'active-stream:' .. ARGV[1])
          redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
          return had`,
-        [ACTIVE_STREAMS_KEY],
-        [id, at(0)],
-      )) === 1;
+          [ACTIVE_STREAMS_KEY],
+          [id, at(0)],
+        ),
+      ) === 1;
     const [report, ...before] = await Promise.all([
       runNamed(e, JOB, { now: NOW }),
       ...racing.map(async (id, i) => {
@@ -157,7 +177,12 @@ describe(JOB, () => {
   it('dry run counts stale and queued streams and changes nothing', async () => {
     const db = testDb(e);
     const s = await seedAccount(db, NOW, { id: 'u', chats: [{ ageMinutes: 30, messages: 1 }] });
-    await addStreams([['stale-a', at(20)], ['stale-b', at(11)], ['fresh', at(1)], [s.chatIds[0]!, at(0)]]);
+    await addStreams([
+      ['stale-a', at(20)],
+      ['stale-b', at(11)],
+      ['fresh', at(1)],
+      [s.chatIds[0]!, at(0)],
+    ]);
     await db.execute(sql`DELETE FROM chats`);
     const before = await snapshot();
 

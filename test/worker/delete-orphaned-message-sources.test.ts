@@ -15,10 +15,15 @@ beforeEach(async () => {
 });
 
 const sources = async () =>
-  q<{ id: string; message_id: string; attachment_id: string | null }>(testDb(e), sql`
-    SELECT id, message_id, attachment_id FROM message_sources ORDER BY id`);
+  q<{ id: string; message_id: string; attachment_id: string | null }>(
+    testDb(e),
+    sql`
+    SELECT id, message_id, attachment_id FROM message_sources ORDER BY id`,
+  );
 const checks = async () =>
-  (await q<{ attachment_id: string }>(testDb(e), sql`SELECT attachment_id FROM message_source_checks ORDER BY attachment_id`)).map((r) => r.attachment_id);
+  (await q<{ attachment_id: string }>(testDb(e), sql`SELECT attachment_id FROM message_source_checks ORDER BY attachment_id`)).map(
+    (r) => r.attachment_id,
+  );
 
 /**
  * Five attachments on u-c0-m0, each with its source u-c0-aN-s → u-c0-m0, then what the app does:
@@ -51,7 +56,12 @@ describe(JOB, () => {
 
     const report = await runNamed(e, JOB, { now: NOW });
 
-    expect(report).toMatchObject({ status: 'succeeded', more: false, subrequests: 3, counts: { message_sources: 3, message_source_checks: 3 } });
+    expect(report).toMatchObject({
+      status: 'succeeded',
+      more: false,
+      subrequests: 3,
+      counts: { message_sources: 3, message_source_checks: 3 },
+    });
     expect(await sources()).toEqual([
       { id: 'other-c0-a0-s', message_id: 'other-c0-m0', attachment_id: 'other-c0-a0' },
       { id: 'u-c0-a2-s', message_id: 'u-c0-m0', attachment_id: 'u-c0-a2' },
@@ -77,7 +87,12 @@ describe(JOB, () => {
     const report = await runNamed(e, JOB, { now: NOW });
 
     // A batch takes up to 2 of each kind: 2+2, then 1+1 (not full, so the last): two requests.
-    expect(report).toMatchObject({ status: 'succeeded', more: false, subrequests: 2 + 2, counts: { message_sources: 6, message_source_checks: 3 } });
+    expect(report).toMatchObject({
+      status: 'succeeded',
+      more: false,
+      subrequests: 2 + 2,
+      counts: { message_sources: 6, message_source_checks: 3 },
+    });
     expect((await sources()).map((s) => s.id)).toEqual(['u-c0-a6-s']);
   });
 

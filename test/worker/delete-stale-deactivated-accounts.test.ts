@@ -34,7 +34,13 @@ describe(JOB, () => {
   it('deletes everything an account owns, queues its blobs and clears its stream state; others untouched', async () => {
     const db = testDb(e);
     const redis = testRedis(e);
-    const spec = { chats: [{ ageMinutes: 100, messages: 3, attachments: 2, inProject: true }, { ageMinutes: 50, messages: 2, attachments: 1 }, { ageMinutes: 60, messages: 0, attachments: 1 }] };
+    const spec = {
+      chats: [
+        { ageMinutes: 100, messages: 3, attachments: 2, inProject: true },
+        { ageMinutes: 50, messages: 2, attachments: 1 },
+        { ageMinutes: 60, messages: 0, attachments: 1 },
+      ],
+    };
     const gone = await seedAccount(db, NOW, { id: 'gone', deactivatedDaysAgo: 45, ...spec });
     const kept = await seedAccount(db, NOW, { id: 'kept', deactivatedDaysAgo: 3, ...spec });
     for (const chatId of [...gone.chatIds, ...kept.chatIds]) {
@@ -47,13 +53,16 @@ describe(JOB, () => {
     expect(report.status).toBe('succeeded');
     expect(report.counts).toMatchObject({ users: 1, projects: 1, chats: 3, messages: 5, attachments: 4, message_sources: 3 });
     // Nothing anywhere references the purged account.
-    const [refs] = await q<Record<string, number>>(db, sql`
+    const [refs] = await q<Record<string, number>>(
+      db,
+      sql`
       SELECT (SELECT count(*)::int FROM users WHERE id = 'gone') AS users,
              (SELECT count(*)::int FROM projects WHERE user_id = 'gone') AS projects,
              (SELECT count(*)::int FROM chats WHERE user_id = 'gone') AS chats,
              (SELECT count(*)::int FROM messages WHERE chat_id LIKE 'gone-%') AS messages,
              (SELECT count(*)::int FROM attachments WHERE user_id = 'gone') AS attachments,
-             (SELECT count(*)::int FROM message_sources WHERE message_id LIKE 'gone-%') AS sources`);
+             (SELECT count(*)::int FROM message_sources WHERE message_id LIKE 'gone-%') AS sources`,
+    );
     expect(refs).toEqual({ users: 0, projects: 0, chats: 0, messages: 0, attachments: 0, sources: 0 });
     // Every one of its blob keys is in the outbox, and only those.
     const queued = await q<{ blob_key: string }>(db, sql`SELECT blob_key FROM blob_deletions ORDER BY blob_key`);
@@ -75,7 +84,11 @@ describe(JOB, () => {
     const db = testDb(e);
     await seedAccount(db, NOW, { id: 'gone', deactivatedDaysAgo: 40, chats: [{ ageMinutes: 10, messages: 2, attachments: 1 }] });
     const report = await runNamed(e, JOB, { now: NOW, dryRun: true });
-    expect(report).toMatchObject({ status: 'succeeded', dryRun: true, counts: { users: 1, chats: 1, messages: 2, attachments: 1, message_sources: 1 } });
+    expect(report).toMatchObject({
+      status: 'succeeded',
+      dryRun: true,
+      counts: { users: 1, chats: 1, messages: 2, attachments: 1, message_sources: 1 },
+    });
     expect(await userIds()).toEqual(['gone']);
     expect(await countRows(db, 'blob_deletions')).toBe(0);
   });

@@ -36,7 +36,13 @@ describe(JOB, () => {
 
   it('takes the attachments of an abandoned chat with it and queues their blobs', async () => {
     const db = testDb(e);
-    const s = await seedAccount(db, NOW, { id: 'u', chats: [{ ageMinutes: 60, attachments: 2 }, { ageMinutes: 60, messages: 1, attachments: 1 }] });
+    const s = await seedAccount(db, NOW, {
+      id: 'u',
+      chats: [
+        { ageMinutes: 60, attachments: 2 },
+        { ageMinutes: 60, messages: 1, attachments: 1 },
+      ],
+    });
     const report = await runNamed(e, JOB, { now: NOW });
     expect(report.counts).toEqual({ chats: 1, attachments: 2 });
     const queued = await q<{ blob_key: string }>(db, sql`SELECT blob_key FROM blob_deletions ORDER BY blob_key`);

@@ -19,12 +19,15 @@ beforeEach(async () => {
 
 /** Every chat is either fully present (with its attachment) or fully gone (blob queued). */
 async function expectWholeOrGone(db = testDb(e)) {
-  const rows = await q<{ id: string; chat: boolean; attachment: boolean; queued: boolean }>(db, sql`
+  const rows = await q<{ id: string; chat: boolean; attachment: boolean; queued: boolean }>(
+    db,
+    sql`
     SELECT a.id, c.id IS NOT NULL AS chat, att.id IS NOT NULL AS attachment, b.blob_key IS NOT NULL AS queued
     FROM (SELECT 'u-c' || g AS id, 'blobs/u-c' || g || '-a0' AS key FROM generate_series(0, ${N - 1}::int) g) a
     LEFT JOIN chats c ON c.id = a.id
     LEFT JOIN attachments att ON att.blob_key = a.key
-    LEFT JOIN blob_deletions b ON b.blob_key = a.key`);
+    LEFT JOIN blob_deletions b ON b.blob_key = a.key`,
+  );
   for (const r of rows) expect([r.id, r.chat, r.attachment, r.queued]).toEqual([r.id, r.chat, r.chat, !r.chat]);
   return rows.filter((r) => !r.chat).length;
 }

@@ -43,7 +43,11 @@ describe('bearer auth', () => {
 
   it.each(cases)('%s → 401 and not a single database or Redis request', async (_name, headers, envOverride) => {
     const before = await endpointStats(e);
-    for (const [method, path] of [['POST', '/api/internal/jobs/delete-stale-empty-chats'], ['GET', '/api/internal/jobs'], ['GET', '/api/internal/health']] as const) {
+    for (const [method, path] of [
+      ['POST', '/api/internal/jobs/delete-stale-empty-chats'],
+      ['GET', '/api/internal/jobs'],
+      ['GET', '/api/internal/health'],
+    ] as const) {
       const res = await call(path, { method, headers }, { ...e, ...envOverride });
       expect(res.status).toBe(401);
       expect(res.headers.get('WWW-Authenticate')).toMatch(/^Bearer/);
@@ -70,12 +74,25 @@ describe('routes', () => {
     const dry = await call('/api/internal/jobs/delete-stale-empty-chats?dryRun=1', authed());
     expect(dry.status).toBe(200);
     expectInternalHeaders(dry);
-    expect(await dry.json()).toMatchObject({ job: 'delete-stale-empty-chats', status: 'succeeded', dryRun: true, counts: { chats: 2 }, more: false });
+    expect(await dry.json()).toMatchObject({
+      job: 'delete-stale-empty-chats',
+      status: 'succeeded',
+      dryRun: true,
+      counts: { chats: 2 },
+      more: false,
+    });
     expect(await q(db, sql`SELECT count(*)::int AS n FROM chats`)).toEqual([{ n: 3 }]);
 
     const res = await call('/api/internal/jobs/delete-stale-empty-chats', authed({ method: 'POST' }));
     const body = (await res.json()) as Record<string, unknown>;
-    expect(body).toMatchObject({ job: 'delete-stale-empty-chats', status: 'succeeded', dryRun: false, counts: { chats: 2, attachments: 0 }, more: false, subrequests: 3 });
+    expect(body).toMatchObject({
+      job: 'delete-stale-empty-chats',
+      status: 'succeeded',
+      dryRun: false,
+      counts: { chats: 2, attachments: 0 },
+      more: false,
+      subrequests: 3,
+    });
     expect(body.runId).toMatch(/^[0-9a-f-]{36}$/);
     expect(body.durationMs).toEqual(expect.any(Number));
     expect(await q(db, sql`SELECT count(*)::int AS n FROM chats`)).toEqual([{ n: 1 }]);

@@ -39,20 +39,41 @@ beforeEach(async () => {
 });
 
 const putAll = (keys: string[]) => Promise.all(keys.map((k) => real.put(k, `data of ${k}`)));
-const present = async (keys: string[]) => (await Promise.all(keys.map(async (k) => ((await real.head(k)) ? k : null)))).filter((k) => k !== null);
+const present = async (keys: string[]) =>
+  (await Promise.all(keys.map(async (k) => ((await real.head(k)) ? k : null)))).filter((k) => k !== null);
 const outbox = (db = testDb(e)) =>
-  q<{ blob_key: string; attempts: number; last_error: string | null; parked: boolean; due_in_s: number }>(db, sql`
+  q<{ blob_key: string; attempts: number; last_error: string | null; parked: boolean; due_in_s: number }>(
+    db,
+    sql`
     SELECT blob_key, attempts, last_error, parked_at IS NOT NULL AS parked,
            extract(epoch FROM next_attempt_at - now())::float8 AS due_in_s
-    FROM blob_deletions ORDER BY blob_key`);
+    FROM blob_deletions ORDER BY blob_key`,
+  );
 const makeDue = () => testDb(e).execute(sql`UPDATE blob_deletions SET next_attempt_at = now()`);
 
 describe(JOB, () => {
   it('purges the blobs of a deleted account and of an abandoned chat; other users keep theirs', async () => {
     const db = testDb(e);
-    const gone = await seedAccount(db, NOW, { id: t('gone'), deactivatedDaysAgo: 40, chats: [{ ageMinutes: 500, messages: 2, attachments: 2, inProject: true }, { ageMinutes: 500, messages: 1, attachments: 1 }] });
-    const chatty = await seedAccount(db, NOW, { id: t('chatty'), chats: [{ ageMinutes: 60, attachments: 2 }, { ageMinutes: 60, messages: 1, attachments: 1 }] });
-    const other = await seedAccount(db, NOW, { id: t('other'), deactivatedDaysAgo: 3, chats: [{ ageMinutes: 60, messages: 1, attachments: 2 }] });
+    const gone = await seedAccount(db, NOW, {
+      id: t('gone'),
+      deactivatedDaysAgo: 40,
+      chats: [
+        { ageMinutes: 500, messages: 2, attachments: 2, inProject: true },
+        { ageMinutes: 500, messages: 1, attachments: 1 },
+      ],
+    });
+    const chatty = await seedAccount(db, NOW, {
+      id: t('chatty'),
+      chats: [
+        { ageMinutes: 60, attachments: 2 },
+        { ageMinutes: 60, messages: 1, attachments: 1 },
+      ],
+    });
+    const other = await seedAccount(db, NOW, {
+      id: t('other'),
+      deactivatedDaysAgo: 3,
+      chats: [{ ageMinutes: 60, messages: 1, attachments: 2 }],
+    });
     await putAll([...gone.blobKeys, ...chatty.blobKeys, ...other.blobKeys]);
 
     expect((await runNamed(e, 'delete-stale-deactivated-accounts', { now: NOW })).counts.attachments).toBe(3);
@@ -61,7 +82,12 @@ describe(JOB, () => {
 
     const report = await runNamed(e, JOB, { now: NOW });
 
-    expect(report).toMatchObject({ status: 'succeeded', more: false, subrequests: 5, counts: { blobs: 5, blob_deletions: 5, reused_keys_kept: 0 } });
+    expect(report).toMatchObject({
+      status: 'succeeded',
+      more: false,
+      subrequests: 5,
+      counts: { blobs: 5, blob_deletions: 5, reused_keys_kept: 0 },
+    });
     expect(r2.state.deleteCalls).toEqual([5]);
     const doomed = [...gone.blobKeys, ...chatty.blobKeys.slice(0, 2)];
     expect(await present(doomed)).toEqual([]);
@@ -69,9 +95,15 @@ describe(JOB, () => {
     expect(await countRows(db, 'blob_deletions')).toBe(0);
   });
 
-  it("purges the blobs of a project the app deleted itself (attachments cascade from projects)", async () => {
+  it('purges the blobs of a project the app deleted itself (attachments cascade from projects)', async () => {
     const db = testDb(e);
-    const s = await seedAccount(db, NOW, { id: t('u'), chats: [{ ageMinutes: 5, messages: 2, attachments: 2, inProject: true }, { ageMinutes: 5, messages: 1, attachments: 1 }] });
+    const s = await seedAccount(db, NOW, {
+      id: t('u'),
+      chats: [
+        { ageMinutes: 5, messages: 2, attachments: 2, inProject: true },
+        { ageMinutes: 5, messages: 1, attachments: 1 },
+      ],
+    });
     await putAll(s.blobKeys);
     await db.execute(sql`DELETE FROM projects WHERE id = ${s.projectId}`);
     expect((await outbox()).map((r) => r.blob_key)).toEqual(s.blobKeys.slice(0, 2));
@@ -173,7 +205,12 @@ describe(JOB, () => {
 
     const report = await runNamed(e, JOB, { now: NOW });
 
-    expect(report).toMatchObject({ status: 'succeeded', more: false, subrequests: 2 + 3 * 2, counts: { blobs: 1200, blob_deletions: 1200, reused_keys_kept: 0 } });
+    expect(report).toMatchObject({
+      status: 'succeeded',
+      more: false,
+      subrequests: 2 + 3 * 2,
+      counts: { blobs: 1200, blob_deletions: 1200, reused_keys_kept: 0 },
+    });
     expect(r2.state.deleteCalls).toEqual([1000, 200]);
     expect((await real.list({ prefix })).objects).toEqual([]);
     expect(await countRows(db, 'blob_deletions')).toBe(0);

@@ -41,17 +41,19 @@ describe('a first message racing the empty-chat job', () => {
     const db = testDb(e);
     const chatIds = (await seedAccount(db, NOW(), { id: 'u', chats: Array.from({ length: 60 }, () => ({ ageMinutes: 60 })) })).chatIds;
     // Every other chat gets a first message, each in its own transaction, racing three job runs.
-    const inserts = chatIds.filter((_, i) => i % 2 === 0).map(async (chatId, i) => {
-      await pause(i * 3);
-      try {
-        await db.execute(sql`INSERT INTO messages (id, chat_id, role) VALUES (${`m-${chatId}`}, ${chatId}, 'user')`);
-        return { chatId, committed: true };
-      } catch (err) {
-        // The job deleted the chat first: the app is told (foreign key violation), nothing is lost.
-        expect(String((err as { cause?: { code?: string } }).cause?.code ?? (err as { code?: string }).code)).toBe('23503');
-        return { chatId, committed: false };
-      }
-    });
+    const inserts = chatIds
+      .filter((_, i) => i % 2 === 0)
+      .map(async (chatId, i) => {
+        await pause(i * 3);
+        try {
+          await db.execute(sql`INSERT INTO messages (id, chat_id, role) VALUES (${`m-${chatId}`}, ${chatId}, 'user')`);
+          return { chatId, committed: true };
+        } catch (err) {
+          // The job deleted the chat first: the app is told (foreign key violation), nothing is lost.
+          expect(String((err as { cause?: { code?: string } }).cause?.code ?? (err as { code?: string }).code)).toBe('23503');
+          return { chatId, committed: false };
+        }
+      });
     const runs = [0, 40, 80].map(async (delay) => {
       await pause(delay);
       return runNamed(e, 'delete-stale-empty-chats', { now: NOW() });

@@ -39,7 +39,8 @@ describe('batching within a subrequest budget', () => {
     // Budget 7 = lock + finish + 2 batches of 2 users + 3 for draining their chats' stream queue.
     e = await provisionEnv({ DELETE_BATCH_SIZE: '2', RUN_SUBREQUEST_BUDGET: '7' });
     const db = testDb(e);
-    for (let i = 0; i < 5; i++) await seedAccount(db, NOW, { id: `u${i}`, deactivatedDaysAgo: 40, chats: [{ ageMinutes: 5, messages: 1 }] });
+    for (let i = 0; i < 5; i++)
+      await seedAccount(db, NOW, { id: `u${i}`, deactivatedDaysAgo: 40, chats: [{ ageMinutes: 5, messages: 1 }] });
 
     const first = await runNamed(e, 'delete-stale-deactivated-accounts', { now: NOW });
     expect(first).toMatchObject({ more: true, subrequests: 7, counts: { users: 4, chats: 4, stream_deletions: 4 } });
@@ -90,8 +91,11 @@ describe('the lock', () => {
     expect(ran.reduce((n, r) => n + (r.counts.chats ?? 0), 0)).toBe(30);
     expect(await countRows(db, 'chats')).toBe(0);
     // The runs that did work never overlapped in time.
-    const intervals = await q<{ started_at: Date; finished_at: Date }>(db, sql`
-      SELECT started_at, finished_at FROM job_runs WHERE status = 'succeeded' ORDER BY started_at`);
+    const intervals = await q<{ started_at: Date; finished_at: Date }>(
+      db,
+      sql`
+      SELECT started_at, finished_at FROM job_runs WHERE status = 'succeeded' ORDER BY started_at`,
+    );
     for (let i = 1; i < intervals.length; i++) {
       expect(new Date(intervals[i]!.started_at).getTime()).toBeGreaterThanOrEqual(new Date(intervals[i - 1]!.finished_at).getTime());
     }
@@ -126,21 +130,48 @@ describe('what a run records', () => {
 
     const report = await runNamed(e, 'delete-stale-empty-chats', { now: NOW });
 
-    const [row] = await q(db, sql`SELECT job, trigger, status, dry_run, counts, more, subrequests, error,
-      finished_at >= started_at AS ordered, lease_until FROM job_runs WHERE id = ${report.runId}`);
+    const [row] = await q(
+      db,
+      sql`SELECT job, trigger, status, dry_run, counts, more, subrequests, error,
+      finished_at >= started_at AS ordered, lease_until FROM job_runs WHERE id = ${report.runId}`,
+    );
     expect(row).toEqual({
-      job: 'delete-stale-empty-chats', trigger: 'http', status: 'succeeded', dry_run: false,
-      counts: { chats: 1, attachments: 1 }, more: false, subrequests: 3, error: null, ordered: true, lease_until: null,
+      job: 'delete-stale-empty-chats',
+      trigger: 'http',
+      status: 'succeeded',
+      dry_run: false,
+      counts: { chats: 1, attachments: 1 },
+      more: false,
+      subrequests: 3,
+      error: null,
+      ordered: true,
+      lease_until: null,
     });
     const lines = log.mock.calls.map((c) => JSON.parse(String(c[0]))).filter((l) => l.event === 'job_run');
-    expect(lines).toEqual([expect.objectContaining({ job: 'delete-stale-empty-chats', runId: report.runId, trigger: 'http', status: 'succeeded', counts: { chats: 1, attachments: 1 }, durationMs: expect.any(Number) })]);
+    expect(lines).toEqual([
+      expect.objectContaining({
+        job: 'delete-stale-empty-chats',
+        runId: report.runId,
+        trigger: 'http',
+        status: 'succeeded',
+        counts: { chats: 1, attachments: 1 },
+        durationMs: expect.any(Number),
+      }),
+    ]);
   });
 
   it('reports exactly the subrequests the endpoints received', async () => {
     e = await provisionEnv({ DELETE_BATCH_SIZE: '2' });
     const db = testDb(e);
-    for (let i = 0; i < 3; i++) await seedAccount(db, NOW, { id: `u${i}`, deactivatedDaysAgo: 40, chats: [{ ageMinutes: 5, messages: 1 }] });
-    for (const job of ['delete-stale-deactivated-accounts', 'delete-stale-empty-chats', 'clear-stale-streams', 'purge-deleted-blobs', 'delete-orphaned-message-sources']) {
+    for (let i = 0; i < 3; i++)
+      await seedAccount(db, NOW, { id: `u${i}`, deactivatedDaysAgo: 40, chats: [{ ageMinutes: 5, messages: 1 }] });
+    for (const job of [
+      'delete-stale-deactivated-accounts',
+      'delete-stale-empty-chats',
+      'clear-stale-streams',
+      'purge-deleted-blobs',
+      'delete-orphaned-message-sources',
+    ]) {
       const before = await endpointStatsOf(e);
       const report = await runNamed(e, job, { now: NOW });
       const after = await endpointStatsOf(e);

@@ -3,8 +3,9 @@
  * stream state, at given ages relative to a fixed `now`. Ids are prefixed so tests can tell
  * rows apart.
  */
-import { attachments, chats, messageSources, messages, projects, users } from '../../src/db/schema';
+
 import type { Db } from '../../src/db/client';
+import { attachments, chats, messageSources, messages, projects, users } from '../../src/db/schema';
 
 const MIN = 60_000;
 const DAY = 86_400_000;
@@ -65,7 +66,16 @@ export async function seedAccount(db: Db, now: Date, spec: AccountSpec): Promise
       const messageId = c.messages ? `${chatId}-m0` : null;
       out.attachmentIds.push(id);
       out.blobKeys.push(`blobs/${id}`);
-      attachmentRows.push({ id, userId: u, projectId: c.inProject ? out.projectId : null, chatId, messageId, blobKey: `blobs/${id}`, contentType: 'text/plain', sizeBytes: 5 });
+      attachmentRows.push({
+        id,
+        userId: u,
+        projectId: c.inProject ? out.projectId : null,
+        chatId,
+        messageId,
+        blobKey: `blobs/${id}`,
+        contentType: 'text/plain',
+        sizeBytes: 5,
+      });
       if (messageId) sourceRows.push({ id: `${id}-s`, messageId, attachmentId: id });
     }
   });

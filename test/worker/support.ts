@@ -4,7 +4,7 @@
  * files run in parallel without seeing each other's rows or keys. Everything behind it is real.
  */
 import { env } from 'cloudflare:workers';
-import { sql, type SQL } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
 import { inject } from 'vitest';
 import { createDb, type Db } from '../../src/db/client';
 import { fromEnv } from '../../src/deps';
