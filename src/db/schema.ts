@@ -19,7 +19,11 @@ export const users = pgTable(
     deactivatedAt: timestamp('deactivated_at', { withTimezone: true }),
   },
   // Only deactivated users are ever looked up by deactivated_at: a partial index stays tiny.
-  (t) => [index('users_deactivated_at_idx').on(t.deactivatedAt).where(sql`${t.deactivatedAt} IS NOT NULL`)],
+  (t) => [
+    index('users_deactivated_at_idx')
+      .on(t.deactivatedAt)
+      .where(sql`${t.deactivatedAt} IS NOT NULL`),
+  ],
 );
 
 export const projects = pgTable(
@@ -56,7 +60,9 @@ export const chats = pgTable(
     index('chats_user_id_idx').on(t.userId),
     index('chats_project_id_idx').on(t.projectId),
     // The empty-chat job's only access path: old chats that never got a message.
-    index('chats_empty_created_at_idx').on(t.createdAt).where(sql`NOT ${t.hasMessages}`),
+    index('chats_empty_created_at_idx')
+      .on(t.createdAt)
+      .where(sql`NOT ${t.hasMessages}`),
   ],
 );
 
@@ -115,7 +121,9 @@ export const messageSources = pgTable(
   (t) => [
     index('message_sources_message_id_idx').on(t.messageId),
     index('message_sources_attachment_id_idx').on(t.attachmentId),
-    index('message_sources_orphaned_idx').on(t.id).where(sql`${t.attachmentId} IS NULL`),
+    index('message_sources_orphaned_idx')
+      .on(t.id)
+      .where(sql`${t.attachmentId} IS NULL`),
   ],
 );
 
@@ -142,8 +150,12 @@ export const blobDeletions = pgTable(
     parkedAt: timestamp('parked_at', { withTimezone: true }),
   },
   (t) => [
-    index('blob_deletions_due_idx').on(t.nextAttemptAt, t.id).where(sql`${t.parkedAt} IS NULL`),
-    index('blob_deletions_parked_idx').on(t.parkedAt).where(sql`${t.parkedAt} IS NOT NULL`),
+    index('blob_deletions_due_idx')
+      .on(t.nextAttemptAt, t.id)
+      .where(sql`${t.parkedAt} IS NULL`),
+    index('blob_deletions_parked_idx')
+      .on(t.parkedAt)
+      .where(sql`${t.parkedAt} IS NOT NULL`),
   ],
 );
 
@@ -177,7 +189,9 @@ export const jobRuns = pgTable(
   },
   (t) => [
     // The lock: at most one running run per job, enforced by Postgres itself.
-    uniqueIndex('job_runs_one_running_idx').on(t.job).where(sql`${t.status} = 'running'`),
+    uniqueIndex('job_runs_one_running_idx')
+      .on(t.job)
+      .where(sql`${t.status} = 'running'`),
     index('job_runs_job_started_idx').on(t.job, t.startedAt.desc()),
   ],
 );

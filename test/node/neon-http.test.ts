@@ -164,10 +164,18 @@ describe('neon-http endpoint', () => {
     const items = pgTable('items', { id: integer('id').primaryKey(), name: text('name').notNull() });
     const db = drizzle(sql);
     await db.insert(items).values([{ id: 40, name: 'forty' }]);
-    expect(await db.select().from(items).where(dsql`${items.id} = 40`)).toEqual([{ id: 40, name: 'forty' }]);
+    expect(
+      await db
+        .select()
+        .from(items)
+        .where(dsql`${items.id} = 40`),
+    ).toEqual([{ id: 40, name: 'forty' }]);
     const [, after] = await db.batch([
       db.insert(items).values({ id: 41, name: 'forty-one' }),
-      db.select({ n: dsql<number>`count(*)::int` }).from(items).where(dsql`${items.id} BETWEEN 40 AND 49`),
+      db
+        .select({ n: dsql<number>`count(*)::int` })
+        .from(items)
+        .where(dsql`${items.id} BETWEEN 40 AND 49`),
     ]);
     expect(after).toEqual([{ n: 2 }]);
   });

@@ -42,7 +42,7 @@ describe('Postgres behind the Neon endpoint failing', () => {
     await setFault(e, 'neon', 'none');
     expect(await expectWholeOrGone()).toBe(0);
     let deleted = 0;
-    for (let more = true; more; ) {
+    for (let more = true; more;) {
       const ok = await runNamed(e, 'delete-stale-empty-chats', { now: NOW });
       expect(ok.status).toBe('succeeded');
       deleted += ok.counts.chats ?? 0;
