@@ -1,0 +1,139 @@
+/**
+ * The Worker as a process: `wrangler dev` on a free loopback port with the given settings, its
+ * output captured line by line (the Worker's JSON log lines included). Used by the soak driver,
+ * the bench and the CLI tests — anything that drives the Worker from Node the way an operator
+ * would, over HTTP and `/__scheduled`.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from './ports.ts';
+
+export interface LocalWorker {
+  url: string;
+  port: number;
+  /** Every line wrangler and the Worker printed so far (stdout and stderr). */
+  lines: string[];
+  /** The Worker's JSON log lines so far, parsed. */
+  events(): Array<Record<string, unknown>>;
+  /** Calls `/__scheduled?cron=…` the way the dashboard's cron trigger would. */
+  triggerCron(cron: string, scheduledTime?: number): Promise<Response>;
+  stop(): Promise<void>;
+}
+
+export interface LocalWorkerOptions {
+  /** Settings on top of wrangler.toml [vars] (secrets, endpoints, overrides). */
+  vars: Record<string, string>;
+  /** Project root (wrangler.toml's folder). */
+  cwd?: string;
+  /** Echo the Worker's output to this process's stderr. */
+  echo?: boolean;
+  startTimeoutMs?: number;
+}
+
+const WRANGLER = 'node_modules/.bin/wrangler';
+
+export async function startLocalWorker(opts: LocalWorkerOptions): Promise<LocalWorker> {
+  const cwd = opts.cwd ?? process.cwd();
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'spacerr-worker-'));
+  // An env file keeps secrets out of `ps`; wrangler then reads neither .dev.vars nor .env.
+  const envFile = join(dir, 'vars.env');
+  writeFileSync(
+    envFile,
+    Object.entries(opts.vars)
+      .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+      .join('\n'),
+    { mode: 0o600 },
+  );
+  const child: ChildProcess = spawn(
+    WRANGLER,
+    [
+      'dev',
+      '--test-scheduled',
+      '--ip',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--inspector-port',
+      String(await freePort()),
+      '--env-file',
+      envFile,
+      '--persist-to',
+      join(dir, 'state'),
+      '--show-interactive-dev-session=false',
+      '--log-level',
+      'log',
+    ],
+    { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', WRANGLER_SEND_METRICS: 'false', CI: '1' } },
+  );
+  const lines: string[] = [];
+  const collect = (stream: NodeJS.ReadableStream | null) => {
+    let rest = '';
+    stream?.setEncoding('utf8');
+    stream?.on('data', (chunk: string) => {
+      const parts = (rest + chunk).split('\n');
+      rest = parts.pop() ?? '';
+      for (const line of parts) {
+        lines.push(line);
+        if (opts.echo) process.stderr.write(`${line}\n`);
+      }
+    });
+  };
+  collect(child.stdout);
+  collect(child.stderr);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const url = `http://127.0.0.1:${port}`;
+
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 8000);
+      await exited;
+      clearTimeout(timer);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+
+  const deadline = Date.now() + (opts.startTimeoutMs ?? 60_000);
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      await stop();
+      throw new Error(`wrangler dev exited before it was ready:\n${lines.slice(-30).join('\n')}`);
+    }
+    if (lines.some((l) => l.includes('Ready on'))) {
+      try {
+        await fetch(`${url}/__ready`, { signal: AbortSignal.timeout(5000) });
+        break;
+      } catch {
+        // not listening yet
+      }
+    }
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`wrangler dev did not get ready in time:\n${lines.slice(-30).join('\n')}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+
+  return {
+    url,
+    port,
+    lines,
+    events: () => lines.flatMap((line) => parseEvent(line)),
+    triggerCron: (cron, scheduledTime) =>
+      fetch(`${url}/__scheduled?cron=${encodeURIComponent(cron)}${scheduledTime === undefined ? '' : `&time=${scheduledTime}`}`),
+    stop,
+  };
+}
+
+function parseEvent(line: string): Array<Record<string, unknown>> {
+  const start = line.indexOf('{"level"');
+  if (start < 0) return [];
+  try {
+    return [JSON.parse(line.slice(start)) as Record<string, unknown>];
+  } catch {
+    return [];
+  }
+}
