@@ -22,6 +22,12 @@ export interface Config {
   deleteBatchSize: number;
   blobMaxAttempts: number;
   jobRunsRetentionDays: number;
+  /** How long after a scheduled run data it should have deleted may still exist before it is overdue. */
+  deadlineGraceHours: number;
+  /** How many queued continuations one scheduled run may chain (0: wait for the next cron). */
+  continuationMaxHops: number;
+  /** Healthchecks-style ping URL per job name (from HEARTBEAT_URL_<JOB_NAME>), when configured. */
+  heartbeatUrls: Record<string, string>;
   databaseUrl: string;
   /** Local development and tests only: where the Neon HTTP driver sends queries. */
   neonHttpEndpoint: string | undefined;
@@ -41,10 +47,19 @@ const INTEGER_VARS = {
   DELETE_BATCH_SIZE: { min: 1, max: 10_000 },
   BLOB_MAX_ATTEMPTS: { min: 1, max: 100 },
   JOB_RUNS_RETENTION_DAYS: { min: 1, max: 3650 },
+  DEADLINE_GRACE_HOURS: { min: 1, max: 8760 },
+  CONTINUATION_MAX_HOPS: { min: 0, max: 10_000 },
 } as const;
 
-/** Parses and checks the thresholds and budgets. Throws {@link ConfigError} naming the variable. */
-export function parseConfig(env: Source): Config {
+/** `HEARTBEAT_URL_DELETE_STALE_EMPTY_CHATS` → the job `delete-stale-empty-chats`. */
+export const HEARTBEAT_PREFIX = 'HEARTBEAT_URL_';
+export const heartbeatVariable = (job: string) => `${HEARTBEAT_PREFIX}${job.toUpperCase().replaceAll('-', '_')}`;
+
+/**
+ * Parses and checks the thresholds and budgets. Throws {@link ConfigError} naming the variable.
+ * `jobs` are the job names a HEARTBEAT_URL_* variable may name (a typo must not go unnoticed).
+ */
+export function parseConfig(env: Source, jobs: readonly string[] = []): Config {
   const int = (name: keyof typeof INTEGER_VARS) => parseInteger(name, env[name], INTEGER_VARS[name]);
   return {
     accountRetentionDays: int('ACCOUNT_RETENTION_DAYS'),
@@ -55,11 +70,27 @@ export function parseConfig(env: Source): Config {
     deleteBatchSize: int('DELETE_BATCH_SIZE'),
     blobMaxAttempts: int('BLOB_MAX_ATTEMPTS'),
     jobRunsRetentionDays: int('JOB_RUNS_RETENTION_DAYS'),
+    deadlineGraceHours: int('DEADLINE_GRACE_HOURS'),
+    continuationMaxHops: int('CONTINUATION_MAX_HOPS'),
+    heartbeatUrls: parseHeartbeats(env, jobs),
     databaseUrl: requireUrl('DATABASE_URL', env.DATABASE_URL, ['postgres:', 'postgresql:']),
     neonHttpEndpoint: optionalUrl('NEON_HTTP_ENDPOINT', env.NEON_HTTP_ENDPOINT),
     redisUrl: requireUrl('UPSTASH_REDIS_REST_URL', env.UPSTASH_REDIS_REST_URL, ['https:', 'http:']),
     redisToken: requireString('UPSTASH_REDIS_REST_TOKEN', env.UPSTASH_REDIS_REST_TOKEN),
   };
+}
+
+function parseHeartbeats(env: Source, jobs: readonly string[]): Record<string, string> {
+  const urls: Record<string, string> = {};
+  for (const name of Object.keys(env).filter((k) => k.startsWith(HEARTBEAT_PREFIX))) {
+    const job = jobs.find((j) => heartbeatVariable(j) === name);
+    if (!job) {
+      throw new ConfigError(name, `names no job; use one of ${jobs.map(heartbeatVariable).join(', ')}`);
+    }
+    const url = optionalUrl(name, env[name]);
+    if (url) urls[job] = url.replace(/\/+$/, '');
+  }
+  return urls;
 }
 
 function parseInteger(name: string, raw: unknown, bounds: { min: number; max: number }): number {

@@ -4,6 +4,7 @@
  */
 import { type Config, parseConfig } from './config';
 import { createDb } from './db/client';
+import { JOBS } from './jobs/registry';
 import type { JobDeps } from './jobs/types';
 import { createRedis } from './redis/client';
 
@@ -13,7 +14,10 @@ export interface Invocation extends JobDeps {
 
 /** Throws ConfigError naming the variable when a setting is missing or malformed. */
 export function fromEnv(env: Env): Invocation {
-  const config = parseConfig(env as unknown as Record<string, unknown>);
+  const config = parseConfig(
+    env as unknown as Record<string, unknown>,
+    JOBS.map((job) => job.name),
+  );
   return {
     config,
     db: createDb(config.databaseUrl, config.neonHttpEndpoint),

@@ -8,3 +8,17 @@ export function logEvent(level: 'info' | 'warn' | 'error', event: string, fields
   else if (level === 'warn') console.warn(line);
   else console.log(line);
 }
+
+/**
+ * An error message fit for a caller and a log line: the error's class and message, with anything
+ * that looks like a connection string or bearer token masked. Never a stack or the SQL text.
+ */
+export function publicMessage(err: unknown): string {
+  // Drizzle wraps driver errors as "Failed query: <sql>\nparams: …"; the driver's error is the cause.
+  while (err instanceof Error && err.message.startsWith('Failed query') && err.cause !== undefined) err = err.cause;
+  const name = err instanceof Error ? err.name : 'Error';
+  const raw = err instanceof Error ? err.message : String(err);
+  const firstLine = raw.split('\n')[0] ?? '';
+  const masked = firstLine.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s'"]+/gi, '<url>').replace(/Bearer\s+\S+/gi, 'Bearer <redacted>');
+  return `${name}: ${masked}`.slice(0, 300);
+}

@@ -7,25 +7,45 @@
  * lease runs out and the next start marks it `abandoned` and takes over. No lock lives in Redis, so
  * a Redis outage can neither let two runs in nor block the Postgres-only jobs.
  */
-import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from './client';
 import { type JobRunStatus, jobRuns } from './schema';
 
 export interface RunStart {
   id: string;
   job: string;
-  trigger: 'scheduled' | 'http' | 'workflow';
+  trigger: 'scheduled' | 'http' | 'queue';
   dryRun: boolean;
   leaseMs: number;
   continues?: string | undefined;
+  /** History older than this is pruned (JOB_RUNS_RETENTION_DAYS), at most PRUNE_LIMIT rows a run. */
+  pruneBefore: Date;
 }
 
-export type Acquired = { acquired: true } | { acquired: false; heldBy: string | null };
+export type Acquired = { acquired: true } | { acquired: false; heldBy: string | null; reason: string; duplicate: boolean };
 
-/** Takes the job's lock and records the run, or records it as skipped. One request. */
+/** Bounds the pruning statement: a long-neglected history shrinks over several runs. */
+const PRUNE_LIMIT = 1000;
+const BUSY = 'another run of this job is in progress';
+const DUPLICATE = 'this continuation already ran (a queue message delivered twice)';
+
+/**
+ * Takes the job's lock and records the run, or records it as skipped; prunes old history of the
+ * job on the way. One request (a batch is one transaction over HTTP).
+ * A continuation (`continues` set) is also skipped when another run already continued the same
+ * run: a queue may deliver a message twice, and the second delivery must not fork the chain.
+ */
 export async function acquireRun(db: Db, run: RunStart): Promise<Acquired> {
   const lease = sql`now() + make_interval(secs => ${run.leaseMs / 1000})`;
-  const [, , , rows] = await db.batch([
+  const continues = run.continues ?? null;
+  const duplicate = sql`${continues}::text IS NOT NULL AND EXISTS (
+    SELECT 1 FROM job_runs d WHERE d.continues = ${continues} AND d.status IN ('running', 'succeeded'))`;
+  const [, , , , rows] = await db.batch([
+    db.execute(sql`
+      DELETE FROM job_runs WHERE id IN (
+        SELECT id FROM job_runs
+        WHERE job = ${run.job} AND started_at < ${run.pruneBefore} AND status <> 'running'
+        LIMIT ${PRUNE_LIMIT})`),
     db.execute(sql`
       UPDATE job_runs
       SET status = 'abandoned', finished_at = now(), lease_until = NULL,
@@ -33,20 +53,21 @@ export async function acquireRun(db: Db, run: RunStart): Promise<Acquired> {
       WHERE job = ${run.job} AND status = 'running' AND lease_until < now()`),
     db.execute(sql`
       INSERT INTO job_runs (id, job, trigger, started_at, status, dry_run, lease_until, continues)
-      VALUES (${run.id}, ${run.job}, ${run.trigger}, now(), 'running', ${run.dryRun}, ${lease}, ${run.continues ?? null})
+      SELECT ${run.id}, ${run.job}, ${run.trigger}, now(), 'running', ${run.dryRun}, ${lease}, ${continues}
+      WHERE NOT (${duplicate})
       ON CONFLICT (job) WHERE status = 'running' DO NOTHING`),
     db.execute(sql`
       INSERT INTO job_runs (id, job, trigger, started_at, finished_at, status, dry_run, error, continues)
       SELECT ${run.id}, ${run.job}, ${run.trigger}, now(), now(), 'skipped', ${run.dryRun},
-             'another run of this job is in progress', ${run.continues ?? null}
+             CASE WHEN ${duplicate} THEN ${DUPLICATE} ELSE ${BUSY} END, ${continues}
       WHERE NOT EXISTS (SELECT 1 FROM job_runs WHERE id = ${run.id})`),
     db.execute(sql`
-      SELECT r.status, (SELECT h.id FROM job_runs h WHERE h.job = ${run.job} AND h.status = 'running') AS holder
+      SELECT r.status, r.error, (SELECT h.id FROM job_runs h WHERE h.job = ${run.job} AND h.status = 'running') AS holder
       FROM job_runs r WHERE r.id = ${run.id}`),
   ]);
-  const row = rows.rows[0] as { status: JobRunStatus; holder: string | null } | undefined;
+  const row = rows.rows[0] as { status: JobRunStatus; error: string | null; holder: string | null } | undefined;
   if (row?.status === 'running') return { acquired: true };
-  return { acquired: false, heldBy: row?.holder ?? null };
+  return { acquired: false, heldBy: row?.holder ?? null, reason: row?.error ?? BUSY, duplicate: row?.error === DUPLICATE };
 }
 
 export interface RunFinish {
@@ -80,13 +101,4 @@ export async function latestRuns(db: Db, jobs: readonly string[], perJob = 1) {
       ),
     )
     .orderBy(jobRuns.job, desc(jobRuns.startedAt));
-}
-
-/** Deletes run history older than `before`. */
-export async function pruneRuns(db: Db, before: Date): Promise<number> {
-  const gone = await db
-    .delete(jobRuns)
-    .where(and(lt(jobRuns.startedAt, before), sql`${jobRuns.status} <> 'running'`))
-    .returning({ id: jobRuns.id });
-  return gone.length;
 }

@@ -173,7 +173,7 @@ export const jobRuns = pgTable(
   {
     id: text('id').primaryKey(),
     job: text('job').notNull(),
-    trigger: text('trigger').$type<'scheduled' | 'http' | 'workflow'>().notNull(),
+    trigger: text('trigger').$type<'scheduled' | 'http' | 'queue'>().notNull(),
     startedAt: timestamp('started_at', { withTimezone: true }).notNull(),
     finishedAt: timestamp('finished_at', { withTimezone: true }),
     status: text('status').$type<JobRunStatus>().notNull(),
@@ -184,7 +184,7 @@ export const jobRuns = pgTable(
     error: text('error'),
     /** While `running`, the lock's expiry: a run whose holder died is taken over after this. */
     leaseUntil: timestamp('lease_until', { withTimezone: true }),
-    /** The run this one continues (a Workflow step draining a backlog), if any. */
+    /** The run this one continues (a queued continuation draining a backlog), if any. */
     continues: text('continues'),
   },
   (t) => [

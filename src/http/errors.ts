@@ -5,7 +5,7 @@
 import type { Context, ErrorHandler, MiddlewareHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { ConfigError } from '../config';
-import { publicMessage } from '../jobs/runner';
+import { publicMessage } from '../log';
 import { logEvent } from '../log';
 
 export const INTERNAL_HEADERS = {

@@ -1,13 +1,16 @@
 /**
  * Route handlers. Each builds its clients from env once (src/deps.ts) after auth has passed.
  */
-import { sql } from 'drizzle-orm';
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
+import type { Backlog } from '../db/backlog';
 import { latestRuns } from '../db/job-runs';
 import { fromEnv } from '../deps';
+import { type Alarm, alarmsOf, backlogAt, backlogByJob } from '../jobs/alarms';
 import { cronOf, findJob, JOBS } from '../jobs/registry';
-import { publicMessage, runJob } from '../jobs/runner';
+import { runJob } from '../jobs/runner';
+import { nextRunAt } from '../jobs/schedule';
+import { publicMessage } from '../log';
 import type { AppEnv } from './app';
 
 const TRUE_VALUES = new Set(['1', 'true']);
@@ -24,29 +27,72 @@ export async function runJobRoute(c: Context<AppEnv>) {
   return c.json(report, report.status === 'failed' ? 500 : 200);
 }
 
-/** GET /api/internal/jobs — the jobs, their crons and their last runs. */
+/**
+ * GET /api/internal/jobs — per job: its cron and next scheduled time, its last run, and its
+ * backlog; plus the alarms standing. Two Postgres requests (last runs, backlog).
+ */
 export async function listJobsRoute(c: Context<AppEnv>) {
   const deps = fromEnv(c.env);
-  const runs = await latestRuns(
-    deps.db,
-    JOBS.map((j) => j.name),
-  );
+  const now = new Date();
+  const [runs, backlog] = await Promise.all([
+    latestRuns(
+      deps.db,
+      JOBS.map((j) => j.name),
+    ),
+    backlogAt(deps.db, deps.config, now),
+  ]);
+  const perJob = backlogByJob(backlog);
+  const alarms = alarmsOf(backlog, deps.config);
   return c.json({
-    jobs: JOBS.map((job) => ({
-      name: job.name,
-      description: job.description,
-      cron: cronOf(job.name) ?? null,
-      lastRun: runs.find((r) => r.job === job.name) ?? null,
-    })),
+    now: now.toISOString(),
+    ok: alarms.length === 0,
+    alarms,
+    jobs: JOBS.map((job) => {
+      const cron = cronOf(job.name) ?? null;
+      const run = runs.find((r) => r.job === job.name);
+      return {
+        name: job.name,
+        description: job.description,
+        cron,
+        nextRunAt: cron ? (nextRunAt(cron, now)?.toISOString() ?? null) : null,
+        lastRun: run
+          ? {
+              id: run.id,
+              status: run.status,
+              trigger: run.trigger,
+              dryRun: run.dryRun,
+              startedAt: run.startedAt.toISOString(),
+              finishedAt: run.finishedAt?.toISOString() ?? null,
+              durationMs: run.finishedAt ? run.finishedAt.getTime() - run.startedAt.getTime() : null,
+              counts: run.counts,
+              more: run.more,
+              subrequests: run.subrequests,
+              error: run.error,
+              continues: run.continues,
+            }
+          : null,
+        backlog: perJob[job.name] ?? {},
+      };
+    }),
   });
 }
 
-/** GET /api/internal/health — Postgres and Redis answer. 503 when either does not. */
+/**
+ * GET /api/internal/health — Postgres and Redis answer, and no alarm stands (data overdue for
+ * deletion, blob deletions parked). 503 otherwise, so an uptime monitor pages someone.
+ */
 export async function healthRoute(c: Context<AppEnv>) {
   const deps = fromEnv(c.env);
-  const [postgres, redis] = await Promise.all([probe(() => deps.db.execute(sql`SELECT 1`)), probe(() => deps.redis.ping())]);
-  const ok = postgres.ok && redis.ok;
-  return c.json({ ok, postgres, redis }, ok ? 200 : 503);
+  let backlog: Backlog | undefined;
+  const [postgres, redis] = await Promise.all([
+    probe(async () => {
+      backlog = await backlogAt(deps.db, deps.config, new Date());
+    }),
+    probe(() => deps.redis.ping()),
+  ]);
+  const alarms: Alarm[] = backlog ? alarmsOf(backlog, deps.config) : [];
+  const ok = postgres.ok && redis.ok && alarms.length === 0;
+  return c.json({ ok, postgres, redis, alarms }, ok ? 200 : 503);
 }
 
 async function probe(check: () => Promise<unknown>) {

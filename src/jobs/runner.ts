@@ -1,15 +1,20 @@
 /**
- * Runs one job once: takes the job's lock (recording the run in job_runs), runs it within its
- * budget, records the outcome, releases the lock, and logs one JSON line. Expected outcomes come
- * back as values (`skipped`, `failed`); only programmer errors throw.
+ * Runs one job once: takes the job's lock (recording the run in job_runs), pings the heartbeat,
+ * runs the job within its budget, checks its alarms, records the outcome, releases the lock, pings
+ * again and logs one JSON line. Expected outcomes come back as values (`skipped`, `failed`); only
+ * programmer errors throw.
  */
 import type { Config } from '../config';
 import { acquireRun, finishRun } from '../db/job-runs';
-import { logEvent } from '../log';
+import { logEvent, publicMessage } from '../log';
+import { type Alarm, ALARM_JOBS, alarmsOf, backlogAt } from './alarms';
 import { Budget } from './budget';
+import { ping } from './heartbeat';
 import type { Job, JobDeps } from './types';
 
-export type RunTrigger = 'scheduled' | 'http' | 'workflow';
+export type RunTrigger = 'scheduled' | 'http' | 'queue';
+/** Where a failed run failed: taking the lock, running the job, or recording the outcome. */
+export type RunPhase = 'lock' | 'run' | 'record';
 
 export interface RunOptions {
   trigger: RunTrigger;
@@ -17,7 +22,7 @@ export interface RunOptions {
   dryRun: boolean;
   /** Run id; a fresh UUID by default. */
   runId?: string;
-  /** The run this one continues (Workflow steps). */
+  /** The run this one continues (a queued continuation of a run that stopped with `more`). */
   continues?: string;
   /** Wall clock for the time budget and the duration (tests pass a fake one). */
   clock?: () => number;
@@ -26,6 +31,8 @@ export interface RunOptions {
    * split RUN_SUBREQUEST_BUDGET and RUN_TIME_BUDGET_MS between them; one job alone gets all.
    */
   share?: number;
+  /** Subrequests the caller spends after the run (sending a continuation), kept out of the budget. */
+  reserve?: number;
 }
 
 export interface RunReport {
@@ -40,20 +47,39 @@ export interface RunReport {
   durationMs: number;
   /** Safe to show to the caller: a message, never SQL, a stack or a secret. */
   error?: string;
+  /** For failed runs: where it failed. */
+  phase?: RunPhase;
   /** For skipped runs: the run that holds the lock. */
   heldBy?: string | null;
+  /** For skipped continuations: another run already continued the same run. */
+  duplicate?: boolean;
+  /** The run this one continues, if any. */
+  continues?: string;
+  /** Alarms the run left standing (data overdue, blob deletions parked). */
+  alarms?: Alarm[];
 }
 
 /** Lock (1) and finish (1) are spent outside the job's own batches. */
 const RUN_OVERHEAD_SUBREQUESTS = 2;
 /** The lease outlives the time budget, so it only expires when the holder really died. */
 const LEASE_MARGIN_MS = 60_000;
+const DAY_MS = 86_400_000;
 
 export async function runJob(job: Job, deps: JobDeps, config: Config, opts: RunOptions): Promise<RunReport> {
   const clock = opts.clock ?? Date.now;
   const started = clock();
   const runId = opts.runId ?? crypto.randomUUID();
-  const base = { job: job.name, runId, trigger: opts.trigger, dryRun: opts.dryRun };
+  const base = {
+    job: job.name,
+    runId,
+    trigger: opts.trigger,
+    dryRun: opts.dryRun,
+    ...(opts.continues ? { continues: opts.continues } : {}),
+  };
+  // Dry runs are not the scheduled work: they neither ping nor check alarms.
+  const heartbeat = opts.dryRun ? undefined : config.heartbeatUrls[job.name];
+  const checksAlarms = !opts.dryRun && ALARM_JOBS.has(job.name);
+  const pingInfo = { job: job.name, runId };
 
   let lock: Awaited<ReturnType<typeof acquireRun>>;
   try {
@@ -64,19 +90,22 @@ export async function runJob(job: Job, deps: JobDeps, config: Config, opts: RunO
       dryRun: opts.dryRun,
       leaseMs: config.runTimeBudgetMs + LEASE_MARGIN_MS,
       continues: opts.continues,
+      pruneBefore: new Date(opts.now.getTime() - config.jobRunsRetentionDays * DAY_MS),
     });
   } catch (err) {
     // Postgres unreachable: nothing ran and nothing can be recorded there; the log line is the record.
     const report: RunReport = {
       ...base,
       status: 'failed',
+      phase: 'lock',
       counts: {},
       more: true,
-      subrequests: 1,
+      subrequests: 1 + (heartbeat ? 1 : 0),
       durationMs: clock() - started,
       error: publicMessage(err),
     };
-    logEvent('error', 'job_run', { ...report, phase: 'lock' });
+    if (heartbeat) await ping(heartbeat, 'fail', { ...pingInfo, body: `${job.name}: ${report.error}` });
+    logEvent('error', 'job_run', { ...report });
     return report;
   }
   if (!lock.acquired) {
@@ -88,26 +117,44 @@ export async function runJob(job: Job, deps: JobDeps, config: Config, opts: RunO
       subrequests: 1,
       durationMs: clock() - started,
       heldBy: lock.heldBy,
+      error: lock.reason,
+      ...(lock.duplicate ? { duplicate: true } : {}),
     };
     logEvent('info', 'job_run', { ...report });
     return report;
   }
+  if (heartbeat) await ping(heartbeat, 'start', pingInfo);
 
   const share = opts.share ?? 1;
+  const overhead = RUN_OVERHEAD_SUBREQUESTS + (heartbeat ? 2 : 0) + (checksAlarms ? 1 : 0) + (opts.reserve ?? 0);
   const budget = new Budget({
-    subrequests: Math.floor(config.runSubrequestBudget * share) - RUN_OVERHEAD_SUBREQUESTS,
+    subrequests: Math.floor(config.runSubrequestBudget * share) - overhead,
     timeMs: Math.floor(config.runTimeBudgetMs * share),
     clock,
   });
   let outcome: { counts: Record<string, number>; more: boolean } = { counts: {}, more: false };
   let error: unknown;
+  let phase: RunPhase | undefined;
   try {
     outcome = await job.run({ ...deps, config, budget, now: opts.now, dryRun: opts.dryRun });
   } catch (err) {
     error = err;
+    phase = 'run';
+  }
+  let alarms: Alarm[] = [];
+  let extra = 0;
+  // Only a run that finished its work can say what it left behind; one that stops with `more`
+  // is continued, and its last run checks.
+  if (checksAlarms && error === undefined && !outcome.more) {
+    extra += 1;
+    try {
+      alarms = alarmsOf(await backlogAt(deps.db, config, opts.now), config).filter((a) => a.job === job.name);
+    } catch (err) {
+      logEvent('warn', 'alarm_check_failed', { job: job.name, runId, error: publicMessage(err) });
+    }
   }
   const status = error === undefined ? 'succeeded' : 'failed';
-  const subrequests = budget.used + RUN_OVERHEAD_SUBREQUESTS;
+  const subrequests = budget.used + RUN_OVERHEAD_SUBREQUESTS + extra + (heartbeat ? 2 : 0);
   const report: RunReport = {
     ...base,
     status,
@@ -115,7 +162,8 @@ export async function runJob(job: Job, deps: JobDeps, config: Config, opts: RunO
     more: error === undefined ? outcome.more : true,
     subrequests,
     durationMs: 0,
-    ...(error === undefined ? {} : { error: publicMessage(error) }),
+    ...(error === undefined ? {} : { error: publicMessage(error), phase }),
+    ...(alarms.length > 0 ? { alarms } : {}),
   };
   try {
     await finishRun(deps.db, runId, { status, counts: report.counts, more: report.more, subrequests, error: report.error ?? null });
@@ -123,26 +171,18 @@ export async function runJob(job: Job, deps: JobDeps, config: Config, opts: RunO
     // The lease will expire and the next run marks this one abandoned; say so in the log.
     logEvent('error', 'job_run_record_failed', { job: job.name, runId, error: publicMessage(finishError) });
     if (error === undefined) {
-      error = finishError;
       report.status = 'failed';
+      report.phase = 'record';
       report.error = `the run finished but could not be recorded: ${publicMessage(finishError)}`;
     }
   }
+  if (heartbeat) {
+    const failure = report.error ?? alarms.map((a) => a.message).join('\n');
+    if (failure) await ping(heartbeat, 'fail', { ...pingInfo, body: `${job.name}: ${failure}` });
+    else await ping(heartbeat, 'success', { ...pingInfo, body: JSON.stringify({ counts: report.counts, more: report.more }) });
+  }
   report.durationMs = clock() - started;
-  logEvent(report.status === 'failed' ? 'error' : 'info', 'job_run', { ...report, phase: error ? 'run' : undefined });
+  const level = report.status === 'failed' ? 'error' : alarms.length > 0 ? 'warn' : 'info';
+  logEvent(level, 'job_run', { ...report });
   return report;
-}
-
-/**
- * An error message fit for a caller and a log line: the error's class and message, with anything
- * that looks like a connection string or bearer token masked. Never a stack or the SQL text.
- */
-export function publicMessage(err: unknown): string {
-  // Drizzle wraps driver errors as "Failed query: <sql>\nparams: …"; the driver's error is the cause.
-  while (err instanceof Error && err.message.startsWith('Failed query') && err.cause !== undefined) err = err.cause;
-  const name = err instanceof Error ? err.name : 'Error';
-  const raw = err instanceof Error ? err.message : String(err);
-  const firstLine = raw.split('\n')[0] ?? '';
-  const masked = firstLine.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s'"]+/gi, '<url>').replace(/Bearer\s+\S+/gi, 'Bearer <redacted>');
-  return `${name}: ${masked}`.slice(0, 300);
 }

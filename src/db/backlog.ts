@@ -1,0 +1,61 @@
+/**
+ * What is waiting to be deleted, for the jobs listing, the health route and the deadline alarm.
+ * One round trip; every count walks a partial index (users_deactivated_at_idx,
+ * chats_empty_created_at_idx, blob_deletions_*_idx, message_sources_orphaned_idx) and stops at
+ * BACKLOG_CAP, so the listing costs the same on a large table as on a small one.
+ */
+import { sql } from 'drizzle-orm';
+import { num } from '../jobs/types';
+import type { Db } from './client';
+
+export const BACKLOG_CAP = 10_000;
+
+export interface Backlog {
+  accountsEligible: number;
+  accountsOverdue: number;
+  oldestOverdueDeactivatedAt: string | null;
+  emptyChatsEligible: number;
+  blobsPending: number;
+  blobsParked: number;
+  streamDeletionsQueued: number;
+  sourceChecksQueued: number;
+  orphanedSources: number;
+}
+
+export interface BacklogCutoffs {
+  /** deactivated_at before this: eligible for deletion now. */
+  accountsEligible: Date;
+  /** deactivated_at before this: overdue (null: nothing can be overdue yet). */
+  accountsOverdue: Date | null;
+  /** created_at before this, without messages: eligible empty chats. */
+  emptyChats: Date;
+}
+
+export async function readBacklog(db: Db, cut: BacklogCutoffs): Promise<Backlog> {
+  const capped = (from: ReturnType<typeof sql>) => sql`(SELECT count(*) FROM (SELECT 1 ${from} LIMIT ${BACKLOG_CAP}) s)`;
+  const overdue = cut.accountsOverdue ?? new Date(0);
+  const result = await db.execute(sql`
+    SELECT
+      ${capped(sql`FROM users WHERE deactivated_at < ${cut.accountsEligible}`)} AS accounts_eligible,
+      ${capped(sql`FROM users WHERE deactivated_at < ${overdue}`)} AS accounts_overdue,
+      (SELECT min(deactivated_at) FROM users WHERE deactivated_at < ${overdue}) AS oldest_overdue,
+      ${capped(sql`FROM chats WHERE NOT has_messages AND created_at < ${cut.emptyChats}`)} AS empty_chats,
+      ${capped(sql`FROM blob_deletions WHERE parked_at IS NULL`)} AS blobs_pending,
+      ${capped(sql`FROM blob_deletions WHERE parked_at IS NOT NULL`)} AS blobs_parked,
+      ${capped(sql`FROM stream_deletions`)} AS stream_deletions,
+      ${capped(sql`FROM message_source_checks`)} AS source_checks,
+      ${capped(sql`FROM message_sources WHERE attachment_id IS NULL`)} AS orphaned_sources`);
+  const row = result.rows[0] ?? {};
+  const oldest = row.oldest_overdue;
+  return {
+    accountsEligible: num(row.accounts_eligible),
+    accountsOverdue: num(row.accounts_overdue),
+    oldestOverdueDeactivatedAt: oldest == null ? null : new Date(oldest as string).toISOString(),
+    emptyChatsEligible: num(row.empty_chats),
+    blobsPending: num(row.blobs_pending),
+    blobsParked: num(row.blobs_parked),
+    streamDeletionsQueued: num(row.stream_deletions),
+    sourceChecksQueued: num(row.source_checks),
+    orphanedSources: num(row.orphaned_sources),
+  };
+}

@@ -1,0 +1,65 @@
+/**
+ * Backlog figures per job and the alarms they raise: data overdue for deletion (accounts a
+ * scheduled run should already have deleted) and blob deletions that gave up (parked after
+ * BLOB_MAX_ATTEMPTS). An alarm makes the health route answer 503 and the job's heartbeat fail.
+ */
+import type { Config } from '../config';
+import { type Backlog, readBacklog } from '../db/backlog';
+import type { Db } from '../db/client';
+import { ACCOUNTS_JOB, overdueBefore } from './deadline';
+
+const DAY_MS = 86_400_000;
+const MINUTE_MS = 60_000;
+
+export interface Alarm {
+  code: 'accounts_overdue' | 'blobs_parked';
+  job: string;
+  count: number;
+  message: string;
+}
+
+/** Jobs whose end-of-run check can raise an alarm (one extra subrequest per run). */
+export const ALARM_JOBS: ReadonlySet<string> = new Set([ACCOUNTS_JOB, 'purge-deleted-blobs']);
+
+/** Reads the backlog as of `now`. One request. */
+export function backlogAt(db: Db, config: Config, now: Date): Promise<Backlog> {
+  return readBacklog(db, {
+    accountsEligible: new Date(now.getTime() - config.accountRetentionDays * DAY_MS),
+    accountsOverdue: overdueBefore(config, now),
+    emptyChats: new Date(now.getTime() - config.emptyChatMinAgeMinutes * MINUTE_MS),
+  });
+}
+
+export function alarmsOf(backlog: Backlog, config: Config): Alarm[] {
+  const alarms: Alarm[] = [];
+  if (backlog.accountsOverdue > 0) {
+    alarms.push({
+      code: 'accounts_overdue',
+      job: ACCOUNTS_JOB,
+      count: backlog.accountsOverdue,
+      message:
+        `${backlog.accountsOverdue} account(s) deactivated more than ${config.accountRetentionDays} days before a scheduled ` +
+        `run still exist, ${config.deadlineGraceHours} h after it (oldest deactivated ${backlog.oldestOverdueDeactivatedAt})`,
+    });
+  }
+  if (backlog.blobsParked > 0) {
+    alarms.push({
+      code: 'blobs_parked',
+      job: 'purge-deleted-blobs',
+      count: backlog.blobsParked,
+      message: `${backlog.blobsParked} blob deletion(s) gave up after ${config.blobMaxAttempts} attempts (see blob_deletions.last_error)`,
+    });
+  }
+  return alarms;
+}
+
+/** The figures that matter for each job, by job name. */
+export function backlogByJob(b: Backlog): Record<string, Record<string, number>> {
+  return {
+    [ACCOUNTS_JOB]: { eligible: b.accountsEligible, overdue: b.accountsOverdue },
+    'delete-stale-empty-chats': { eligible: b.emptyChatsEligible },
+    'purge-deleted-blobs': { pending: b.blobsPending, parked: b.blobsParked },
+    'clear-stale-streams': { deletedChatsQueued: b.streamDeletionsQueued },
+    'delete-orphaned-message-sources': { orphaned: b.orphanedSources, checksQueued: b.sourceChecksQueued },
+  };
+}

@@ -1,0 +1,54 @@
+/**
+ * Continuing a scheduled run that stopped at its budget with `more: true`, without waiting for the
+ * next cron (a month, for the account job): the run sends one message to the CONTINUATIONS queue,
+ * and its consumer (src/queue.ts) runs the job again in a fresh invocation, with a fresh budget.
+ * That run continues the chain the same way until the work is done or the chain reaches
+ * CONTINUATION_MAX_HOPS. Each link is a row in job_runs (trigger `queue`, `continues` = the run
+ * before it), so the chain is visible and a message delivered twice is recognised (job-runs.ts).
+ *
+ * Why a Queue rather than a Workflow: on the Free plan a Workflow instance gets 50 subrequests in
+ * all, and 10 ms CPU per step; every queue consumer invocation is a Worker invocation with its
+ * own 50 subrequests, which is what draining a large backlog run by run needs.
+ */
+import { logEvent, publicMessage } from '../log';
+import type { RunReport } from './runner';
+
+export interface Continuation {
+  job: string;
+  /** The run this message continues. */
+  continues: string;
+  /** 1 for the first continuation of a scheduled run. */
+  hop: number;
+}
+
+/** Producer side of the CONTINUATIONS queue (the only method used). */
+export type ContinuationQueue = Pick<Queue<Continuation>, 'send'>;
+
+/** Sending a continuation costs one subrequest; callers reserve it in the run's budget. */
+export const CONTINUATION_SUBREQUESTS = 1;
+
+/** Whether the run should be continued, and as which hop. */
+export function nextHop(report: RunReport, hop: number, maxHops: number): Continuation | undefined {
+  if (report.status !== 'succeeded' || !report.more || report.dryRun || hop > maxHops) return undefined;
+  return { job: report.job, continues: report.runId, hop };
+}
+
+/** Reads a queue message body; undefined when it is not a continuation this Worker sent. */
+export function parseContinuation(body: unknown): Continuation | undefined {
+  if (typeof body !== 'object' || body === null) return undefined;
+  const { job, continues, hop } = body as Record<string, unknown>;
+  if (typeof job !== 'string' || typeof continues !== 'string' || typeof hop !== 'number' || !Number.isSafeInteger(hop) || hop < 1) {
+    return undefined;
+  }
+  return { job, continues, hop };
+}
+
+/** Sends a continuation. If the queue is unreachable the next cron picks the work up: logged, not thrown. */
+export async function sendContinuation(queue: ContinuationQueue, next: Continuation): Promise<void> {
+  try {
+    await queue.send(next, { contentType: 'json' });
+    logEvent('info', 'continuation_sent', { ...next });
+  } catch (err) {
+    logEvent('error', 'continuation_failed', { ...next, error: publicMessage(err) });
+  }
+}
