@@ -32,6 +32,11 @@ export class Budget {
     return this.#used;
   }
 
+  /** The subrequests this budget allows in all. */
+  get limit(): number {
+    return this.#limit;
+  }
+
   /** True when `subrequests` more fit and the wall-time deadline has not passed. */
   canAfford(subrequests: number): boolean {
     return this.#used + subrequests <= this.#limit && this.#clock() < this.#deadline;

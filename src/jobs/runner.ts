@@ -137,6 +137,9 @@ export async function runJob(job: Job, deps: JobDeps, config: Config, opts: RunO
   let phase: RunPhase | undefined;
   try {
     outcome = await job.run({ ...deps, config, budget, now: opts.now, dryRun: opts.dryRun });
+    // Work left and nothing spent on it: the budget cannot afford one batch. Continuing such a
+    // run would only repeat it; fail it so the misconfiguration shows.
+    if (outcome.more && budget.used === 0) throw new BudgetTooSmallError(budget.limit, config, share);
   } catch (err) {
     error = err;
     phase = 'run';
@@ -185,4 +188,14 @@ export async function runJob(job: Job, deps: JobDeps, config: Config, opts: RunO
   const level = report.status === 'failed' ? 'error' : alarms.length > 0 ? 'warn' : 'info';
   logEvent(level, 'job_run', { ...report });
   return report;
+}
+
+export class BudgetTooSmallError extends Error {
+  override name = 'BudgetTooSmallError';
+  constructor(left: number, config: Config, share: number) {
+    super(
+      `RUN_SUBREQUEST_BUDGET=${config.runSubrequestBudget}${share < 1 ? ` split between ${Math.round(1 / share)} jobs` : ''} ` +
+        `leaves ${left} subrequest(s) after the run's own requests (lock, finish, heartbeats, checks): not enough for one batch`,
+    );
+  }
 }

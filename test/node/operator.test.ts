@@ -1,0 +1,238 @@
+/**
+ * What an operator sees, end to end, with the real Worker under `wrangler dev` (local queue
+ * included) against its own database and endpoints: cron deliveries, the jobs listing, the JSON
+ * log lines, heartbeat pings to a real HTTP receiver, the health route, the deadline alarm, and a
+ * backlog larger than one run drained by one cron delivery through queued continuations.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import pg from 'pg';
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import { type LocalWorker, startLocalWorker } from '../../scripts/stack/worker.ts';
+
+const SECRET = 'operator-test-secret-0123456789';
+const JOBS = [
+  'delete-stale-deactivated-accounts',
+  'delete-stale-empty-chats',
+  'purge-deleted-blobs',
+  'clear-stale-streams',
+  'delete-orphaned-message-sources',
+];
+const CRONS: Record<string, string[]> = {
+  '0 0 1 * *': ['delete-stale-deactivated-accounts'],
+  '0 */12 * * *': ['delete-stale-empty-chats'],
+  '*/10 * * * *': ['purge-deleted-blobs', 'clear-stale-streams', 'delete-orphaned-message-sources'],
+};
+
+interface Ping {
+  job: string;
+  kind: 'start' | 'success' | 'fail';
+  rid: string;
+  body: string;
+}
+
+let env: Record<string, string> & { id: string };
+let db: pg.Client;
+let worker: LocalWorker;
+let receiver: Server;
+const pings: Ping[] = [];
+
+const control = (path: string, body?: unknown) =>
+  fetch(`${inject('stack').controlUrl}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  }).then((r) => r.json());
+
+const api = async (path: string) => {
+  const res = await fetch(`${worker.url}${path}`, { headers: { authorization: `Bearer ${SECRET}` } });
+  return { status: res.status, body: (await res.json()) as any };
+};
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 40_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(200);
+  }
+}
+
+/** Runs rows for a job, oldest first. */
+async function runsOf(job: string) {
+  const { rows } = await db.query(
+    `SELECT id, trigger, status, more, counts, continues, error FROM job_runs WHERE job = $1 ORDER BY started_at, id`,
+    [job],
+  );
+  return rows;
+}
+
+async function cron(expr: string) {
+  const res = await worker.triggerCron(expr);
+  await res.text();
+  return res.status;
+}
+
+beforeAll(async () => {
+  receiver = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      const [, , job = '', suffix] = url.pathname.split('/');
+      pings.push({
+        job,
+        kind: suffix === 'start' ? 'start' : suffix === 'fail' ? 'fail' : 'success',
+        rid: url.searchParams.get('rid') ?? '',
+        body,
+      });
+      res.end('OK');
+    });
+  });
+  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+  const hb = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hb`;
+
+  env = (await control('/env')) as typeof env;
+  db = new pg.Client({ connectionString: env.DATABASE_URL });
+  await db.connect();
+  const heartbeats = Object.fromEntries(JOBS.map((j) => [`HEARTBEAT_URL_${j.toUpperCase().replaceAll('-', '_')}`, `${hb}/${j}`]));
+  worker = await startLocalWorker({
+    vars: {
+      DATABASE_URL: env.DATABASE_URL as string,
+      NEON_HTTP_ENDPOINT: env.NEON_HTTP_ENDPOINT as string,
+      UPSTASH_REDIS_REST_URL: env.UPSTASH_REDIS_REST_URL as string,
+      UPSTASH_REDIS_REST_TOKEN: env.UPSTASH_REDIS_REST_TOKEN as string,
+      CRON_SECRET: SECRET,
+      // Small, so a backlog of 60 chats takes several runs: 30 - lock - finish - 2 pings - 1 kept
+      // for the continuation = 25 batches of 1 chat per run. (The */10 cron's three jobs get 10
+      // each: enough for one batch of each after their own requests.)
+      DELETE_BATCH_SIZE: '1',
+      RUN_SUBREQUEST_BUDGET: '30',
+      ...heartbeats,
+    },
+  });
+}, 90_000);
+
+afterAll(async () => {
+  await worker?.stop();
+  await db?.end();
+  await new Promise((r) => receiver?.close(r));
+});
+
+beforeEach(async () => {
+  await control(`/env/${env.id}/fault`, { service: 'neon', fault: 'none' });
+  await db.query('DELETE FROM users; DELETE FROM job_runs; DELETE FROM blob_deletions');
+  pings.length = 0;
+});
+
+describe('an operator', () => {
+  it('sees every cron delivery as runs in the listing, in the logs and as heartbeats', async () => {
+    for (const expr of Object.keys(CRONS)) expect(await cron(expr)).toBe(200);
+
+    const { status, body } = await api('/api/internal/jobs');
+    expect(status).toBe(200);
+    expect(body.ok).toBe(true);
+    for (const [expr, jobs] of Object.entries(CRONS)) {
+      for (const name of jobs) {
+        const job = body.jobs.find((j: { name: string }) => j.name === name);
+        expect(job).toMatchObject({ cron: expr, lastRun: { status: 'succeeded', trigger: 'scheduled', more: false } });
+        expect(Date.parse(job.nextRunAt)).toBeGreaterThan(Date.parse(body.now));
+        expect(job.lastRun.durationMs).toBeGreaterThanOrEqual(0);
+        expect(Object.keys(job.backlog).length).toBeGreaterThan(0);
+        // One JSON log line per run, with the run id the listing shows.
+        await until(`log line of ${name}`, async () =>
+          worker.events().find((e) => e.event === 'job_run' && e.runId === job.lastRun.id) ? true : undefined,
+        );
+        // start and success, paired by the run id.
+        expect(pings.filter((p) => p.job === name).map((p) => [p.kind, p.rid])).toEqual([
+          ['start', job.lastRun.id],
+          ['success', job.lastRun.id],
+        ]);
+      }
+    }
+    expect(body.jobs.map((j: { name: string }) => j.name)).toEqual(JOBS);
+  });
+
+  it('is told about a failing dependency by failed heartbeats and a 503 health route', async () => {
+    expect((await api('/api/internal/health')).status).toBe(200);
+    await control(`/env/${env.id}/fault`, { service: 'neon', fault: 'http500' });
+
+    expect(await cron('*/10 * * * *')).toBe(500); // the invocation fails, so the dashboard shows it
+    const failed = pings.filter((p) => p.kind === 'fail');
+    expect(failed.map((p) => p.job).sort()).toEqual(CRONS['*/10 * * * *']?.slice().sort());
+    for (const p of failed) expect(p.body).toMatch(/injected fault: http500/);
+    expect(pings.filter((p) => p.kind !== 'fail')).toEqual([]);
+
+    const health = await api('/api/internal/health');
+    expect(health.status).toBe(503);
+    expect(health.body).toMatchObject({ ok: false, postgres: { ok: false }, redis: { ok: true } });
+    expect(JSON.stringify(health.body)).not.toContain(env.DATABASE_URL);
+
+    await control(`/env/${env.id}/fault`, { service: 'neon', fault: 'none' });
+    expect((await api('/api/internal/health')).status).toBe(200);
+  });
+
+  it('gets a deadline alarm when an account outlives its scheduled deletion', async () => {
+    // Eligible but still waiting for its monthly run: backlog, not an alarm.
+    await db.query(
+      `INSERT INTO users (id, email, created_at, deactivated_at) VALUES ('waiting', 'w@x', now(), now() - interval '31 days')`,
+    );
+    const waiting = await api('/api/internal/health');
+    expect(waiting).toMatchObject({ status: 200, body: { ok: true, alarms: [] } });
+
+    // Deactivated long before the last scheduled run, and held by the app so the run cannot take it.
+    await db.query(`INSERT INTO users (id, email, created_at, deactivated_at) VALUES ('late', 'l@x', now(), now() - interval '400 days')`);
+    const app = new pg.Client({ connectionString: env.DATABASE_URL });
+    await app.connect();
+    try {
+      await app.query(`BEGIN; SELECT 1 FROM users WHERE id = 'late' FOR UPDATE`);
+      const health = await api('/api/internal/health');
+      expect(health.status).toBe(503);
+      expect(health.body.alarms).toEqual([
+        expect.objectContaining({ code: 'accounts_overdue', job: 'delete-stale-deactivated-accounts', count: 1 }),
+      ]);
+
+      const run = await api('/api/internal/jobs/delete-stale-deactivated-accounts');
+      expect(run.body).toMatchObject({ status: 'succeeded', more: false, counts: { users: 1 } }); // "waiting" went
+      expect(run.body.alarms).toEqual([expect.objectContaining({ code: 'accounts_overdue', count: 1 })]);
+      expect(pings.map((p) => p.kind)).toEqual(['start', 'fail']);
+      expect(pings[1]?.body).toMatch(/1 account\(s\) deactivated more than 30 days before a scheduled run still exist/);
+    } finally {
+      await app.query('ROLLBACK');
+      await app.end();
+    }
+    const after = await api('/api/internal/jobs/delete-stale-deactivated-accounts');
+    expect(after.body).toMatchObject({ status: 'succeeded', counts: { users: 1 } });
+    expect(after.body.alarms).toBeUndefined();
+    expect(pings.slice(2).map((p) => p.kind)).toEqual(['start', 'success']);
+    expect((await api('/api/internal/health')).status).toBe(200);
+  });
+
+  it('drains a backlog larger than one run from a single cron delivery, run after run through the queue', async () => {
+    await db.query(`INSERT INTO users (id, email, created_at) VALUES ('u', 'u@x', now())`);
+    await db.query(
+      `INSERT INTO chats (id, user_id, title, created_at)
+       SELECT 'c' || g, 'u', 'empty', now() - interval '1 day' FROM generate_series(1, 60) g`,
+    );
+    expect(await cron('0 */12 * * *')).toBe(200);
+
+    const runs = await until('the chain to finish', async () => {
+      const rows = await runsOf('delete-stale-empty-chats');
+      return rows.at(-1)?.more === false && rows.at(-1)?.status === 'succeeded' ? rows : undefined;
+    });
+    const { rows: left } = await db.query('SELECT count(*)::int AS n FROM chats');
+    expect(left[0].n).toBe(0);
+    // 60 chats at 25 a run: the scheduled run and two continuations, each continuing the one before.
+    expect(runs.map((r) => [r.trigger, r.status, r.counts.chats])).toEqual([
+      ['scheduled', 'succeeded', 25],
+      ['queue', 'succeeded', 25],
+      ['queue', 'succeeded', 10],
+    ]);
+    runs.slice(1).forEach((r, i) => expect(r.continues).toBe(runs[i].id));
+    const sent = worker.events().filter((e) => e.event === 'continuation_sent' && e.job === 'delete-stale-empty-chats');
+    expect(sent.map((e) => e.continues)).toEqual(runs.slice(0, 2).map((r) => r.id));
+  });
+});
