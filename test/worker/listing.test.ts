@@ -1,0 +1,79 @@
+/**
+ * GET /api/internal/jobs and /health as an operator reads them: next scheduled times, backlog
+ * figures that match the rows really waiting, and the alarms they raise.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../src/http/app';
+import { seedAccount } from './seed';
+import { provisionEnv, sql, type TestEnv, testDb } from './support';
+
+const SECRET = 'listing-test-secret-0123456789';
+const app = createApp();
+let e: TestEnv;
+
+const get = async (path: string) => {
+  const res = await app.request(path, { headers: { Authorization: `Bearer ${SECRET}` } }, e as Env);
+  return { status: res.status, body: (await res.json()) as any };
+};
+
+beforeAll(async () => {
+  e = await provisionEnv({ CRON_SECRET: SECRET });
+  const db = testDb(e);
+  const now = new Date();
+  await seedAccount(db, now, { id: 'late', deactivatedDaysAgo: 400 }); // overdue: missed a scheduled run
+  await seedAccount(db, now, { id: 'due', deactivatedDaysAgo: 31 }); // eligible, its run is still to come
+  await seedAccount(db, now, { id: 'recent', deactivatedDaysAgo: 3 }); // not yet eligible
+  await seedAccount(db, now, {
+    id: 'active',
+    chats: [{ ageMinutes: 60 }, { ageMinutes: 60 }, { ageMinutes: 60 }, { ageMinutes: 1 }, { ageMinutes: 60, messages: 1 }],
+  });
+  await db.execute(sql`INSERT INTO blob_deletions (blob_key, parked_at) VALUES ('k1', NULL), ('k2', NULL), ('k3', now())`);
+  await db.execute(sql`INSERT INTO stream_deletions (chat_id) VALUES ('gone-chat')`);
+  await db.execute(sql`INSERT INTO message_sources (id, message_id, attachment_id) VALUES ('orphan', 'active-c4-m0', NULL)`);
+});
+
+describe('GET /api/internal/jobs', () => {
+  it('shows per job its next scheduled time and the backlog really waiting', async () => {
+    const { status, body } = await get('/api/internal/jobs');
+    expect(status).toBe(200);
+    const now = Date.parse(body.now);
+    const job = (name: string) => body.jobs.find((j: { name: string }) => j.name === name);
+
+    const monthly = new Date(job('delete-stale-deactivated-accounts').nextRunAt);
+    expect([monthly.getUTCDate(), monthly.getUTCHours(), monthly.getUTCMinutes()]).toEqual([1, 0, 0]);
+    expect(monthly.getTime() - now).toBeGreaterThan(0);
+    expect(monthly.getTime() - now).toBeLessThanOrEqual(31 * 86_400_000);
+    const twelveHourly = new Date(job('delete-stale-empty-chats').nextRunAt);
+    expect(twelveHourly.getUTCHours() % 12).toBe(0);
+    expect(twelveHourly.getTime() - now).toBeLessThanOrEqual(12 * 3_600_000);
+    for (const name of ['purge-deleted-blobs', 'clear-stale-streams', 'delete-orphaned-message-sources']) {
+      const next = new Date(job(name).nextRunAt);
+      expect(next.getUTCMinutes() % 10).toBe(0);
+      expect(next.getTime() - now).toBeLessThanOrEqual(10 * 60_000);
+    }
+
+    expect(Object.fromEntries(body.jobs.map((j: { name: string; backlog: unknown }) => [j.name, j.backlog]))).toEqual({
+      'delete-stale-deactivated-accounts': { eligible: 2, overdue: 1 },
+      'delete-stale-empty-chats': { eligible: 3 },
+      'purge-deleted-blobs': { pending: 2, parked: 1 },
+      'clear-stale-streams': { deletedChatsQueued: 1 },
+      'delete-orphaned-message-sources': { orphaned: 1, checksQueued: 0 },
+    });
+    expect(body.ok).toBe(false);
+    expect(body.alarms.map((a: { code: string; count: number }) => [a.code, a.count])).toEqual([
+      ['accounts_overdue', 1],
+      ['blobs_parked', 1],
+    ]);
+  });
+
+  it('answers health 503 while an alarm stands, with the alarm named, though both stores answer', async () => {
+    const { status, body } = await get('/api/internal/health');
+    expect(status).toBe(503);
+    expect(body).toMatchObject({ ok: false, postgres: { ok: true }, redis: { ok: true } });
+    expect(body.alarms.map((a: { code: string }) => a.code)).toEqual(['accounts_overdue', 'blobs_parked']);
+
+    await testDb(e).execute(sql`DELETE FROM users WHERE id = 'late'`);
+    await testDb(e).execute(sql`DELETE FROM blob_deletions WHERE parked_at IS NOT NULL`);
+    expect(await get('/api/internal/health')).toMatchObject({ status: 200, body: { ok: true, alarms: [] } });
+  });
+});
