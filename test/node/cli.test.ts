@@ -1,0 +1,244 @@
+/**
+ * `npm run job` against the real Worker under `wrangler dev`, with its own database and endpoints
+ * from the control server. A small batch size and subrequest budget force the CLI to loop over
+ * several runs; every claim it prints is checked against Postgres.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import { freePort } from '../../scripts/stack/ports.ts';
+import { type LocalWorker, startLocalWorker } from '../../scripts/stack/worker.ts';
+
+const SECRET = 'cli-test-secret-0123456789';
+const JOB = 'delete-stale-empty-chats';
+const CLI = resolve(import.meta.dirname, '../../scripts/job.ts');
+const STALE_CHATS = 30;
+const FRESH_CHATS = 2;
+const ATTACHED = 5;
+
+let db: pg.Client;
+let worker: LocalWorker;
+let tmp: string;
+let envId: string;
+
+interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI as an operator would: a separate Node process, secret in the environment or .dev.vars. */
+function cli(args: string[], opts: { secret?: string | null; cwd?: string } = {}): Promise<CliResult> {
+  const env: NodeJS.ProcessEnv = { ...process.env, CRON_SECRET: undefined, JOBS_URL: undefined, NO_COLOR: '1' };
+  if (opts.secret !== null) env.CRON_SECRET = opts.secret ?? SECRET;
+  return new Promise((done) => {
+    execFile(process.execPath, [CLI, ...args], { env, cwd: opts.cwd ?? tmp }, (err, stdout, stderr) => {
+      done({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stdout, stderr });
+    });
+  });
+}
+
+/** The CLI's final table as {table: number}. */
+function tableOf(stdout: string): Record<string, number> {
+  const lines = stdout.trim().split('\n');
+  const start = lines.findIndex((l) => /^-+\s+-+$/.test(l.trim()));
+  return Object.fromEntries(
+    lines.slice(start + 1).map((l) => {
+      const [table, n] = l.trim().split(/\s+/);
+      return [table, Number(n)];
+    }),
+  );
+}
+
+const setNeonFault = (fault: string) =>
+  fetch(`${inject('stack').controlUrl}/env/${envId}/fault`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ service: 'neon', fault }),
+  }).then((r) => r.json());
+
+const count = async (sql: string) => Number((await db.query(sql)).rows[0].n);
+
+async function seed() {
+  await db.query(`TRUNCATE users, job_runs, blob_deletions CASCADE`);
+  await db.query(`INSERT INTO users (id, email) VALUES ('u1', 'u1@example.com')`);
+  await db.query(
+    `INSERT INTO chats (id, user_id, created_at)
+     SELECT 'stale-' || i, 'u1', now() - interval '1 day' - i * interval '1 minute' FROM generate_series(1, $1) i`,
+    [STALE_CHATS],
+  );
+  await db.query(`INSERT INTO chats (id, user_id) SELECT 'fresh-' || i, 'u1' FROM generate_series(1, $1) i`, [FRESH_CHATS]);
+  await db.query(
+    `INSERT INTO attachments (id, user_id, chat_id, blob_key)
+     SELECT 'a-' || i, 'u1', 'stale-' || i, 'blobs/a-' || i FROM generate_series(1, $1) i`,
+    [ATTACHED],
+  );
+}
+
+beforeAll(async () => {
+  tmp = mkdtempSync(join(tmpdir(), 'spacerr-cli-'));
+  const env = (await (await fetch(`${inject('stack').controlUrl}/env`, { method: 'POST' })).json()) as Record<string, string>;
+  envId = env.id!;
+  db = new pg.Client({ connectionString: env.DATABASE_URL });
+  await db.connect();
+  worker = await startLocalWorker({
+    vars: {
+      DATABASE_URL: env.DATABASE_URL!,
+      NEON_HTTP_ENDPOINT: env.NEON_HTTP_ENDPOINT!,
+      UPSTASH_REDIS_REST_URL: env.UPSTASH_REDIS_REST_URL!,
+      UPSTASH_REDIS_REST_TOKEN: env.UPSTASH_REDIS_REST_TOKEN!,
+      CRON_SECRET: SECRET,
+      // 4 rows a batch, 5 subrequests a run (2 for the lock and the record): 3 batches a run.
+      DELETE_BATCH_SIZE: '4',
+      RUN_SUBREQUEST_BUDGET: '5',
+    },
+  });
+}, 90_000);
+
+afterAll(async () => {
+  await worker?.stop();
+  await db?.end();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+beforeEach(seed);
+
+describe('npm run job -- <name>', () => {
+  it('loops while the Worker reports more, until every stale row is gone, and prints the totals', async () => {
+    const r = await cli([JOB, '--url', worker.url]);
+    expect(r.code, r.stderr).toBe(0);
+
+    const runs = (await db.query(`SELECT status, more, dry_run, counts FROM job_runs WHERE job = $1 ORDER BY started_at`, [JOB])).rows;
+    expect(runs.length).toBeGreaterThanOrEqual(3);
+    expect(runs.every((run) => run.status === 'succeeded' && !run.dry_run)).toBe(true);
+    expect(runs.map((run) => run.more)).toEqual([...Array(runs.length - 1).fill(true), false]);
+    // One progress line per run, on stderr.
+    expect(r.stderr.match(/^run \d+: succeeded/gm)).toHaveLength(runs.length);
+    expect(r.stderr).toContain('more to do');
+
+    expect(await count(`SELECT count(*) AS n FROM chats WHERE id LIKE 'stale-%'`)).toBe(0);
+    expect(await count(`SELECT count(*) AS n FROM chats WHERE id LIKE 'fresh-%'`)).toBe(FRESH_CHATS);
+    expect(await count(`SELECT count(*) AS n FROM attachments`)).toBe(0);
+    expect(r.stdout).toContain(`${JOB}: ${runs.length} runs`);
+    expect(tableOf(r.stdout)).toEqual({ chats: STALE_CHATS, attachments: ATTACHED });
+  });
+
+  it('--dry-run makes one run, deletes nothing and reports what it would delete', async () => {
+    const r = await cli([JOB, '--dry-run', '--url', worker.url]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/would delete/);
+    expect(tableOf(r.stdout)).toEqual({ chats: STALE_CHATS, attachments: ATTACHED });
+    expect(await count(`SELECT count(*) AS n FROM chats`)).toBe(STALE_CHATS + FRESH_CHATS);
+    const runs = (await db.query(`SELECT dry_run FROM job_runs WHERE job = $1`, [JOB])).rows;
+    expect(runs).toEqual([{ dry_run: true }]);
+  });
+
+  it('stops with exit code 3 naming the holder when another run holds the lock, deleting nothing', async () => {
+    await db.query(
+      `INSERT INTO job_runs (id, job, trigger, started_at, status, lease_until)
+       VALUES ('holder-run', $1, 'scheduled', now(), 'running', now() + interval '5 minutes')`,
+      [JOB],
+    );
+    const r = await cli([JOB, '--url', worker.url]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain('run holder-run');
+    expect(await count(`SELECT count(*) AS n FROM chats`)).toBe(STALE_CHATS + FRESH_CHATS);
+  });
+
+  it('a failed run prints its error and exits 1', async () => {
+    // Neon answers 500 to everything: the run cannot even take its lock.
+    await setNeonFault('http500');
+    try {
+      const r = await cli([JOB, '--url', worker.url]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/^run \d+: failed/m);
+      expect(r.stderr).toMatch(/run [0-9a-f-]{36} failed \(phase lock\): \S/);
+    } finally {
+      await setNeonFault('none');
+    }
+    expect(await count(`SELECT count(*) AS n FROM chats`)).toBe(STALE_CHATS + FRESH_CHATS);
+  });
+
+  it('bad arguments: exit 2 with the usage', async () => {
+    const r = await cli([JOB, '--url', worker.url, '--max-runs', 'x']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--max-runs: expected a whole number');
+    expect(await count(`SELECT count(*) AS n FROM job_runs`)).toBe(0);
+  });
+});
+
+describe('npm run job -- list', () => {
+  it('shows each job with its cron, next run and the run just made', async () => {
+    await cli([JOB, '--url', worker.url]);
+    const last = (await db.query(`SELECT counts FROM job_runs WHERE job = $1 ORDER BY started_at DESC LIMIT 1`, [JOB])).rows[0];
+    const r = await cli(['list', '--url', worker.url]);
+    expect(r.code, r.stderr).toBe(0);
+    const row = r.stdout.split('\n').find((l) => l.startsWith(`${JOB} `)) ?? '';
+    expect(row).toContain('0 */12 * * *');
+    expect(row).toMatch(/ in \d+/);
+    expect(row).toContain('succeeded (http)');
+    expect(row).toContain(`chats ${last.counts.chats}, attachments ${last.counts.attachments}`);
+    for (const job of [
+      'delete-stale-deactivated-accounts',
+      'purge-deleted-blobs',
+      'clear-stale-streams',
+      'delete-orphaned-message-sources',
+    ]) {
+      expect(r.stdout).toMatch(new RegExp(`^${job} .* never `, 'm'));
+    }
+  });
+});
+
+describe('errors an operator can act on', () => {
+  it('a wrong secret: exit 2, names the URL', async () => {
+    const r = await cli([JOB, '--url', worker.url], { secret: 'not-the-secret' });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`wrong or missing CRON_SECRET for ${worker.url}`);
+    expect(await count(`SELECT count(*) AS n FROM job_runs`)).toBe(0);
+  });
+
+  it('an unknown job: exit 2, lists the jobs', async () => {
+    const r = await cli(['delete-everything', '--url', worker.url]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('unknown job "delete-everything"');
+    expect(r.stderr).toContain('delete-stale-empty-chats, purge-deleted-blobs');
+  });
+
+  it('an unreachable Worker: exit 1, asks whether npm run dev runs', async () => {
+    const url = `http://127.0.0.1:${await freePort()}`;
+    const r = await cli([JOB, '--url', url]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`cannot reach ${url}`);
+    expect(r.stderr).toContain('is `npm run dev` running?');
+  });
+});
+
+describe('the secret from .dev.vars', () => {
+  it('is read from .dev.vars in the working directory when CRON_SECRET is unset', async () => {
+    const dir = mkdtempSync(join(tmp, 'devvars-'));
+    writeFileSync(join(dir, '.dev.vars'), `DATABASE_URL=postgres://x\nCRON_SECRET="${SECRET}"\n`);
+    const r = await cli(['list', '--url', worker.url], { secret: null, cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(JOB);
+  });
+
+  it('a wrong one in .dev.vars: the 401 message says where the secret came from', async () => {
+    const dir = mkdtempSync(join(tmp, 'devvars-'));
+    writeFileSync(join(dir, '.dev.vars'), `CRON_SECRET='stale-secret'\n`);
+    const r = await cli(['list', '--url', worker.url], { secret: null, cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(join(dir, '.dev.vars'));
+  });
+
+  it('neither set: exit 2, says how to set it, and calls nothing', async () => {
+    const dir = mkdtempSync(join(tmp, 'empty-'));
+    const r = await cli([JOB, '--url', worker.url], { secret: null, cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('No CRON_SECRET');
+    expect(r.stderr).toContain('npm run dev');
+    expect(await count(`SELECT count(*) AS n FROM job_runs`)).toBe(0);
+  });
+});
