@@ -36,6 +36,14 @@ interface Options {
   arrayMode: boolean;
 }
 
+/** One statement as Postgres ran it, reported to `onQuery` (the bench measures lock hold with it). */
+export interface QueryTiming {
+  query: string;
+  params: unknown[];
+  /** Time from sending the statement to its result, in milliseconds. */
+  ms: number;
+}
+
 /** An error answered with a fixed status and a Neon-shaped JSON body. */
 class HttpError extends Error {
   status: number;
@@ -76,7 +84,7 @@ const ERROR_FIELDS = [
 ] as const;
 
 /** Starts the endpoint on 127.0.0.1 (`port` 0 or absent: a free port). */
-export async function startNeonHttp(opts: { port?: number } = {}): Promise<NeonHttpServer> {
+export async function startNeonHttp(opts: { port?: number; onQuery?: (timing: QueryTiming) => void } = {}): Promise<NeonHttpServer> {
   const pools = new Map<string, pg.Pool>();
   const clients = new Set<pg.PoolClient>();
   const hung = new Set<ServerResponse>();
@@ -106,7 +114,7 @@ export async function startNeonHttp(opts: { port?: number } = {}): Promise<NeonH
     if (fault === 'reset') return void req.socket.destroy();
     if (fault === 'hang') return void hung.add(res.once('close', () => hung.delete(res)));
     if (fault === 'http500') return send(res, 500, { message: 'injected fault: http500' });
-    handle(req, poolFor).then(
+    handle(req, poolFor, opts.onQuery).then(
       (body) => send(res, 200, body),
       (err: unknown) => send(res, ...errorResponse(err)),
     );
@@ -143,7 +151,7 @@ export async function startNeonHttp(opts: { port?: number } = {}): Promise<NeonH
   };
 }
 
-async function handle(req: IncomingMessage, poolFor: (cs: string) => pg.Pool): Promise<unknown> {
+async function handle(req: IncomingMessage, poolFor: (cs: string) => pg.Pool, onQuery?: (t: QueryTiming) => void): Promise<unknown> {
   if (req.method !== 'POST' || !new URL(req.url ?? '/', 'http://x').pathname.endsWith('/sql')) {
     throw new HttpError(404, `no route for ${req.method} ${req.url}`);
   }
@@ -172,7 +180,7 @@ async function handle(req: IncomingMessage, poolFor: (cs: string) => pg.Pool): P
       await client.query(`BEGIN ${modes.join(', ')}`);
       try {
         const results = [];
-        for (const q of payload.queries as QueryData[]) results.push(await runQuery(client, q, options));
+        for (const q of payload.queries as QueryData[]) results.push(await runQuery(client, q, options, onQuery));
         await client.query('COMMIT');
         return { results };
       } catch (err) {
@@ -181,7 +189,7 @@ async function handle(req: IncomingMessage, poolFor: (cs: string) => pg.Pool): P
       }
     }
     if (typeof payload.query !== 'string') throw new HttpError(400, 'request body needs "query" or "queries"');
-    return await runQuery(client, payload as unknown as QueryData, options);
+    return await runQuery(client, payload as unknown as QueryData, options, onQuery);
   } catch (err) {
     if (!(err instanceof pg.DatabaseError) && !(err instanceof HttpError)) broken = err;
     throw err;
@@ -191,7 +199,7 @@ async function handle(req: IncomingMessage, poolFor: (cs: string) => pg.Pool): P
   }
 }
 
-async function runQuery(client: pg.PoolClient, q: QueryData, options: Options) {
+async function runQuery(client: pg.PoolClient, q: QueryData, options: Options, onQuery?: (t: QueryTiming) => void) {
   if (typeof q?.query !== 'string') throw new HttpError(400, 'each query needs a "query" string');
   const arrayMode = q.arrayMode ?? options.arrayMode;
   // Extended protocol even without params, as Neon does: one statement per query, one result back.
@@ -202,7 +210,9 @@ async function runQuery(client: pg.PoolClient, q: QueryData, options: Options) {
     ...(arrayMode && { rowMode: 'array' as const }),
     ...(options.rawText && { types: rawTypes }),
   };
+  const started = performance.now();
   const result = await client.query(config);
+  onQuery?.({ query: q.query, params: q.params ?? [], ms: performance.now() - started });
   return {
     command: result.command,
     rowCount: result.rowCount,

@@ -1,0 +1,64 @@
+/**
+ * Measurements taken straight from Postgres, the same way for every contender: row counts before
+ * and after a job (rows deleted), and EXPLAIN (ANALYZE, BUFFERS) of a statement inside a
+ * transaction that is rolled back, so the plan is shown without changing the data.
+ */
+import pg from 'pg';
+
+export const TABLES = ['users', 'projects', 'chats', 'messages', 'attachments', 'message_sources', 'blob_deletions'] as const;
+export type Table = (typeof TABLES)[number];
+
+/** One plan: its text, and the shared buffers (hit + read) its top node touched. */
+export interface Explained {
+  plan: string;
+  buffers: number;
+  executionMs: number;
+}
+
+/** Rows per table, counted exactly. */
+export async function countRows(client: pg.Client, tables: readonly Table[] = TABLES): Promise<Record<string, number>> {
+  const select = tables.map((t) => `(SELECT count(*) FROM ${t})::bigint AS ${t}`).join(', ');
+  const { rows } = await client.query(`SELECT ${select}`);
+  return Object.fromEntries(Object.entries(rows[0] as Record<string, string>).map(([k, v]) => [k, Number(v)]));
+}
+
+/** Sum over `tables` of how many rows went away between two counts. */
+export function rowsGone(before: Record<string, number>, after: Record<string, number>, tables: readonly Table[]): number {
+  return tables.reduce((sum, t) => sum + Math.max(0, (before[t] ?? 0) - (after[t] ?? 0)), 0);
+}
+
+/** EXPLAIN (ANALYZE, BUFFERS) of `query`, executed and rolled back. */
+export async function explain(client: pg.Client, query: string, params: unknown[] = []): Promise<Explained> {
+  await client.query('BEGIN');
+  try {
+    const { rows } = await client.query({ text: `EXPLAIN (ANALYZE, BUFFERS) ${query}`, values: params });
+    const plan = rows.map((r: Record<string, string>) => r['QUERY PLAN']).join('\n');
+    return { plan, buffers: topBuffers(plan), executionMs: Number(/Execution Time: ([\d.]+)/.exec(plan)?.[1] ?? NaN) };
+  } finally {
+    await client.query('ROLLBACK');
+  }
+}
+
+/** Runs one statement and times it from the client (loopback: the round trip is negligible). */
+export async function timed(client: pg.Client, query: string): Promise<{ ms: number; rowCount: number }> {
+  const started = performance.now();
+  const result = await client.query(query);
+  return { ms: performance.now() - started, rowCount: result.rowCount ?? 0 };
+}
+
+/** A connected client; the caller ends it. */
+export async function connect(url: string): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  return client;
+}
+
+// The first "Buffers:" line belongs to the top plan node, which includes its children's.
+function topBuffers(plan: string): number {
+  // Planning buffers come after "Planning:"; a plan that touched nothing has no line of its own.
+  const nodes = plan.split('\nPlanning')[0] ?? '';
+  const line = nodes.split('\n').find((l) => l.trim().startsWith('Buffers:')) ?? '';
+  const hit = Number(/hit=(\d+)/.exec(line)?.[1] ?? 0);
+  const read = Number(/read=(\d+)/.exec(line)?.[1] ?? 0);
+  return hit + read;
+}

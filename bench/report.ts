@@ -1,0 +1,4 @@
+import type { ScaleResult } from './result.ts';
+export function writeSummary(results: ScaleResult[]): void {
+  void results;
+}

@@ -1,0 +1,145 @@
+/**
+ * `npm run bench [-- --scale 10k|100k|1m ...] [--check] [--batch-size N]`: per scale, builds the
+ * dataset once into a template database, clones it for each contender (the Worker, the raw-SQL
+ * limit, the naive statements), runs every job on each and writes `bench/results/<scale>.json`.
+ * A run of more than one scale also writes the summary (`bench/results/summary.md`, the charts,
+ * and the results section of `bench/README.md`). `--check` validates the written files' shape.
+ * Not a test: it measures and never judges a time.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { startNeonHttp } from '../scripts/stack/neon-http.ts';
+import { startEmbeddedPostgres } from '../scripts/stack/postgres.ts';
+import { startRedisServer } from '../scripts/stack/redis.ts';
+import { startUpstashRest } from '../scripts/stack/upstash-rest.ts';
+import { checkResult } from './check.ts';
+import { buildTemplate, cloneDatabase, SCALES, type Scale } from './dataset.ts';
+import { BENCH_JOBS } from './jobs.ts';
+import { connect, countRows, explain } from './measure.ts';
+import { writeSummary } from './report.ts';
+import type { Machine, ScaleResult } from './result.ts';
+import { runSqlContender } from './sql-contender.ts';
+import { type QueryLog, runWorkerContender } from './worker-contender.ts';
+
+const RESULTS_DIR = join(import.meta.dirname, 'results');
+
+const { values } = parseArgs({
+  options: {
+    scale: { type: 'string', multiple: true },
+    check: { type: 'boolean', default: false },
+    'batch-size': { type: 'string' },
+  },
+});
+const scales = (values.scale ?? Object.keys(SCALES)).flatMap((s) => s.split(',')).map((s) => s.trim().toLowerCase());
+for (const s of scales) {
+  if (!(s in SCALES)) throw new Error(`--scale: expected one of ${Object.keys(SCALES).join(', ')}, got "${s}"`);
+}
+const batchSize = values['batch-size'];
+if (batchSize !== undefined && !/^[1-9]\d*$/.test(batchSize)) throw new Error(`--batch-size: expected a whole number, got "${batchSize}"`);
+const vars: Record<string, string> = batchSize ? { DELETE_BATCH_SIZE: batchSize } : {};
+
+const stops: Array<() => Promise<void>> = [];
+try {
+  let adminUrl = process.env.DATABASE_URL;
+  if (!adminUrl) {
+    const postgres = await startEmbeddedPostgres({ dataDir: '.stack/bench/pg' });
+    stops.unshift(postgres.stop);
+    adminUrl = postgres.adminUrl;
+  }
+  const redis = await startRedisServer();
+  stops.unshift(redis.stop);
+  const log: QueryLog = { queries: [] };
+  const neon = await startNeonHttp({ onQuery: (t) => log.queries.push(t) });
+  stops.unshift(neon.close);
+  const upstash = await startUpstashRest({ redisUrl: redis.url });
+  stops.unshift(upstash.close);
+  const upstashToken = randomBytes(16).toString('hex');
+  upstash.addToken(upstashToken, 0);
+
+  const machine = await machineInfo(adminUrl);
+  const written: ScaleResult[] = [];
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  for (const scale of scales as Scale[]) {
+    const chats = SCALES[scale];
+    process.stderr.write(`bench ${scale}: building ${chats} chats\n`);
+    const started = performance.now();
+    const template = `bench_${scale}_template`;
+    const templateUrl = await buildTemplate(adminUrl, template, chats);
+    const buildMs = performance.now() - started;
+    const rows = await withClient(templateUrl, (c) => countRows(c));
+
+    process.stderr.write(`bench ${scale}: limit\n`);
+    const limit = await runSqlContender(await cloneDatabase(adminUrl, template, 'bench_limit'), BENCH_JOBS, 'limit');
+    process.stderr.write(`bench ${scale}: naive\n`);
+    const naive = await runSqlContender(await cloneDatabase(adminUrl, template, 'bench_naive', true), BENCH_JOBS, 'naive');
+    process.stderr.write(`bench ${scale}: worker\n`);
+    log.queries.length = 0;
+    const worker = await runWorkerContender(
+      {
+        databaseUrl: await cloneDatabase(adminUrl, template, 'bench_worker'),
+        neonUrl: neon.url,
+        upstashUrl: upstash.url,
+        upstashToken,
+        vars,
+      },
+      BENCH_JOBS,
+      log,
+    );
+    // The Worker's first batch of each job, explained on fresh data: the index paths it takes.
+    const firstBatchPlans: Record<string, string> = {};
+    await withClient(await cloneDatabase(adminUrl, template, 'bench_explain'), async (c) => {
+      for (const [job, q] of Object.entries(worker.firstBatches)) firstBatchPlans[job] = (await explain(c, q.query, q.params)).plan;
+    });
+    const result: ScaleResult = {
+      scale,
+      chats,
+      startedAt: new Date().toISOString(),
+      machine,
+      settings: { DELETE_BATCH_SIZE: batchSize ?? 'wrangler.toml default', ...vars },
+      dataset: { buildMs, rows },
+      jobs: Object.fromEntries(
+        BENCH_JOBS.map((j) => [j.name, { worker: worker.results[j.name]!, limit: limit[j.name]!, naive: naive[j.name]! }]),
+      ),
+      firstBatchPlans,
+    };
+    writeFileSync(join(RESULTS_DIR, `${scale}.json`), `${JSON.stringify(result, null, 2)}\n`);
+    written.push(result);
+    await withClient(adminUrl, async (c) => {
+      for (const db of ['bench_limit', 'bench_naive', 'bench_worker', 'bench_explain', template]) {
+        await c.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+      }
+    });
+  }
+  if (written.length > 1) writeSummary(written);
+  if (values.check) {
+    for (const result of written) checkResult(result);
+    process.stderr.write(`bench: ${written.length} result file(s) have the expected shape\n`);
+  }
+} finally {
+  for (const stop of stops) await stop().catch(() => {});
+}
+
+async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const client = await connect(url);
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+async function machineInfo(adminUrl: string): Promise<Machine> {
+  const version = await withClient(adminUrl, async (c) => (await c.query('SHOW server_version')).rows[0].server_version as string);
+  return {
+    nproc: availableParallelism(),
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    cpu: cpus()[0]?.model ?? 'unknown',
+    postgres: version,
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`,
+  };
+}

@@ -1,0 +1,41 @@
+/**
+ * The two SQL contenders: each job as one statement sent straight to Postgres with `pg` — the
+ * limit on the indexed schema, the naive statement on the schema without the supporting indexes.
+ * One statement is one transaction, so its duration is also how long it holds its row locks.
+ */
+import type { BenchJob } from './jobs.ts';
+import { connect, countRows, explain, rowsGone, timed } from './measure.ts';
+import type { JobResult } from './result.ts';
+
+/** Runs every job once, in order, on the database at `url`; then each again with nothing left (no-op). */
+export async function runSqlContender(url: string, jobs: BenchJob[], pick: 'limit' | 'naive'): Promise<Record<string, JobResult>> {
+  const client = await connect(url);
+  const results: Record<string, JobResult> = {};
+  try {
+    for (const job of jobs) {
+      const query = job[pick];
+      const before = await countRows(client, job.tables);
+      const run = await timed(client, query);
+      const after = await countRows(client, job.tables);
+      const rowsDeleted = rowsGone(before, after, job.tables);
+      // The no-op: the same statement once nothing is stale, then its plan and buffers.
+      const noop = await timed(client, query);
+      const plan = await explain(client, query);
+      results[job.name] = {
+        rowsDeleted,
+        wallMs: run.ms,
+        rowsPerSec: rowsDeleted / (run.ms / 1000),
+        statements: 1,
+        subrequests: 0,
+        runs: 1,
+        maxSubrequestsPerRun: 0,
+        maxOverheadPerRun: 0,
+        longestStatementMs: run.ms,
+        noop: { wallMs: noop.ms, dbMs: noop.ms, statements: 1, subrequests: 0, buffers: plan.buffers, plans: [plan.plan] },
+      };
+    }
+  } finally {
+    await client.end();
+  }
+  return results;
+}
