@@ -37,6 +37,8 @@ export default defineConfig({
         test: {
           name: 'worker',
           include: ['test/worker/**/*.test.ts'],
+          // `npm run soak -- --seconds N` (scripts/soak.ts) sets SOAK_SECONDS; npm test soaks a minute.
+          provide: { soakSeconds: Number(process.env.SOAK_SECONDS ?? 60) },
           testTimeout: 30_000,
         },
       },

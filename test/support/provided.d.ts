@@ -9,6 +9,8 @@ declare module 'vitest' {
       /** The bindings of the database and endpoints the Worker's own env (SELF) uses. */
       selfBindings: import('./control-server.ts').TestBindings;
     };
+    /** How long test/worker/soak.test.ts plays the app (SOAK_SECONDS, set by `npm run soak`). */
+    soakSeconds: number;
   }
 }
 
