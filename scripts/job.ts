@@ -70,7 +70,7 @@ async function main(argv: string[]): Promise<number> {
 
 function summary(job: string, dryRun: boolean, r: RunLoopResult): string {
   const runs = `${r.runs.length} run${r.runs.length === 1 ? '' : 's'}`;
-  const head = `${job}${dryRun ? ' (dry run)' : ''}: ${runs}, ${r.subrequests} subrequests, ${formatDuration(r.durationMs)}`;
+  const head = `${job}${dryRun ? ' (dry run)' : ''}: ${runs}, ${r.subrequests} subrequest${r.subrequests === 1 ? '' : 's'}, ${formatDuration(r.durationMs)}`;
   const rows = Object.entries(r.totals).map(([table, n]) => [table, n]);
   if (rows.length === 0) return `${head}\nno counts reported`;
   return `${head}\n${renderTable(['table', dryRun ? 'would delete' : 'deleted'], rows)}`;

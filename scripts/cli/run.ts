@@ -76,7 +76,7 @@ export async function runUntilDone(opts: RunLoopOptions): Promise<RunLoopResult>
 function progressLine(n: number, r: RunReport, sum: RunLoopResult): string {
   const parts = [`run ${n}: ${r.status}${r.dryRun ? ' (dry run)' : ''}`, formatCounts(r.counts)];
   if (n > 1) parts.push(`so far: ${formatCounts(sum.totals)}`);
-  parts.push(`${r.subrequests ?? '?'} subrequests`, formatDuration(r.durationMs));
+  parts.push(`${r.subrequests ?? '?'} subrequest${r.subrequests === 1 ? '' : 's'}`, formatDuration(r.durationMs));
   if (r.status === 'succeeded' && r.more && !r.dryRun) parts.push('more to do');
   return parts.join(' · ');
 }
