@@ -19,10 +19,20 @@ export interface NeonHttpServer {
   port: number;
   /** HTTP requests received so far, faulted ones included. */
   readonly requests: number;
-  /** Switches fault injection; switching away from `hang` answers the hung requests with 503. */
-  setFault(fault: NeonHttpFault): void;
+  /**
+   * Switches fault injection; switching away from `hang` answers the hung requests with 503.
+   * With `afterRequests`, the fault starts only after that many more requests were served (a
+   * failure between batches); with `count`, it then hits that many requests and heals by itself.
+   */
+  setFault(fault: NeonHttpFault, opts?: FaultSchedule): void;
   /** Destroys open sockets (hung requests included) and ends every Postgres pool. */
   close(): Promise<void>;
+}
+
+/** When a scheduled fault starts and how many requests it hits (unset: until changed). */
+export interface FaultSchedule {
+  afterRequests?: number;
+  count?: number;
 }
 
 interface QueryData {
@@ -91,6 +101,8 @@ export async function startNeonHttp(opts: { port?: number; onQuery?: (timing: Qu
   let fault: NeonHttpFault = 'none';
   let closed = false;
   let requests = 0;
+  let scheduled: { fault: NeonHttpFault; after: number; count: number | undefined } | undefined;
+  let faultsLeft: number | undefined;
 
   const poolFor = (connectionString: string): pg.Pool => {
     if (closed) throw new HttpError(503, 'endpoint is closing');
@@ -111,6 +123,10 @@ export async function startNeonHttp(opts: { port?: number; onQuery?: (timing: Qu
 
   const server = createServer((req, res) => {
     requests++;
+    if (scheduled && scheduled.after-- <= 0) {
+      [fault, faultsLeft, scheduled] = [scheduled.fault, scheduled.count, undefined];
+    }
+    if (fault !== 'none' && faultsLeft !== undefined && faultsLeft-- <= 0) [fault, faultsLeft] = ['none', undefined];
     if (fault === 'reset') return void req.socket.destroy();
     if (fault === 'hang') return void hung.add(res.once('close', () => hung.delete(res)));
     if (fault === 'http500') return send(res, 500, { message: 'injected fault: http500' });
@@ -131,7 +147,12 @@ export async function startNeonHttp(opts: { port?: number; onQuery?: (timing: Qu
     get requests() {
       return requests;
     },
-    setFault(next) {
+    setFault(next, opts) {
+      if (opts?.afterRequests !== undefined || opts?.count !== undefined) {
+        scheduled = { fault: next, after: opts.afterRequests ?? 0, count: opts.count };
+        return;
+      }
+      scheduled = faultsLeft = undefined;
       fault = next;
       if (next === 'hang') return;
       for (const res of hung) send(res, 503, { message: 'injected fault cleared' });

@@ -4,7 +4,8 @@
  *   POST   /env               a fresh database (from the migrated template), a Redis logical
  *                             database behind its own token, and a dedicated pair of Neon/Upstash
  *                             endpoints → the bindings a Worker needs
- *   POST   /env/:id/fault     {service: 'neon'|'upstash', fault} break that file's endpoint for real
+ *   POST   /env/:id/fault     {service: 'neon'|'upstash', fault, afterRequests?, count?} break that
+ *                             file's endpoint for real (neon: after N requests, for K requests)
  *   GET    /env/:id/stats     requests each endpoint received (to check the subrequest count)
  *   POST   /sessions          {databaseUrl} a dedicated pg connection (to hold a transaction open)
  *   POST   /sessions/:id      {sql, params} run one statement on it
@@ -63,9 +64,13 @@ export async function startControlServer(opts: { postgresUrl: string; redisUrl: 
     [
       'POST',
       /^\/env\/([^/]+)\/fault$/,
-      async (m, body: { service: 'neon' | 'upstash'; fault: string }) => {
+      async (m, body: { service: 'neon' | 'upstash'; fault: string; afterRequests?: number; count?: number }) => {
         const env = mustGet(envs, m[1]);
-        if (body.service === 'neon') env.neon.setFault(body.fault as NeonHttpFault);
+        const schedule =
+          body.afterRequests !== undefined || body.count !== undefined
+            ? { afterRequests: body.afterRequests, count: body.count }
+            : undefined;
+        if (body.service === 'neon') env.neon.setFault(body.fault as NeonHttpFault, schedule);
         else env.upstash.setFault(body.fault as UpstashRestFault);
         return { ok: true };
       },

@@ -33,9 +33,17 @@ export async function provisionEnv(overrides: Partial<Record<keyof Env, unknown>
   return { ...env, ...bindings, ...overrides } as TestEnv;
 }
 
-/** Breaks (or heals) this env's Neon or Upstash endpoint for real. */
-export function setFault(e: TestEnv, service: 'neon' | 'upstash', fault: 'none' | 'http500' | 'hang' | 'reset') {
-  return call('POST', `/env/${e.id}/fault`, { service, fault });
+/**
+ * Breaks (or heals) this env's Neon or Upstash endpoint for real. Neon only: `afterRequests`
+ * delays the fault by that many requests (between batches), `count` heals it after that many.
+ */
+export function setFault(
+  e: TestEnv,
+  service: 'neon' | 'upstash',
+  fault: 'none' | 'http500' | 'hang' | 'reset',
+  schedule?: { afterRequests?: number; count?: number },
+) {
+  return call('POST', `/env/${e.id}/fault`, { service, fault, ...schedule });
 }
 
 /** Requests each endpoint of this env has received so far. */
