@@ -4,21 +4,14 @@
  * trigger queues their blobs.
  */
 import { sql } from 'drizzle-orm';
-import { addCounts, inBatches, type Job, type JobContext, num } from './types';
+import { batchedDeletes, type DeleteBatch, type Job, type JobContext, num } from './types';
 
 export const deleteStaleEmptyChats: Job = {
   name: 'delete-stale-empty-chats',
   description: 'Deletes chats older than EMPTY_CHAT_MIN_AGE_MINUTES that have no messages.',
-  async run(ctx) {
+  run(ctx) {
     const cutoff = new Date(ctx.now.getTime() - ctx.config.emptyChatMinAgeMinutes * 60_000);
-    if (ctx.dryRun) return { counts: await countStaleEmptyChats(ctx, cutoff), more: false };
-    const counts = { chats: 0, attachments: 0 };
-    const more = await inBatches(ctx.budget, 1, async () => {
-      const batch = await deleteBatch(ctx, cutoff);
-      addCounts(counts, { chats: batch.chats, attachments: batch.attachments });
-      return batch.selected >= ctx.config.deleteBatchSize;
-    });
-    return { counts, more };
+    return batchedDeletes(ctx, { cutoff, cost: 1, count: countStaleEmptyChats, deleteBatch });
   },
 };
 
@@ -31,10 +24,12 @@ export const deleteStaleEmptyChats: Job = {
  *   READ COMMITTED re-evaluates `NOT has_messages` on it (EvalPlanQual) and drops the chat.
  * - Once we hold the row lock, a new insert waits for us and then fails its foreign key check:
  *   the app sees the error, and no committed message is ever deleted with its chat.
- * The NOT EXISTS re-check covers a has_messages flag gone stale; such chats are healed rather than
- * left to block the head of the index. Index: chats_empty_created_at_idx (partial, NOT has_messages).
+ * The NOT EXISTS re-check covers a has_messages flag gone stale; such chats (locked, not deleted)
+ * are healed rather than left to block the head of the index, without probing messages again.
+ * Index: chats_empty_created_at_idx (partial, NOT has_messages); `= ANY(ARRAY(…))` keeps the
+ * delete, the heal and the attachment count on primary-key and foreign-key index probes.
  */
-async function deleteBatch(ctx: JobContext, cutoff: Date) {
+async function deleteBatch(ctx: JobContext, cutoff: Date): Promise<DeleteBatch> {
   const result = await ctx.budget.request(() =>
     ctx.db.execute(sql`
     WITH doomed AS (
@@ -44,22 +39,22 @@ async function deleteBatch(ctx: JobContext, cutoff: Date) {
       LIMIT ${ctx.config.deleteBatchSize}
       FOR UPDATE SKIP LOCKED
     ),
-    healed AS (
-      UPDATE chats c SET has_messages = true
-      WHERE c.id IN (SELECT id FROM doomed) AND EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = c.id)
-      RETURNING c.id
-    ),
     deleted AS (
       DELETE FROM chats c
-      WHERE c.id IN (SELECT id FROM doomed) AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = c.id)
+      WHERE c.id = ANY(ARRAY(SELECT id FROM doomed)) AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = c.id)
+      RETURNING c.id
+    ),
+    healed AS (
+      UPDATE chats c SET has_messages = true
+      WHERE c.id = ANY(ARRAY(SELECT id FROM doomed EXCEPT SELECT id FROM deleted))
       RETURNING c.id
     )
     SELECT (SELECT count(*) FROM doomed) AS selected,
            (SELECT count(*) FROM deleted) AS chats,
-           (SELECT count(*) FROM attachments a WHERE a.chat_id IN (SELECT id FROM deleted)) AS attachments`),
+           (SELECT count(*) FROM attachments a WHERE a.chat_id = ANY(ARRAY(SELECT id FROM deleted))) AS attachments`),
   );
   const row = result.rows[0] ?? {};
-  return { selected: num(row.selected), chats: num(row.chats), attachments: num(row.attachments) };
+  return { selected: num(row.selected), counts: { chats: num(row.chats), attachments: num(row.attachments) } };
 }
 
 async function countStaleEmptyChats(ctx: JobContext, cutoff: Date) {

@@ -50,6 +50,37 @@ export async function inBatches(budget: Budget, cost: number, step: () => Promis
   }
 }
 
+/** One batch of a batched delete: how many candidates it locked, and what it deleted per table. */
+export interface DeleteBatch {
+  selected: number;
+  counts: Record<string, number>;
+}
+
+/**
+ * The run of a job that deletes what is older than a cutoff, in batches of DELETE_BATCH_SIZE:
+ * a dry run counts once; otherwise batches run while the budget affords `cost` subrequests each
+ * (the batch itself plus whatever the job keeps in hand for after the loop), and a batch that
+ * locked fewer candidates than the batch size was the last one.
+ */
+export async function batchedDeletes(
+  ctx: JobContext,
+  opts: {
+    cutoff: Date;
+    cost: number;
+    count: (ctx: JobContext, cutoff: Date) => Promise<Record<string, number>>;
+    deleteBatch: (ctx: JobContext, cutoff: Date) => Promise<DeleteBatch>;
+  },
+): Promise<JobOutcome> {
+  if (ctx.dryRun) return { counts: await opts.count(ctx, opts.cutoff), more: false };
+  const counts: Record<string, number> = {};
+  const more = await inBatches(ctx.budget, opts.cost, async () => {
+    const batch = await opts.deleteBatch(ctx, opts.cutoff);
+    addCounts(counts, batch.counts);
+    return batch.selected >= ctx.config.deleteBatchSize;
+  });
+  return { counts, more };
+}
+
 /** Row values from `db.execute` come back as strings for bigint counts. */
 export function num(v: unknown): number {
   return typeof v === 'number' ? v : Number(v ?? 0);
