@@ -2,7 +2,7 @@
  * The HTTP side (SPEC §4). Order matters: internal headers wrap everything (so 401/404/405/500
  * carry them too), auth runs before any config parsing or I/O, then the clients are built.
  */
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
 import type { Invocation } from '../deps';
 import { cronSecretAuth } from './auth';
 import { onError, withInternalHeaders } from './errors';
@@ -15,13 +15,21 @@ export function createApp() {
   app.use('/api/internal/*', withInternalHeaders(), cronSecretAuth());
   app.get('/api/internal/health', healthRoute);
   app.get('/api/internal/jobs', listJobsRoute);
+  // Hono routes HEAD as GET (and drops the body); a HEAD from a link checker or an uptime probe
+  // must never run a job.
+  app.use('/api/internal/jobs/:job', async function refuseHead(c, next) {
+    if (c.req.method === 'HEAD') return methodNotAllowed(c);
+    await next();
+  });
   app.on(['GET', 'POST'], '/api/internal/jobs/:job', runJobRoute);
-  app.all('/api/internal/jobs/:job', (c) =>
-    c.json({ error: 'method_not_allowed', message: 'Use GET or POST.' }, 405, { Allow: 'GET, POST' }),
-  );
+  app.all('/api/internal/jobs/:job', methodNotAllowed);
   app.all('/api/internal/jobs', (c) => c.json({ error: 'method_not_allowed', message: 'Use GET.' }, 405, { Allow: 'GET' }));
   app.all('/api/internal/health', (c) => c.json({ error: 'method_not_allowed', message: 'Use GET.' }, 405, { Allow: 'GET' }));
   app.notFound((c) => c.json({ error: 'not_found', message: 'No such route.' }, 404));
   app.onError(onError);
   return app;
+}
+
+function methodNotAllowed(c: Context<AppEnv>) {
+  return c.json({ error: 'method_not_allowed', message: 'Use GET or POST.' }, 405, { Allow: 'GET, POST' });
 }

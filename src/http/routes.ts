@@ -21,7 +21,7 @@ export async function runJobRoute(c: Context<AppEnv>) {
   const name = c.req.param('job') ?? '';
   const job = findJob(name);
   if (!job) return c.json({ error: 'unknown_job', message: 'No such job.', jobs: JOBS.map((j) => j.name) }, 404);
-  const dryRun = parseDryRun(c.req.queries('dryRun'));
+  const dryRun = parseRunQuery(c.req.queries());
   const deps = fromEnv(c.env);
   const report = await runJob(job, deps, deps.config, { trigger: 'http', now: new Date(), dryRun });
   return c.json(report, report.status === 'failed' ? 500 : 200);
@@ -105,12 +105,23 @@ async function probe(check: () => Promise<unknown>) {
   }
 }
 
-function parseDryRun(values: string[] | undefined): boolean {
+/**
+ * The run route's query: `dryRun` only. Anything else is refused rather than ignored: a caller who
+ * typed `?dryrun=1` or `?dry_run=1` meant a dry run, and must get a 400, never a real deletion.
+ * A bare `?dryRun` is a dry run too.
+ */
+function parseRunQuery(query: Record<string, string[]>): boolean {
+  const unknown = Object.keys(query).filter((key) => key !== 'dryRun');
+  if (unknown.length > 0) {
+    const hint = unknown.some((k) => k.toLowerCase().replace(/[^a-z]/g, '') === 'dryrun') ? ' Did you mean dryRun?' : '';
+    throw badRequest(`Unknown query parameter ${JSON.stringify(unknown[0]?.slice(0, 40))}; only dryRun is accepted.${hint}`);
+  }
+  const values = query.dryRun;
   if (values === undefined || values.length === 0) return false;
   if (values.length > 1) throw badRequest('dryRun was given more than once.');
   const value = (values[0] ?? '').toLowerCase();
-  if (TRUE_VALUES.has(value)) return true;
-  if (FALSE_VALUES.has(value) || value === '') return false;
+  if (TRUE_VALUES.has(value) || value === '') return true;
+  if (FALSE_VALUES.has(value)) return false;
   throw badRequest('dryRun must be 1, true, 0 or false.');
 }
 
