@@ -18,6 +18,7 @@ const OPS: Array<[string, number, Op]> = [
   ['message', 10, (c) => c.addMessage()],
   ['attachment', 10, (c) => c.addAttachment()],
   ['delete_attachment', 4, (c) => c.deleteAttachment()],
+  ['move_attachment', 3, (c) => c.moveAttachment()],
   ['deactivate', 4, (c) => c.deactivate()],
   ['reactivate', 4, (c) => c.reactivate()],
   ['delete_project', 2, (c) => c.deleteProject()],
@@ -32,7 +33,7 @@ const isForeignKeyViolation = (err: unknown) => /foreign key constraint/.test(St
 export class AppConnection {
   private n = 0;
   private readonly users: UserRow[] = [];
-  private readonly attachments: string[] = [];
+  private readonly attachments: Array<{ id: string; chatId: string }> = [];
   private readonly redis;
 
   private constructor(
@@ -167,15 +168,27 @@ export class AppConnection {
       chat.gone = true;
       return count(this.ledger, 'attachment:chat_already_deleted');
     }
-    this.attachments.push(id);
+    this.attachments.push({ id, chatId: chat.id });
     count(this.ledger, 'attachment');
   }
 
   async deleteAttachment() {
-    const id = this.attachments.splice(Math.floor(Math.random() * this.attachments.length), 1)[0];
-    if (!id) return this.addAttachment();
-    await this.session.query(`DELETE FROM attachments WHERE id = $1`, [id]);
+    const attachment = this.attachments.splice(Math.floor(Math.random() * this.attachments.length), 1)[0];
+    if (!attachment) return this.addAttachment();
+    await this.session.query(`DELETE FROM attachments WHERE id = $1`, [attachment.id]);
     count(this.ledger, 'delete_attachment');
+  }
+
+  /** Cites the attachment from another message of its chat: the old message's source becomes an orphan. */
+  async moveAttachment() {
+    const attachment = this.pick(this.attachments);
+    const chat = attachment && this.ledger.chats.get(attachment.chatId);
+    if (!attachment || !chat || chat.gone || this.ledger.users.get(chat.userId)?.state !== 'active') return this.addAttachment();
+    const message = this.pick([...this.ledger.messages].filter(([, chatId]) => chatId === chat.id).map(([m]) => m));
+    if (!message) return this.addMessage();
+    // 0 rows: the attachment went with its chat (an empty chat the job deleted, or its user's account).
+    const rows = await this.session.query(`UPDATE attachments SET message_id = $2 WHERE id = $1 RETURNING id`, [attachment.id, message]);
+    count(this.ledger, rows.length ? 'move_attachment' : 'move_attachment:already_deleted');
   }
 
   /** Deactivated two days ago: past ACCOUNT_RETENTION_DAYS=1, the account job may delete it now. */
