@@ -15,6 +15,7 @@ const NUMBERS = [
   'runs',
   'maxSubrequestsPerRun',
   'maxOverheadPerRun',
+  'dbMs',
   'longestStatementMs',
 ] as const;
 const NOOP_NUMBERS = ['wallMs', 'dbMs', 'statements', 'subrequests', 'buffers'] as const;

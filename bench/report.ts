@@ -1,4 +1,135 @@
-import type { ScaleResult } from './result.ts';
-export function writeSummary(results: ScaleResult[]): void {
-  void results;
+/**
+ * The summary of a multi-scale run: the targets of issue 5 as ratios measured in that one run, a
+ * markdown table per scale, two charts of cost against table size, written to
+ * `bench/results/summary.{md,json}`, `bench/results/*.svg` and between the markers of
+ * `bench/README.md`.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { logLogChart } from './chart.ts';
+import { BENCH_JOBS } from './jobs.ts';
+import { CONTENDERS, type ScaleResult } from './result.ts';
+import { writeJson } from './write.ts';
+
+const DIR = import.meta.dirname;
+const START = '<!-- bench:results:start -->';
+const END = '<!-- bench:results:end -->';
+/** The Free plan's subrequests per invocation. */
+const FREE_SUBREQUESTS = 50;
+
+/** The issue's targets, from the smallest and largest scale of the run. */
+export function targets(results: ScaleResult[]) {
+  const small = results[0]!;
+  const large = results[results.length - 1]!;
+  const jobs = BENCH_JOBS.map((j) => {
+    const w = large.jobs[j.name]!.worker;
+    const noopSmall = small.jobs[j.name]!.worker.noop;
+    return {
+      job: j.name,
+      r2Bound: Boolean(j.r2),
+      throughputVsLimit: w.rowsPerSec / large.jobs[j.name]!.limit.rowsPerSec,
+      // A plan that touched no buffer at all counts as one: 0 → 0 is "the same", not "infinitely better".
+      noopBuffersRatio: Math.max(1, w.noop.buffers) / Math.max(1, noopSmall.buffers),
+      noopDbMsRatio: w.noop.dbMs / Math.max(0.001, noopSmall.dbMs),
+      maxOverheadPerRun: Math.max(...results.map((r) => r.jobs[j.name]!.worker.maxOverheadPerRun)),
+      maxSubrequestsPerRun: Math.max(...results.map((r) => r.jobs[j.name]!.worker.maxSubrequestsPerRun)),
+    };
+  });
+  return {
+    smallScale: small.scale,
+    largeScale: large.scale,
+    jobs,
+    longestStatementMs: Object.fromEntries(
+      results.map((r) => [r.scale, Math.max(...BENCH_JOBS.map((j) => r.jobs[j.name]!.worker.longestStatementMs))]),
+    ),
+    fitsFreePlan: jobs.every((j) => j.maxSubrequestsPerRun <= FREE_SUBREQUESTS),
+  };
+}
+
+/** Writes the summary files and the README section for a run over several scales. */
+export async function writeSummary(results: ScaleResult[]): Promise<void> {
+  const t = targets(results);
+  await writeJson(join(DIR, 'results/summary.json'), t);
+  for (const [file, chart] of Object.entries(charts(results))) writeFileSync(join(DIR, 'results', file), chart);
+  const md = summaryMarkdown(results, t);
+  writeFileSync(join(DIR, 'results/summary.md'), md);
+  const readme = join(DIR, 'README.md');
+  const text = readFileSync(readme, 'utf8');
+  const from = text.indexOf(START);
+  const to = text.indexOf(END);
+  if (from < 0 || to < from) throw new Error(`bench/README.md needs the markers ${START} and ${END}`);
+  writeFileSync(readme, `${text.slice(0, from + START.length)}\n${md}${text.slice(to)}`);
+}
+
+function summaryMarkdown(results: ScaleResult[], t: ReturnType<typeof targets>): string {
+  const m = results[0]!.machine;
+  const out = [
+    `Run of ${results[results.length - 1]!.startedAt.slice(0, 10)} on ${m.nproc} cores (${m.cpu}), ${m.memoryGiB} GiB, ` +
+      `Postgres ${m.postgres}, Node ${m.node}, ${m.platform}; DELETE_BATCH_SIZE ${results[0]!.settings.DELETE_BATCH_SIZE}.`,
+    '',
+    `### Targets (${t.largeScale} vs ${t.smallScale}, one run)`,
+    '',
+    '| job | throughput vs limit at ' +
+      t.largeScale +
+      ' (≥ 0.8) | no-op buffers ' +
+      t.largeScale +
+      '/' +
+      t.smallScale +
+      ' (≤ 2) | no-op DB time ratio | overhead subrequests per run (≤ 2) | max subrequests per run (≤ 50) |',
+    '|---|---|---|---|---|---|',
+    ...t.jobs.map(
+      (j) =>
+        `| ${j.job}${j.r2Bound ? ' (R2-bound)' : ''} | ${j.throughputVsLimit.toFixed(2)} | ${j.noopBuffersRatio.toFixed(2)} | ${j.noopDbMsRatio.toFixed(2)} | ${j.maxOverheadPerRun} | ${j.maxSubrequestsPerRun} |`,
+    ),
+    '',
+    `Longest single statement of the Worker (≤ 1000 ms): ${Object.entries(t.longestStatementMs)
+      .map(([s, ms]) => `${s} ${ms.toFixed(0)} ms`)
+      .join(', ')}.`,
+    '',
+    '![no-op cost](results/noop-cost.svg) ![wall time](results/wall-time.svg)',
+    '',
+  ];
+  for (const r of results) {
+    out.push(
+      `### ${r.scale} chats (${Object.entries(r.dataset.rows)
+        .map(([k, v]) => `${v} ${k}`)
+        .join(', ')}; built in ${(r.dataset.buildMs / 1000).toFixed(1)} s)`,
+      '',
+    );
+    out.push(
+      '| job | contender | rows deleted | wall ms | DB ms | rows/s | statements | subrequests (runs) | longest transaction ms | no-op DB ms | no-op buffers |',
+    );
+    out.push('|---|---|---|---|---|---|---|---|---|---|---|');
+    for (const j of BENCH_JOBS) {
+      for (const c of CONTENDERS) {
+        const x = r.jobs[j.name]![c];
+        out.push(
+          `| ${j.name} | ${c} | ${x.rowsDeleted} | ${x.wallMs.toFixed(0)} | ${(x.dbMs ?? x.wallMs).toFixed(0)} | ${x.rowsPerSec.toFixed(0)} | ${x.statements} | ${x.subrequests} (${x.runs}) | ${x.longestStatementMs.toFixed(1)} | ${x.noop.dbMs.toFixed(2)} | ${x.noop.buffers} |`,
+        );
+      }
+    }
+    out.push('');
+  }
+  return out.join('\n');
+}
+
+function charts(results: ScaleResult[]): Record<string, string> {
+  const sum = (r: ScaleResult, c: (typeof CONTENDERS)[number], f: (x: ScaleResult['jobs'][string]['worker']) => number) =>
+    BENCH_JOBS.reduce((s, j) => s + f(r.jobs[j.name]![c]), 0);
+  const series = (f: Parameters<typeof sum>[2]) =>
+    CONTENDERS.map((c) => ({ name: c, points: results.map((r) => [r.chats, sum(r, c, f)] as [number, number]) }));
+  return {
+    'noop-cost.svg': logLogChart({
+      title: 'No-op run: buffers touched (all jobs)',
+      xLabel: 'chats in the table',
+      yLabel: 'shared buffers',
+      series: series((x) => x.noop.buffers),
+    }),
+    'wall-time.svg': logLogChart({
+      title: 'Deleting the stale rows: wall time (all jobs)',
+      xLabel: 'chats in the table',
+      yLabel: 'ms',
+      series: series((x) => x.wallMs),
+    }),
+  };
 }

@@ -29,7 +29,9 @@ export interface JobResult {
   maxSubrequestsPerRun: number;
   /** Subrequests of a run beyond its batches (lock, finish, alarm check). */
   maxOverheadPerRun: number;
-  /** The longest single statement: the longest any row lock was held. */
+  /** Time Postgres spent executing the statements, the rest of wallMs is transport and bookkeeping. */
+  dbMs: number;
+  /** The longest single transaction (a statement, or a batch request's statements): the longest any row lock was held. */
   longestStatementMs: number;
   noop: NoopResult;
 }

@@ -7,7 +7,7 @@
  * Not a test: it measures and never judges a time.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -22,6 +22,7 @@ import { BENCH_JOBS } from './jobs.ts';
 import { connect, countRows, explain } from './measure.ts';
 import { writeSummary } from './report.ts';
 import type { Machine, ScaleResult } from './result.ts';
+import { writeJson } from './write.ts';
 import { runSqlContender } from './sql-contender.ts';
 import { type QueryLog, runWorkerContender } from './worker-contender.ts';
 
@@ -99,14 +100,14 @@ try {
       chats,
       startedAt: new Date().toISOString(),
       machine,
-      settings: { DELETE_BATCH_SIZE: batchSize ?? 'wrangler.toml default', ...vars },
+      settings: { DELETE_BATCH_SIZE: batchSize ?? tomlVar('DELETE_BATCH_SIZE'), RUN_SUBREQUEST_BUDGET: tomlVar('RUN_SUBREQUEST_BUDGET') },
       dataset: { buildMs, rows },
       jobs: Object.fromEntries(
         BENCH_JOBS.map((j) => [j.name, { worker: worker.results[j.name]!, limit: limit[j.name]!, naive: naive[j.name]! }]),
       ),
       firstBatchPlans,
     };
-    writeFileSync(join(RESULTS_DIR, `${scale}.json`), `${JSON.stringify(result, null, 2)}\n`);
+    await writeJson(join(RESULTS_DIR, `${scale}.json`), result);
     written.push(result);
     await withClient(adminUrl, async (c) => {
       for (const db of ['bench_limit', 'bench_naive', 'bench_worker', 'bench_explain', template]) {
@@ -114,13 +115,19 @@ try {
       }
     });
   }
-  if (written.length > 1) writeSummary(written);
+  if (written.length > 1) await writeSummary(written);
   if (values.check) {
     for (const result of written) checkResult(result);
     process.stderr.write(`bench: ${written.length} result file(s) have the expected shape\n`);
   }
 } finally {
   for (const stop of stops) await stop().catch(() => {});
+}
+
+/** A [vars] default from wrangler.toml, for the record of what the Worker ran with. */
+function tomlVar(name: string): string {
+  const toml = readFileSync(join(import.meta.dirname, '../wrangler.toml'), 'utf8');
+  return new RegExp(`^${name}\\s*=\\s*"([^"]*)"`, 'm').exec(toml)?.[1] ?? 'unknown';
 }
 
 async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { QueryTiming } from '../scripts/stack/neon-http.ts';
 import { startLocalWorker } from '../scripts/stack/worker.ts';
 import type { BenchJob } from './jobs.ts';
-import { connect, countRows, explain, rowsGone } from './measure.ts';
+import { connect, countRows, explain, rowsGone, settle } from './measure.ts';
 import type { JobResult } from './result.ts';
 
 /** What the bench's Neon endpoint saw; the Worker is its only client while this contender runs. */
@@ -73,15 +73,17 @@ export async function runWorkerContender(target: WorkerTarget, jobs: BenchJob[],
         more = report.more;
         subrequests += report.subrequests;
         maxSubrequestsPerRun = Math.max(maxSubrequestsPerRun, report.subrequests);
-        maxOverheadPerRun = Math.max(maxOverheadPerRun, log.queries.slice(mark).filter((q) => OVERHEAD.test(q.query)).length);
+        const overhead = new Set(log.queries.slice(mark).flatMap((q) => (OVERHEAD.test(q.query) ? [q.request] : [])));
+        maxOverheadPerRun = Math.max(maxOverheadPerRun, overhead.size);
       }
       const wallMs = performance.now() - started;
       const sent = log.queries.slice(from);
-      const first = sent.find((q) => !OVERHEAD.test(q.query));
+      const first = sent.find((q) => !OVERHEAD.test(q.query) && /\b(DELETE|UPDATE)\b/i.test(q.query));
       if (first) firstBatches[job.name] = first;
       const after = await countRows(client, job.tables);
       const rowsDeleted = rowsGone(before, after, job.tables);
 
+      await settle(client, job.tables);
       const noopFrom = log.queries.length;
       const noopRun = await call(job.name);
       const noopSent = log.queries.slice(noopFrom);
@@ -96,7 +98,8 @@ export async function runWorkerContender(target: WorkerTarget, jobs: BenchJob[],
         runs,
         maxSubrequestsPerRun,
         maxOverheadPerRun,
-        longestStatementMs: Math.max(0, ...sent.map((q) => q.ms)),
+        dbMs: sent.reduce((sum, q) => sum + q.ms, 0),
+        longestStatementMs: longestTransaction(sent),
         noop: {
           wallMs: noopRun.ms,
           dbMs: noopSent.reduce((sum, q) => sum + q.ms, 0),
@@ -112,4 +115,11 @@ export async function runWorkerContender(target: WorkerTarget, jobs: BenchJob[],
     await worker.stop();
   }
   return { results, firstBatches };
+}
+
+/** The statements of one request run in one transaction: its row locks are held for their sum. */
+function longestTransaction(sent: QueryTiming[]): number {
+  const byRequest = new Map<number, number>();
+  for (const q of sent) byRequest.set(q.request, (byRequest.get(q.request) ?? 0) + q.ms);
+  return Math.max(0, ...byRequest.values());
 }

@@ -52,6 +52,8 @@ export interface QueryTiming {
   params: unknown[];
   /** Time from sending the statement to its result, in milliseconds. */
   ms: number;
+  /** The HTTP request it came in (1, 2, …): a batch is one request carrying several statements. */
+  request: number;
 }
 
 /** An error answered with a fixed status and a Neon-shaped JSON body. */
@@ -130,7 +132,9 @@ export async function startNeonHttp(opts: { port?: number; onQuery?: (timing: Qu
     if (fault === 'reset') return void req.socket.destroy();
     if (fault === 'hang') return void hung.add(res.once('close', () => hung.delete(res)));
     if (fault === 'http500') return send(res, 500, { message: 'injected fault: http500' });
-    handle(req, poolFor, opts.onQuery).then(
+    const request = requests;
+    const onQuery = opts.onQuery && ((t: Omit<QueryTiming, 'request'>) => opts.onQuery?.({ ...t, request }));
+    handle(req, poolFor, onQuery).then(
       (body) => send(res, 200, body),
       (err: unknown) => send(res, ...errorResponse(err)),
     );
@@ -172,7 +176,11 @@ export async function startNeonHttp(opts: { port?: number; onQuery?: (timing: Qu
   };
 }
 
-async function handle(req: IncomingMessage, poolFor: (cs: string) => pg.Pool, onQuery?: (t: QueryTiming) => void): Promise<unknown> {
+async function handle(
+  req: IncomingMessage,
+  poolFor: (cs: string) => pg.Pool,
+  onQuery?: (t: Omit<QueryTiming, 'request'>) => void,
+): Promise<unknown> {
   if (req.method !== 'POST' || !new URL(req.url ?? '/', 'http://x').pathname.endsWith('/sql')) {
     throw new HttpError(404, `no route for ${req.method} ${req.url}`);
   }
@@ -220,7 +228,7 @@ async function handle(req: IncomingMessage, poolFor: (cs: string) => pg.Pool, on
   }
 }
 
-async function runQuery(client: pg.PoolClient, q: QueryData, options: Options, onQuery?: (t: QueryTiming) => void) {
+async function runQuery(client: pg.PoolClient, q: QueryData, options: Options, onQuery?: (t: Omit<QueryTiming, 'request'>) => void) {
   if (typeof q?.query !== 'string') throw new HttpError(400, 'each query needs a "query" string');
   const arrayMode = q.arrayMode ?? options.arrayMode;
   // Extended protocol even without params, as Neon does: one statement per query, one result back.
