@@ -221,6 +221,9 @@ async function handle(
     return await runQuery(client, payload as unknown as QueryData, options, onQuery);
   } catch (err) {
     if (!(err instanceof pg.DatabaseError) && !(err instanceof HttpError)) broken = err;
+    // A FATAL error (the backend was terminated, the server is shutting down) ends the connection:
+    // pooling it again would fail the next request, which Neon's proxy never does.
+    if (err instanceof pg.DatabaseError && err.severity === 'FATAL') broken = err;
     throw err;
   } finally {
     // A client whose connection failed (or whose ROLLBACK did) must not go back to the pool.

@@ -82,6 +82,15 @@ describe('Postgres failing in the middle of a run', () => {
     expect(await wholeOrGone()).toBe(report.counts.chats);
   });
 
+  it('a request that hangs mid-run times out (10 s), is retried, and the run completes whole', { timeout: 60_000 }, async () => {
+    await seedChats();
+    await setFault(e, 'neon', 'hang', { afterRequests: 4, count: 1 });
+    const report = await runNamed(e, 'delete-stale-empty-chats', { now: NOW });
+    expect(report.status).toBe('succeeded');
+    expect(report.counts.chats).toBeGreaterThanOrEqual(3);
+    expect(await wholeOrGone()).toBe(report.counts.chats);
+  });
+
   it('mid-statement: the backend running the DELETE is terminated; its batch rolls back whole', { timeout: 60_000 }, async () => {
     await seedChats();
     // The app holds the outbox table: the job's DELETE removes its chat, cascades to the attachment,
