@@ -168,8 +168,8 @@ describe('odd methods, paths and queries', () => {
 });
 
 describe('a dry run asked for in a form the route does not understand', () => {
-  // BUG (src/http/routes.ts parseDryRun, not this file's to fix): each of these is answered as a
-  // real run and deletes data. A caller who meant a dry run must get a 400, never a deletion.
+  // Found by this file (fixed in src/http/routes.ts): each of these used to be answered as a real
+  // run. A caller who meant a dry run must get a dry run or a 400, never a deletion.
   const QUERIES = ['dryRun', 'dryrun=1', 'DRYRUN=1', 'dry_run=1', 'dryRun[]=1', 'dry-run=true'];
   it(`${QUERIES.length} misspelled dry runs delete nothing`, async () => {
     const deletedBy: string[] = [];
@@ -183,8 +183,8 @@ describe('a dry run asked for in a form the route does not understand', () => {
     expect(deletedBy).toEqual([]);
   });
 
-  // BUG (src/http/app.ts, not this file's to fix): Hono answers HEAD with the GET handler, so a
-  // HEAD (link checkers, uptime monitors) runs the job and deletes data. It must be a 405.
+  // Found by this file (fixed in src/http/app.ts): Hono answers HEAD with the GET handler, so a
+  // HEAD (link checkers, uptime monitors) ran the job and deleted data. It must be a 405.
   it('HEAD on a job route deletes nothing', async () => {
     const d = await provisionEnv({ CRON_SECRET: SECRET, CONTINUATION_MAX_HOPS: '0' });
     await seedAccount(testDb(d), new Date(), { id: 'old', chats: [{ ageMinutes: 600 }] });
