@@ -5,7 +5,13 @@
  * never a secret, stack trace or SQL in a response, only documented statuses, the internal
  * headers on every /api/internal/ response, and a bad config deletes nothing.
  */
-import { createExecutionContext, createScheduledController, waitOnExecutionContext } from 'cloudflare:test';
+import {
+  createExecutionContext,
+  createMessageBatch,
+  createScheduledController,
+  getQueueResult,
+  waitOnExecutionContext,
+} from 'cloudflare:test';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import worker from '../../src/index';
@@ -194,7 +200,7 @@ describe('a dry run asked for in a form the route does not understand', () => {
 });
 
 describe('configuration', () => {
-  it(`${BAD_CONFIG.length} malformed [vars] values → an error naming the variable over HTTP and cron; nothing deleted`, async () => {
+  it(`${BAD_CONFIG.length} malformed [vars] values → an error naming the variable over HTTP, cron and queue; nothing deleted`, async () => {
     // An env of its own: the tests above ran jobs against theirs.
     const c = await provisionEnv({ CRON_SECRET: SECRET, CONTINUATION_MAX_HOPS: '0' });
     await seedAccount(testDb(c), new Date(), { id: 'old', deactivatedDaysAgo: 400, chats: [{ ageMinutes: 600 }] });
@@ -213,6 +219,14 @@ describe('configuration', () => {
         await expect(run, `${variable}=${JSON.stringify(value)} on ${cron}`).rejects.toThrow(new RegExp(`^${variable}: `));
         await waitOnExecutionContext(ctx);
       }
+      // A queued continuation with a bad config runs nothing and is retried later, not dropped.
+      const ctx = createExecutionContext();
+      const body = { job: 'delete-stale-empty-chats', continues: 'run-0', hop: 1 };
+      const batch = createMessageBatch('spacerr-jobs-continuations', [{ id: 'm', timestamp: new Date(), attempts: 1, body }]);
+      await worker.queue(batch, env, ctx);
+      expect((await getQueueResult(batch, ctx)).retryBatch, `${variable}=${JSON.stringify(value)} on the queue`).toMatchObject({
+        retry: true,
+      });
     }
     // Validation comes before any client is built: not one request reached Postgres or Redis.
     expect(await endpointStats(c)).toEqual(before);
