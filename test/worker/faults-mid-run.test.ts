@@ -123,6 +123,30 @@ describe('Postgres failing in the middle of a run', () => {
   });
 });
 
+describe('Postgres failing as the run finishes', () => {
+  it('the work stands, the run says failed (record), the lock holds until the lease runs out, then the next run takes over', async () => {
+    // Same data in a twin env tells how many requests come before the finishing one.
+    const twin = e;
+    await seedChats();
+    const { subrequests } = await runNamed(twin, 'delete-stale-empty-chats', { now: NOW });
+    e = await provisionEnv({ DELETE_BATCH_SIZE: '1' });
+    await seedChats();
+    await setFault(e, 'neon', 'http500', { afterRequests: subrequests - 1, count: 1 });
+    const report = await runNamed(e, 'delete-stale-empty-chats', { now: NOW });
+    expect(report).toMatchObject({ status: 'failed', phase: 'record', error: expect.stringMatching(/could not be recorded/) });
+    expect(await wholeOrGone()).toBe(N); // the batches committed; only the record failed
+    const lines = errors.mock.calls.map((c) => JSON.parse(String(c[0])) as Record<string, unknown>);
+    expect(lines).toContainEqual(expect.objectContaining({ event: 'job_run_record_failed', runId: report.runId }));
+
+    // Within the lease the lock is still held; once it has run out the next run takes over.
+    expect(await runNamed(e, 'delete-stale-empty-chats', { now: NOW })).toMatchObject({ status: 'skipped', heldBy: report.runId });
+    await testDb(e).execute(sql`UPDATE job_runs SET lease_until = now() - interval '1 second' WHERE id = ${report.runId}`);
+    expect((await runNamed(e, 'delete-stale-empty-chats', { now: NOW })).status).toBe('succeeded');
+    const [row] = await q<{ status: string }>(testDb(e), sql`SELECT status FROM job_runs WHERE id = ${report.runId}`);
+    expect(row?.status).toBe('abandoned');
+  });
+});
+
 describe('Redis down', () => {
   it('the lock lives in Postgres: racing runs of a Postgres-only job still get one winner; the Redis job fails cleanly', async () => {
     await seedChats();
