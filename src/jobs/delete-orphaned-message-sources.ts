@@ -5,25 +5,18 @@
  * in time proportional to the orphans.
  */
 import { sql } from 'drizzle-orm';
-import { addCounts, inBatches, type Job, type JobContext, num } from './types';
+import { type Batch, batchedRun, type Job, type JobContext, num } from './types';
 
 export const deleteOrphanedMessageSources: Job = {
   name: 'delete-orphaned-message-sources',
   description: 'Deletes message_sources rows whose attachment is gone or no longer attached to that message.',
-  async run(ctx) {
-    if (ctx.dryRun) return { counts: await countOrphans(ctx), more: false };
-    const counts: Record<string, number> = {};
-    const more = await inBatches(ctx.budget, 1, async () => {
-      const batch = await deleteBatch(ctx);
-      addCounts(counts, batch.counts);
-      return batch.full;
-    });
-    return { counts, more };
+  run(ctx) {
+    return batchedRun(ctx, { cost: 1, count: countOrphans, batch: deleteBatch });
   },
 };
 
 /** Both kinds of orphan in one request (a batch runs in one transaction). */
-async function deleteBatch(ctx: JobContext) {
+async function deleteBatch(ctx: JobContext): Promise<Batch> {
   const n = ctx.config.deleteBatchSize;
   const [gone, moved] = await ctx.budget.request(() =>
     ctx.db.batch([

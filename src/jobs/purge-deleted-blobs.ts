@@ -6,7 +6,7 @@
  */
 import { inArray, sql } from 'drizzle-orm';
 import { blobDeletions } from '../db/schema';
-import { addCounts, inBatches, type Job, type JobContext, num } from './types';
+import { type Batch, batchedRun, type Job, type JobContext, num } from './types';
 
 /** R2's limit on keys per delete call. */
 export const R2_DELETE_MAX_KEYS = 1000;
@@ -20,16 +20,9 @@ export class BlobDeleteError extends Error {
 export const purgeDeletedBlobs: Job = {
   name: 'purge-deleted-blobs',
   description: 'Deletes the R2 objects queued in blob_deletions, in batches of up to 1000 keys.',
-  async run(ctx) {
-    if (ctx.dryRun) return { counts: await countDue(ctx), more: false };
-    const counts: Record<string, number> = {};
+  run(ctx) {
     // A batch is claim + R2 delete + confirm (or record the failure), plus one spare for a retry.
-    const more = await inBatches(ctx.budget, 4, async () => {
-      const batch = await purgeBatch(ctx);
-      addCounts(counts, batch.counts);
-      return batch.full;
-    });
-    return { counts, more };
+    return batchedRun(ctx, { cost: 4, count: countDue, batch: purgeBatch });
   },
 };
 
@@ -40,7 +33,7 @@ interface Claimed {
   live: boolean;
 }
 
-async function purgeBatch(ctx: JobContext): Promise<{ counts: Record<string, number>; full: boolean }> {
+async function purgeBatch(ctx: JobContext): Promise<Batch> {
   // `live`: the key belongs to an attachments row again (a reused key). Its outbox entry is
   // dropped without touching R2: deleting it would destroy a blob whose row exists.
   const claimed = await ctx.budget.request(() =>

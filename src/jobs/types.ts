@@ -56,13 +56,36 @@ export interface DeleteBatch {
   counts: Record<string, number>;
 }
 
+/** One batch of any job: what it did per table, and whether it was full (so more may remain). */
+export interface Batch {
+  counts: Record<string, number>;
+  full: boolean;
+}
+
 /**
- * The run of a job that deletes what is older than a cutoff, in batches of DELETE_BATCH_SIZE:
- * a dry run counts once; otherwise batches run while the budget affords `cost` subrequests each
- * (the batch itself plus whatever the job keeps in hand for after the loop), and a batch that
- * locked fewer candidates than the batch size was the last one.
+ * The run of a batched job: a dry run counts once; otherwise batches run while the budget affords
+ * `cost` subrequests each (the batch itself plus whatever the job keeps in hand for after the
+ * loop), adding up their counts, until a batch is not full.
  */
-export async function batchedDeletes(
+export async function batchedRun(
+  ctx: JobContext,
+  opts: { cost: number; count: (ctx: JobContext) => Promise<Record<string, number>>; batch: (ctx: JobContext) => Promise<Batch> },
+): Promise<JobOutcome> {
+  if (ctx.dryRun) return { counts: await opts.count(ctx), more: false };
+  const counts: Record<string, number> = {};
+  const more = await inBatches(ctx.budget, opts.cost, async () => {
+    const batch = await opts.batch(ctx);
+    addCounts(counts, batch.counts);
+    return batch.full;
+  });
+  return { counts, more };
+}
+
+/**
+ * `batchedRun` for a job that deletes what is older than a cutoff, DELETE_BATCH_SIZE candidates
+ * per batch: a batch that locked fewer than that was the last one.
+ */
+export function batchedDeletes(
   ctx: JobContext,
   opts: {
     cutoff: Date;
@@ -71,14 +94,14 @@ export async function batchedDeletes(
     deleteBatch: (ctx: JobContext, cutoff: Date) => Promise<DeleteBatch>;
   },
 ): Promise<JobOutcome> {
-  if (ctx.dryRun) return { counts: await opts.count(ctx, opts.cutoff), more: false };
-  const counts: Record<string, number> = {};
-  const more = await inBatches(ctx.budget, opts.cost, async () => {
-    const batch = await opts.deleteBatch(ctx, opts.cutoff);
-    addCounts(counts, batch.counts);
-    return batch.selected >= ctx.config.deleteBatchSize;
+  return batchedRun(ctx, {
+    cost: opts.cost,
+    count: (c) => opts.count(c, opts.cutoff),
+    batch: async (c) => {
+      const batch = await opts.deleteBatch(c, opts.cutoff);
+      return { counts: batch.counts, full: batch.selected >= c.config.deleteBatchSize };
+    },
   });
-  return { counts, more };
 }
 
 /** Row values from `db.execute` come back as strings for bigint counts. */
