@@ -5,10 +5,10 @@
  * programmer errors throw.
  */
 import type { Config } from '../config';
-import { acquireRun, finishRun } from '../db/job-runs';
+import { acquireRun, finishRun, type RunFinish } from '../db/job-runs';
 import { logEvent, publicMessage } from '../log';
 import { type Alarm, ALARM_JOBS, alarmsOf, backlogAt } from './alarms';
-import { Budget } from './budget';
+import { Budget, isTransient } from './budget';
 import { ping } from './heartbeat';
 import type { Job, JobDeps } from './types';
 
@@ -64,6 +64,7 @@ const RUN_OVERHEAD_SUBREQUESTS = 2;
 /** The lease outlives the time budget, so it only expires when the holder really died. */
 const LEASE_MARGIN_MS = 60_000;
 const DAY_MS = 86_400_000;
+const FINISH_RETRY_MS = 200;
 
 export async function runJob(job: Job, deps: JobDeps, config: Config, opts: RunOptions): Promise<RunReport> {
   const clock = opts.clock ?? Date.now;
@@ -169,7 +170,15 @@ export async function runJob(job: Job, deps: JobDeps, config: Config, opts: RunO
     ...(alarms.length > 0 ? { alarms } : {}),
   };
   try {
-    await finishRun(deps.db, runId, { status, counts: report.counts, more: report.more, subrequests, error: report.error ?? null });
+    const result: RunFinish = { status, counts: report.counts, more: report.more, subrequests, error: report.error ?? null };
+    // Retried once on a transient failure (it only updates this run's own `running` row, so it is
+    // safe to repeat): a lost finish would hold the lock until the lease expires. The retry uses
+    // the slack between RUN_SUBREQUEST_BUDGET and the platform's limit.
+    await finishRun(deps.db, runId, result).catch(async (err: unknown) => {
+      if (!isTransient(err)) throw err;
+      await new Promise((r) => setTimeout(r, FINISH_RETRY_MS));
+      await finishRun(deps.db, runId, result);
+    });
   } catch (finishError) {
     // The lease will expire and the next run marks this one abandoned; say so in the log.
     logEvent('error', 'job_run_record_failed', { job: job.name, runId, error: publicMessage(finishError) });

@@ -124,6 +124,20 @@ describe('Postgres failing in the middle of a run', () => {
 });
 
 describe('Postgres failing as the run finishes', () => {
+  it('one failed finishing request is retried: the run is recorded and the lock released', async () => {
+    const twin = e;
+    await seedChats();
+    const { subrequests } = await runNamed(twin, 'delete-stale-empty-chats', { now: NOW });
+    e = await provisionEnv({ DELETE_BATCH_SIZE: '1' });
+    await seedChats();
+    await setFault(e, 'neon', 'http500', { afterRequests: subrequests - 1, count: 1 });
+    const report = await runNamed(e, 'delete-stale-empty-chats', { now: NOW });
+    expect(report).toMatchObject({ status: 'succeeded', more: false });
+    const [row] = await q<{ status: string }>(testDb(e), sql`SELECT status FROM job_runs WHERE id = ${report.runId}`);
+    expect(row?.status).toBe('succeeded');
+    expect((await runNamed(e, 'delete-stale-empty-chats', { now: NOW })).status).toBe('succeeded'); // not skipped
+  });
+
   it('the work stands, the run says failed (record), the lock holds until the lease runs out, then the next run takes over', async () => {
     // Same data in a twin env tells how many requests come before the finishing one.
     const twin = e;
@@ -131,7 +145,8 @@ describe('Postgres failing as the run finishes', () => {
     const { subrequests } = await runNamed(twin, 'delete-stale-empty-chats', { now: NOW });
     e = await provisionEnv({ DELETE_BATCH_SIZE: '1' });
     await seedChats();
-    await setFault(e, 'neon', 'http500', { afterRequests: subrequests - 1, count: 1 });
+    // Both the finishing request and its one retry fail.
+    await setFault(e, 'neon', 'http500', { afterRequests: subrequests - 1, count: 2 });
     const report = await runNamed(e, 'delete-stale-empty-chats', { now: NOW });
     expect(report).toMatchObject({ status: 'failed', phase: 'record', error: expect.stringMatching(/could not be recorded/) });
     expect(await wholeOrGone()).toBe(N); // the batches committed; only the record failed
