@@ -31,10 +31,11 @@ export interface BacklogCutoffs {
   emptyChats: Date;
 }
 
-export async function readBacklog(db: Db, cut: BacklogCutoffs): Promise<Backlog> {
+/** The backlog query, to send alone or inside a batch (the run's finishing request). */
+export function backlogQuery(db: Db, cut: BacklogCutoffs) {
   const capped = (from: ReturnType<typeof sql>) => sql`(SELECT count(*) FROM (SELECT 1 ${from} LIMIT ${BACKLOG_CAP}) s)`;
   const overdue = cut.accountsOverdue ?? new Date(0);
-  const result = await db.execute(sql`
+  return db.execute(sql`
     SELECT
       ${capped(sql`FROM users WHERE deactivated_at < ${cut.accountsEligible}`)} AS accounts_eligible,
       ${capped(sql`FROM users WHERE deactivated_at < ${overdue}`)} AS accounts_overdue,
@@ -45,7 +46,13 @@ export async function readBacklog(db: Db, cut: BacklogCutoffs): Promise<Backlog>
       ${capped(sql`FROM stream_deletions`)} AS stream_deletions,
       ${capped(sql`FROM message_source_checks`)} AS source_checks,
       ${capped(sql`FROM message_sources WHERE attachment_id IS NULL`)} AS orphaned_sources`);
-  const row = result.rows[0] ?? {};
+}
+
+export async function readBacklog(db: Db, cut: BacklogCutoffs): Promise<Backlog> {
+  return parseBacklog((await backlogQuery(db, cut)).rows[0]);
+}
+
+export function parseBacklog(row: Record<string, unknown> = {}): Backlog {
   const oldest = row.oldest_overdue;
   return {
     accountsEligible: num(row.accounts_eligible),

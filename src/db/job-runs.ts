@@ -78,12 +78,26 @@ export interface RunFinish {
   error: string | null;
 }
 
-/** Records the outcome and releases the lock. One request. */
-export async function finishRun(db: Db, id: string, result: RunFinish): Promise<void> {
-  await db
+/**
+ * Records the outcome and releases the lock. One request: `alongside` (a read, such as the
+ * backlog check of the run's alarms) rides in the same batch, and its rows come back.
+ */
+export async function finishRun(
+  db: Db,
+  id: string,
+  result: RunFinish,
+  alongside?: ReturnType<Db['execute']>,
+): Promise<Record<string, unknown> | undefined> {
+  const update = db
     .update(jobRuns)
     .set({ ...result, finishedAt: sql`now()`, leaseUntil: null })
     .where(and(eq(jobRuns.id, id), eq(jobRuns.status, 'running')));
+  if (!alongside) {
+    await update;
+    return undefined;
+  }
+  const [, read] = await db.batch([update, alongside]);
+  return read.rows[0] as Record<string, unknown> | undefined;
 }
 
 /**

@@ -4,7 +4,7 @@
  * BLOB_MAX_ATTEMPTS). An alarm makes the health route answer 503 and the job's heartbeat fail.
  */
 import type { Config } from '../config';
-import { type Backlog, readBacklog } from '../db/backlog';
+import { type Backlog, type BacklogCutoffs, readBacklog } from '../db/backlog';
 import type { Db } from '../db/client';
 import { ACCOUNTS_JOB, overdueBefore } from './deadline';
 
@@ -18,16 +18,21 @@ export interface Alarm {
   message: string;
 }
 
-/** Jobs whose end-of-run check can raise an alarm (one extra subrequest per run). */
+/** Jobs whose end-of-run check can raise an alarm (read in the run's finishing request). */
 export const ALARM_JOBS: ReadonlySet<string> = new Set([ACCOUNTS_JOB, 'purge-deleted-blobs']);
 
-/** Reads the backlog as of `now`. One request. */
-export function backlogAt(db: Db, config: Config, now: Date): Promise<Backlog> {
-  return readBacklog(db, {
+/** The cutoffs that define the backlog as of `now`. */
+export function backlogCutoffs(config: Config, now: Date): BacklogCutoffs {
+  return {
     accountsEligible: new Date(now.getTime() - config.accountRetentionDays * DAY_MS),
     accountsOverdue: overdueBefore(config, now),
     emptyChats: new Date(now.getTime() - config.emptyChatMinAgeMinutes * MINUTE_MS),
-  });
+  };
+}
+
+/** Reads the backlog as of `now`. One request. */
+export function backlogAt(db: Db, config: Config, now: Date): Promise<Backlog> {
+  return readBacklog(db, backlogCutoffs(config, now));
 }
 
 export function alarmsOf(backlog: Backlog, config: Config): Alarm[] {

@@ -1,13 +1,14 @@
 /**
  * Runs one job once: takes the job's lock (recording the run in job_runs), pings the heartbeat,
- * runs the job within its budget, checks its alarms, records the outcome, releases the lock, pings
+ * runs the job within its budget, records the outcome and checks its alarms (one request), pings
  * again and logs one JSON line. Expected outcomes come back as values (`skipped`, `failed`); only
  * programmer errors throw.
  */
 import type { Config } from '../config';
 import { acquireRun, finishRun, type RunFinish } from '../db/job-runs';
 import { logEvent, publicMessage } from '../log';
-import { type Alarm, ALARM_JOBS, alarmsOf, backlogAt } from './alarms';
+import { backlogQuery, parseBacklog } from '../db/backlog';
+import { type Alarm, ALARM_JOBS, alarmsOf, backlogCutoffs } from './alarms';
 import { Budget, isTransient } from './budget';
 import { ping } from './heartbeat';
 import type { Job, JobDeps } from './types';
@@ -127,7 +128,7 @@ export async function runJob(job: Job, deps: JobDeps, config: Config, opts: RunO
   if (heartbeat) await ping(heartbeat, 'start', pingInfo);
 
   const share = opts.share ?? 1;
-  const overhead = RUN_OVERHEAD_SUBREQUESTS + (heartbeat ? 2 : 0) + (checksAlarms ? 1 : 0) + (opts.reserve ?? 0);
+  const overhead = RUN_OVERHEAD_SUBREQUESTS + (heartbeat ? 2 : 0) + (opts.reserve ?? 0);
   const budget = new Budget({
     subrequests: Math.floor(config.runSubrequestBudget * share) - overhead,
     timeMs: Math.floor(config.runTimeBudgetMs * share),
@@ -145,20 +146,12 @@ export async function runJob(job: Job, deps: JobDeps, config: Config, opts: RunO
     error = err;
     phase = 'run';
   }
-  let alarms: Alarm[] = [];
-  let extra = 0;
-  // Only a run that finished its work can say what it left behind; one that stops with `more`
-  // is continued, and its last run checks.
-  if (checksAlarms && error === undefined && !outcome.more) {
-    extra += 1;
-    try {
-      alarms = alarmsOf(await backlogAt(deps.db, config, opts.now), config).filter((a) => a.job === job.name);
-    } catch (err) {
-      logEvent('warn', 'alarm_check_failed', { job: job.name, runId, error: publicMessage(err) });
-    }
-  }
+  // Only a run that finished its work can say what it left behind (one that stops with `more` is
+  // continued, and its last run checks). The check rides in the finishing request.
+  const alarmCheck =
+    checksAlarms && error === undefined && !outcome.more ? backlogQuery(deps.db, backlogCutoffs(config, opts.now)) : undefined;
   const status = error === undefined ? 'succeeded' : 'failed';
-  const subrequests = budget.used + RUN_OVERHEAD_SUBREQUESTS + extra + (heartbeat ? 2 : 0);
+  const subrequests = budget.used + RUN_OVERHEAD_SUBREQUESTS + (heartbeat ? 2 : 0);
   const report: RunReport = {
     ...base,
     status,
@@ -167,18 +160,21 @@ export async function runJob(job: Job, deps: JobDeps, config: Config, opts: RunO
     subrequests,
     durationMs: 0,
     ...(error === undefined ? {} : { error: publicMessage(error), phase }),
-    ...(alarms.length > 0 ? { alarms } : {}),
   };
+  let alarms: Alarm[] = [];
   try {
     const result: RunFinish = { status, counts: report.counts, more: report.more, subrequests, error: report.error ?? null };
     // Retried once on a transient failure (it only updates this run's own `running` row, so it is
     // safe to repeat): a lost finish would hold the lock until the lease expires. The retry uses
     // the slack between RUN_SUBREQUEST_BUDGET and the platform's limit.
-    await finishRun(deps.db, runId, result).catch(async (err: unknown) => {
+    const finish = () => finishRun(deps.db, runId, result, alarmCheck);
+    const backlog = await finish().catch(async (err: unknown) => {
       if (!isTransient(err)) throw err;
       await new Promise((r) => setTimeout(r, FINISH_RETRY_MS));
-      await finishRun(deps.db, runId, result);
+      return finish();
     });
+    if (alarmCheck) alarms = alarmsOf(parseBacklog(backlog), config).filter((a) => a.job === job.name);
+    if (alarms.length > 0) report.alarms = alarms;
   } catch (finishError) {
     // The lease will expire and the next run marks this one abandoned; say so in the log.
     logEvent('error', 'job_run_record_failed', { job: job.name, runId, error: publicMessage(finishError) });

@@ -97,13 +97,13 @@ describe('the continuation consumer', () => {
 
 describe('run machinery', () => {
   it('fails a run whose budget cannot afford one batch, instead of reporting more forever', async () => {
-    // 5 - lock - finish - the overdue check = 2, and an account batch needs 4 (itself + stream queue).
+    // 5 - lock - finish = 3, and an account batch needs 4 (itself + the stream queue).
     e = await provisionEnv({ RUN_SUBREQUEST_BUDGET: '5' });
     const db = testDb(e);
     await seedAccount(db, new Date(), { id: 'old', deactivatedDaysAgo: 90 });
     const report = await runNamed(e, 'delete-stale-deactivated-accounts');
     expect(report).toMatchObject({ status: 'failed', phase: 'run', more: true });
-    expect(report.error).toMatch(/^BudgetTooSmallError: RUN_SUBREQUEST_BUDGET=5 leaves 2 subrequest\(s\).*not enough for one batch/);
+    expect(report.error).toMatch(/^BudgetTooSmallError: RUN_SUBREQUEST_BUDGET=5 leaves 3 subrequest\(s\).*not enough for one batch/);
     expect(await countRows(db, 'users')).toBe(1);
   });
 

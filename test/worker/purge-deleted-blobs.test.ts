@@ -85,8 +85,8 @@ describe(JOB, () => {
     expect(report).toMatchObject({
       status: 'succeeded',
       more: false,
-      // lock + claim + R2 + confirm + finish, and the end-of-run check for parked deletions.
-      subrequests: 6,
+      // lock + claim + R2 + confirm + finish (which also checks for parked deletions).
+      subrequests: 5,
       counts: { blobs: 5, blob_deletions: 5, reused_keys_kept: 0 },
     });
     expect(r2.state.deleteCalls).toEqual([5]);
@@ -209,7 +209,7 @@ describe(JOB, () => {
     expect(report).toMatchObject({
       status: 'succeeded',
       more: false,
-      subrequests: 2 + 3 * 2 + 1, // lock + finish, 3 per chunk, the parked-deletions check
+      subrequests: 2 + 3 * 2, // lock + finish, 3 per chunk
       counts: { blobs: 1200, blob_deletions: 1200, reused_keys_kept: 0 },
     });
     expect(r2.state.deleteCalls).toEqual([1000, 200]);
