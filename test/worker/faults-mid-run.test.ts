@@ -124,14 +124,19 @@ describe('Postgres failing in the middle of a run', () => {
 });
 
 describe('Postgres failing as the run finishes', () => {
-  it('one failed finishing request is retried: the run is recorded and the lock released', async () => {
-    const twin = e;
+  /** Runs the empty-chat job in a fresh env whose finishing request (and `count - 1` after it) gets 500. */
+  async function runWithFailingFinish(count: number) {
+    // Same data in a twin env tells how many requests come before the finishing one.
     await seedChats();
-    const { subrequests } = await runNamed(twin, 'delete-stale-empty-chats', { now: NOW });
+    const { subrequests } = await runNamed(e, 'delete-stale-empty-chats', { now: NOW });
     e = await provisionEnv({ DELETE_BATCH_SIZE: '1' });
     await seedChats();
-    await setFault(e, 'neon', 'http500', { afterRequests: subrequests - 1, count: 1 });
-    const report = await runNamed(e, 'delete-stale-empty-chats', { now: NOW });
+    await setFault(e, 'neon', 'http500', { afterRequests: subrequests - 1, count });
+    return runNamed(e, 'delete-stale-empty-chats', { now: NOW });
+  }
+
+  it('one failed finishing request is retried: the run is recorded and the lock released', async () => {
+    const report = await runWithFailingFinish(1);
     expect(report).toMatchObject({ status: 'succeeded', more: false });
     const [row] = await q<{ status: string }>(testDb(e), sql`SELECT status FROM job_runs WHERE id = ${report.runId}`);
     expect(row?.status).toBe('succeeded');
@@ -139,15 +144,7 @@ describe('Postgres failing as the run finishes', () => {
   });
 
   it('the work stands, the run says failed (record), the lock holds until the lease runs out, then the next run takes over', async () => {
-    // Same data in a twin env tells how many requests come before the finishing one.
-    const twin = e;
-    await seedChats();
-    const { subrequests } = await runNamed(twin, 'delete-stale-empty-chats', { now: NOW });
-    e = await provisionEnv({ DELETE_BATCH_SIZE: '1' });
-    await seedChats();
-    // Both the finishing request and its one retry fail.
-    await setFault(e, 'neon', 'http500', { afterRequests: subrequests - 1, count: 2 });
-    const report = await runNamed(e, 'delete-stale-empty-chats', { now: NOW });
+    const report = await runWithFailingFinish(2); // the finishing request and its one retry fail
     expect(report).toMatchObject({ status: 'failed', phase: 'record', error: expect.stringMatching(/could not be recorded/) });
     expect(await wholeOrGone()).toBe(N); // the batches committed; only the record failed
     const lines = errors.mock.calls.map((c) => JSON.parse(String(c[0])) as Record<string, unknown>);

@@ -1,0 +1,118 @@
+/**
+ * `npm run bench:drain [-- --scale 1m]`: one delivery of each cron, nothing else, against the
+ * bench dataset, with the Worker's production defaults (wrangler.toml [vars]). Scheduled runs that
+ * stop at their budget continue through the CONTINUATIONS queue (Miniflare's, under
+ * `wrangler dev`) until the backlog is gone. Records every run of each chain: how many
+ * invocations, the most subrequests any one of them used (the Free plan allows 50), and how long
+ * the chain took, in `bench/results/drain-<scale>.json`. Measures; never judges a time.
+ */
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { startNeonHttp } from '../scripts/stack/neon-http.ts';
+import { startEmbeddedPostgres } from '../scripts/stack/postgres.ts';
+import { startRedisServer } from '../scripts/stack/redis.ts';
+import { startUpstashRest } from '../scripts/stack/upstash-rest.ts';
+import { startLocalWorker } from '../scripts/stack/worker.ts';
+import { buildTemplate, cloneDatabase, SCALES, type Scale } from './dataset.ts';
+import { connect, countRows } from './measure.ts';
+import { writeJson } from './write.ts';
+
+const CRONS = ['0 0 1 * *', '0 */12 * * *', '*/10 * * * *'];
+const TIMEOUT_MS = 15 * 60_000;
+
+const { values } = parseArgs({ options: { scale: { type: 'string', default: '1m' } } });
+const scale = (values.scale ?? '1m').toLowerCase() as Scale;
+if (!(scale in SCALES)) throw new Error(`--scale: expected one of ${Object.keys(SCALES).join(', ')}, got "${values.scale}"`);
+
+const stops: Array<() => Promise<void>> = [];
+try {
+  const postgres = await startEmbeddedPostgres({ dataDir: '.stack/bench-drain/pg' });
+  stops.unshift(postgres.stop);
+  const redis = await startRedisServer();
+  stops.unshift(redis.stop);
+  const neon = await startNeonHttp();
+  stops.unshift(neon.close);
+  const upstash = await startUpstashRest({ redisUrl: redis.url });
+  stops.unshift(upstash.close);
+  const token = randomBytes(16).toString('hex');
+  upstash.addToken(token, 0);
+
+  process.stderr.write(`drain ${scale}: building ${SCALES[scale]} chats\n`);
+  await buildTemplate(postgres.adminUrl, 'drain_template', SCALES[scale]);
+  const databaseUrl = await cloneDatabase(postgres.adminUrl, 'drain_template', 'drain');
+  const db = await connect(databaseUrl);
+  stops.unshift(() => db.end());
+  const before = await countRows(db);
+  const worker = await startLocalWorker({
+    vars: {
+      DATABASE_URL: databaseUrl,
+      NEON_HTTP_ENDPOINT: neon.url,
+      UPSTASH_REDIS_REST_URL: upstash.url,
+      UPSTASH_REDIS_REST_TOKEN: token,
+      CRON_SECRET: randomBytes(16).toString('hex'),
+    },
+  });
+  stops.unshift(worker.stop);
+
+  const started = performance.now();
+  for (const cron of CRONS) {
+    process.stderr.write(`drain ${scale}: cron "${cron}"\n`);
+    await (await worker.triggerCron(cron)).text();
+  }
+  // Done when every job's latest run finished its work and nothing is running or queued to run.
+  for (;;) {
+    const { rows } = await db.query(`
+      SELECT bool_and(NOT more AND status = 'succeeded') AS done,
+             (SELECT count(*) FROM job_runs WHERE status = 'running') AS running
+      FROM (SELECT DISTINCT ON (job) more, status FROM job_runs ORDER BY job, started_at DESC) latest`);
+    if (rows[0].done && Number(rows[0].running) === 0) break;
+    if (performance.now() - started > TIMEOUT_MS) throw new Error('the chains did not finish within 15 minutes');
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  const wallMs = performance.now() - started;
+  const { rows: runs } = await db.query(`
+    SELECT id, job, trigger, status, subrequests, more, counts, continues,
+           extract(epoch FROM finished_at - started_at) * 1000 AS ms
+    FROM job_runs ORDER BY job, started_at`);
+  const { rows: left } = await db.query(`
+    SELECT (SELECT count(*) FROM users WHERE deactivated_at < now() - interval '30 days')::int AS stale_users,
+           (SELECT count(*) FROM chats c WHERE created_at < now() - interval '15 minutes'
+              AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = c.id))::int AS stale_empty_chats,
+           (SELECT count(*) FROM message_sources WHERE attachment_id IS NULL)::int AS orphaned_sources,
+           (SELECT count(*) FROM blob_deletions)::int AS blob_deletions`);
+  const jobs = new Map<string, Array<Record<string, any>>>();
+  for (const run of runs) jobs.set(run.job, [...(jobs.get(run.job) ?? []), run]);
+  const result = {
+    scale,
+    ranAt: new Date().toISOString(),
+    cronDeliveries: CRONS.length,
+    // The */10 cron's three jobs share one invocation: their scheduled runs together.
+    sharedInvocationSubrequests: runs
+      .filter((r) => r.trigger === 'scheduled' && !['delete-stale-deactivated-accounts', 'delete-stale-empty-chats'].includes(r.job))
+      .reduce((n, r) => n + Number(r.subrequests), 0),
+    wallMs: Math.round(wallMs),
+    rowsBefore: before,
+    rowsAfter: await countRows(db),
+    staleLeft: left[0],
+    jobs: Object.fromEntries(
+      [...jobs].map(([job, list]) => [
+        job,
+        {
+          invocations: list.length,
+          scheduled: list.filter((r) => r.trigger === 'scheduled').length,
+          continuations: list.filter((r) => r.trigger === 'queue').length,
+          failed: list.filter((r) => r.status !== 'succeeded').length,
+          maxSubrequestsPerInvocation: Math.max(...list.map((r) => r.subrequests)),
+          rowsDeleted: list.reduce((n, r) => n + Object.values(r.counts as Record<string, number>).reduce((a, b) => a + b, 0), 0),
+          chainMs: Math.round(list.reduce((n, r) => n + Number(r.ms), 0)),
+          chained: list.every((r, i) => i === 0 || r.continues === list[i - 1]?.id || r.trigger === 'scheduled'),
+        },
+      ]),
+    ),
+  };
+  await writeJson(join(import.meta.dirname, 'results', `drain-${scale}.json`), result);
+  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+} finally {
+  for (const stop of stops) await stop().catch(() => {});
+}
