@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import type pg from 'pg';
 import { startNeonHttp } from '../scripts/stack/neon-http.ts';
 import { startEmbeddedPostgres } from '../scripts/stack/postgres.ts';
 import { startRedisServer } from '../scripts/stack/redis.ts';
@@ -18,7 +19,11 @@ import { buildTemplate, cloneDatabase, SCALES, type Scale } from './dataset.ts';
 import { connect, countRows } from './measure.ts';
 import { writeJson } from './write.ts';
 
-const CRONS = ['0 0 1 * *', '0 */12 * * *', '*/10 * * * *'];
+const CRONS: Array<[string, string[]]> = [
+  ['0 0 1 * *', ['delete-stale-deactivated-accounts']],
+  ['0 */12 * * *', ['delete-stale-empty-chats']],
+  ['*/10 * * * *', ['purge-deleted-blobs', 'clear-stale-streams', 'delete-orphaned-message-sources']],
+];
 const TIMEOUT_MS = 15 * 60_000;
 
 const { values } = parseArgs({ options: { scale: { type: 'string', default: '1m' } } });
@@ -55,20 +60,13 @@ try {
   });
   stops.unshift(worker.stop);
 
+  // The deleting crons first, then the cleanup cron once their chains are done (the outbox and
+  // the queues they fill are what it drains); each delivered once.
   const started = performance.now();
-  for (const cron of CRONS) {
+  for (const [cron, jobs] of CRONS) {
     process.stderr.write(`drain ${scale}: cron "${cron}"\n`);
     await (await worker.triggerCron(cron)).text();
-  }
-  // Done when every job's latest run finished its work and nothing is running or queued to run.
-  for (;;) {
-    const { rows } = await db.query(`
-      SELECT bool_and(NOT more AND status = 'succeeded') AS done,
-             (SELECT count(*) FROM job_runs WHERE status = 'running') AS running
-      FROM (SELECT DISTINCT ON (job) more, status FROM job_runs ORDER BY job, started_at DESC) latest`);
-    if (rows[0].done && Number(rows[0].running) === 0) break;
-    if (performance.now() - started > TIMEOUT_MS) throw new Error('the chains did not finish within 15 minutes');
-    await new Promise((r) => setTimeout(r, 500));
+    await chainsDone(db, jobs, started);
   }
   const wallMs = performance.now() - started;
   const { rows: runs } = await db.query(`
@@ -115,4 +113,19 @@ try {
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
 } finally {
   for (const stop of stops) await stop().catch(() => {});
+}
+
+/** Waits until each job's latest run finished its work and nothing runs (no link still queued). */
+async function chainsDone(db: pg.Client, jobs: string[], started: number): Promise<void> {
+  for (;;) {
+    const { rows } = await db.query(
+      `SELECT count(*) FILTER (WHERE NOT more AND status = 'succeeded')::int AS done,
+                (SELECT count(*) FROM job_runs WHERE status = 'running')::int AS running
+         FROM (SELECT DISTINCT ON (job) more, status FROM job_runs WHERE job = ANY($1) ORDER BY job, started_at DESC) latest`,
+      [jobs],
+    );
+    if (rows[0].done === jobs.length && rows[0].running === 0) return;
+    if (performance.now() - started > TIMEOUT_MS) throw new Error('the chains did not finish within 15 minutes');
+    await new Promise((r) => setTimeout(r, 500));
+  }
 }
