@@ -20,6 +20,8 @@ export interface Config {
   runSubrequestBudget: number;
   runTimeBudgetMs: number;
   deleteBatchSize: number;
+  /** Chats per batch of the empty-chat job (a chat's cascade is small: bigger batches, same lock time). */
+  emptyChatBatchSize: number;
   blobMaxAttempts: number;
   jobRunsRetentionDays: number;
   /** How long after a scheduled run data it should have deleted may still exist before it is overdue. */
@@ -45,6 +47,7 @@ const INTEGER_VARS = {
   RUN_SUBREQUEST_BUDGET: { min: 5, max: 10_000 },
   RUN_TIME_BUDGET_MS: { min: 1_000, max: 900_000 },
   DELETE_BATCH_SIZE: { min: 1, max: 10_000 },
+  EMPTY_CHAT_BATCH_SIZE: { min: 1, max: 10_000 },
   BLOB_MAX_ATTEMPTS: { min: 1, max: 100 },
   JOB_RUNS_RETENTION_DAYS: { min: 1, max: 3650 },
   DEADLINE_GRACE_HOURS: { min: 1, max: 8760 },
@@ -68,6 +71,7 @@ export function parseConfig(env: Source, jobs: readonly string[] = []): Config {
     runSubrequestBudget: int('RUN_SUBREQUEST_BUDGET'),
     runTimeBudgetMs: int('RUN_TIME_BUDGET_MS'),
     deleteBatchSize: int('DELETE_BATCH_SIZE'),
+    emptyChatBatchSize: int('EMPTY_CHAT_BATCH_SIZE'),
     blobMaxAttempts: int('BLOB_MAX_ATTEMPTS'),
     jobRunsRetentionDays: int('JOB_RUNS_RETENTION_DAYS'),
     deadlineGraceHours: int('DEADLINE_GRACE_HOURS'),

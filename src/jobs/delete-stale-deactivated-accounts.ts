@@ -16,7 +16,13 @@ export const deleteStaleDeactivatedAccounts: Job = {
   async run(ctx) {
     const cutoff = new Date(ctx.now.getTime() - ctx.config.accountRetentionDays * DAY_MS);
     // A batch costs 1; keep 3 in hand so one drain of the stream queue below still fits.
-    const outcome = await batchedDeletes(ctx, { cutoff, cost: 4, count: countStaleAccounts, deleteBatch });
+    const outcome = await batchedDeletes(ctx, {
+      cutoff,
+      batchSize: ctx.config.deleteBatchSize,
+      cost: 4,
+      count: countStaleAccounts,
+      deleteBatch,
+    });
     // Redis state of the chats just deleted; whatever the budget leaves for later,
     // clear-stale-streams picks up from the same queue. No chats deleted: nothing of ours queued.
     if ((outcome.counts.chats ?? 0) > 0 && !ctx.dryRun) addCounts(outcome.counts, (await drainStreamDeletions(ctx)).counts);

@@ -11,7 +11,7 @@ export const deleteStaleEmptyChats: Job = {
   description: 'Deletes chats older than EMPTY_CHAT_MIN_AGE_MINUTES that have no messages.',
   run(ctx) {
     const cutoff = new Date(ctx.now.getTime() - ctx.config.emptyChatMinAgeMinutes * 60_000);
-    return batchedDeletes(ctx, { cutoff, cost: 1, count: countStaleEmptyChats, deleteBatch });
+    return batchedDeletes(ctx, { cutoff, batchSize: ctx.config.emptyChatBatchSize, cost: 1, count: countStaleEmptyChats, deleteBatch });
   },
 };
 
@@ -36,7 +36,7 @@ async function deleteBatch(ctx: JobContext, cutoff: Date): Promise<DeleteBatch> 
       SELECT id FROM chats
       WHERE NOT has_messages AND created_at < ${cutoff}
       ORDER BY created_at
-      LIMIT ${ctx.config.deleteBatchSize}
+      LIMIT ${ctx.config.emptyChatBatchSize}
       FOR UPDATE SKIP LOCKED
     ),
     deleted AS (

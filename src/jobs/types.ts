@@ -82,13 +82,14 @@ export async function batchedRun(
 }
 
 /**
- * `batchedRun` for a job that deletes what is older than a cutoff, DELETE_BATCH_SIZE candidates
- * per batch: a batch that locked fewer than that was the last one.
+ * `batchedRun` for a job that deletes what is older than a cutoff, `batchSize` candidates per
+ * batch: a batch that locked fewer than that was the last one.
  */
 export function batchedDeletes(
   ctx: JobContext,
   opts: {
     cutoff: Date;
+    batchSize: number;
     cost: number;
     count: (ctx: JobContext, cutoff: Date) => Promise<Record<string, number>>;
     deleteBatch: (ctx: JobContext, cutoff: Date) => Promise<DeleteBatch>;
@@ -99,7 +100,7 @@ export function batchedDeletes(
     count: (c) => opts.count(c, opts.cutoff),
     batch: async (c) => {
       const batch = await opts.deleteBatch(c, opts.cutoff);
-      return { counts: batch.counts, full: batch.selected >= c.config.deleteBatchSize };
+      return { counts: batch.counts, full: batch.selected >= opts.batchSize };
     },
   });
 }

@@ -93,6 +93,7 @@ beforeAll(async () => {
       CRON_SECRET: SECRET,
       // 4 rows a batch, 5 subrequests a run (2 for the lock and the record): 3 batches a run.
       DELETE_BATCH_SIZE: '4',
+      EMPTY_CHAT_BATCH_SIZE: '4',
       RUN_SUBREQUEST_BUDGET: '5',
     },
   });

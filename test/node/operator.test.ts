@@ -110,6 +110,7 @@ beforeAll(async () => {
       // for the continuation = 25 batches of 1 chat per run. (The */10 cron's three jobs get 10
       // each: enough for one batch of each after their own requests.)
       DELETE_BATCH_SIZE: '1',
+      EMPTY_CHAT_BATCH_SIZE: '1',
       RUN_SUBREQUEST_BUDGET: '30',
       ...heartbeats,
     },

@@ -78,7 +78,7 @@ describe(JOB, () => {
   });
 
   it('loops bounded batches until every orphan is gone', async () => {
-    e = await provisionEnv({ DELETE_BATCH_SIZE: '2' });
+    e = await provisionEnv({ DELETE_BATCH_SIZE: '2', EMPTY_CHAT_BATCH_SIZE: '2' });
     const db = testDb(e);
     await seedAccount(db, NOW, { id: 'u', chats: [{ ageMinutes: 60, messages: 2, attachments: 7 }] });
     await db.execute(sql`DELETE FROM attachments WHERE id IN ('u-c0-a0', 'u-c0-a1', 'u-c0-a2')`);

@@ -21,7 +21,7 @@ let errors: MockInstance;
 let id = 'u';
 beforeEach(async () => {
   id = 'u';
-  e = await provisionEnv({ DELETE_BATCH_SIZE: '1' });
+  e = await provisionEnv({ DELETE_BATCH_SIZE: '1', EMPTY_CHAT_BATCH_SIZE: '1' });
   errors = vi.spyOn(console, 'error').mockImplementation(() => {});
   vi.spyOn(console, 'log').mockImplementation(() => {});
 });
@@ -129,7 +129,7 @@ describe('Postgres failing as the run finishes', () => {
     // Same data in a twin env tells how many requests come before the finishing one.
     await seedChats();
     const { subrequests } = await runNamed(e, 'delete-stale-empty-chats', { now: NOW });
-    e = await provisionEnv({ DELETE_BATCH_SIZE: '1' });
+    e = await provisionEnv({ DELETE_BATCH_SIZE: '1', EMPTY_CHAT_BATCH_SIZE: '1' });
     await seedChats();
     await setFault(e, 'neon', 'http500', { afterRequests: subrequests - 1, count });
     return runNamed(e, 'delete-stale-empty-chats', { now: NOW });

@@ -14,7 +14,7 @@ const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let e: TestEnv;
 beforeEach(async () => {
-  e = await provisionEnv({ DELETE_BATCH_SIZE: '1' });
+  e = await provisionEnv({ DELETE_BATCH_SIZE: '1', EMPTY_CHAT_BATCH_SIZE: '1' });
 });
 
 /** Every chat is either fully present (with its attachment) or fully gone (blob queued). */

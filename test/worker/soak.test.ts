@@ -19,6 +19,7 @@ it(`keeps every invariant under ${SECONDS} s of app traffic and repeated runs`, 
     STALE_STREAM_AFTER_MINUTES: '1',
     // Small batches: runs take several statements and stop with `more`, as under a real backlog.
     DELETE_BATCH_SIZE: '10',
+    EMPTY_CHAT_BATCH_SIZE: '10',
     CONTINUATION_MAX_HOPS: '0',
   });
   const summary = await soak(e, { seconds: SECONDS, connections: CONNECTIONS });
