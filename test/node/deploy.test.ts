@@ -16,7 +16,10 @@ const ROOT = resolve(import.meta.dirname, '../..');
 const DEPLOY = join(ROOT, 'scripts/deploy.ts');
 const REAL_WRANGLER = join(ROOT, 'node_modules/.bin/wrangler');
 const ALL_SECRETS = ['DATABASE_URL', 'UPSTASH_REDIS_REST_URL', 'UPSTASH_REDIS_REST_TOKEN', 'CRON_SECRET'];
-const MIGRATIONS = ['0000_init', '0001_triggers'];
+/** Every migration of drizzle/, in order, as drizzle-kit's journal lists them. */
+const MIGRATIONS = (
+  JSON.parse(readFileSync(join(ROOT, 'drizzle/meta/_journal.json'), 'utf8')) as { entries: Array<{ tag: string }> }
+).entries.map((e) => e.tag);
 
 let tmp: string;
 let fakeWrangler: string;

@@ -175,6 +175,28 @@ describe(JOB, () => {
     expect((await runNamed(e, JOB, { now: NOW, dryRun: true })).counts).toEqual({ blobs: 0, parked: 1 });
   });
 
+  it('queues a parked key afresh when its attachment comes back and is deleted again', async () => {
+    e = await provisionEnv({ BLOBS: r2.binding, BLOB_MAX_ATTEMPTS: '1' });
+    const db = testDb(e);
+    const s = await seedAccount(db, NOW, { id: t('u'), chats: [{ ageMinutes: 5, attachments: 1 }] });
+    const [key] = s.blobKeys as [string];
+    await db.execute(sql`DELETE FROM attachments`);
+    r2.state.failing = true;
+    expect((await runNamed(e, JOB, { now: NOW })).status).toBe('failed');
+    expect(await outbox()).toMatchObject([{ blob_key: key, attempts: 1, parked: true }]);
+    r2.state.failing = false;
+
+    // The app stores a new object under the key, then its attachment is deleted too.
+    await db.execute(sql`INSERT INTO attachments (id, user_id, blob_key) VALUES (${t('again')}, ${s.userId}, ${key})`);
+    await real.put(key, 'second upload');
+    await db.execute(sql`DELETE FROM attachments WHERE id = ${t('again')}`);
+    expect(await outbox()).toMatchObject([{ blob_key: key, attempts: 0, last_error: null, parked: false }]);
+
+    expect(await runNamed(e, JOB, { now: NOW })).toMatchObject({ status: 'succeeded', counts: { blobs: 1 } });
+    expect(await present([key])).toEqual([]);
+    expect(await countRows(db, 'blob_deletions')).toBe(0);
+  });
+
   it('counts a key already gone from R2 as purged, and drops a reused key without deleting its live blob', async () => {
     const db = testDb(e);
     const s = await seedAccount(db, NOW, { id: t('u'), chats: [{ ageMinutes: 5, attachments: 2 }] });
