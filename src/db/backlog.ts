@@ -4,7 +4,7 @@
  * chats_empty_created_at_idx, blob_deletions_*_idx, message_sources_orphaned_idx) and stops at
  * BACKLOG_CAP, so the listing costs the same on a large table as on a small one.
  */
-import { sql } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
 import { num } from '../jobs/types';
 import type { Db } from './client';
 
@@ -31,21 +31,37 @@ export interface BacklogCutoffs {
   emptyChats: Date;
 }
 
-/** The backlog query, to send alone or inside a batch (the run's finishing request). */
-export function backlogQuery(db: Db, cut: BacklogCutoffs) {
-  const capped = (from: ReturnType<typeof sql>) => sql`(SELECT count(*) FROM (SELECT 1 ${from} LIMIT ${BACKLOG_CAP}) s)`;
+export type BacklogFigure =
+  | 'accounts_eligible'
+  | 'accounts_overdue'
+  | 'oldest_overdue'
+  | 'empty_chats'
+  | 'blobs_pending'
+  | 'blobs_parked'
+  | 'stream_deletions'
+  | 'source_checks'
+  | 'orphaned_sources';
+
+/**
+ * The backlog query, to send alone or inside a batch (the run's finishing request), for all
+ * figures or only `only` (a run's alarm check reads just its own).
+ */
+export function backlogQuery(db: Db, cut: BacklogCutoffs, only?: readonly BacklogFigure[]) {
+  const capped = (from: SQL) => sql`(SELECT count(*) FROM (SELECT 1 ${from} LIMIT ${BACKLOG_CAP}) s)`;
   const overdue = cut.accountsOverdue ?? new Date(0);
-  return db.execute(sql`
-    SELECT
-      ${capped(sql`FROM users WHERE deactivated_at < ${cut.accountsEligible}`)} AS accounts_eligible,
-      ${capped(sql`FROM users WHERE deactivated_at < ${overdue}`)} AS accounts_overdue,
-      (SELECT min(deactivated_at) FROM users WHERE deactivated_at < ${overdue}) AS oldest_overdue,
-      ${capped(sql`FROM chats WHERE NOT has_messages AND created_at < ${cut.emptyChats}`)} AS empty_chats,
-      ${capped(sql`FROM blob_deletions WHERE parked_at IS NULL`)} AS blobs_pending,
-      ${capped(sql`FROM blob_deletions WHERE parked_at IS NOT NULL`)} AS blobs_parked,
-      ${capped(sql`FROM stream_deletions`)} AS stream_deletions,
-      ${capped(sql`FROM message_source_checks`)} AS source_checks,
-      ${capped(sql`FROM message_sources WHERE attachment_id IS NULL`)} AS orphaned_sources`);
+  const figures: Record<BacklogFigure, SQL> = {
+    accounts_eligible: capped(sql`FROM users WHERE deactivated_at < ${cut.accountsEligible}`),
+    accounts_overdue: capped(sql`FROM users WHERE deactivated_at < ${overdue}`),
+    oldest_overdue: sql`(SELECT min(deactivated_at) FROM users WHERE deactivated_at < ${overdue})`,
+    empty_chats: capped(sql`FROM chats WHERE NOT has_messages AND created_at < ${cut.emptyChats}`),
+    blobs_pending: capped(sql`FROM blob_deletions WHERE parked_at IS NULL`),
+    blobs_parked: capped(sql`FROM blob_deletions WHERE parked_at IS NOT NULL`),
+    stream_deletions: capped(sql`FROM stream_deletions`),
+    source_checks: capped(sql`FROM message_source_checks`),
+    orphaned_sources: capped(sql`FROM message_sources WHERE attachment_id IS NULL`),
+  };
+  const chosen = (only ?? (Object.keys(figures) as BacklogFigure[])).map((name) => sql`${figures[name]} AS ${sql.identifier(name)}`);
+  return db.execute(sql`SELECT ${sql.join(chosen, sql`, `)}`);
 }
 
 export async function readBacklog(db: Db, cut: BacklogCutoffs): Promise<Backlog> {

@@ -4,7 +4,7 @@
  * BLOB_MAX_ATTEMPTS). An alarm makes the health route answer 503 and the job's heartbeat fail.
  */
 import type { Config } from '../config';
-import { type Backlog, type BacklogCutoffs, readBacklog } from '../db/backlog';
+import { type Backlog, type BacklogCutoffs, type BacklogFigure, readBacklog } from '../db/backlog';
 import type { Db } from '../db/client';
 import { ACCOUNTS_JOB, overdueBefore } from './deadline';
 
@@ -18,8 +18,14 @@ export interface Alarm {
   message: string;
 }
 
-/** Jobs whose end-of-run check can raise an alarm (read in the run's finishing request). */
-export const ALARM_JOBS: ReadonlySet<string> = new Set([ACCOUNTS_JOB, 'purge-deleted-blobs']);
+/**
+ * Jobs whose end-of-run check can raise an alarm, and the backlog figures that check reads (in
+ * the run's finishing request; only these, so the check costs the same whatever else waits).
+ */
+export const ALARM_FIGURES: Readonly<Record<string, readonly BacklogFigure[]>> = {
+  [ACCOUNTS_JOB]: ['accounts_overdue', 'oldest_overdue'],
+  'purge-deleted-blobs': ['blobs_parked'],
+};
 
 /** The cutoffs that define the backlog as of `now`. */
 export function backlogCutoffs(config: Config, now: Date): BacklogCutoffs {

@@ -8,7 +8,7 @@ import type { Config } from '../config';
 import { acquireRun, finishRun, type RunFinish } from '../db/job-runs';
 import { logEvent, publicMessage } from '../log';
 import { backlogQuery, parseBacklog } from '../db/backlog';
-import { type Alarm, ALARM_JOBS, alarmsOf, backlogCutoffs } from './alarms';
+import { ALARM_FIGURES, type Alarm, alarmsOf, backlogCutoffs } from './alarms';
 import { Budget, isTransient } from './budget';
 import { ping } from './heartbeat';
 import type { Job, JobDeps } from './types';
@@ -80,7 +80,7 @@ export async function runJob(job: Job, deps: JobDeps, config: Config, opts: RunO
   };
   // Dry runs are not the scheduled work: they neither ping nor check alarms.
   const heartbeat = opts.dryRun ? undefined : config.heartbeatUrls[job.name];
-  const checksAlarms = !opts.dryRun && ALARM_JOBS.has(job.name);
+  const alarmFigures = opts.dryRun ? undefined : ALARM_FIGURES[job.name];
   const pingInfo = { job: job.name, runId };
 
   let lock: Awaited<ReturnType<typeof acquireRun>>;
@@ -149,7 +149,9 @@ export async function runJob(job: Job, deps: JobDeps, config: Config, opts: RunO
   // Only a run that finished its work can say what it left behind (one that stops with `more` is
   // continued, and its last run checks). The check rides in the finishing request.
   const alarmCheck =
-    checksAlarms && error === undefined && !outcome.more ? backlogQuery(deps.db, backlogCutoffs(config, opts.now)) : undefined;
+    alarmFigures && error === undefined && !outcome.more
+      ? backlogQuery(deps.db, backlogCutoffs(config, opts.now), alarmFigures)
+      : undefined;
   const status = error === undefined ? 'succeeded' : 'failed';
   const subrequests = budget.used + RUN_OVERHEAD_SUBREQUESTS + (heartbeat ? 2 : 0);
   const report: RunReport = {

@@ -169,6 +169,8 @@ describe(JOB, () => {
 
     expect(report).toMatchObject({ status: 'succeeded', counts: {} });
     expect(report.counts).toEqual({});
+    // The run that finds nothing more to do leaves the parked row standing as an alarm.
+    expect(report.alarms).toEqual([expect.objectContaining({ code: 'blobs_parked', job: JOB, count: 1 })]);
     expect(r2.state.deleteCalls.length).toBe(calls);
     expect(await present(s.blobKeys)).toEqual(s.blobKeys);
     expect(await outbox()).toMatchObject([{ blob_key: s.blobKeys[0], attempts: 2, parked: true }]);
