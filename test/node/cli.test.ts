@@ -8,9 +8,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { freePort } from '../../scripts/stack/ports.ts';
 import { type LocalWorker, startLocalWorker } from '../../scripts/stack/worker.ts';
+import type { TestBindings } from '../support/control-server.ts';
+import { provisionNodeEnv, setNodeFault, workerVars } from '../support/node-env.ts';
 
 const SECRET = 'cli-test-secret-0123456789';
 const JOB = 'delete-stale-empty-chats';
@@ -22,7 +24,7 @@ const ATTACHED = 5;
 let db: pg.Client;
 let worker: LocalWorker;
 let tmp: string;
-let envId: string;
+let stackEnv: TestBindings;
 
 interface CliResult {
   code: number;
@@ -53,12 +55,7 @@ function tableOf(stdout: string): Record<string, number> {
   );
 }
 
-const setNeonFault = (fault: string) =>
-  fetch(`${inject('stack').controlUrl}/env/${envId}/fault`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ service: 'neon', fault }),
-  }).then((r) => r.json());
+const setNeonFault = (fault: string) => setNodeFault(stackEnv, 'neon', fault);
 
 const count = async (sql: string) => Number((await db.query(sql)).rows[0].n);
 
@@ -80,16 +77,12 @@ async function seed() {
 
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'spacerr-cli-'));
-  const env = (await (await fetch(`${inject('stack').controlUrl}/env`, { method: 'POST' })).json()) as Record<string, string>;
-  envId = env.id!;
-  db = new pg.Client({ connectionString: env.DATABASE_URL });
+  stackEnv = await provisionNodeEnv();
+  db = new pg.Client({ connectionString: stackEnv.DATABASE_URL });
   await db.connect();
   worker = await startLocalWorker({
     vars: {
-      DATABASE_URL: env.DATABASE_URL!,
-      NEON_HTTP_ENDPOINT: env.NEON_HTTP_ENDPOINT!,
-      UPSTASH_REDIS_REST_URL: env.UPSTASH_REDIS_REST_URL!,
-      UPSTASH_REDIS_REST_TOKEN: env.UPSTASH_REDIS_REST_TOKEN!,
+      ...workerVars(stackEnv),
       CRON_SECRET: SECRET,
       // 4 rows a batch, 5 subrequests a run (2 for the lock and the record): 3 batches a run.
       DELETE_BATCH_SIZE: '4',

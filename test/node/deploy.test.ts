@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createDatabase } from '../../scripts/stack/migrate.ts';
+import { provisionNodeEnv } from '../support/node-env.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const DEPLOY = join(ROOT, 'scripts/deploy.ts');
@@ -68,7 +69,7 @@ echo "fake wrangler: unexpected command $*" >&2; exit 9
 `,
   );
   chmodSync(fakeWrangler, 0o755);
-  const env = (await (await fetch(`${inject('stack').controlUrl}/env`, { method: 'POST' })).json()) as { DATABASE_URL: string };
+  const env = await provisionNodeEnv();
   migratedUrl = env.DATABASE_URL;
 });
 

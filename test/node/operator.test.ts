@@ -7,22 +7,15 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
-import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type LocalWorker, startLocalWorker } from '../../scripts/stack/worker.ts';
+import { heartbeatVariable } from '../../src/config.ts';
+import { CRONS, JOBS } from '../../src/jobs/registry.ts';
+import type { TestBindings } from '../support/control-server.ts';
+import { provisionNodeEnv, setNodeFault, workerVars } from '../support/node-env.ts';
 
 const SECRET = 'operator-test-secret-0123456789';
-const JOBS = [
-  'delete-stale-deactivated-accounts',
-  'delete-stale-empty-chats',
-  'purge-deleted-blobs',
-  'clear-stale-streams',
-  'delete-orphaned-message-sources',
-];
-const CRONS: Record<string, string[]> = {
-  '0 0 1 * *': ['delete-stale-deactivated-accounts'],
-  '0 */12 * * *': ['delete-stale-empty-chats'],
-  '*/10 * * * *': ['purge-deleted-blobs', 'clear-stale-streams', 'delete-orphaned-message-sources'],
-};
+const JOB_NAMES = JOBS.map((j) => j.name);
 
 interface Ping {
   job: string;
@@ -31,18 +24,11 @@ interface Ping {
   body: string;
 }
 
-let env: Record<string, string> & { id: string };
+let env: TestBindings;
 let db: pg.Client;
 let worker: LocalWorker;
 let receiver: Server;
 const pings: Ping[] = [];
-
-const control = (path: string, body?: unknown) =>
-  fetch(`${inject('stack').controlUrl}${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  }).then((r) => r.json());
 
 const api = async (path: string) => {
   const res = await fetch(`${worker.url}${path}`, { headers: { authorization: `Bearer ${SECRET}` } });
@@ -95,16 +81,13 @@ beforeAll(async () => {
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
   const hb = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hb`;
 
-  env = (await control('/env')) as typeof env;
+  env = await provisionNodeEnv();
   db = new pg.Client({ connectionString: env.DATABASE_URL });
   await db.connect();
-  const heartbeats = Object.fromEntries(JOBS.map((j) => [`HEARTBEAT_URL_${j.toUpperCase().replaceAll('-', '_')}`, `${hb}/${j}`]));
+  const heartbeats = Object.fromEntries(JOB_NAMES.map((j) => [heartbeatVariable(j), `${hb}/${j}`]));
   worker = await startLocalWorker({
     vars: {
-      DATABASE_URL: env.DATABASE_URL as string,
-      NEON_HTTP_ENDPOINT: env.NEON_HTTP_ENDPOINT as string,
-      UPSTASH_REDIS_REST_URL: env.UPSTASH_REDIS_REST_URL as string,
-      UPSTASH_REDIS_REST_TOKEN: env.UPSTASH_REDIS_REST_TOKEN as string,
+      ...workerVars(env),
       CRON_SECRET: SECRET,
       // Small, so a backlog of 60 chats takes several runs: 30 - lock - finish - 2 pings - 1 kept
       // for the continuation = 25 batches of 1 chat per run. (The */10 cron's three jobs get 10
@@ -124,7 +107,7 @@ afterAll(async () => {
 });
 
 beforeEach(async () => {
-  await control(`/env/${env.id}/fault`, { service: 'neon', fault: 'none' });
+  await setNodeFault(env, 'neon', 'none');
   await db.query('DELETE FROM users; DELETE FROM job_runs; DELETE FROM blob_deletions');
   pings.length = 0;
 });
@@ -154,12 +137,12 @@ describe('an operator', () => {
         ]);
       }
     }
-    expect(body.jobs.map((j: { name: string }) => j.name)).toEqual(JOBS);
+    expect(body.jobs.map((j: { name: string }) => j.name)).toEqual(JOB_NAMES);
   });
 
   it('is told about a failing dependency by failed heartbeats and a 503 health route', async () => {
     expect((await api('/api/internal/health')).status).toBe(200);
-    await control(`/env/${env.id}/fault`, { service: 'neon', fault: 'http500' });
+    await setNodeFault(env, 'neon', 'http500');
 
     expect(await cron('*/10 * * * *')).toBe(500); // the invocation fails, so the dashboard shows it
     const failed = pings.filter((p) => p.kind === 'fail');
@@ -172,7 +155,7 @@ describe('an operator', () => {
     expect(health.body).toMatchObject({ ok: false, postgres: { ok: false }, redis: { ok: true } });
     expect(JSON.stringify(health.body)).not.toContain(env.DATABASE_URL);
 
-    await control(`/env/${env.id}/fault`, { service: 'neon', fault: 'none' });
+    await setNodeFault(env, 'neon', 'none');
     expect((await api('/api/internal/health')).status).toBe(200);
   });
 

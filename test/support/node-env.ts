@@ -1,0 +1,32 @@
+/**
+ * For Node-side tests that drive the real Worker under `wrangler dev`: a database, Redis database
+ * and endpoint pair of their own from the control server, its faults, and the settings that point
+ * a Worker at it.
+ */
+import { inject } from 'vitest';
+import type { TestBindings } from './control-server.ts';
+
+function control<T>(path: string, body?: unknown): Promise<T> {
+  return fetch(`${inject('stack').controlUrl}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  }).then((r) => r.json() as Promise<T>);
+}
+
+/** A fresh migrated database, Redis database and endpoint pair. */
+export const provisionNodeEnv = () => control<TestBindings>('/env');
+
+/** Breaks (or heals) that env's Neon or Upstash endpoint for real. */
+export const setNodeFault = (env: TestBindings, service: 'neon' | 'upstash', fault: string) =>
+  control(`/env/${env.id}/fault`, { service, fault });
+
+/** The Worker settings that point it at `env` (the rest comes from wrangler.toml [vars]). */
+export function workerVars(env: TestBindings): Record<string, string> {
+  return {
+    DATABASE_URL: env.DATABASE_URL,
+    NEON_HTTP_ENDPOINT: env.NEON_HTTP_ENDPOINT,
+    UPSTASH_REDIS_REST_URL: env.UPSTASH_REDIS_REST_URL,
+    UPSTASH_REDIS_REST_TOKEN: env.UPSTASH_REDIS_REST_TOKEN,
+  };
+}
