@@ -10,10 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type pg from 'pg';
-import { startNeonHttp } from '../scripts/stack/neon-http.ts';
-import { startEmbeddedPostgres } from '../scripts/stack/postgres.ts';
-import { startRedisServer } from '../scripts/stack/redis.ts';
-import { startUpstashRest } from '../scripts/stack/upstash-rest.ts';
+import { startStack } from '../scripts/stack/index.ts';
 import { startLocalWorker } from '../scripts/stack/worker.ts';
 import { buildTemplate, cloneDatabase, SCALES, type Scale } from './dataset.ts';
 import { connect, countRows } from './measure.ts';
@@ -32,29 +29,21 @@ if (!(scale in SCALES)) throw new Error(`--scale: expected one of ${Object.keys(
 
 const stops: Array<() => Promise<void>> = [];
 try {
-  const postgres = await startEmbeddedPostgres({ dataDir: '.stack/bench-drain/pg' });
-  stops.unshift(postgres.stop);
-  const redis = await startRedisServer();
-  stops.unshift(redis.stop);
-  const neon = await startNeonHttp();
-  stops.unshift(neon.close);
-  const upstash = await startUpstashRest({ redisUrl: redis.url });
-  stops.unshift(upstash.close);
-  const token = randomBytes(16).toString('hex');
-  upstash.addToken(token, 0);
+  const stack = await startStack({ dataDir: '.stack/bench-drain', quiet: true });
+  stops.unshift(stack.stop);
 
   process.stderr.write(`drain ${scale}: building ${SCALES[scale]} chats\n`);
-  await buildTemplate(postgres.adminUrl, 'drain_template', SCALES[scale]);
-  const databaseUrl = await cloneDatabase(postgres.adminUrl, 'drain_template', 'drain');
+  await buildTemplate(stack.postgresUrl, 'drain_template', SCALES[scale]);
+  const databaseUrl = await cloneDatabase(stack.postgresUrl, 'drain_template', 'drain');
   const db = await connect(databaseUrl);
   stops.unshift(() => db.end());
   const before = await countRows(db);
   const worker = await startLocalWorker({
     vars: {
       DATABASE_URL: databaseUrl,
-      NEON_HTTP_ENDPOINT: neon.url,
-      UPSTASH_REDIS_REST_URL: upstash.url,
-      UPSTASH_REDIS_REST_TOKEN: token,
+      NEON_HTTP_ENDPOINT: stack.neon.url,
+      UPSTASH_REDIS_REST_URL: stack.upstash.url,
+      UPSTASH_REDIS_REST_TOKEN: stack.upstashToken,
       CRON_SECRET: randomBytes(16).toString('hex'),
     },
   });

@@ -18,7 +18,7 @@ export interface LocalWorker {
   /** The Worker's JSON log lines so far, parsed. */
   events(): Array<Record<string, unknown>>;
   /** Calls `/__scheduled?cron=…` the way the dashboard's cron trigger would. */
-  triggerCron(cron: string, scheduledTime?: number): Promise<Response>;
+  triggerCron(cron: string): Promise<Response>;
   stop(): Promise<void>;
 }
 
@@ -122,8 +122,7 @@ export async function startLocalWorker(opts: LocalWorkerOptions): Promise<LocalW
     port,
     lines,
     events: () => lines.flatMap((line) => parseEvent(line)),
-    triggerCron: (cron, scheduledTime) =>
-      fetch(`${url}/__scheduled?cron=${encodeURIComponent(cron)}${scheduledTime === undefined ? '' : `&time=${scheduledTime}`}`),
+    triggerCron: (cron) => fetch(`${url}/__scheduled?cron=${encodeURIComponent(cron)}`),
     stop,
   };
 }
