@@ -1,7 +1,7 @@
 /**
  * Queue entry point: the consumer of CONTINUATIONS (see src/jobs/continuation.ts). One message,
  * one run, with the invocation's whole budget (max_batch_size = 1 in wrangler.toml). Outcomes:
- * - succeeded → ack, and send the next hop if the run stopped with `more`;
+ * - succeeded → ack (the next hop was sent if the run stopped with `more`, see runContinuing);
  * - skipped as a duplicate (this run was already continued) → ack;
  * - skipped because another run holds the lock → retry later (that run may be a manual one that
  *   will not continue the chain);
@@ -9,9 +9,8 @@
  *   cron takes over, which the failed runs in job_runs and the heartbeat make visible.
  */
 import { fromEnv } from './deps';
-import { CONTINUATION_SUBREQUESTS, type Continuation, nextHop, parseContinuation, sendContinuation } from './jobs/continuation';
+import { parseContinuation, runContinuing } from './jobs/continuation';
 import { findJob } from './jobs/registry';
-import { runJob } from './jobs/runner';
 import { logEvent, publicMessage } from './log';
 
 const BUSY_RETRY_SECONDS = 60;
@@ -34,25 +33,15 @@ export async function queue(batch: MessageBatch<unknown>, env: Env, _ctx: Execut
       message.ack();
       continue;
     }
-    const report = await runJob(job, deps, deps.config, {
-      trigger: 'queue',
-      now: new Date(),
-      dryRun: false,
-      continues: body.continues,
-      share: 1 / batch.messages.length,
-      reserve: CONTINUATION_SUBREQUESTS,
-    });
-    if (report.status === 'failed') {
-      message.retry({ delaySeconds: FAILED_RETRY_SECONDS });
-    } else if (report.status === 'skipped' && !report.duplicate) {
-      message.retry({ delaySeconds: BUSY_RETRY_SECONDS });
-    } else {
-      const next: Continuation | undefined = nextHop(report, body.hop + 1, deps.config.continuationMaxHops);
-      if (next) await sendContinuation(env.CONTINUATIONS, next);
-      else if (report.more && report.status === 'succeeded') {
-        logEvent('warn', 'continuation_limit', { ...body, message: 'CONTINUATION_MAX_HOPS reached; the next cron continues' });
-      }
-      message.ack();
-    }
+    const report = await runContinuing(
+      job,
+      deps,
+      env.CONTINUATIONS,
+      { trigger: 'queue', now: new Date(), dryRun: false, continues: body.continues, share: 1 / batch.messages.length },
+      body.hop + 1,
+    );
+    if (report.status === 'failed') message.retry({ delaySeconds: FAILED_RETRY_SECONDS });
+    else if (report.status === 'skipped' && !report.duplicate) message.retry({ delaySeconds: BUSY_RETRY_SECONDS });
+    else message.ack();
   }
 }

@@ -5,9 +5,9 @@
  * dashboard shows the cron event as failed.
  */
 import { fromEnv } from './deps';
-import { CONTINUATION_SUBREQUESTS, nextHop, sendContinuation } from './jobs/continuation';
+import { runContinuing } from './jobs/continuation';
 import { jobsForCron } from './jobs/registry';
-import { type RunReport, runJob } from './jobs/runner';
+import type { RunReport } from './jobs/runner';
 import { logEvent, publicMessage } from './log';
 
 export class ScheduledError extends Error {
@@ -29,13 +29,11 @@ export async function scheduled(controller: ScheduledController, env: Env, _ctx:
   }
   const now = new Date(controller.scheduledTime);
   const reports: RunReport[] = [];
-  const reserve = deps.config.continuationMaxHops > 0 ? CONTINUATION_SUBREQUESTS : 0;
   // Sequentially: the jobs of one cron share the invocation's subrequest limit.
   for (const job of jobs) {
-    const report = await runJob(job, deps, deps.config, { trigger: 'scheduled', now, dryRun: false, share: 1 / jobs.length, reserve });
-    reports.push(report);
-    const next = nextHop(report, 1, deps.config.continuationMaxHops);
-    if (next) await sendContinuation(env.CONTINUATIONS, next);
+    reports.push(
+      await runContinuing(job, deps, env.CONTINUATIONS, { trigger: 'scheduled', now, dryRun: false, share: 1 / jobs.length }, 1),
+    );
   }
   const failed = reports.filter((r) => r.status === 'failed');
   if (failed.length > 0) {

@@ -10,8 +10,10 @@
  * all, and 10 ms CPU per step; every queue consumer invocation is a Worker invocation with its
  * own 50 subrequests, which is what draining a large backlog run by run needs.
  */
+import type { Invocation } from '../deps';
 import { logEvent, publicMessage } from '../log';
-import type { RunReport } from './runner';
+import { type RunOptions, type RunReport, runJob } from './runner';
+import type { Job } from './types';
 
 export interface Continuation {
   job: string;
@@ -24,11 +26,11 @@ export interface Continuation {
 /** Producer side of the CONTINUATIONS queue (the only method used). */
 export type ContinuationQueue = Pick<Queue<Continuation>, 'send'>;
 
-/** Sending a continuation costs one subrequest; callers reserve it in the run's budget. */
-export const CONTINUATION_SUBREQUESTS = 1;
+/** Sending a continuation costs one subrequest, kept out of the run's budget by runContinuing. */
+const CONTINUATION_SUBREQUESTS = 1;
 
 /** Whether the run should be continued, and as which hop. */
-export function nextHop(report: RunReport, hop: number, maxHops: number): Continuation | undefined {
+function nextHop(report: RunReport, hop: number, maxHops: number): Continuation | undefined {
   if (report.status !== 'succeeded' || !report.more || report.dryRun || hop > maxHops) return undefined;
   return { job: report.job, continues: report.runId, hop };
 }
@@ -44,11 +46,38 @@ export function parseContinuation(body: unknown): Continuation | undefined {
 }
 
 /** Sends a continuation. If the queue is unreachable the next cron picks the work up: logged, not thrown. */
-export async function sendContinuation(queue: ContinuationQueue, next: Continuation): Promise<void> {
+async function sendContinuation(queue: ContinuationQueue, next: Continuation): Promise<void> {
   try {
     await queue.send(next, { contentType: 'json' });
     logEvent('info', 'continuation_sent', { ...next });
   } catch (err) {
     logEvent('error', 'continuation_failed', { ...next, error: publicMessage(err) });
   }
+}
+
+/**
+ * Runs `job` as link `hop` of a chain (1 for a scheduled run), keeping one subrequest for the
+ * continuation, and sends the next link when the run stopped with work left. The one path by
+ * which both cron runs and queued continuations run and continue.
+ */
+export async function runContinuing(
+  job: Job,
+  deps: Invocation,
+  queue: ContinuationQueue,
+  opts: Omit<RunOptions, 'reserve'>,
+  hop: number,
+): Promise<RunReport> {
+  const maxHops = deps.config.continuationMaxHops;
+  const report = await runJob(job, deps, deps.config, { ...opts, reserve: maxHops > 0 ? CONTINUATION_SUBREQUESTS : 0 });
+  const next = nextHop(report, hop, maxHops);
+  if (next) await sendContinuation(queue, next);
+  else if (report.status === 'succeeded' && report.more && maxHops > 0 && hop > maxHops) {
+    logEvent('warn', 'continuation_limit', {
+      job: job.name,
+      continues: report.runId,
+      hop,
+      message: 'CONTINUATION_MAX_HOPS reached; the next cron continues',
+    });
+  }
+  return report;
 }
