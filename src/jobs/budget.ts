@@ -19,13 +19,13 @@ export class Budget {
   readonly #limit: number;
   readonly #deadline: number;
   readonly #clock: () => number;
-  readonly #sleep: (ms: number) => Promise<void>;
+  readonly #sleep: ((ms: number) => Promise<void>) | undefined;
 
   constructor(opts: { subrequests: number; timeMs: number; clock: () => number; sleep?: (ms: number) => Promise<void> }) {
     this.#limit = opts.subrequests;
     this.#clock = opts.clock;
     this.#deadline = opts.clock() + opts.timeMs;
-    this.#sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    this.#sleep = opts.sleep;
   }
 
   get used(): number {
@@ -56,15 +56,32 @@ export class Budget {
    * the last failure, is thrown. Every statement the jobs send is safe to repeat: a batch whose
    * reply was lost either committed (and its rows are gone) or did not (and they are picked again).
    */
-  async request<T>(send: () => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      this.spend();
-      try {
-        return await send();
-      } catch (err) {
-        if (attempt >= MAX_ATTEMPTS || !isTransient(err) || !this.canAfford(1)) throw err;
-        await this.#sleep(BACKOFF_MS * 2 ** (attempt - 1));
-      }
+  request<T>(send: () => Promise<T>): Promise<T> {
+    return retryTransient(
+      () => {
+        this.spend();
+        return send();
+      },
+      { attempts: MAX_ATTEMPTS, sleep: this.#sleep, mayRetry: () => this.canAfford(1) },
+    );
+  }
+}
+
+/**
+ * Sends, and retries a transient failure after 200 ms, 400 ms, … up to `attempts` in all (and
+ * while `mayRetry` allows); anything else, or the last failure, is thrown.
+ */
+export async function retryTransient<T>(
+  send: () => Promise<T>,
+  opts: { attempts: number; sleep?: ((ms: number) => Promise<void>) | undefined; mayRetry?: () => boolean },
+): Promise<T> {
+  const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await send();
+    } catch (err) {
+      if (attempt >= opts.attempts || !isTransient(err) || opts.mayRetry?.() === false) throw err;
+      await sleep(BACKOFF_MS * 2 ** (attempt - 1));
     }
   }
 }

@@ -9,7 +9,7 @@ import { acquireRun, finishRun, type RunFinish } from '../db/job-runs';
 import { logEvent, publicMessage } from '../log';
 import { backlogQuery, parseBacklog } from '../db/backlog';
 import { ALARM_FIGURES, type Alarm, alarmsOf, backlogCutoffs } from './alarms';
-import { Budget, isTransient } from './budget';
+import { Budget, retryTransient } from './budget';
 import { ping } from './heartbeat';
 import type { Job, JobDeps } from './types';
 
@@ -65,7 +65,6 @@ const RUN_OVERHEAD_SUBREQUESTS = 2;
 /** The lease outlives the time budget, so it only expires when the holder really died. */
 const LEASE_MARGIN_MS = 60_000;
 const DAY_MS = 86_400_000;
-const FINISH_RETRY_MS = 200;
 
 export async function runJob(job: Job, deps: JobDeps, config: Config, opts: RunOptions): Promise<RunReport> {
   const clock = opts.clock ?? Date.now;
@@ -128,9 +127,10 @@ export async function runJob(job: Job, deps: JobDeps, config: Config, opts: RunO
   if (heartbeat) await ping(heartbeat, 'start', pingInfo);
 
   const share = opts.share ?? 1;
-  const overhead = RUN_OVERHEAD_SUBREQUESTS + (heartbeat ? 2 : 0) + (opts.reserve ?? 0);
+  // Lock, finish and the two pings are spent outside the job's own batches.
+  const fixed = RUN_OVERHEAD_SUBREQUESTS + (heartbeat ? 2 : 0);
   const budget = new Budget({
-    subrequests: Math.floor(config.runSubrequestBudget * share) - overhead,
+    subrequests: Math.floor(config.runSubrequestBudget * share) - fixed - (opts.reserve ?? 0),
     timeMs: Math.floor(config.runTimeBudgetMs * share),
     clock,
   });
@@ -153,7 +153,7 @@ export async function runJob(job: Job, deps: JobDeps, config: Config, opts: RunO
       ? backlogQuery(deps.db, backlogCutoffs(config, opts.now), alarmFigures)
       : undefined;
   const status = error === undefined ? 'succeeded' : 'failed';
-  const subrequests = budget.used + RUN_OVERHEAD_SUBREQUESTS + (heartbeat ? 2 : 0);
+  const subrequests = budget.used + fixed;
   const report: RunReport = {
     ...base,
     status,
@@ -169,12 +169,7 @@ export async function runJob(job: Job, deps: JobDeps, config: Config, opts: RunO
     // Retried once on a transient failure (it only updates this run's own `running` row, so it is
     // safe to repeat): a lost finish would hold the lock until the lease expires. The retry uses
     // the slack between RUN_SUBREQUEST_BUDGET and the platform's limit.
-    const finish = () => finishRun(deps.db, runId, result, alarmCheck);
-    const backlog = await finish().catch(async (err: unknown) => {
-      if (!isTransient(err)) throw err;
-      await new Promise((r) => setTimeout(r, FINISH_RETRY_MS));
-      return finish();
-    });
+    const backlog = await retryTransient(() => finishRun(deps.db, runId, result, alarmCheck), { attempts: 2 });
     if (alarmCheck) alarms = alarmsOf(parseBacklog(backlog), config).filter((a) => a.job === job.name);
     if (alarms.length > 0) report.alarms = alarms;
   } catch (finishError) {
