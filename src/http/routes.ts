@@ -3,10 +3,9 @@
  */
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import type { Backlog } from '../db/backlog';
 import { latestRuns } from '../db/job-runs';
 import { fromEnv } from '../deps';
-import { type Alarm, alarmsOf, backlogAt, backlogByJob } from '../jobs/alarms';
+import { type Alarm, alarmsAt, alarmsOf, backlogAt, backlogByJob } from '../jobs/alarms';
 import { cronOf, findJob, JOBS } from '../jobs/registry';
 import { runJob } from '../jobs/runner';
 import { nextRunAt } from '../jobs/schedule';
@@ -83,14 +82,13 @@ export async function listJobsRoute(c: Context<AppEnv>) {
  */
 export async function healthRoute(c: Context<AppEnv>) {
   const deps = fromEnv(c.env);
-  let backlog: Backlog | undefined;
+  let alarms: Alarm[] = [];
   const [postgres, redis] = await Promise.all([
     probe(async () => {
-      backlog = await backlogAt(deps.db, deps.config, new Date());
+      alarms = await alarmsAt(deps.db, deps.config, new Date());
     }),
     probe(() => deps.redis.ping()),
   ]);
-  const alarms: Alarm[] = backlog ? alarmsOf(backlog, deps.config) : [];
   const ok = postgres.ok && redis.ok && alarms.length === 0;
   return c.json({ ok, postgres, redis, alarms }, ok ? 200 : 503);
 }

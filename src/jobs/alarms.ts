@@ -4,7 +4,7 @@
  * BLOB_MAX_ATTEMPTS). An alarm makes the health route answer 503 and the job's heartbeat fail.
  */
 import type { Config } from '../config';
-import { type Backlog, type BacklogCutoffs, type BacklogFigure, readBacklog } from '../db/backlog';
+import { type Backlog, type BacklogCutoffs, type BacklogFigure, backlogQuery, parseBacklog, readBacklog } from '../db/backlog';
 import type { Db } from '../db/client';
 import { ACCOUNTS_JOB, overdueBefore } from './deadline';
 
@@ -39,6 +39,13 @@ export function backlogCutoffs(config: Config, now: Date): BacklogCutoffs {
 /** Reads the backlog as of `now`. One request. */
 export function backlogAt(db: Db, config: Config, now: Date): Promise<Backlog> {
   return readBacklog(db, backlogCutoffs(config, now));
+}
+
+/** The alarms standing at `now`, reading only the figures they are made of. One request. */
+export async function alarmsAt(db: Db, config: Config, now: Date): Promise<Alarm[]> {
+  const figures = [...new Set(Object.values(ALARM_FIGURES).flat())];
+  const result = await backlogQuery(db, backlogCutoffs(config, now), figures);
+  return alarmsOf(parseBacklog(result.rows[0]), config);
 }
 
 export function alarmsOf(backlog: Backlog, config: Config): Alarm[] {
