@@ -3,7 +3,9 @@
  * dataset once into a template database, clones it for each contender (the Worker, the raw-SQL
  * limit, the naive statements), runs every job on each and writes `bench/results/<scale>.json`.
  * A run of more than one scale also writes the summary (`bench/results/summary.md`, the charts,
- * and the results section of `bench/README.md`). `--check` validates the written files' shape.
+ * and the results section of `bench/README.md`). `--check` validates the written files' shape;
+ * `--check-file <path>` validates result files already written, without running anything.
+ * Exit codes: 0 done, 1 the bench or a check failed, 2 bad arguments.
  * Not a test: it measures and never judges a time.
  */
 import { randomBytes } from 'node:crypto';
@@ -32,96 +34,117 @@ const { values } = parseArgs({
   options: {
     scale: { type: 'string', multiple: true },
     check: { type: 'boolean', default: false },
+    'check-file': { type: 'string', multiple: true },
     'batch-size': { type: 'string' },
   },
 });
 const scales = (values.scale ?? Object.keys(SCALES)).flatMap((s) => s.split(',')).map((s) => s.trim().toLowerCase());
 for (const s of scales) {
-  if (!(s in SCALES)) throw new Error(`--scale: expected one of ${Object.keys(SCALES).join(', ')}, got "${s}"`);
+  if (!(s in SCALES)) usage(`--scale: expected one of ${Object.keys(SCALES).join(', ')}, got "${s}"`);
 }
 const batchSize = values['batch-size'];
-if (batchSize !== undefined && !/^[1-9]\d*$/.test(batchSize)) throw new Error(`--batch-size: expected a whole number, got "${batchSize}"`);
+if (batchSize !== undefined && !/^[1-9]\d*$/.test(batchSize)) usage(`--batch-size: expected a whole number, got "${batchSize}"`);
 const vars: Record<string, string> = batchSize ? { DELETE_BATCH_SIZE: batchSize } : {};
 
-const stops: Array<() => Promise<void>> = [];
 try {
-  let adminUrl = process.env.DATABASE_URL;
-  if (!adminUrl) {
-    const postgres = await startEmbeddedPostgres({ dataDir: '.stack/bench/pg' });
-    stops.unshift(postgres.stop);
-    adminUrl = postgres.adminUrl;
-  }
-  const redis = await startRedisServer();
-  stops.unshift(redis.stop);
-  const log: QueryLog = { queries: [] };
-  const neon = await startNeonHttp({ onQuery: (t) => log.queries.push(t) });
-  stops.unshift(neon.close);
-  const upstash = await startUpstashRest({ redisUrl: redis.url });
-  stops.unshift(upstash.close);
-  const upstashToken = randomBytes(16).toString('hex');
-  upstash.addToken(upstashToken, 0);
+  if (values['check-file']) checkFiles(values['check-file']);
+  else await run();
+} catch (err) {
+  process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exitCode = 1;
+}
 
-  const machine = await machineInfo(adminUrl);
-  const written: ScaleResult[] = [];
-  mkdirSync(RESULTS_DIR, { recursive: true });
-  for (const scale of scales as Scale[]) {
-    const chats = SCALES[scale];
-    process.stderr.write(`bench ${scale}: building ${chats} chats\n`);
-    const started = performance.now();
-    const template = `bench_${scale}_template`;
-    const templateUrl = await buildTemplate(adminUrl, template, chats);
-    const buildMs = performance.now() - started;
-    const rows = await withClient(templateUrl, (c) => countRows(c));
+function usage(message: string): never {
+  process.stderr.write(`bench: ${message}\n`);
+  process.exit(2);
+}
 
-    process.stderr.write(`bench ${scale}: limit\n`);
-    const limit = await runSqlContender(await cloneDatabase(adminUrl, template, 'bench_limit'), BENCH_JOBS, 'limit');
-    process.stderr.write(`bench ${scale}: naive\n`);
-    const naive = await runSqlContender(await cloneDatabase(adminUrl, template, 'bench_naive', true), BENCH_JOBS, 'naive');
-    process.stderr.write(`bench ${scale}: worker\n`);
-    log.queries.length = 0;
-    const worker = await runWorkerContender(
-      {
-        databaseUrl: await cloneDatabase(adminUrl, template, 'bench_worker'),
-        neonUrl: neon.url,
-        upstashUrl: upstash.url,
-        upstashToken,
-        vars,
-      },
-      BENCH_JOBS,
-      log,
-    );
-    // The Worker's first batch of each job, explained on fresh data: the index paths it takes.
-    const firstBatchPlans: Record<string, string> = {};
-    await withClient(await cloneDatabase(adminUrl, template, 'bench_explain'), async (c) => {
-      for (const [job, q] of Object.entries(worker.firstBatches)) firstBatchPlans[job] = (await explain(c, q.query, q.params)).plan;
-    });
-    const result: ScaleResult = {
-      scale,
-      chats,
-      startedAt: new Date().toISOString(),
-      machine,
-      settings: { DELETE_BATCH_SIZE: batchSize ?? tomlVar('DELETE_BATCH_SIZE'), RUN_SUBREQUEST_BUDGET: tomlVar('RUN_SUBREQUEST_BUDGET') },
-      dataset: { buildMs, rows },
-      jobs: Object.fromEntries(
-        BENCH_JOBS.map((j) => [j.name, { worker: worker.results[j.name]!, limit: limit[j.name]!, naive: naive[j.name]! }]),
-      ),
-      firstBatchPlans,
-    };
-    await writeJson(join(RESULTS_DIR, `${scale}.json`), result);
-    written.push(result);
-    await withClient(adminUrl, async (c) => {
-      for (const db of ['bench_limit', 'bench_naive', 'bench_worker', 'bench_explain', template]) {
-        await c.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
-      }
-    });
+function checkFiles(paths: string[]) {
+  for (const path of paths) checkResult(JSON.parse(readFileSync(path, 'utf8')) as ScaleResult);
+  process.stderr.write(`bench: ${paths.length} result file(s) have the expected shape\n`);
+}
+
+async function run() {
+  const stops: Array<() => Promise<void>> = [];
+  try {
+    let adminUrl = process.env.DATABASE_URL;
+    if (!adminUrl) {
+      const postgres = await startEmbeddedPostgres({ dataDir: '.stack/bench/pg' });
+      stops.unshift(postgres.stop);
+      adminUrl = postgres.adminUrl;
+    }
+    const redis = await startRedisServer();
+    stops.unshift(redis.stop);
+    const log: QueryLog = { queries: [] };
+    const neon = await startNeonHttp({ onQuery: (t) => log.queries.push(t) });
+    stops.unshift(neon.close);
+    const upstash = await startUpstashRest({ redisUrl: redis.url });
+    stops.unshift(upstash.close);
+    const upstashToken = randomBytes(16).toString('hex');
+    upstash.addToken(upstashToken, 0);
+
+    const machine = await machineInfo(adminUrl);
+    const written: ScaleResult[] = [];
+    mkdirSync(RESULTS_DIR, { recursive: true });
+    for (const scale of scales as Scale[]) {
+      const chats = SCALES[scale];
+      process.stderr.write(`bench ${scale}: building ${chats} chats\n`);
+      const started = performance.now();
+      const template = `bench_${scale}_template`;
+      const templateUrl = await buildTemplate(adminUrl, template, chats);
+      const buildMs = performance.now() - started;
+      const rows = await withClient(templateUrl, (c) => countRows(c));
+
+      process.stderr.write(`bench ${scale}: limit\n`);
+      const limit = await runSqlContender(await cloneDatabase(adminUrl, template, 'bench_limit'), BENCH_JOBS, 'limit');
+      process.stderr.write(`bench ${scale}: naive\n`);
+      const naive = await runSqlContender(await cloneDatabase(adminUrl, template, 'bench_naive', true), BENCH_JOBS, 'naive');
+      process.stderr.write(`bench ${scale}: worker\n`);
+      log.queries.length = 0;
+      const worker = await runWorkerContender(
+        {
+          databaseUrl: await cloneDatabase(adminUrl, template, 'bench_worker'),
+          neonUrl: neon.url,
+          upstashUrl: upstash.url,
+          upstashToken,
+          vars,
+        },
+        BENCH_JOBS,
+        log,
+      );
+      // The Worker's first batch of each job, explained on fresh data: the index paths it takes.
+      const firstBatchPlans: Record<string, string> = {};
+      await withClient(await cloneDatabase(adminUrl, template, 'bench_explain'), async (c) => {
+        for (const [job, q] of Object.entries(worker.firstBatches)) firstBatchPlans[job] = (await explain(c, q.query, q.params)).plan;
+      });
+      const result: ScaleResult = {
+        scale,
+        chats,
+        startedAt: new Date().toISOString(),
+        machine,
+        settings: { DELETE_BATCH_SIZE: batchSize ?? tomlVar('DELETE_BATCH_SIZE'), RUN_SUBREQUEST_BUDGET: tomlVar('RUN_SUBREQUEST_BUDGET') },
+        dataset: { buildMs, rows },
+        jobs: Object.fromEntries(
+          BENCH_JOBS.map((j) => [j.name, { worker: worker.results[j.name]!, limit: limit[j.name]!, naive: naive[j.name]! }]),
+        ),
+        firstBatchPlans,
+      };
+      await writeJson(join(RESULTS_DIR, `${scale}.json`), result);
+      written.push(result);
+      await withClient(adminUrl, async (c) => {
+        for (const db of ['bench_limit', 'bench_naive', 'bench_worker', 'bench_explain', template]) {
+          await c.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+        }
+      });
+    }
+    if (written.length > 1) await writeSummary(written);
+    if (values.check) {
+      for (const result of written) checkResult(result);
+      process.stderr.write(`bench: ${written.length} result file(s) have the expected shape\n`);
+    }
+  } finally {
+    for (const stop of stops) await stop().catch(() => {});
   }
-  if (written.length > 1) await writeSummary(written);
-  if (values.check) {
-    for (const result of written) checkResult(result);
-    process.stderr.write(`bench: ${written.length} result file(s) have the expected shape\n`);
-  }
-} finally {
-  for (const stop of stops) await stop().catch(() => {});
 }
 
 /** A [vars] default from wrangler.toml, for the record of what the Worker ran with. */

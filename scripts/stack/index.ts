@@ -13,6 +13,8 @@ export interface Stack {
   /** Connection string with rights to create databases. */
   postgresUrl: string;
   redisUrl: string;
+  /** Where the embedded cluster keeps its data; undefined when DATABASE_URL names a Postgres. */
+  postgresDataDir?: string;
   neon: NeonHttpServer;
   upstash: UpstashRestServer;
   /** A token for Redis logical database 0 on the Upstash endpoint. */
@@ -26,10 +28,12 @@ export async function startStack(opts: { dataDir: string; quiet?: boolean; persi
   const log = opts.quiet ? undefined : (line: string) => process.stderr.write(line);
   try {
     let postgresUrl = process.env.DATABASE_URL;
+    let postgresDataDir: string | undefined;
     if (!postgresUrl) {
       const pg = await startEmbeddedPostgres({ dataDir: `${opts.dataDir}/pg`, persistent: opts.persistent, log });
       stops.push(pg.stop);
       postgresUrl = pg.adminUrl;
+      postgresDataDir = pg.dataDir;
     }
     let redisUrl = process.env.REDIS_URL;
     if (!redisUrl) {
@@ -43,7 +47,7 @@ export async function startStack(opts: { dataDir: string; quiet?: boolean; persi
     stops.push(upstash.close);
     const upstashToken = randomBytes(16).toString('hex');
     upstash.addToken(upstashToken, 0);
-    return { postgresUrl, redisUrl, neon, upstash, upstashToken, stop: () => stopAll(stops) };
+    return { postgresUrl, postgresDataDir, redisUrl, neon, upstash, upstashToken, stop: () => stopAll(stops) };
   } catch (err) {
     await stopAll(stops);
     throw err;

@@ -3,7 +3,7 @@ import { sql as dsql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/neon-http';
 import { integer, pgTable, text } from 'drizzle-orm/pg-core';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { type NeonHttpServer, startNeonHttp } from '../../scripts/stack/neon-http.ts';
 import { freePort } from '../../scripts/stack/ports.ts';
 
@@ -248,8 +248,9 @@ describe('neon-http endpoint', () => {
       const timedOut = await rejection(sql.query('SELECT 1', [], { fetchOptions: { signal: AbortSignal.timeout(150) } }));
       expect(timedOut.message).toMatch(/Error connecting to database/);
       // NeonQueryPromise is lazy: rejection() subscribes, which is what sends the request.
+      const received = server.requests;
       const waiting = rejection(sql`SELECT 1`);
-      await new Promise((r) => setTimeout(r, 100));
+      await vi.waitUntil(() => server.requests > received); // the request is held, not merely sent
       server.setFault('none');
       expect((await waiting).message).toMatch(/HTTP status 503/);
       expect(await sql`SELECT 3 AS n`).toEqual([{ n: 3 }]);
@@ -267,8 +268,9 @@ describe('neon-http endpoint', () => {
       expect(await tagged.transaction([tagged`SELECT 4 AS n`, tagged`SELECT 5 AS n`])).toEqual([[{ n: 4 }], [{ n: 5 }]]);
       expect((await direct.query(backends)).rows).toEqual([{ n: 1 }]);
       other.setFault('hang');
+      const received = other.requests;
       const hanging = rejection(tagged`SELECT 1`);
-      await new Promise((r) => setTimeout(r, 100));
+      await vi.waitUntil(() => other.requests > received); // the request is held, not merely sent
       const started = Date.now();
       await other.close();
       expect(Date.now() - started).toBeLessThan(1000);
