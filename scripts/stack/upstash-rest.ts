@@ -7,6 +7,7 @@
  *   or `{error}` per command (the client's auto-pipelining sends nearly every call via /pipeline).
  * - `Upstash-Encoding: base64` base64-encodes every string in a result except a top-level `OK`.
  * - Bad or missing `Authorization: Bearer <token>` answers 401; Redis unreachable answers 503.
+ * - No time limit on a command: a long-running script is answered when it ends, as at Upstash.
  * Each token maps to a Redis logical database, so test files can share one server yet stay apart.
  *
  * Standalone: `node scripts/stack/upstash-rest.ts --redis redis://127.0.0.1:6379 --token t --port 4445`
@@ -102,7 +103,9 @@ export async function startUpstashRest(opts: { redisUrl: string; port?: number }
         // after the client was already told it failed.
         enableOfflineQueue: false,
         maxRetriesPerRequest: 0,
-        commandTimeout: 2_000,
+        // No commandTimeout: Upstash puts no time limit on a command; a long EVAL is answered when it
+        // ends, as Redis runs it (the EVAL docs, upstash.com/docs/redis/commands/scripting/eval, only
+        // say a script holds the database while it runs). A 2 s limit here answered a slow script 503.
         connectTimeout: 2_000,
         retryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
       });
@@ -202,14 +205,15 @@ export async function startUpstashRest(opts: { redisUrl: string; port?: number }
       const stopped = new Promise<void>((r) => server.close(() => r()));
       server.closeAllConnections();
       await stopped;
-      const quits = [...conns.values()].map((c) =>
+      // disconnect(), not quit(): QUIT would queue behind a script still running and wait for it;
+      // commands still in flight are rejected and their (already destroyed) requests dropped.
+      for (const c of conns.values())
         c.then(
-          (r) => r.quit().catch(() => r.disconnect()),
+          (r) => r.disconnect(),
           () => {},
-        ),
-      );
+        );
+      await Promise.allSettled(conns.values());
       conns.clear();
-      await Promise.all(quits);
     },
   };
 }

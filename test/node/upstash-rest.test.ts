@@ -230,6 +230,51 @@ describe('upstash REST endpoint with the real @upstash/redis client', () => {
     await expect(r.get('c:x')).rejects.toThrow();
   });
 
+  // Upstash puts no time limit on a script (upstash.com/docs/redis/commands/scripting/eval: a script
+  // holds the database while it runs, nothing ends it early); the endpoint used to answer 503 after
+  // 2 s (ioredis commandTimeout). A dedicated Redis, so the busy server blocks no other test.
+  describe('a long-running script, as at Upstash (no script time limit)', () => {
+    // Busy-waits ARGV[1] ms by the server's clock, then returns ARGV[2].
+    const SPIN = `local t = redis.call('TIME') local start = t[1] * 1000000 + t[2]
+      while true do local n = redis.call('TIME')
+        if n[1] * 1000000 + n[2] - start >= tonumber(ARGV[1]) * 1000 then return ARGV[2] end end`;
+
+    it('answers a script that runs past 2 s with its result, not 503', async () => {
+      const own = await startRedisServer();
+      const ep = await startUpstashRest({ redisUrl: own.url });
+      try {
+        ep.addToken(TOKEN, 0);
+        expect(await client({}, ep).eval(SPIN, [], ['2300', 'finished'])).toBe('finished');
+      } finally {
+        await ep.close();
+        await own.stop();
+      }
+    });
+
+    it('closes promptly while a script is still running', async () => {
+      const own = await startRedisServer();
+      const ep = await startUpstashRest({ redisUrl: own.url });
+      try {
+        ep.addToken(TOKEN, 0);
+        expect(await client({}, ep).ping()).toBe('PONG'); // connected, so the script goes straight to Redis
+        const running = client({}, ep)
+          .eval(SPIN, [], ['1500', 'finished'])
+          .then(
+            () => 'resolved',
+            () => 'rejected',
+          );
+        await vi.waitUntil(() => ep.requests === 2);
+        const started = Date.now();
+        await ep.close();
+        expect(Date.now() - started).toBeLessThan(1_000);
+        expect(await running).toBe('rejected');
+      } finally {
+        await ep.close();
+        await own.stop();
+      }
+    });
+  });
+
   it('answers 503 quickly when Redis is unreachable or goes away', async () => {
     const nowhere = await startUpstashRest({ redisUrl: `redis://127.0.0.1:${await freePort()}` });
     nowhere.addToken(TOKEN, DB);

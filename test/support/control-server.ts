@@ -5,7 +5,10 @@
  *                             database behind its own token, and a dedicated pair of Neon/Upstash
  *                             endpoints → the bindings a Worker needs
  *   POST   /env/:id/fault     {service: 'neon'|'upstash', fault, afterRequests?, count?} break that
- *                             file's endpoint for real (neon: after N requests, for K requests)
+ *                             file's endpoint for real (neon: after N requests, for K requests);
+ *                             neon faults: http500, hang, reset, connection-lost (400 "connection
+ *                             closed" as Neon answers a compute lost mid-query), commit-then-drop
+ *                             (the request commits, then its reply is lost)
  *   GET    /env/:id/stats     requests each endpoint received (to check the subrequest count)
  *   POST   /sessions          {databaseUrl} a dedicated pg connection (to hold a transaction open)
  *   POST   /sessions/:id      {sql, params} run one statement on it
@@ -16,7 +19,7 @@ import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { createDatabase } from '../../scripts/stack/migrate.ts';
-import { type NeonHttpFault, type NeonHttpServer, startNeonHttp } from '../../scripts/stack/neon-http.ts';
+import { NEON_FAULTS, type NeonHttpFault, type NeonHttpServer, startNeonHttp } from '../../scripts/stack/neon-http.ts';
 import { startUpstashRest, type UpstashRestFault, type UpstashRestServer } from '../../scripts/stack/upstash-rest.ts';
 
 export interface TestBindings {
@@ -70,8 +73,10 @@ export async function startControlServer(opts: { postgresUrl: string; redisUrl: 
           body.afterRequests !== undefined || body.count !== undefined
             ? { afterRequests: body.afterRequests, count: body.count }
             : undefined;
-        if (body.service === 'neon') env.neon.setFault(body.fault as NeonHttpFault, schedule);
-        else env.upstash.setFault(body.fault as UpstashRestFault);
+        if (body.service === 'neon') {
+          if (!NEON_FAULTS.includes(body.fault as NeonHttpFault)) throw new Error(`unknown neon fault ${body.fault}`);
+          env.neon.setFault(body.fault as NeonHttpFault, schedule);
+        } else env.upstash.setFault(body.fault as UpstashRestFault);
         return { ok: true };
       },
     ],
