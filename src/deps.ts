@@ -4,8 +4,8 @@
  */
 import { type Config, parseConfig } from './config';
 import { createDb } from './db/client';
-import { JOBS } from './jobs/registry';
-import type { JobDeps } from './jobs/types';
+import { JOBS } from './run/registry';
+import type { JobDeps } from './run/job';
 import { createRedis } from './redis/client';
 
 export interface Invocation extends JobDeps {

@@ -5,7 +5,7 @@
  * BACKLOG_CAP, so the listing costs the same on a large table as on a small one.
  */
 import { type SQL, sql } from 'drizzle-orm';
-import { num } from '../jobs/types';
+import { num } from './rows';
 import type { Db } from './client';
 
 export const BACKLOG_CAP = 10_000;

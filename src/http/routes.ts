@@ -5,10 +5,10 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { latestRuns } from '../db/job-runs';
 import { fromEnv } from '../deps';
-import { type Alarm, alarmsAt, alarmsOf, backlogAt, backlogByJob } from '../jobs/alarms';
-import { cronOf, findJob, JOBS } from '../jobs/registry';
-import { runJob } from '../jobs/runner';
-import { nextRunAt } from '../jobs/schedule';
+import { type Alarm, alarmsAt, alarmsOf, backlogAt, backlogByJob } from '../run/alarms';
+import { cronOf, findJob, JOBS } from '../run/registry';
+import { runJob } from '../run/runner';
+import { nextRunAt } from '../run/schedule';
 import { publicMessage } from '../log';
 import type { AppEnv } from './app';
 

@@ -6,7 +6,8 @@
  */
 import { countStaleStreams, removeStaleStreams } from '../redis/streams';
 import { drainStreamDeletions } from './stream-deletions';
-import { addCounts, inBatches, type Job } from './types';
+import { addCounts, inBatches } from '../run/batched-run';
+import type { Job } from '../run/job';
 
 export const STALE_STREAM_BATCH = 500;
 

@@ -5,7 +5,9 @@
  * in time proportional to the orphans.
  */
 import { sql } from 'drizzle-orm';
-import { type Batch, batchedRun, type Job, type JobContext, num } from './types';
+import { num } from '../db/rows';
+import { type Batch, batchedRun } from '../run/batched-run';
+import type { Job, JobContext } from '../run/job';
 
 export const deleteOrphanedMessageSources: Job = {
   name: 'delete-orphaned-message-sources',

@@ -6,7 +6,9 @@
  */
 import { sql } from 'drizzle-orm';
 import { drainStreamDeletions } from './stream-deletions';
-import { addCounts, batchedDeletes, type DeleteBatch, type Job, type JobContext, num } from './types';
+import { num } from '../db/rows';
+import { addCounts, batchedDeletes, type DeleteBatch } from '../run/batched-run';
+import type { Job, JobContext } from '../run/job';
 
 const DAY_MS = 86_400_000;
 

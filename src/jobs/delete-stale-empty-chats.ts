@@ -4,7 +4,9 @@
  * trigger queues their blobs.
  */
 import { sql } from 'drizzle-orm';
-import { batchedDeletes, type DeleteBatch, type Job, type JobContext, num } from './types';
+import { num } from '../db/rows';
+import { batchedDeletes, type DeleteBatch } from '../run/batched-run';
+import type { Job, JobContext } from '../run/job';
 
 export const deleteStaleEmptyChats: Job = {
   name: 'delete-stale-empty-chats',

@@ -6,7 +6,9 @@
  */
 import { inArray, sql } from 'drizzle-orm';
 import { blobDeletions } from '../db/schema';
-import { type Batch, batchedRun, type Job, type JobContext, num } from './types';
+import { num } from '../db/rows';
+import { type Batch, batchedRun } from '../run/batched-run';
+import type { Job, JobContext } from '../run/job';
 
 /** R2's limit on keys per delete call. */
 export const R2_DELETE_MAX_KEYS = 1000;

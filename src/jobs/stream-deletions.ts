@@ -7,7 +7,8 @@
 import { inArray, sql } from 'drizzle-orm';
 import { streamDeletions } from '../db/schema';
 import { removeChatStreams } from '../redis/streams';
-import { inBatches, type JobContext } from './types';
+import { inBatches } from '../run/batched-run';
+import type { JobContext } from '../run/job';
 
 /** Chat ids per Redis script call: bounded so one EVAL stays small. */
 export const STREAM_DRAIN_BATCH = 500;

@@ -10,7 +10,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type LocalWorker, startLocalWorker } from '../../scripts/stack/worker.ts';
 import { heartbeatVariable } from '../../src/config.ts';
-import { CRONS, JOBS } from '../../src/jobs/registry.ts';
+import { CRONS, JOBS } from '../../src/run/registry.ts';
 import type { TestBindings } from '../support/control-server.ts';
 import { provisionNodeEnv, setNodeFault, workerVars } from '../support/node-env.ts';
 

@@ -2,7 +2,7 @@
 // a Free account's five cron triggers.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { CRONS, JOBS } from '../../src/jobs/registry.ts';
+import { CRONS, JOBS } from '../../src/run/registry.ts';
 
 const toml = readFileSync(new URL('../../wrangler.toml', import.meta.url), 'utf8');
 const cronsBlock = /\[triggers\][\s\S]*?crons\s*=\s*\[([\s\S]*?)\]/.exec(toml)?.[1] ?? '';

@@ -9,9 +9,10 @@ import { acquireRun, finishRun, type RunFinish } from '../db/job-runs';
 import { logEvent, publicMessage } from '../log';
 import { backlogQuery, parseBacklog } from '../db/backlog';
 import { ALARM_FIGURES, type Alarm, alarmsOf, backlogCutoffs } from './alarms';
-import { Budget, retryTransient } from './budget';
+import { Budget } from './budget';
+import { retryTransient } from './retry';
 import { ping } from './heartbeat';
-import type { Job, JobDeps } from './types';
+import type { Job, JobDeps } from './job';
 
 export type RunTrigger = 'scheduled' | 'http' | 'queue';
 /** Where a failed run failed: taking the lock, running the job, or recording the outcome. */

@@ -3,12 +3,12 @@
  * wrangler.toml [triggers] crons (a test checks both ways); at most three, since a Free account
  * has five cron triggers in all.
  */
-import { clearStaleStreams } from './clear-stale-streams';
-import { deleteOrphanedMessageSources } from './delete-orphaned-message-sources';
-import { deleteStaleDeactivatedAccounts } from './delete-stale-deactivated-accounts';
-import { deleteStaleEmptyChats } from './delete-stale-empty-chats';
-import { purgeDeletedBlobs } from './purge-deleted-blobs';
-import type { Job } from './types';
+import { clearStaleStreams } from '../jobs/clear-stale-streams';
+import { deleteOrphanedMessageSources } from '../jobs/delete-orphaned-message-sources';
+import { deleteStaleDeactivatedAccounts } from '../jobs/delete-stale-deactivated-accounts';
+import { deleteStaleEmptyChats } from '../jobs/delete-stale-empty-chats';
+import { purgeDeletedBlobs } from '../jobs/purge-deleted-blobs';
+import type { Job } from './job';
 
 export const JOBS: readonly Job[] = [
   deleteStaleDeactivatedAccounts,
