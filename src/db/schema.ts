@@ -168,12 +168,16 @@ export const streamDeletions = pgTable('stream_deletions', {
 export const JOB_RUN_STATUSES = ['running', 'succeeded', 'failed', 'skipped', 'abandoned'] as const;
 export type JobRunStatus = (typeof JOB_RUN_STATUSES)[number];
 
+/** What started a run: its cron, an HTTP call, or a queued continuation. */
+export const RUN_TRIGGERS = ['scheduled', 'http', 'queue'] as const;
+export type RunTrigger = (typeof RUN_TRIGGERS)[number];
+
 export const jobRuns = pgTable(
   'job_runs',
   {
     id: text('id').primaryKey(),
     job: text('job').notNull(),
-    trigger: text('trigger').$type<'scheduled' | 'http' | 'queue'>().notNull(),
+    trigger: text('trigger').$type<RunTrigger>().notNull(),
     startedAt: timestamp('started_at', { withTimezone: true }).notNull(),
     finishedAt: timestamp('finished_at', { withTimezone: true }),
     status: text('status').$type<JobRunStatus>().notNull(),

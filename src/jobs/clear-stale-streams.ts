@@ -8,6 +8,7 @@ import { countStaleStreams, removeStaleStreams } from '../redis/streams';
 import { drainStreamDeletions } from './stream-deletions';
 import { addCounts, inBatches } from '../run/batched-run';
 import type { Job } from '../run/job';
+import { before, MINUTE_MS } from '../time';
 
 export const STALE_STREAM_BATCH = 500;
 
@@ -15,7 +16,7 @@ export const clearStaleStreams: Job = {
   name: 'clear-stale-streams',
   description: 'Removes stream state in Redis whose heartbeat stopped, or whose chat no longer exists.',
   async run(ctx) {
-    const cutoffMs = ctx.now.getTime() - ctx.config.staleStreamAfterMinutes * 60_000;
+    const cutoffMs = before(ctx.now, ctx.config.staleStreamAfterMinutes, MINUTE_MS).getTime();
     if (ctx.dryRun) {
       const stale = await ctx.budget.request(() => countStaleStreams(ctx.redis, cutoffMs));
       const queued = await drainStreamDeletions(ctx);

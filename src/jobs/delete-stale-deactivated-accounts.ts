@@ -9,14 +9,13 @@ import { drainStreamDeletions } from './stream-deletions';
 import { num } from '../db/rows';
 import { addCounts, batchedDeletes, type DeleteBatch } from '../run/batched-run';
 import type { Job, JobContext } from '../run/job';
-
-const DAY_MS = 86_400_000;
+import { before, DAY_MS } from '../time';
 
 export const deleteStaleDeactivatedAccounts: Job = {
   name: 'delete-stale-deactivated-accounts',
   description: 'Deletes users deactivated more than ACCOUNT_RETENTION_DAYS ago, with everything they own.',
   async run(ctx) {
-    const cutoff = new Date(ctx.now.getTime() - ctx.config.accountRetentionDays * DAY_MS);
+    const cutoff = before(ctx.now, ctx.config.accountRetentionDays, DAY_MS);
     // A batch costs 1; keep 3 in hand so one drain of the stream queue below still fits.
     const outcome = await batchedDeletes(ctx, {
       cutoff,

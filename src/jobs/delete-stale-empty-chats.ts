@@ -7,12 +7,13 @@ import { sql } from 'drizzle-orm';
 import { num } from '../db/rows';
 import { batchedDeletes, type DeleteBatch } from '../run/batched-run';
 import type { Job, JobContext } from '../run/job';
+import { before, MINUTE_MS } from '../time';
 
 export const deleteStaleEmptyChats: Job = {
   name: 'delete-stale-empty-chats',
   description: 'Deletes chats older than EMPTY_CHAT_MIN_AGE_MINUTES that have no messages.',
   run(ctx) {
-    const cutoff = new Date(ctx.now.getTime() - ctx.config.emptyChatMinAgeMinutes * 60_000);
+    const cutoff = before(ctx.now, ctx.config.emptyChatMinAgeMinutes, MINUTE_MS);
     return batchedDeletes(ctx, { cutoff, batchSize: ctx.config.emptyChatBatchSize, cost: 1, count: countStaleEmptyChats, deleteBatch });
   },
 };

@@ -6,10 +6,8 @@
 import type { Config } from '../config';
 import { type Backlog, type BacklogCutoffs, type BacklogFigure, backlogQuery, parseBacklog, readBacklog } from '../db/backlog';
 import type { Db } from '../db/client';
+import { before, DAY_MS, MINUTE_MS } from '../time';
 import { ACCOUNTS_JOB, overdueBefore } from './deadline';
-
-const DAY_MS = 86_400_000;
-const MINUTE_MS = 60_000;
 
 export interface Alarm {
   code: 'accounts_overdue' | 'blobs_parked';
@@ -30,9 +28,9 @@ export const ALARM_FIGURES: Readonly<Record<string, readonly BacklogFigure[]>> =
 /** The cutoffs that define the backlog as of `now`. */
 export function backlogCutoffs(config: Config, now: Date): BacklogCutoffs {
   return {
-    accountsEligible: new Date(now.getTime() - config.accountRetentionDays * DAY_MS),
+    accountsEligible: before(now, config.accountRetentionDays, DAY_MS),
     accountsOverdue: overdueBefore(config, now),
-    emptyChats: new Date(now.getTime() - config.emptyChatMinAgeMinutes * MINUTE_MS),
+    emptyChats: before(now, config.emptyChatMinAgeMinutes, MINUTE_MS),
   };
 }
 

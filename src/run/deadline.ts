@@ -6,17 +6,16 @@
  * not raise the alarm for the weeks an account legitimately waits for its run.
  */
 import type { Config } from '../config';
+import { before, DAY_MS, HOUR_MS } from '../time';
 import { cronOf } from './registry';
 import { previousRunAt } from './schedule';
 
-const HOUR_MS = 3_600_000;
-const DAY_MS = 86_400_000;
 export const ACCOUNTS_JOB = 'delete-stale-deactivated-accounts';
 
 /** Accounts deactivated before this instant are overdue; null when no run is due yet. */
 export function overdueBefore(config: Config, now: Date): Date | null {
   const cron = cronOf(ACCOUNTS_JOB);
   if (!cron) return null;
-  const due = previousRunAt(cron, new Date(now.getTime() - config.deadlineGraceHours * HOUR_MS));
-  return due && new Date(due.getTime() - config.accountRetentionDays * DAY_MS);
+  const due = previousRunAt(cron, before(now, config.deadlineGraceHours, HOUR_MS));
+  return due && before(due, config.accountRetentionDays, DAY_MS);
 }

@@ -6,7 +6,9 @@
  */
 import type { Config } from '../config';
 import { acquireRun, finishRun, type RunFinish } from '../db/job-runs';
+import type { RunTrigger } from '../db/schema';
 import { logEvent, publicMessage } from '../log';
+import { before, DAY_MS, MINUTE_MS } from '../time';
 import { backlogQuery, parseBacklog } from '../db/backlog';
 import { ALARM_FIGURES, type Alarm, alarmsOf, backlogCutoffs } from './alarms';
 import { Budget } from './budget';
@@ -14,7 +16,7 @@ import { retryTransient } from './retry';
 import { ping } from './heartbeat';
 import type { Job, JobDeps } from './job';
 
-export type RunTrigger = 'scheduled' | 'http' | 'queue';
+export type { RunTrigger };
 /** Where a failed run failed: taking the lock, running the job, or recording the outcome. */
 export type RunPhase = 'lock' | 'run' | 'record';
 
@@ -64,8 +66,7 @@ export interface RunReport {
 /** Lock (1) and finish (1) are spent outside the job's own batches. */
 const RUN_OVERHEAD_SUBREQUESTS = 2;
 /** The lease outlives the time budget, so it only expires when the holder really died. */
-const LEASE_MARGIN_MS = 60_000;
-const DAY_MS = 86_400_000;
+const LEASE_MARGIN_MS = MINUTE_MS;
 
 export async function runJob(job: Job, deps: JobDeps, config: Config, opts: RunOptions): Promise<RunReport> {
   const clock = opts.clock ?? Date.now;
@@ -92,7 +93,7 @@ export async function runJob(job: Job, deps: JobDeps, config: Config, opts: RunO
       dryRun: opts.dryRun,
       leaseMs: config.runTimeBudgetMs + LEASE_MARGIN_MS,
       continues: opts.continues,
-      pruneBefore: new Date(opts.now.getTime() - config.jobRunsRetentionDays * DAY_MS),
+      pruneBefore: before(opts.now, config.jobRunsRetentionDays, DAY_MS),
     });
   } catch (err) {
     // Postgres unreachable: nothing ran and nothing can be recorded there; the log line is the record.
