@@ -54,7 +54,7 @@ const INTEGER_VARS = {
   CONTINUATION_MAX_HOPS: { min: 0, max: 10_000 },
 } as const;
 
-/** `HEARTBEAT_URL_DELETE_STALE_EMPTY_CHATS` → the job `delete-stale-empty-chats`. */
+/** `HEARTBEAT_URL_<JOB>`: the job's name in capitals, `-` as `_` (`a-job` → `HEARTBEAT_URL_A_JOB`). */
 export const HEARTBEAT_PREFIX = 'HEARTBEAT_URL_';
 export const heartbeatVariable = (job: string) => `${HEARTBEAT_PREFIX}${job.toUpperCase().replaceAll('-', '_')}`;
 

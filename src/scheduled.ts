@@ -18,7 +18,7 @@ export async function scheduled(controller: ScheduledController, env: Env, _ctx:
   const jobs = jobsForCron(controller.cron);
   if (!jobs) {
     logEvent('error', 'unknown_cron', { cron: controller.cron });
-    throw new ScheduledError(`no job is mapped to cron "${controller.cron}" (see src/run/registry.ts)`);
+    throw new ScheduledError(`no job is mapped to cron "${controller.cron}" (no job in src/jobs/ declares it)`);
   }
   let deps: ReturnType<typeof fromEnv>;
   try {

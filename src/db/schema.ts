@@ -114,7 +114,7 @@ export const messageSources = pgTable(
       .notNull()
       .references(() => messages.id, { onDelete: 'cascade' }),
     // SET NULL, not CASCADE: a source whose attachment is gone becomes visible as an orphan
-    // for delete-orphaned-message-sources instead of vanishing inside the app's transaction.
+    // for the orphaned-sources job instead of vanishing inside the app's transaction.
     attachmentId: text('attachment_id').references(() => attachments.id, { onDelete: 'set null' }),
     createdAt: createdAt(),
   },

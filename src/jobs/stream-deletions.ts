@@ -1,7 +1,7 @@
 /**
  * Drains `stream_deletions`, the queue of chats deleted while they may have had stream state in
- * Redis (filled by a trigger on chats). Shared by delete-stale-deactivated-accounts, which cleans
- * up after the chats it just deleted, and clear-stale-streams, which catches every other deletion.
+ * Redis (filled by a trigger on chats). Shared by the account job, which cleans up after the
+ * chats it just deleted, and the stream-cleanup job, which catches every other deletion.
  * Redis first, then the queue rows: if Redis fails, the rows stay for the next run.
  */
 import { inArray, sql } from 'drizzle-orm';

@@ -1,81 +1,63 @@
 /**
- * Backlog figures per job and the alarms they raise: data overdue for deletion (accounts a
- * scheduled run should already have deleted) and blob deletions that gave up (parked after
- * BLOB_MAX_ATTEMPTS). An alarm makes the health route answer 503 and the job's heartbeat fail.
+ * Backlog figures and the alarms they raise, derived from the jobs' declarations: data overdue
+ * for deletion, work that gave up. An alarm makes the health route answer 503 and the job's
+ * heartbeat fail. Nothing here names a job; each job says what it waits on and what alarms it.
  */
+import type { SQL } from 'drizzle-orm';
 import type { Config } from '../config';
-import { type Backlog, type BacklogCutoffs, type BacklogFigure, backlogQuery, parseBacklog, readBacklog } from '../db/backlog';
+import { figuresQuery } from '../db/backlog';
 import type { Db } from '../db/client';
-import { before, DAY_MS, MINUTE_MS } from '../time';
-import { ACCOUNTS_JOB, overdueBefore } from './deadline';
+import { num } from '../db/rows';
+import type { AsOf, Job } from './job';
 
 export interface Alarm {
-  code: 'accounts_overdue' | 'blobs_parked';
+  code: string;
   job: string;
   count: number;
   message: string;
 }
 
+/** The alarm `job` raises given its figures as read, if it declares one and it stands. */
+export function alarmOf(job: Job, read: Record<string, unknown>, config: Config): Alarm | undefined {
+  if (!job.alarm) return undefined;
+  const raised = job.alarm.raise(read, config);
+  return raised && { code: job.alarm.code, job: job.name, ...raised };
+}
+
 /**
- * Jobs whose end-of-run check can raise an alarm, and the backlog figures that check reads (in
- * the run's finishing request; only these, so the check costs the same whatever else waits).
+ * The query a run's end-of-run check sends inside its finishing request: only the figures its
+ * alarm reads, so the check costs the same whatever else waits. Undefined for jobs without one.
  */
-export const ALARM_FIGURES: Readonly<Record<string, readonly BacklogFigure[]>> = {
-  [ACCOUNTS_JOB]: ['accounts_overdue', 'oldest_overdue'],
-  'purge-deleted-blobs': ['blobs_parked'],
-};
-
-/** The cutoffs that define the backlog as of `now`. */
-export function backlogCutoffs(config: Config, now: Date): BacklogCutoffs {
-  return {
-    accountsEligible: before(now, config.accountRetentionDays, DAY_MS),
-    accountsOverdue: overdueBefore(config, now),
-    emptyChats: before(now, config.emptyChatMinAgeMinutes, MINUTE_MS),
-  };
+export function alarmCheck(db: Db, job: Job, at: AsOf) {
+  if (!job.alarm) return undefined;
+  return figuresQuery(db, pick(job.figures(at), job.alarm.figures));
 }
 
-/** Reads the backlog as of `now`. One request. */
-export function backlogAt(db: Db, config: Config, now: Date): Promise<Backlog> {
-  return readBacklog(db, backlogCutoffs(config, now));
+/** The alarms standing at `at.now` across `jobs`, reading only the figures they are made of. One request. */
+export async function alarmsAt(db: Db, jobs: readonly Job[], at: AsOf): Promise<Alarm[]> {
+  const read = await readFigures(db, jobs, at, (job) => job.alarm?.figures ?? []);
+  return jobs.flatMap((job) => alarmOf(job, read.get(job) ?? {}, at.config) ?? []);
 }
 
-/** The alarms standing at `now`, reading only the figures they are made of. One request. */
-export async function alarmsAt(db: Db, config: Config, now: Date): Promise<Alarm[]> {
-  const figures = [...new Set(Object.values(ALARM_FIGURES).flat())];
-  const result = await backlogQuery(db, backlogCutoffs(config, now), figures);
-  return alarmsOf(parseBacklog(result.rows[0]), config);
+/** Per job, the backlog the listing shows; and the alarms standing. One request. */
+export async function backlogAt(db: Db, jobs: readonly Job[], at: AsOf) {
+  const read = await readFigures(db, jobs, at, (job) => [...new Set([...job.backlog, ...(job.alarm?.figures ?? [])])]);
+  const byJob = new Map(jobs.map((job) => [job.name, Object.fromEntries(job.backlog.map((name) => [name, num(read.get(job)?.[name])]))]));
+  const alarms = jobs.flatMap((job) => alarmOf(job, read.get(job) ?? {}, at.config) ?? []);
+  return { byJob, alarms };
 }
 
-export function alarmsOf(backlog: Backlog, config: Config): Alarm[] {
-  const alarms: Alarm[] = [];
-  if (backlog.accountsOverdue > 0) {
-    alarms.push({
-      code: 'accounts_overdue',
-      job: ACCOUNTS_JOB,
-      count: backlog.accountsOverdue,
-      message:
-        `${backlog.accountsOverdue} account(s) deactivated more than ${config.accountRetentionDays} days before a scheduled ` +
-        `run still exist, ${config.deadlineGraceHours} h after it (oldest deactivated ${backlog.oldestOverdueDeactivatedAt})`,
-    });
-  }
-  if (backlog.blobsParked > 0) {
-    alarms.push({
-      code: 'blobs_parked',
-      job: 'purge-deleted-blobs',
-      count: backlog.blobsParked,
-      message: `${backlog.blobsParked} blob deletion(s) gave up after ${config.blobMaxAttempts} attempts (see blob_deletions.last_error)`,
-    });
-  }
-  return alarms;
+/** The figures `which` picks of every job, in one SELECT; per job, back under their own names. */
+async function readFigures(db: Db, jobs: readonly Job[], at: AsOf, which: (job: Job) => readonly string[]) {
+  const all: Record<string, SQL> = {};
+  jobs.forEach((job, j) => {
+    for (const [name, figure] of Object.entries(pick(job.figures(at), which(job)))) all[`${j}/${name}`] = figure;
+  });
+  const { query, read } = figuresQuery(db, all);
+  const row = read((await query).rows[0]);
+  return new Map(jobs.map((job, j) => [job, Object.fromEntries(which(job).map((name) => [name, row[`${j}/${name}`]]))]));
 }
 
-/** The figures that matter for each job, by job name. */
-export function backlogByJob(b: Backlog): Record<string, Record<string, number>> {
-  return {
-    [ACCOUNTS_JOB]: { eligible: b.accountsEligible, overdue: b.accountsOverdue },
-    'delete-stale-empty-chats': { eligible: b.emptyChatsEligible },
-    'purge-deleted-blobs': { pending: b.blobsPending, parked: b.blobsParked },
-    'clear-stale-streams': { deletedChatsQueued: b.streamDeletionsQueued },
-    'delete-orphaned-message-sources': { orphaned: b.orphanedSources, checksQueued: b.sourceChecksQueued },
-  };
+function pick(figures: Record<string, SQL>, names: readonly string[]): Record<string, SQL> {
+  return Object.fromEntries(names.flatMap((name) => (figures[name] ? [[name, figures[name]]] : [])));
 }

@@ -1,3 +1,9 @@
+/**
+ * What a job is: one declaration in its own file under src/jobs/ — its name, its cron, its
+ * backlog figures and alarm, and its run. The machinery (registry, runner, listing, alarms)
+ * derives everything else from these declarations and never names a job.
+ */
+import type { SQL } from 'drizzle-orm';
 import type { Config } from '../config';
 import type { Db } from '../db/client';
 import type { RedisClient } from '../redis/client';
@@ -11,11 +17,15 @@ export interface JobDeps {
   blobs: { delete(keys: string | string[]): Promise<void> };
 }
 
-export interface JobContext extends JobDeps {
+/** The settings and the reference time a cutoff or a figure is computed from. */
+export interface AsOf {
   config: Config;
-  budget: Budget;
-  /** The run's reference time: cutoffs are computed from it, never from the clock. */
+  /** The run's (or the listing's) reference time: never the clock. */
   now: Date;
+}
+
+export interface JobContext extends JobDeps, AsOf {
+  budget: Budget;
   /** Count what would be deleted; delete nothing. */
   dryRun: boolean;
 }
@@ -27,8 +37,42 @@ export interface JobOutcome {
   more: boolean;
 }
 
-export interface Job {
-  name: string;
-  description: string;
+/** An alarm a job's finished run can leave standing: the health route answers 503, the heartbeat fails. */
+export interface JobAlarm<F extends string = string> {
+  /** Stable code, as the health route and the run report show it. */
+  readonly code: string;
+  /** The figures (of the job's own) the check reads: only these, in the run's finishing request. */
+  readonly figures: readonly F[];
+  /** The alarm standing given those figures as read, or undefined when all is well. */
+  raise(read: Readonly<Record<F, unknown>>, config: Config): { count: number; message: string } | undefined;
+}
+
+/** One job, declared once. `F` names its figures. */
+export interface JobDeclaration<Name extends string = string, F extends string = string> {
+  /** Route name, module name and log name. */
+  readonly name: Name;
+  readonly description: string;
+  /** The cron expression that runs it: one of wrangler.toml [triggers] crons (a test checks). */
+  readonly cron: string;
+  /**
+   * Rows older than this are due, as of `now` (jobs that delete by age). The run and the
+   * listing's backlog both use it, so they cannot drift apart.
+   */
+  readonly cutoff?: (at: AsOf) => Date;
+  /**
+   * What is waiting, as SQL scalar expressions (counts capped at BACKLOG_CAP), read in one request
+   * with every other job's. Each walks an index, so the listing costs the same on any table size.
+   */
+  figures(at: AsOf): Record<F, SQL>;
+  /** The figures the jobs listing shows as this job's backlog, in order. */
+  readonly backlog: readonly F[];
+  readonly alarm?: JobAlarm<F>;
   run(ctx: JobContext): Promise<JobOutcome>;
+}
+
+export type Job = JobDeclaration<string, string>;
+
+/** Declares a job, keeping its name as a literal type and checking its figures' names. */
+export function defineJob<const Name extends string, F extends string>(job: JobDeclaration<Name, F>): JobDeclaration<Name, F> {
+  return job;
 }

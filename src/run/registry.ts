@@ -1,7 +1,7 @@
 /**
- * Every job, and which cron expression runs which jobs. The expressions must be exactly those of
- * wrangler.toml [triggers] crons (a test checks both ways); at most three, since a Free account
- * has five cron triggers in all.
+ * Every job, in the order a cron that runs several runs them. Adding a job is one file in
+ * src/jobs/ and one line here (and its cron in wrangler.toml if it is new: a test checks both
+ * ways). Everything else — the cron map, the listing, the alarms — is derived from the list.
  */
 import { clearStaleStreams } from '../jobs/clear-stale-streams';
 import { deleteOrphanedMessageSources } from '../jobs/delete-orphaned-message-sources';
@@ -9,22 +9,21 @@ import { deleteStaleDeactivatedAccounts } from '../jobs/delete-stale-deactivated
 import { deleteStaleEmptyChats } from '../jobs/delete-stale-empty-chats';
 import { purgeDeletedBlobs } from '../jobs/purge-deleted-blobs';
 import type { Job } from './job';
+import { cronMap, checkJobs } from './registry-checks';
 
-export const JOBS: readonly Job[] = [
+export const JOBS = checkJobs([
   deleteStaleDeactivatedAccounts,
   deleteStaleEmptyChats,
   purgeDeletedBlobs,
   clearStaleStreams,
   deleteOrphanedMessageSources,
-];
+] as const);
 
-/** Cron expression → the jobs it runs, in order. */
-export const CRONS: Readonly<Record<string, readonly string[]>> = {
-  '0 0 1 * *': ['delete-stale-deactivated-accounts'],
-  '0 */12 * * *': ['delete-stale-empty-chats'],
-  // Cleanup after deletions: blobs before orphaned sources is irrelevant, all three are independent.
-  '*/10 * * * *': ['purge-deleted-blobs', 'clear-stale-streams', 'delete-orphaned-message-sources'],
-};
+/** Every job name, as a literal type. */
+export type JobName = (typeof JOBS)[number]['name'];
+
+/** Cron expression → the names of the jobs it runs, in order (derived from the declarations). */
+export const CRONS: Readonly<Record<string, readonly string[]>> = cronMap(JOBS);
 
 export function findJob(name: string): Job | undefined {
   return JOBS.find((job) => job.name === name);
@@ -32,15 +31,6 @@ export function findJob(name: string): Job | undefined {
 
 /** The jobs a cron expression runs, or undefined when no job claims it. */
 export function jobsForCron(cron: string): Job[] | undefined {
-  const names = CRONS[cron];
-  return names?.map((name) => {
-    const job = findJob(name);
-    if (!job) throw new Error(`CRONS names unknown job ${name}`);
-    return job;
-  });
-}
-
-/** The cron expression that runs `job`. */
-export function cronOf(job: string): string | undefined {
-  return Object.keys(CRONS).find((cron) => CRONS[cron]?.includes(job));
+  const jobs = JOBS.filter((job) => job.cron === cron);
+  return jobs.length > 0 ? jobs : undefined;
 }

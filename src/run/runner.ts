@@ -9,8 +9,7 @@ import { acquireRun, finishRun, type RunFinish } from '../db/job-runs';
 import type { RunTrigger } from '../db/schema';
 import { logEvent, publicMessage } from '../log';
 import { before, DAY_MS, MINUTE_MS } from '../time';
-import { backlogQuery, parseBacklog } from '../db/backlog';
-import { ALARM_FIGURES, type Alarm, alarmsOf, backlogCutoffs } from './alarms';
+import { type Alarm, alarmCheck as alarmCheckOf, alarmOf } from './alarms';
 import { Budget } from './budget';
 import { retryTransient } from './retry';
 import { ping } from './heartbeat';
@@ -81,7 +80,7 @@ export async function runJob(job: Job, deps: JobDeps, config: Config, opts: RunO
   };
   // Dry runs are not the scheduled work: they neither ping nor check alarms.
   const heartbeat = opts.dryRun ? undefined : config.heartbeatUrls[job.name];
-  const alarmFigures = opts.dryRun ? undefined : ALARM_FIGURES[job.name];
+  const checksAlarm = !opts.dryRun && job.alarm !== undefined;
   const pingInfo = { job: job.name, runId };
 
   let lock: Awaited<ReturnType<typeof acquireRun>>;
@@ -151,9 +150,7 @@ export async function runJob(job: Job, deps: JobDeps, config: Config, opts: RunO
   // Only a run that finished its work can say what it left behind (one that stops with `more` is
   // continued, and its last run checks). The check rides in the finishing request.
   const alarmCheck =
-    alarmFigures && error === undefined && !outcome.more
-      ? backlogQuery(deps.db, backlogCutoffs(config, opts.now), alarmFigures)
-      : undefined;
+    checksAlarm && error === undefined && !outcome.more ? alarmCheckOf(deps.db, job, { config, now: opts.now }) : undefined;
   const status = error === undefined ? 'succeeded' : 'failed';
   const subrequests = budget.used + fixed;
   const report: RunReport = {
@@ -171,8 +168,9 @@ export async function runJob(job: Job, deps: JobDeps, config: Config, opts: RunO
     // Retried once on a transient failure (it only updates this run's own `running` row, so it is
     // safe to repeat): a lost finish would hold the lock until the lease expires. The retry uses
     // the slack between RUN_SUBREQUEST_BUDGET and the platform's limit.
-    const backlog = await retryTransient(() => finishRun(deps.db, runId, result, alarmCheck), { attempts: 2 });
-    if (alarmCheck) alarms = alarmsOf(parseBacklog(backlog), config).filter((a) => a.job === job.name);
+    const read = await retryTransient(() => finishRun(deps.db, runId, result, alarmCheck?.query), { attempts: 2 });
+    const alarm = alarmCheck && alarmOf(job, alarmCheck.read(read), config);
+    if (alarm) alarms = [alarm];
     if (alarms.length > 0) report.alarms = alarms;
   } catch (finishError) {
     // The lease will expire and the next run marks this one abandoned; say so in the log.
