@@ -1,5 +1,5 @@
 /**
- * The tables this Worker maintains (SPEC §2). Column names are the contract with the app; the
+ * The tables this Worker maintains (docs/contract.md, §2). Column names are the contract with the app; the
  * extra columns and the indexes exist so every job finds its work by index, in time proportional
  * to the stale rows rather than the table. Triggers live in the custom migration
  * `drizzle/0001_triggers.sql`, since Drizzle cannot express them.
