@@ -2,7 +2,7 @@
  * The one place where `env` becomes config and clients, shared by `fetch` and `scheduled`:
  * validated once per invocation, clients built once and passed in.
  */
-import { type Config, parseConfig } from './config';
+import { type Config, parseConfig } from './config/parse';
 import { createDb } from './db/client';
 import { JOBS } from './run/registry';
 import type { JobDeps } from './run/job';

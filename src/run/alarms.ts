@@ -4,7 +4,7 @@
  * heartbeat fail. Nothing here names a job; each job says what it waits on and what alarms it.
  */
 import type { SQL } from 'drizzle-orm';
-import type { Config } from '../config';
+import type { Config } from '../config/parse';
 import { figuresQuery } from '../db/backlog';
 import type { Db } from '../db/client';
 import { num } from '../db/rows';

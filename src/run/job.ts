@@ -4,7 +4,7 @@
  * derives everything else from these declarations and never names a job.
  */
 import type { SQL } from 'drizzle-orm';
-import type { Config } from '../config';
+import type { Config } from '../config/parse';
 import type { Db } from '../db/client';
 import type { RedisClient } from '../redis/client';
 import type { Budget } from './budget';

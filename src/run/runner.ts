@@ -4,7 +4,7 @@
  * again and logs one JSON line. Expected outcomes come back as values (`skipped`, `failed`); only
  * programmer errors throw.
  */
-import type { Config } from '../config';
+import type { Config } from '../config/parse';
 import { acquireRun, finishRun, type RunFinish } from '../db/job-runs';
 import type { RunTrigger } from '../db/schema';
 import { logEvent, publicMessage } from '../log';

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type LocalWorker, startLocalWorker } from '../../scripts/stack/worker.ts';
-import { heartbeatVariable } from '../../src/config.ts';
+import { heartbeatVariable } from '../../src/config/parse.ts';
 import { CRONS, JOBS } from '../../src/run/registry.ts';
 import type { TestBindings } from '../support/control-server.ts';
 import { provisionNodeEnv, setNodeFault, workerVars } from '../support/node-env.ts';
