@@ -1,11 +1,13 @@
 import { cloudflareTest } from '@cloudflare/vitest-plugin';
 import { defineConfig } from 'vitest/config';
+import { unitProject } from './vitest.unit.config';
 
 export default defineConfig({
   test: {
     // Once for the whole run (root level, no `extends`): starts Postgres, Redis and the endpoints.
     globalSetup: ['./test/global-setup.ts'],
     projects: [
+      unitProject,
       {
         test: {
           name: 'node',

@@ -9,7 +9,7 @@
  * Not a test: it measures and never judges a time.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -18,6 +18,7 @@ import { startNeonHttp } from '../scripts/stack/neon-http.ts';
 import { startEmbeddedPostgres } from '../scripts/stack/postgres.ts';
 import { startRedisServer } from '../scripts/stack/redis.ts';
 import { startUpstashRest } from '../scripts/stack/upstash-rest.ts';
+import { wranglerConfig } from '../scripts/wrangler-config.ts';
 import { checkResult } from './check.ts';
 import { buildTemplate, cloneDatabase, SCALES, type Scale } from './dataset.ts';
 import { BENCH_JOBS } from './jobs.ts';
@@ -149,8 +150,7 @@ async function run() {
 
 /** A [vars] default from wrangler.toml, for the record of what the Worker ran with. */
 function tomlVar(name: string): string {
-  const toml = readFileSync(join(import.meta.dirname, '../wrangler.toml'), 'utf8');
-  return new RegExp(`^${name}\\s*=\\s*"([^"]*)"`, 'm').exec(toml)?.[1] ?? 'unknown';
+  return wranglerConfig().vars[name] ?? 'unknown';
 }
 
 async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {

@@ -1,5 +1,5 @@
 /**
- * `npm run dev` (SPEC §6): the local stack with a persistent Postgres under `.stack/dev`, the
+ * `npm run dev` (README, Local development): the local stack with a persistent Postgres under `.stack/dev`, the
  * `spacerr` database migrated, `.dev.vars` written, then `wrangler dev --test-scheduled` on 8787.
  * Ctrl-C (SIGINT/SIGTERM/SIGHUP) stops wrangler and everything the stack started.
  */
@@ -13,6 +13,7 @@ import pg from 'pg';
 import { type Stack, startStack } from './stack/index.ts';
 import { migrateDatabase } from './stack/migrate.ts';
 import { hasRedisServer, REDIS_MISSING } from './stack/redis.ts';
+import { wranglerConfig } from './wrangler-config.ts';
 
 const PORT = 8787;
 const DATA_DIR = '.stack/dev';
@@ -100,11 +101,7 @@ function writeVars(values: Record<string, string>): { secret: string; generated:
 }
 
 function cronLines(): string[] {
-  const block = /crons\s*=\s*\[([\s\S]*?)\]/.exec(readFileSync('wrangler.toml', 'utf8'))?.[1] ?? '';
-  return [...block.matchAll(/"([^"]+)"\s*,?\s*(?:#\s*(.*))?/g)].map(([, cron = '', note]) => {
-    const cmd = `curl "localhost:${PORT}/__scheduled?cron=${cron.replaceAll(' ', '+')}"`;
-    return `    ${cmd.padEnd(52)}${note ? `# ${note}` : ''}`;
-  });
+  return wranglerConfig().crons.map((cron) => `    curl "localhost:${PORT}/__scheduled?cron=${cron.replaceAll(' ', '+')}"`);
 }
 
 if (!process.env.REDIS_URL && !hasRedisServer()) fail(REDIS_MISSING);

@@ -2,10 +2,10 @@
  * The one place where `env` becomes config and clients, shared by `fetch` and `scheduled`:
  * validated once per invocation, clients built once and passed in.
  */
-import { type Config, parseConfig } from './config';
+import { type Config, parseConfig } from './config/parse';
 import { createDb } from './db/client';
-import { JOBS } from './jobs/registry';
-import type { JobDeps } from './jobs/types';
+import { JOBS } from './run/registry';
+import type { JobDeps } from './run/job';
 import { createRedis } from './redis/client';
 
 export interface Invocation extends JobDeps {

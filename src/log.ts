@@ -1,8 +1,27 @@
 /**
+ * Every event the Worker logs, one name each (README, Troubleshooting, lists what each means).
+ * Query them in Workers Logs as `event = "…"`.
+ */
+export const LOG_EVENTS = [
+  'job_run',
+  'job_run_record_failed',
+  'config_invalid',
+  'unknown_cron',
+  'continuation_sent',
+  'continuation_failed',
+  'continuation_limit',
+  'continuation_invalid',
+  'heartbeat_failed',
+  'http_error',
+] as const;
+export type LogEvent = (typeof LOG_EVENTS)[number];
+export type LogLevel = 'info' | 'warn' | 'error';
+
+/**
  * One JSON object per line: Workers Logs indexes its fields, so `job`, `runId`, `status` and the
  * counts can be queried directly.
  */
-export function logEvent(level: 'info' | 'warn' | 'error', event: string, fields: Record<string, unknown>): void {
+export function logEvent(level: LogLevel, event: LogEvent, fields: Record<string, unknown>): void {
   const line = JSON.stringify({ level, event, ...fields });
   if (level === 'error') console.error(line);
   else if (level === 'warn') console.warn(line);

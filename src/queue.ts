@@ -1,5 +1,5 @@
 /**
- * Queue entry point: the consumer of CONTINUATIONS (see src/jobs/continuation.ts). One message,
+ * Queue entry point: the consumer of CONTINUATIONS (see src/run/continuation.ts). One message,
  * one run, with the invocation's whole budget (max_batch_size = 1 in wrangler.toml). Outcomes:
  * - succeeded → ack (the next hop was sent if the run stopped with `more`, see runContinuing);
  * - skipped as a duplicate (this run was already continued) → ack;
@@ -9,8 +9,8 @@
  *   cron takes over, which the failed runs in job_runs and the heartbeat make visible.
  */
 import { fromEnv } from './deps';
-import { parseContinuation, runContinuing } from './jobs/continuation';
-import { findJob } from './jobs/registry';
+import { parseContinuation, runContinuing } from './run/continuation';
+import { findJob } from './run/registry';
 import { logEvent, publicMessage } from './log';
 
 const BUSY_RETRY_SECONDS = 60;

@@ -5,9 +5,9 @@
  * dashboard shows the cron event as failed.
  */
 import { fromEnv } from './deps';
-import { runContinuing } from './jobs/continuation';
-import { jobsForCron } from './jobs/registry';
-import type { RunReport } from './jobs/runner';
+import { runContinuing } from './run/continuation';
+import { jobsForCron } from './run/registry';
+import type { RunReport } from './run/runner';
 import { logEvent, publicMessage } from './log';
 
 export class ScheduledError extends Error {
@@ -18,7 +18,7 @@ export async function scheduled(controller: ScheduledController, env: Env, _ctx:
   const jobs = jobsForCron(controller.cron);
   if (!jobs) {
     logEvent('error', 'unknown_cron', { cron: controller.cron });
-    throw new ScheduledError(`no job is mapped to cron "${controller.cron}" (see src/jobs/registry.ts)`);
+    throw new ScheduledError(`no job is mapped to cron "${controller.cron}" (no job in src/jobs/ declares it)`);
   }
   let deps: ReturnType<typeof fromEnv>;
   try {

@@ -9,12 +9,12 @@
  */
 import { and, eq, sql } from 'drizzle-orm';
 import type { Db } from './client';
-import { type JobRunStatus, jobRuns } from './schema';
+import { type JobRunStatus, jobRuns, type RunTrigger } from './schema';
 
 export interface RunStart {
   id: string;
   job: string;
-  trigger: 'scheduled' | 'http' | 'queue';
+  trigger: RunTrigger;
   dryRun: boolean;
   leaseMs: number;
   continues?: string | undefined;

@@ -1,5 +1,5 @@
 /**
- * The tables this Worker maintains (SPEC §2). Column names are the contract with the app; the
+ * The tables this Worker maintains (docs/contract.md, §2). Column names are the contract with the app; the
  * extra columns and the indexes exist so every job finds its work by index, in time proportional
  * to the stale rows rather than the table. Triggers live in the custom migration
  * `drizzle/0001_triggers.sql`, since Drizzle cannot express them.
@@ -114,7 +114,7 @@ export const messageSources = pgTable(
       .notNull()
       .references(() => messages.id, { onDelete: 'cascade' }),
     // SET NULL, not CASCADE: a source whose attachment is gone becomes visible as an orphan
-    // for delete-orphaned-message-sources instead of vanishing inside the app's transaction.
+    // for the orphaned-sources job instead of vanishing inside the app's transaction.
     attachmentId: text('attachment_id').references(() => attachments.id, { onDelete: 'set null' }),
     createdAt: createdAt(),
   },
@@ -168,12 +168,16 @@ export const streamDeletions = pgTable('stream_deletions', {
 export const JOB_RUN_STATUSES = ['running', 'succeeded', 'failed', 'skipped', 'abandoned'] as const;
 export type JobRunStatus = (typeof JOB_RUN_STATUSES)[number];
 
+/** What started a run: its cron, an HTTP call, or a queued continuation. */
+export const RUN_TRIGGERS = ['scheduled', 'http', 'queue'] as const;
+export type RunTrigger = (typeof RUN_TRIGGERS)[number];
+
 export const jobRuns = pgTable(
   'job_runs',
   {
     id: text('id').primaryKey(),
     job: text('job').notNull(),
-    trigger: text('trigger').$type<'scheduled' | 'http' | 'queue'>().notNull(),
+    trigger: text('trigger').$type<RunTrigger>().notNull(),
     startedAt: timestamp('started_at', { withTimezone: true }).notNull(),
     finishedAt: timestamp('finished_at', { withTimezone: true }),
     status: text('status').$type<JobRunStatus>().notNull(),

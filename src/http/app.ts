@@ -1,5 +1,5 @@
 /**
- * The HTTP side (SPEC §4). Order matters: internal headers wrap everything (so 401/404/405/500
+ * The HTTP side (docs/contract.md, §6). Order matters: internal headers wrap everything (so 401/404/405/500
  * carry them too), auth runs before any config parsing or I/O, then the clients are built.
  */
 import { type Context, Hono } from 'hono';

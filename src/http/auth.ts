@@ -2,7 +2,8 @@
  * Bearer auth for every /api/internal/ route, on Hono's bearer-auth middleware. It runs before
  * anything else (config, clients, database), and fails closed: with CRON_SECRET unset or empty no
  * token matches, so `Bearer undefined` can never be valid. Hono answers a malformed header with
- * 400; SPEC §4 wants 401 for every failure, so each failure message is a 401 response.
+ * 400; the contract (docs/contract.md, §6) wants 401 for every failure, so each failure message
+ * is a 401 response.
  */
 import type { Context, MiddlewareHandler } from 'hono';
 import { bearerAuth } from 'hono/bearer-auth';

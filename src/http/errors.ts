@@ -4,7 +4,7 @@
  */
 import type { Context, ErrorHandler, MiddlewareHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import { ConfigError } from '../config';
+import { ConfigError } from '../config/parse';
 import { publicMessage } from '../log';
 import { logEvent } from '../log';
 

@@ -5,10 +5,10 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { latestRuns } from '../db/job-runs';
 import { fromEnv } from '../deps';
-import { type Alarm, alarmsAt, alarmsOf, backlogAt, backlogByJob } from '../jobs/alarms';
-import { cronOf, findJob, JOBS } from '../jobs/registry';
-import { runJob } from '../jobs/runner';
-import { nextRunAt } from '../jobs/schedule';
+import { type Alarm, alarmsAt, backlogAt } from '../run/alarms';
+import { findJob, JOBS } from '../run/registry';
+import { runJob } from '../run/runner';
+import { nextRunAt } from '../run/schedule';
 import { publicMessage } from '../log';
 import type { AppEnv } from './app';
 
@@ -38,22 +38,21 @@ export async function listJobsRoute(c: Context<AppEnv>) {
       deps.db,
       JOBS.map((j) => j.name),
     ),
-    backlogAt(deps.db, deps.config, now),
+    backlogAt(deps.db, JOBS, { config: deps.config, now }),
   ]);
-  const perJob = backlogByJob(backlog);
-  const alarms = alarmsOf(backlog, deps.config);
+  const alarms = backlog.alarms;
   return c.json({
     now: now.toISOString(),
     ok: alarms.length === 0,
     alarms,
     jobs: JOBS.map((job) => {
-      const cron = cronOf(job.name) ?? null;
+      const cron = job.cron;
       const run = runs.find((r) => r.job === job.name);
       return {
         name: job.name,
         description: job.description,
         cron,
-        nextRunAt: cron ? (nextRunAt(cron, now)?.toISOString() ?? null) : null,
+        nextRunAt: nextRunAt(cron, now)?.toISOString() ?? null,
         lastRun: run
           ? {
               id: run.id,
@@ -70,7 +69,7 @@ export async function listJobsRoute(c: Context<AppEnv>) {
               continues: run.continues,
             }
           : null,
-        backlog: perJob[job.name] ?? {},
+        backlog: backlog.byJob.get(job.name) ?? {},
       };
     }),
   });
@@ -85,7 +84,7 @@ export async function healthRoute(c: Context<AppEnv>) {
   let alarms: Alarm[] = [];
   const [postgres, redis] = await Promise.all([
     probe(async () => {
-      alarms = await alarmsAt(deps.db, deps.config, new Date());
+      alarms = await alarmsAt(deps.db, JOBS, { config: deps.config, now: new Date() });
     }),
     probe(() => deps.redis.ping()),
   ]);

@@ -4,17 +4,30 @@
  * stream_deletions by a trigger when they were deleted). Commands issued grow with the stale
  * entries only: one bounded script call per STALE_STREAM_BATCH stale members, never a SCAN.
  */
+import { sql } from 'drizzle-orm';
+import { capped } from '../db/backlog';
 import { countStaleStreams, removeStaleStreams } from '../redis/streams';
+import { addCounts, inBatches } from '../run/batched-run';
+import { type AsOf, defineJob } from '../run/job';
+import { EVERY_10_MINUTES } from '../run/schedule';
+import { before, MINUTE_MS } from '../time';
 import { drainStreamDeletions } from './stream-deletions';
-import { addCounts, inBatches, type Job } from './types';
 
 export const STALE_STREAM_BATCH = 500;
 
-export const clearStaleStreams: Job = {
+/** A stream whose heartbeat is older than this is stale. */
+const cutoff = ({ config, now }: AsOf) => before(now, config.staleStreamAfterMinutes, MINUTE_MS);
+
+export const clearStaleStreams = defineJob({
   name: 'clear-stale-streams',
   description: 'Removes stream state in Redis whose heartbeat stopped, or whose chat no longer exists.',
+  cron: EVERY_10_MINUTES,
+  cutoff,
+  // The stale members are in Redis, which the listing does not call: it shows the queued chats.
+  figures: () => ({ deletedChatsQueued: capped(sql`FROM stream_deletions`) }),
+  backlog: ['deletedChatsQueued'],
   async run(ctx) {
-    const cutoffMs = ctx.now.getTime() - ctx.config.staleStreamAfterMinutes * 60_000;
+    const cutoffMs = cutoff(ctx).getTime();
     if (ctx.dryRun) {
       const stale = await ctx.budget.request(() => countStaleStreams(ctx.redis, cutoffMs));
       const queued = await drainStreamDeletions(ctx);
@@ -30,4 +43,4 @@ export const clearStaleStreams: Job = {
     addCounts(counts, deleted.counts);
     return { counts, more: staleMore || deleted.more };
   },
-};
+});

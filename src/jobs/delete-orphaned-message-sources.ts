@@ -5,15 +5,26 @@
  * in time proportional to the orphans.
  */
 import { sql } from 'drizzle-orm';
-import { type Batch, batchedRun, type Job, type JobContext, num } from './types';
+import { capped } from '../db/backlog';
+import { num } from '../db/rows';
+import { type Batch, batchedRun } from '../run/batched-run';
+import { defineJob, type JobContext } from '../run/job';
+import { EVERY_10_MINUTES } from '../run/schedule';
 
-export const deleteOrphanedMessageSources: Job = {
+export const deleteOrphanedMessageSources = defineJob({
   name: 'delete-orphaned-message-sources',
   description: 'Deletes message_sources rows whose attachment is gone or no longer attached to that message.',
+  cron: EVERY_10_MINUTES,
+  // Index: message_sources_orphaned_idx (partial); the checks queue is small by construction.
+  figures: () => ({
+    orphaned: capped(sql`FROM message_sources WHERE attachment_id IS NULL`),
+    checksQueued: capped(sql`FROM message_source_checks`),
+  }),
+  backlog: ['orphaned', 'checksQueued'],
   run(ctx) {
     return batchedRun(ctx, { cost: 1, count: countOrphans, batch: deleteBatch });
   },
-};
+});
 
 /** Both kinds of orphan in one request (a batch runs in one transaction). */
 async function deleteBatch(ctx: JobContext): Promise<Batch> {

@@ -5,30 +5,65 @@
  * Redis is removed at the end of the run (from stream_deletions, filled by the chats trigger).
  */
 import { sql } from 'drizzle-orm';
+import { capped } from '../db/backlog';
+import { num } from '../db/rows';
+import { addCounts, batchedDeletes, type DeleteBatch } from '../run/batched-run';
+import { overdueBefore } from '../run/deadline';
+import { type AsOf, defineJob, type JobContext } from '../run/job';
+import { before, DAY_MS } from '../time';
 import { drainStreamDeletions } from './stream-deletions';
-import { addCounts, batchedDeletes, type DeleteBatch, type Job, type JobContext, num } from './types';
 
-const DAY_MS = 86_400_000;
+/** Monthly, 00:00 UTC on the 1st. */
+const CRON = '0 0 1 * *';
 
-export const deleteStaleDeactivatedAccounts: Job = {
+/** Users deactivated before this are due for deletion. */
+const cutoff = ({ config, now }: AsOf) => before(now, config.accountRetentionDays, DAY_MS);
+
+/** Users deactivated before this should already be gone (see src/run/deadline.ts). */
+const overdue = (at: AsOf) => overdueBefore(CRON, cutoff, at) ?? new Date(0);
+
+export const deleteStaleDeactivatedAccounts = defineJob({
   name: 'delete-stale-deactivated-accounts',
   description: 'Deletes users deactivated more than ACCOUNT_RETENTION_DAYS ago, with everything they own.',
+  cron: CRON,
+  cutoff,
+  // Index: users_deactivated_at_idx (partial) for all three.
+  figures: (at) => ({
+    eligible: capped(sql`FROM users WHERE deactivated_at < ${cutoff(at)}`),
+    overdue: capped(sql`FROM users WHERE deactivated_at < ${overdue(at)}`),
+    oldestOverdue: sql`(SELECT min(deactivated_at) FROM users WHERE deactivated_at < ${overdue(at)})`,
+  }),
+  backlog: ['eligible', 'overdue'],
+  alarm: {
+    code: 'accounts_overdue',
+    figures: ['overdue', 'oldestOverdue'],
+    raise(read, config) {
+      const count = num(read.overdue);
+      if (count === 0) return undefined;
+      const oldest = read.oldestOverdue == null ? null : new Date(read.oldestOverdue as string).toISOString();
+      return {
+        count,
+        message:
+          `${count} account(s) deactivated more than ${config.accountRetentionDays} days before a scheduled ` +
+          `run still exist, ${config.deadlineGraceHours} h after it (oldest deactivated ${oldest})`,
+      };
+    },
+  },
   async run(ctx) {
-    const cutoff = new Date(ctx.now.getTime() - ctx.config.accountRetentionDays * DAY_MS);
     // A batch costs 1; keep 3 in hand so one drain of the stream queue below still fits.
     const outcome = await batchedDeletes(ctx, {
-      cutoff,
+      cutoff: cutoff(ctx),
       batchSize: ctx.config.deleteBatchSize,
       cost: 4,
       count: countStaleAccounts,
       deleteBatch,
     });
     // Redis state of the chats just deleted; whatever the budget leaves for later,
-    // clear-stale-streams picks up from the same queue. No chats deleted: nothing of ours queued.
+    // the stream-cleanup job picks up from the same queue. No chats deleted: nothing of ours queued.
     if ((outcome.counts.chats ?? 0) > 0 && !ctx.dryRun) addCounts(outcome.counts, (await drainStreamDeletions(ctx)).counts);
     return outcome;
   },
-};
+});
 
 /** The tables an account's rows live in, as counted per batch. */
 const ACCOUNT_TABLES = ['users', 'projects', 'chats', 'messages', 'attachments', 'message_sources'];

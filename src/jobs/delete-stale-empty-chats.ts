@@ -4,16 +4,34 @@
  * trigger queues their blobs.
  */
 import { sql } from 'drizzle-orm';
-import { batchedDeletes, type DeleteBatch, type Job, type JobContext, num } from './types';
+import { capped } from '../db/backlog';
+import { num } from '../db/rows';
+import { batchedDeletes, type DeleteBatch } from '../run/batched-run';
+import { type AsOf, defineJob, type JobContext } from '../run/job';
+import { before, MINUTE_MS } from '../time';
 
-export const deleteStaleEmptyChats: Job = {
+/** Chats created before this, without messages, are due for deletion. */
+const cutoff = ({ config, now }: AsOf) => before(now, config.emptyChatMinAgeMinutes, MINUTE_MS);
+
+export const deleteStaleEmptyChats = defineJob({
   name: 'delete-stale-empty-chats',
   description: 'Deletes chats older than EMPTY_CHAT_MIN_AGE_MINUTES that have no messages.',
+  // Every 12 h, 00:00 and 12:00 UTC.
+  cron: '0 */12 * * *',
+  cutoff,
+  // Index: chats_empty_created_at_idx (partial, NOT has_messages).
+  figures: (at) => ({ eligible: capped(sql`FROM chats WHERE NOT has_messages AND created_at < ${cutoff(at)}`) }),
+  backlog: ['eligible'],
   run(ctx) {
-    const cutoff = new Date(ctx.now.getTime() - ctx.config.emptyChatMinAgeMinutes * 60_000);
-    return batchedDeletes(ctx, { cutoff, batchSize: ctx.config.emptyChatBatchSize, cost: 1, count: countStaleEmptyChats, deleteBatch });
+    return batchedDeletes(ctx, {
+      cutoff: cutoff(ctx),
+      batchSize: ctx.config.emptyChatBatchSize,
+      cost: 1,
+      count: countStaleEmptyChats,
+      deleteBatch,
+    });
   },
-};
+});
 
 /**
  * One batch, one statement, one transaction. Race safety with a first message being inserted:

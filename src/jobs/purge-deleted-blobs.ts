@@ -5,8 +5,12 @@
  * next_attempt_at; after BLOB_MAX_ATTEMPTS a row is parked and shown as needing attention.
  */
 import { inArray, sql } from 'drizzle-orm';
+import { capped } from '../db/backlog';
+import { num } from '../db/rows';
 import { blobDeletions } from '../db/schema';
-import { type Batch, batchedRun, type Job, type JobContext, num } from './types';
+import { type Batch, batchedRun } from '../run/batched-run';
+import { defineJob, type JobContext } from '../run/job';
+import { EVERY_10_MINUTES } from '../run/schedule';
 
 /** R2's limit on keys per delete call. */
 export const R2_DELETE_MAX_KEYS = 1000;
@@ -17,14 +21,33 @@ export class BlobDeleteError extends Error {
   override name = 'BlobDeleteError';
 }
 
-export const purgeDeletedBlobs: Job = {
+export const purgeDeletedBlobs = defineJob({
   name: 'purge-deleted-blobs',
   description: 'Deletes the R2 objects queued in blob_deletions, in batches of up to 1000 keys.',
+  cron: EVERY_10_MINUTES,
+  // Index: blob_deletions_due_idx and blob_deletions_parked_idx (partial).
+  figures: () => ({
+    pending: capped(sql`FROM blob_deletions WHERE parked_at IS NULL`),
+    parked: capped(sql`FROM blob_deletions WHERE parked_at IS NOT NULL`),
+  }),
+  backlog: ['pending', 'parked'],
+  alarm: {
+    code: 'blobs_parked',
+    figures: ['parked'],
+    raise(read, config) {
+      const count = num(read.parked);
+      if (count === 0) return undefined;
+      return {
+        count,
+        message: `${count} blob deletion(s) gave up after ${config.blobMaxAttempts} attempts (see blob_deletions.last_error)`,
+      };
+    },
+  },
   run(ctx) {
     // A batch is claim + R2 delete + confirm (or record the failure), plus one spare for a retry.
     return batchedRun(ctx, { cost: 4, count: countDue, batch: purgeBatch });
   },
-};
+});
 
 interface Claimed {
   id: number;

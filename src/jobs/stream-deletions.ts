@@ -1,13 +1,14 @@
 /**
  * Drains `stream_deletions`, the queue of chats deleted while they may have had stream state in
- * Redis (filled by a trigger on chats). Shared by delete-stale-deactivated-accounts, which cleans
- * up after the chats it just deleted, and clear-stale-streams, which catches every other deletion.
+ * Redis (filled by a trigger on chats). Shared by the account job, which cleans up after the
+ * chats it just deleted, and the stream-cleanup job, which catches every other deletion.
  * Redis first, then the queue rows: if Redis fails, the rows stay for the next run.
  */
 import { inArray, sql } from 'drizzle-orm';
 import { streamDeletions } from '../db/schema';
 import { removeChatStreams } from '../redis/streams';
-import { inBatches, type JobContext } from './types';
+import { inBatches } from '../run/batched-run';
+import type { JobContext } from '../run/job';
 
 /** Chat ids per Redis script call: bounded so one EVAL stays small. */
 export const STREAM_DRAIN_BATCH = 500;

@@ -1,5 +1,5 @@
 /**
- * The app's resumable-stream state in Redis (SPEC §3):
+ * The app's resumable-stream state in Redis (docs/contract.md, §4):
  *   active-streams           sorted set, member = chat id, score = last heartbeat (epoch ms)
  *   active-stream:{chatId}   string, the chat's stream id
  * Each function is one Lua script, so one command and one subrequest, and atomic: a heartbeat

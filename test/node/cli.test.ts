@@ -10,9 +10,9 @@ import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { freePort } from '../../scripts/stack/ports.ts';
-import { type LocalWorker, startLocalWorker } from '../../scripts/stack/worker.ts';
+import type { LocalWorker } from '../../scripts/stack/worker.ts';
 import type { TestBindings } from '../support/control-server.ts';
-import { provisionNodeEnv, setNodeFault, workerVars } from '../support/node-env.ts';
+import { setNodeFault, startWorkerOnNewEnv } from '../support/node-env.ts';
 
 const SECRET = 'cli-test-secret-0123456789';
 const JOB = 'delete-stale-empty-chats';
@@ -77,19 +77,16 @@ async function seed() {
 
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'spacerr-cli-'));
-  stackEnv = await provisionNodeEnv();
-  db = new pg.Client({ connectionString: stackEnv.DATABASE_URL });
-  await db.connect();
-  worker = await startLocalWorker({
-    vars: {
-      ...workerVars(stackEnv),
-      CRON_SECRET: SECRET,
-      // 4 rows a batch, 5 subrequests a run (2 for the lock and the record): 3 batches a run.
-      DELETE_BATCH_SIZE: '4',
-      EMPTY_CHAT_BATCH_SIZE: '4',
-      RUN_SUBREQUEST_BUDGET: '5',
-    },
-  });
+  ({
+    env: stackEnv,
+    db,
+    worker,
+  } = await startWorkerOnNewEnv(SECRET, {
+    // 4 rows a batch, 5 subrequests a run (2 for the lock and the record): 3 batches a run.
+    DELETE_BATCH_SIZE: '4',
+    EMPTY_CHAT_BATCH_SIZE: '4',
+    RUN_SUBREQUEST_BUDGET: '5',
+  }));
 }, 90_000);
 
 afterAll(async () => {

@@ -8,11 +8,11 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type LocalWorker, startLocalWorker } from '../../scripts/stack/worker.ts';
-import { heartbeatVariable } from '../../src/config.ts';
-import { CRONS, JOBS } from '../../src/jobs/registry.ts';
+import type { LocalWorker } from '../../scripts/stack/worker.ts';
+import { heartbeatVariable } from '../../src/config/parse.ts';
+import { CRONS, JOBS } from '../../src/run/registry.ts';
 import type { TestBindings } from '../support/control-server.ts';
-import { provisionNodeEnv, setNodeFault, workerVars } from '../support/node-env.ts';
+import { setNodeFault, startWorkerOnNewEnv } from '../support/node-env.ts';
 
 const SECRET = 'operator-test-secret-0123456789';
 const JOB_NAMES = JOBS.map((j) => j.name);
@@ -81,23 +81,16 @@ beforeAll(async () => {
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
   const hb = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hb`;
 
-  env = await provisionNodeEnv();
-  db = new pg.Client({ connectionString: env.DATABASE_URL });
-  await db.connect();
   const heartbeats = Object.fromEntries(JOB_NAMES.map((j) => [heartbeatVariable(j), `${hb}/${j}`]));
-  worker = await startLocalWorker({
-    vars: {
-      ...workerVars(env),
-      CRON_SECRET: SECRET,
-      // Small, so a backlog of 60 chats takes several runs: 30 - lock - finish - 2 pings - 1 kept
-      // for the continuation = 25 batches of 1 chat per run. (The */10 cron's three jobs get 10
-      // each: enough for one batch of each after their own requests.)
-      DELETE_BATCH_SIZE: '1',
-      EMPTY_CHAT_BATCH_SIZE: '1',
-      RUN_SUBREQUEST_BUDGET: '30',
-      ...heartbeats,
-    },
-  });
+  ({ env, db, worker } = await startWorkerOnNewEnv(SECRET, {
+    // Small, so a backlog of 60 chats takes several runs: 30 - lock - finish - 2 pings - 1 kept
+    // for the continuation = 25 batches of 1 chat per run. (The */10 cron's three jobs get 10
+    // each: enough for one batch of each after their own requests.)
+    DELETE_BATCH_SIZE: '1',
+    EMPTY_CHAT_BATCH_SIZE: '1',
+    RUN_SUBREQUEST_BUDGET: '30',
+    ...heartbeats,
+  }));
 }, 90_000);
 
 afterAll(async () => {

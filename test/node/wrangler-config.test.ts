@@ -1,16 +1,15 @@
 // The cron table in code and the triggers in wrangler.toml must agree, both ways, and stay within
 // a Free account's five cron triggers.
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { CRONS, JOBS } from '../../src/jobs/registry.ts';
+import { wranglerConfig } from '../../scripts/wrangler-config.ts';
+import { VAR_DEFAULTS } from '../../src/config/settings.ts';
+import { CRONS, JOBS } from '../../src/run/registry.ts';
 
-const toml = readFileSync(new URL('../../wrangler.toml', import.meta.url), 'utf8');
-const cronsBlock = /\[triggers\][\s\S]*?crons\s*=\s*\[([\s\S]*?)\]/.exec(toml)?.[1] ?? '';
-const configured = [...cronsBlock.matchAll(/"([^"]+)"/g)].map((m) => m[1]);
+const { crons: configured, vars } = wranglerConfig();
 
 describe('cron wiring', () => {
   it('wrangler.toml declares exactly the expressions the registry maps, three at most', () => {
-    expect(configured.sort()).toEqual(Object.keys(CRONS).sort());
+    expect([...configured].sort()).toEqual(Object.keys(CRONS).sort());
     expect(configured.length).toBeLessThanOrEqual(3);
   });
 
@@ -25,7 +24,9 @@ describe('cron wiring', () => {
       EMPTY_CHAT_MIN_AGE_MINUTES: '15',
       STALE_STREAM_AFTER_MINUTES: '10',
     })) {
-      expect(toml).toMatch(new RegExp(`^${name} = "${value}"$`, 'm'));
+      expect(vars[name]).toBe(value);
     }
+    // …and every integer setting of the settings table, at its default, and nothing else.
+    expect(vars).toEqual(VAR_DEFAULTS);
   });
 });

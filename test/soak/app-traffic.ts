@@ -116,7 +116,7 @@ export class AppConnection {
     count(this.ledger, old ? 'create_chat:old' : 'create_chat:fresh');
   }
 
-  /** The race of SPEC §5: a first message into an old empty chat the job may be deleting. */
+  /** The race of docs/contract.md, §7: a first message into an old empty chat the job may be deleting. */
   async addFirstMessage() {
     const chat = this.pick(this.liveChats((c) => !c.hasMessage));
     if (!chat) return this.createChat();

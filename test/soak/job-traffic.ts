@@ -5,8 +5,8 @@
  */
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from 'cloudflare:test';
 import worker from '../../src/index';
-import { CRONS, JOBS } from '../../src/jobs/registry';
-import type { RunReport } from '../../src/jobs/runner';
+import { CRONS, JOBS } from '../../src/run/registry';
+import type { RunReport } from '../../src/run/runner';
 import type { TestEnv } from '../worker/support';
 
 export interface JobTally {

@@ -3,7 +3,9 @@
  * and endpoint pair of their own from the control server, its faults, and the settings that point
  * a Worker at it.
  */
+import pg from 'pg';
 import { inject } from 'vitest';
+import { type LocalWorker, startLocalWorker } from '../../scripts/stack/worker.ts';
 import type { TestBindings } from './control-server.ts';
 
 function control<T>(path: string, body?: unknown): Promise<T> {
@@ -29,4 +31,24 @@ export function workerVars(env: TestBindings): Record<string, string> {
     UPSTASH_REDIS_REST_URL: env.UPSTASH_REDIS_REST_URL,
     UPSTASH_REDIS_REST_TOKEN: env.UPSTASH_REDIS_REST_TOKEN,
   };
+}
+
+/**
+ * The real Worker under `wrangler dev` on an env of its own, with `secret` as CRON_SECRET and
+ * `vars` over wrangler.toml's, and a Postgres client on that env's database to seed and inspect.
+ */
+export async function startWorkerOnNewEnv(
+  secret: string,
+  vars: Record<string, string>,
+): Promise<{ env: TestBindings; db: pg.Client; worker: LocalWorker }> {
+  const env = await provisionNodeEnv();
+  const db = new pg.Client({ connectionString: env.DATABASE_URL });
+  await db.connect();
+  try {
+    const worker = await startLocalWorker({ vars: { ...workerVars(env), CRON_SECRET: secret, ...vars } });
+    return { env, db, worker };
+  } catch (err) {
+    await db.end();
+    throw err;
+  }
 }

@@ -7,7 +7,7 @@
  */
 import { env } from 'cloudflare:workers';
 import { afterEach, beforeEach, describe, expect, it, type MockInstance, vi } from 'vitest';
-import type { RunReport } from '../../src/jobs/runner';
+import type { RunReport } from '../../src/run/runner';
 import { seedAccount } from './seed';
 import { countRows, provisionEnv, q, runNamed, Session, setFault, sql, type TestEnv, testDb } from './support';
 

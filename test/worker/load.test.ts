@@ -9,8 +9,8 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from 'cloudflare:test';
 import { expect, it, vi } from 'vitest';
 import worker from '../../src/index';
-import { CRONS, JOBS } from '../../src/jobs/registry';
-import type { RunReport } from '../../src/jobs/runner';
+import { CRONS, JOBS } from '../../src/run/registry';
+import type { RunReport } from '../../src/run/runner';
 import { ACTIVE_STREAMS_KEY, streamKey } from '../../src/redis/streams';
 import { seedAccount } from './seed';
 import { countRows, provisionEnv, q, sql, type TestEnv, testDb, testRedis } from './support';

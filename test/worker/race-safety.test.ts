@@ -1,5 +1,5 @@
 /**
- * Race safety (SPEC §5) with real concurrency: the app's transaction runs on its own Postgres
+ * Race safety (docs/contract.md, §7) with real concurrency: the app's transaction runs on its own Postgres
  * connection (Session) while the job runs through the Neon endpoint. These tests fail if the
  * jobs' row locking (FOR UPDATE SKIP LOCKED on the candidate rows, with READ COMMITTED's re-check
  * of the predicate) is removed.

@@ -2,7 +2,7 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { env, exports } from 'cloudflare:workers';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import worker from '../../src/index';
-import { CRONS } from '../../src/jobs/registry';
+import { CRONS } from '../../src/run/registry';
 import { seedAccount } from './seed';
 import { countRows, provisionEnv, q, sql, type TestEnv, testDb } from './support';
 

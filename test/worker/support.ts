@@ -8,8 +8,8 @@ import { type SQL, sql } from 'drizzle-orm';
 import { inject } from 'vitest';
 import { createDb, type Db } from '../../src/db/client';
 import { fromEnv } from '../../src/deps';
-import { findJob } from '../../src/jobs/registry';
-import { type RunOptions, type RunReport, runJob } from '../../src/jobs/runner';
+import { findJob } from '../../src/run/registry';
+import { type RunOptions, type RunReport, runJob } from '../../src/run/runner';
 import { createRedis } from '../../src/redis/client';
 
 export type TestEnv = Env & { id: string };

@@ -4,16 +4,18 @@
  * again and logs one JSON line. Expected outcomes come back as values (`skipped`, `failed`); only
  * programmer errors throw.
  */
-import type { Config } from '../config';
+import type { Config } from '../config/parse';
 import { acquireRun, finishRun, type RunFinish } from '../db/job-runs';
+import type { RunTrigger } from '../db/schema';
 import { logEvent, publicMessage } from '../log';
-import { backlogQuery, parseBacklog } from '../db/backlog';
-import { ALARM_FIGURES, type Alarm, alarmsOf, backlogCutoffs } from './alarms';
-import { Budget, retryTransient } from './budget';
+import { before, DAY_MS, MINUTE_MS } from '../time';
+import { type Alarm, alarmCheck as alarmCheckOf, alarmOf } from './alarms';
+import { Budget } from './budget';
+import { retryTransient } from './retry';
 import { ping } from './heartbeat';
-import type { Job, JobDeps } from './types';
+import type { Job, JobDeps } from './job';
 
-export type RunTrigger = 'scheduled' | 'http' | 'queue';
+export type { RunTrigger };
 /** Where a failed run failed: taking the lock, running the job, or recording the outcome. */
 export type RunPhase = 'lock' | 'run' | 'record';
 
@@ -63,8 +65,7 @@ export interface RunReport {
 /** Lock (1) and finish (1) are spent outside the job's own batches. */
 const RUN_OVERHEAD_SUBREQUESTS = 2;
 /** The lease outlives the time budget, so it only expires when the holder really died. */
-const LEASE_MARGIN_MS = 60_000;
-const DAY_MS = 86_400_000;
+const LEASE_MARGIN_MS = MINUTE_MS;
 
 export async function runJob(job: Job, deps: JobDeps, config: Config, opts: RunOptions): Promise<RunReport> {
   const clock = opts.clock ?? Date.now;
@@ -79,7 +80,7 @@ export async function runJob(job: Job, deps: JobDeps, config: Config, opts: RunO
   };
   // Dry runs are not the scheduled work: they neither ping nor check alarms.
   const heartbeat = opts.dryRun ? undefined : config.heartbeatUrls[job.name];
-  const alarmFigures = opts.dryRun ? undefined : ALARM_FIGURES[job.name];
+  const checksAlarm = !opts.dryRun && job.alarm !== undefined;
   const pingInfo = { job: job.name, runId };
 
   let lock: Awaited<ReturnType<typeof acquireRun>>;
@@ -91,7 +92,7 @@ export async function runJob(job: Job, deps: JobDeps, config: Config, opts: RunO
       dryRun: opts.dryRun,
       leaseMs: config.runTimeBudgetMs + LEASE_MARGIN_MS,
       continues: opts.continues,
-      pruneBefore: new Date(opts.now.getTime() - config.jobRunsRetentionDays * DAY_MS),
+      pruneBefore: before(opts.now, config.jobRunsRetentionDays, DAY_MS),
     });
   } catch (err) {
     // Postgres unreachable: nothing ran and nothing can be recorded there; the log line is the record.
@@ -149,9 +150,7 @@ export async function runJob(job: Job, deps: JobDeps, config: Config, opts: RunO
   // Only a run that finished its work can say what it left behind (one that stops with `more` is
   // continued, and its last run checks). The check rides in the finishing request.
   const alarmCheck =
-    alarmFigures && error === undefined && !outcome.more
-      ? backlogQuery(deps.db, backlogCutoffs(config, opts.now), alarmFigures)
-      : undefined;
+    checksAlarm && error === undefined && !outcome.more ? alarmCheckOf(deps.db, job, { config, now: opts.now }) : undefined;
   const status = error === undefined ? 'succeeded' : 'failed';
   const subrequests = budget.used + fixed;
   const report: RunReport = {
@@ -169,8 +168,9 @@ export async function runJob(job: Job, deps: JobDeps, config: Config, opts: RunO
     // Retried once on a transient failure (it only updates this run's own `running` row, so it is
     // safe to repeat): a lost finish would hold the lock until the lease expires. The retry uses
     // the slack between RUN_SUBREQUEST_BUDGET and the platform's limit.
-    const backlog = await retryTransient(() => finishRun(deps.db, runId, result, alarmCheck), { attempts: 2 });
-    if (alarmCheck) alarms = alarmsOf(parseBacklog(backlog), config).filter((a) => a.job === job.name);
+    const read = await retryTransient(() => finishRun(deps.db, runId, result, alarmCheck?.query), { attempts: 2 });
+    const alarm = alarmCheck && alarmOf(job, alarmCheck.read(read), config);
+    if (alarm) alarms = [alarm];
     if (alarms.length > 0) report.alarms = alarms;
   } catch (finishError) {
     // The lease will expire and the next run marks this one abandoned; say so in the log.

@@ -13,7 +13,7 @@
 import type { Invocation } from '../deps';
 import { logEvent, publicMessage } from '../log';
 import { type RunOptions, type RunReport, runJob } from './runner';
-import type { Job } from './types';
+import type { Job } from './job';
 
 export interface Continuation {
   job: string;

@@ -1,0 +1,32 @@
+/**
+ * wrangler.toml, read by a real TOML parser: the one reader for every script and test that needs
+ * the Worker's crons or [vars] (wrangler itself reads the file for the Worker).
+ */
+import { readFileSync } from 'node:fs';
+import { parse } from 'smol-toml';
+
+export interface WranglerConfig {
+  name: string;
+  /** [triggers] crons, in file order. */
+  crons: string[];
+  /** [vars], as wrangler passes them to the Worker. */
+  vars: Record<string, string>;
+}
+
+const DEFAULT_PATH = new URL('../wrangler.toml', import.meta.url);
+
+export function wranglerConfig(path: URL | string = DEFAULT_PATH): WranglerConfig {
+  const toml = parse(readFileSync(path, 'utf8')) as {
+    name?: unknown;
+    triggers?: { crons?: unknown };
+    vars?: Record<string, unknown>;
+  };
+  const crons = toml.triggers?.crons;
+  if (!Array.isArray(crons) || !crons.every((c) => typeof c === 'string'))
+    throw new Error(`${String(path)}: [triggers] crons is not a list of strings`);
+  return {
+    name: String(toml.name ?? ''),
+    crons,
+    vars: Object.fromEntries(Object.entries(toml.vars ?? {}).map(([k, v]) => [k, String(v)])),
+  };
+}

@@ -1,0 +1,154 @@
+/**
+ * Every setting the Worker reads, in one table: its name, kind, default and meaning, and how it
+ * is parsed. The `Config` type, the parser, the README's Configuration table and the check of
+ * wrangler.toml [vars] all come from this table (test/unit/settings.test.ts checks the last two).
+ * Integer bounds: the lower bound is what keeps a typo from deleting everything.
+ */
+import { heartbeats, integer, optionalUrl, requiredString, requiredUrl, type Parser } from './values';
+
+export interface Setting {
+  /** The variable, secret or binding, as wrangler and the dashboard name it. */
+  readonly name: string;
+  readonly kind: 'var' | 'var or secret' | 'secret' | 'dev only' | 'R2 binding' | 'Queue binding';
+  /** A number is the default in wrangler.toml [vars]; text is shown as is. */
+  readonly default?: number | string;
+  readonly meaning: string;
+  /** The `Config` field it becomes, and how it is parsed (absent: read elsewhere, documented here). */
+  readonly key?: string;
+  readonly parse?: Parser<unknown>;
+}
+
+export const SETTINGS = [
+  {
+    name: 'ACCOUNT_RETENTION_DAYS',
+    kind: 'var',
+    default: 30,
+    meaning: 'days after `deactivated_at` before an account is deleted (1–3650)',
+    key: 'accountRetentionDays',
+    parse: integer(1, 3650),
+  },
+  {
+    name: 'EMPTY_CHAT_MIN_AGE_MINUTES',
+    kind: 'var',
+    default: 15,
+    meaning: 'minimum age of an empty chat before it is deleted',
+    key: 'emptyChatMinAgeMinutes',
+    parse: integer(1, 525_600),
+  },
+  {
+    name: 'STALE_STREAM_AFTER_MINUTES',
+    kind: 'var',
+    default: 10,
+    meaning: 'a stream whose heartbeat is older than this is stale',
+    key: 'staleStreamAfterMinutes',
+    parse: integer(1, 10_080),
+  },
+  {
+    name: 'RUN_SUBREQUEST_BUDGET',
+    kind: 'var',
+    default: 45,
+    meaning: 'outgoing requests per invocation (Free plan limit: 50)',
+    key: 'runSubrequestBudget',
+    parse: integer(5, 10_000),
+  },
+  {
+    name: 'RUN_TIME_BUDGET_MS',
+    kind: 'var',
+    default: 25000,
+    meaning: 'wall time per invocation',
+    key: 'runTimeBudgetMs',
+    parse: integer(1_000, 900_000),
+  },
+  {
+    name: 'DELETE_BATCH_SIZE',
+    kind: 'var',
+    default: 500,
+    meaning: 'users per batch of the account job, rows per batch of the cleanup jobs (1–10000)',
+    key: 'deleteBatchSize',
+    parse: integer(1, 10_000),
+  },
+  {
+    name: 'EMPTY_CHAT_BATCH_SIZE',
+    kind: 'var',
+    default: 2000,
+    meaning: 'chats per batch of the empty-chat job (1–10000)',
+    key: 'emptyChatBatchSize',
+    parse: integer(1, 10_000),
+  },
+  {
+    name: 'BLOB_MAX_ATTEMPTS',
+    kind: 'var',
+    default: 8,
+    meaning: 'R2 delete attempts before an outbox row is parked',
+    key: 'blobMaxAttempts',
+    parse: integer(1, 100),
+  },
+  {
+    name: 'JOB_RUNS_RETENTION_DAYS',
+    kind: 'var',
+    default: 30,
+    meaning: 'history kept in `job_runs`',
+    key: 'jobRunsRetentionDays',
+    parse: integer(1, 3650),
+  },
+  {
+    name: 'DEADLINE_GRACE_HOURS',
+    kind: 'var',
+    default: 6,
+    meaning: 'how long after a scheduled run an account it should have deleted may still exist (1–8760)',
+    key: 'deadlineGraceHours',
+    parse: integer(1, 8760),
+  },
+  {
+    name: 'CONTINUATION_MAX_HOPS',
+    kind: 'var',
+    default: 200,
+    meaning: 'continuations one scheduled run may chain through the queue (0: none)',
+    key: 'continuationMaxHops',
+    parse: integer(0, 10_000),
+  },
+  {
+    name: 'HEARTBEAT_URL_<JOB>',
+    kind: 'var or secret',
+    default: 'unset',
+    meaning: 'heartbeat check URL of that job (http or https)',
+    key: 'heartbeatUrls',
+    parse: heartbeats,
+  },
+  {
+    name: 'DATABASE_URL',
+    kind: 'secret',
+    meaning: 'Neon connection string',
+    key: 'databaseUrl',
+    parse: requiredUrl(['postgres:', 'postgresql:']),
+  },
+  {
+    name: 'NEON_HTTP_ENDPOINT',
+    kind: 'dev only',
+    default: 'unset',
+    meaning: 'sends Neon HTTP queries to the local endpoint; leave it unset in production',
+    key: 'neonHttpEndpoint',
+    parse: optionalUrl,
+  },
+  {
+    name: 'UPSTASH_REDIS_REST_URL',
+    kind: 'secret',
+    meaning: 'Upstash REST endpoint',
+    key: 'redisUrl',
+    parse: requiredUrl(['https:', 'http:']),
+  },
+  { name: 'UPSTASH_REDIS_REST_TOKEN', kind: 'secret', meaning: 'Upstash REST token', key: 'redisToken', parse: requiredString },
+  { name: 'CRON_SECRET', kind: 'secret', meaning: 'bearer token for the HTTP routes (read by the auth middleware)' },
+  { name: 'BLOBS', kind: 'R2 binding', meaning: 'the attachments bucket' },
+  { name: 'CONTINUATIONS', kind: 'Queue binding', meaning: 'producer and consumer of `spacerr-jobs-continuations`' },
+] as const satisfies readonly Setting[];
+
+type Parsed = Extract<(typeof SETTINGS)[number], { key: string }>;
+
+/** Every setting the Worker parses, validated once per invocation. */
+export type Config = { [S in Parsed as S['key']]: S['parse'] extends Parser<infer T> ? T : never };
+
+/** The integer settings, which wrangler.toml [vars] declares with their defaults. */
+export const VAR_DEFAULTS: Readonly<Record<string, string>> = Object.fromEntries(
+  SETTINGS.flatMap((s) => (s.kind === 'var' && typeof s.default === 'number' ? [[s.name, String(s.default)]] : [])),
+);

@@ -1,0 +1,88 @@
+/**
+ * How each kind of setting is parsed and checked. A bad value throws {@link ConfigError} naming
+ * the variable and how to fix it; nothing ever silently falls back to a default or to 0.
+ */
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  readonly variable: string;
+  constructor(variable: string, message: string) {
+    super(`${variable}: ${message}`);
+    this.variable = variable;
+  }
+}
+
+export type Source = Partial<Record<string, unknown>>;
+
+/** Reads setting `name` from `env`; `jobs` are the job names (for per-job variables). */
+export type Parser<T> = (name: string, env: Source, jobs: readonly string[]) => T;
+
+/** `HEARTBEAT_URL_<JOB>`: the job's name in capitals, `-` as `_` (`a-job` → `HEARTBEAT_URL_A_JOB`). */
+export const HEARTBEAT_PREFIX = 'HEARTBEAT_URL_';
+export const heartbeatVariable = (job: string) => `${HEARTBEAT_PREFIX}${job.toUpperCase().replaceAll('-', '_')}`;
+
+/** A whole number from `min` to `max`, written as plain decimal digits. */
+export function integer(min: number, max: number): Parser<number> {
+  return (name, env) => {
+    const raw = env[name];
+    if (raw === undefined || raw === null || raw === '') {
+      throw new ConfigError(name, `is not set; set it in wrangler.toml [vars] (an integer from ${min} to ${max})`);
+    }
+    const text = String(raw).trim();
+    // Number('') is 0 and parseInt('3abc') is 3: accept plain decimal digits only.
+    if (!/^\d+$/.test(text)) throw new ConfigError(name, `must be a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+    const value = Number(text);
+    if (!Number.isSafeInteger(value) || value < min || value > max) {
+      throw new ConfigError(name, `must be from ${min} to ${max}, got ${text}`);
+    }
+    return value;
+  };
+}
+
+export const requiredString: Parser<string> = (name, env) => {
+  const raw = env[name];
+  if (typeof raw !== 'string' || raw.trim() === '') {
+    throw new ConfigError(name, `is not set; set it with \`wrangler secret put ${name}\` (or in .dev.vars locally)`);
+  }
+  return raw.trim();
+};
+
+/** A URL with one of `protocols` (`'https:'`, …). */
+export function requiredUrl(protocols: string[]): Parser<string> {
+  return (name, env, jobs) => {
+    const value = requiredString(name, env, jobs);
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      throw new ConfigError(name, `is not a valid URL (expected scheme ${schemes(protocols)})`);
+    }
+    if (!protocols.includes(url.protocol)) {
+      throw new ConfigError(name, `must use scheme ${schemes(protocols)}, got "${url.protocol.slice(0, -1)}"`);
+    }
+    return value;
+  };
+}
+
+const httpUrl = requiredUrl(['http:', 'https:']);
+
+/** An http(s) URL, or undefined when unset. */
+export const optionalUrl: Parser<string | undefined> = (name, env, jobs) => {
+  const raw = env[name];
+  if (raw === undefined || raw === null || raw === '') return undefined;
+  return httpUrl(name, env, jobs);
+};
+
+/** Every HEARTBEAT_URL_<JOB> set, by job name; one that names no job is an error (a typo must show). */
+export const heartbeats: Parser<Record<string, string>> = (_name, env, jobs) => {
+  const urls: Record<string, string> = {};
+  for (const name of Object.keys(env).filter((k) => k.startsWith(HEARTBEAT_PREFIX))) {
+    const job = jobs.find((j) => heartbeatVariable(j) === name);
+    if (!job) throw new ConfigError(name, `names no job; use one of ${jobs.map(heartbeatVariable).join(', ')}`);
+    const url = optionalUrl(name, env, jobs);
+    if (url) urls[job] = url.replace(/\/+$/, '');
+  }
+  return urls;
+};
+
+const schemes = (protocols: string[]) => protocols.map((p) => `"${p.slice(0, -1)}"`).join(' or ');

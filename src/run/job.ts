@@ -1,0 +1,78 @@
+/**
+ * What a job is: one declaration in its own file under src/jobs/ — its name, its cron, its
+ * backlog figures and alarm, and its run. The machinery (registry, runner, listing, alarms)
+ * derives everything else from these declarations and never names a job.
+ */
+import type { SQL } from 'drizzle-orm';
+import type { Config } from '../config/parse';
+import type { Db } from '../db/client';
+import type { RedisClient } from '../redis/client';
+import type { Budget } from './budget';
+
+/** The clients a job talks to, built once per invocation (src/deps.ts). */
+export interface JobDeps {
+  db: Db;
+  redis: RedisClient;
+  /** The attachments bucket; only deletes are needed (R2's `delete` takes up to 1000 keys). */
+  blobs: { delete(keys: string | string[]): Promise<void> };
+}
+
+/** The settings and the reference time a cutoff or a figure is computed from. */
+export interface AsOf {
+  config: Config;
+  /** The run's (or the listing's) reference time: never the clock. */
+  now: Date;
+}
+
+export interface JobContext extends JobDeps, AsOf {
+  budget: Budget;
+  /** Count what would be deleted; delete nothing. */
+  dryRun: boolean;
+}
+
+export interface JobOutcome {
+  /** Rows or keys per table/store touched (or, in a dry run, that would be). */
+  counts: Record<string, number>;
+  /** True when the run stopped at its budget with work left for the next run. */
+  more: boolean;
+}
+
+/** An alarm a job's finished run can leave standing: the health route answers 503, the heartbeat fails. */
+export interface JobAlarm<F extends string = string> {
+  /** Stable code, as the health route and the run report show it. */
+  readonly code: string;
+  /** The figures (of the job's own) the check reads: only these, in the run's finishing request. */
+  readonly figures: readonly F[];
+  /** The alarm standing given those figures as read, or undefined when all is well. */
+  raise(read: Readonly<Record<F, unknown>>, config: Config): { count: number; message: string } | undefined;
+}
+
+/** One job, declared once. `F` names its figures. */
+export interface JobDeclaration<Name extends string = string, F extends string = string> {
+  /** Route name, module name and log name. */
+  readonly name: Name;
+  readonly description: string;
+  /** The cron expression that runs it: one of wrangler.toml [triggers] crons (a test checks). */
+  readonly cron: string;
+  /**
+   * Rows older than this are due, as of `now` (jobs that delete by age). The run and the
+   * listing's backlog both use it, so they cannot drift apart.
+   */
+  readonly cutoff?: (at: AsOf) => Date;
+  /**
+   * What is waiting, as SQL scalar expressions (counts capped at BACKLOG_CAP), read in one request
+   * with every other job's. Each walks an index, so the listing costs the same on any table size.
+   */
+  figures(at: AsOf): Record<F, SQL>;
+  /** The figures the jobs listing shows as this job's backlog, in order. */
+  readonly backlog: readonly F[];
+  readonly alarm?: JobAlarm<F>;
+  run(ctx: JobContext): Promise<JobOutcome>;
+}
+
+export type Job = JobDeclaration<string, string>;
+
+/** Declares a job, keeping its name as a literal type and checking its figures' names. */
+export function defineJob<const Name extends string, F extends string>(job: JobDeclaration<Name, F>): JobDeclaration<Name, F> {
+  return job;
+}

@@ -1,0 +1,78 @@
+// Parsing the settings: defaults accepted, bad values refused naming the variable, never 0.
+import { describe, expect, it } from 'vitest';
+import { ConfigError, heartbeatVariable, parseConfig } from '../../src/config/parse.ts';
+import { SETTINGS, VAR_DEFAULTS } from '../../src/config/settings.ts';
+
+const SECRETS = {
+  DATABASE_URL: 'postgres://u:p@db.example/spacerr',
+  UPSTASH_REDIS_REST_URL: 'https://redis.example',
+  UPSTASH_REDIS_REST_TOKEN: 'token',
+};
+const ENV = { ...VAR_DEFAULTS, ...SECRETS };
+
+function errorOf(env: Record<string, unknown>, jobs: string[] = []): ConfigError {
+  try {
+    parseConfig(env, jobs);
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error('parseConfig accepted it');
+}
+
+describe('parseConfig', () => {
+  it('reads every setting of the table at its default', () => {
+    const config = parseConfig(ENV);
+    expect(config).toMatchObject({
+      accountRetentionDays: 30,
+      emptyChatMinAgeMinutes: 15,
+      staleStreamAfterMinutes: 10,
+      runSubrequestBudget: 45,
+      runTimeBudgetMs: 25_000,
+      deleteBatchSize: 500,
+      emptyChatBatchSize: 2000,
+      blobMaxAttempts: 8,
+      jobRunsRetentionDays: 30,
+      deadlineGraceHours: 6,
+      continuationMaxHops: 200,
+      heartbeatUrls: {},
+      databaseUrl: SECRETS.DATABASE_URL,
+      neonHttpEndpoint: undefined,
+      redisUrl: SECRETS.UPSTASH_REDIS_REST_URL,
+      redisToken: 'token',
+    });
+    const keys = SETTINGS.flatMap((s) => ('key' in s ? [s.key] : []));
+    expect(Object.keys(config).sort()).toEqual([...keys].sort());
+  });
+
+  it.each([
+    ['-3', 'must be a whole number from 1 to 3650, got "-3"'],
+    ['abc', 'must be a whole number from 1 to 3650, got "abc"'],
+    ['30.5', 'must be a whole number from 1 to 3650, got "30.5"'],
+    ['0', 'must be from 1 to 3650, got 0'],
+    ['', 'is not set; set it in wrangler.toml [vars] (an integer from 1 to 3650)'],
+  ])('refuses ACCOUNT_RETENTION_DAYS=%j, naming it', (value, message) => {
+    const err = errorOf({ ...ENV, ACCOUNT_RETENTION_DAYS: value });
+    expect(err.variable).toBe('ACCOUNT_RETENTION_DAYS');
+    expect(err.message).toBe(`ACCOUNT_RETENTION_DAYS: ${message}`);
+  });
+
+  it('accepts 0 continuation hops (the one integer whose lower bound is 0)', () => {
+    expect(parseConfig({ ...ENV, CONTINUATION_MAX_HOPS: '0' }).continuationMaxHops).toBe(0);
+  });
+
+  it('refuses a missing secret with the command that sets it, and a URL of the wrong scheme', () => {
+    expect(errorOf({ ...ENV, UPSTASH_REDIS_REST_TOKEN: ' ' }).message).toContain('wrangler secret put UPSTASH_REDIS_REST_TOKEN');
+    expect(errorOf({ ...ENV, DATABASE_URL: 'mysql://x' }).message).toBe(
+      'DATABASE_URL: must use scheme "postgres" or "postgresql", got "mysql"',
+    );
+  });
+
+  it('maps HEARTBEAT_URL_<JOB> to its job, trims trailing slashes, and refuses one that names no job', () => {
+    const jobs = ['a-job', 'other'];
+    const config = parseConfig({ ...ENV, [heartbeatVariable('a-job')]: 'https://hc.example/x//' }, jobs);
+    expect(config.heartbeatUrls).toEqual({ 'a-job': 'https://hc.example/x' });
+    const err = errorOf({ ...ENV, HEARTBEAT_URL_A_JOBS: 'https://hc.example/x' }, jobs);
+    expect(err.message).toBe('HEARTBEAT_URL_A_JOBS: names no job; use one of HEARTBEAT_URL_A_JOB, HEARTBEAT_URL_OTHER');
+  });
+});

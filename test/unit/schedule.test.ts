@@ -1,0 +1,44 @@
+// When crons fire, and when data past a job's cutoff becomes overdue (the deadline alarm).
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/parse.ts';
+import { VAR_DEFAULTS } from '../../src/config/settings.ts';
+import { overdueBefore } from '../../src/run/deadline.ts';
+import type { AsOf } from '../../src/run/job.ts';
+import { nextRunAt, previousRunAt } from '../../src/run/schedule.ts';
+import { DAY_MS } from '../../src/time.ts';
+
+const config = parseConfig({
+  ...VAR_DEFAULTS,
+  DATABASE_URL: 'postgres://x/y',
+  UPSTASH_REDIS_REST_URL: 'https://r',
+  UPSTASH_REDIS_REST_TOKEN: 't',
+});
+const MONTHLY = '0 0 1 * *';
+const thirtyDays = ({ config, now }: AsOf) => new Date(now.getTime() - config.accountRetentionDays * DAY_MS);
+
+describe('schedule', () => {
+  it('computes the next and the previous firing of a cron in UTC', () => {
+    const now = new Date('2026-11-15T10:07:00Z');
+    expect(nextRunAt(MONTHLY, now)?.toISOString()).toBe('2026-12-01T00:00:00.000Z');
+    expect(previousRunAt(MONTHLY, now)?.toISOString()).toBe('2026-11-01T00:00:00.000Z');
+    expect(nextRunAt('*/10 * * * *', now)?.toISOString()).toBe('2026-11-15T10:10:00.000Z');
+    expect(nextRunAt('0 */12 * * *', now)?.toISOString()).toBe('2026-11-15T12:00:00.000Z');
+  });
+
+  it('fires strictly before `before`: a run at exactly that instant is not its previous run', () => {
+    expect(previousRunAt(MONTHLY, new Date('2026-11-01T00:00:00Z'))?.toISOString()).toBe('2026-10-01T00:00:00.000Z');
+  });
+});
+
+describe('deadline', () => {
+  it('is the cutoff as of the last scheduled run more than DEADLINE_GRACE_HOURS ago', () => {
+    // 3 h after the Nov 1 run: within the 6 h grace, so the Oct 1 run is the one that counts.
+    expect(overdueBefore(MONTHLY, thirtyDays, { config, now: new Date('2026-11-01T03:00:00Z') })?.toISOString()).toBe(
+      '2026-09-01T00:00:00.000Z',
+    );
+    // 7 h after: the Nov 1 run should have deleted everything past retention on Nov 1.
+    expect(overdueBefore(MONTHLY, thirtyDays, { config, now: new Date('2026-11-01T07:00:00Z') })?.toISOString()).toBe(
+      '2026-10-02T00:00:00.000Z',
+    );
+  });
+});

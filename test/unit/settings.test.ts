@@ -1,0 +1,18 @@
+// The settings table is the one source: the README's Configuration table and wrangler.toml [vars]
+// must say what it says.
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { VAR_DEFAULTS } from '../../src/config/settings.ts';
+import { settingsTable } from './settings-table.ts';
+import { wranglerConfig } from '../../scripts/wrangler-config.ts';
+
+describe('the settings table', () => {
+  it('is the README Configuration table, row for row', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    expect(readme).toContain(settingsTable());
+  });
+
+  it('gives exactly the wrangler.toml [vars], at their defaults', () => {
+    expect(wranglerConfig().vars).toEqual(VAR_DEFAULTS);
+  });
+});
