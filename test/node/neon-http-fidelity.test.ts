@@ -12,6 +12,7 @@ import { NeonDbError, neon, neonConfig } from '@neondatabase/serverless';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { MAX_REQUEST_SIZE_BYTES, type NeonHttpServer, startNeonHttp } from '../../scripts/stack/neon-http.ts';
+import { rejection, withDatabase } from '../support/neon-client.ts';
 
 const { postgresUrl } = inject('stack');
 const dbName = `neon_fidelity_${process.pid}_${Date.now()}`;
@@ -23,21 +24,6 @@ let admin: pg.Client;
 let direct: pg.Client;
 neonConfig.fetchEndpoint = () => server.url;
 const sql = neon(dbUrl);
-
-function withDatabase(url: string, db: string): string {
-  const u = new URL(url);
-  u.pathname = `/${db}`;
-  return u.href;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<NeonDbError> {
-  const err = await promise.then(
-    () => expect.unreachable('query should have failed'),
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(NeonDbError);
-  return err as NeonDbError;
-}
 
 /** The raw HTTP answer, for the status and body the client folds into its message. */
 async function post(body: unknown, connectionString = dbUrl) {

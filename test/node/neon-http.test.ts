@@ -6,6 +6,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { type NeonHttpServer, startNeonHttp } from '../../scripts/stack/neon-http.ts';
 import { freePort } from '../../scripts/stack/ports.ts';
+import { rejection, withDatabase } from '../support/neon-client.ts';
 
 const { postgresUrl } = inject('stack');
 const dbName = `neon_http_${process.pid}_${Date.now()}`;
@@ -18,22 +19,6 @@ let direct: pg.Client;
 let endpoint = '';
 neonConfig.fetchEndpoint = () => endpoint;
 const sql = neon(dbUrl);
-
-function withDatabase(url: string, db: string): string {
-  const u = new URL(url);
-  u.pathname = `/${db}`;
-  return u.href;
-}
-
-/** The rejection of `promise` as a NeonDbError (fails the test if it resolves or throws something else). */
-async function rejection(promise: Promise<unknown>): Promise<NeonDbError> {
-  const err = await promise.then(
-    () => expect.unreachable('query should have failed'),
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(NeonDbError);
-  return err as NeonDbError;
-}
 
 beforeAll(async () => {
   admin = new pg.Client(postgresUrl);
