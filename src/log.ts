@@ -11,6 +11,9 @@ export const LOG_EVENTS = [
   'continuation_failed',
   'continuation_limit',
   'continuation_invalid',
+  'recovery_sent',
+  'recovery_failed',
+  'recovery_exhausted',
   'heartbeat_failed',
   'http_error',
 ] as const;

@@ -6,10 +6,13 @@
  * - skipped because another run holds the lock → retry later (that run may be a manual one that
  *   will not continue the chain);
  * - failed → retry with a delay; after the queue's max_retries the message is dropped and the next
- *   cron takes over, which the failed runs in job_runs and the heartbeat make visible.
+ *   cron takes over, which the failed runs in job_runs and the heartbeat make visible;
+ * - failed, for a recovery of a failed scheduled run → retry after the next delay of its backoff,
+ *   or ack once its attempts are used up (src/run/recovery.ts).
  */
 import { fromEnv } from './deps';
 import { parseContinuation, runContinuing } from './run/continuation';
+import { retryRecovery } from './run/recovery';
 import { findJob } from './run/registry';
 import { logEvent, publicMessage } from './log';
 
@@ -33,14 +36,17 @@ export async function queue(batch: MessageBatch<unknown>, env: Env, _ctx: Execut
       message.ack();
       continue;
     }
+    const now = new Date();
+    // A recovery runs again as the link that failed; a continuation as the next one.
     const report = await runContinuing(
       job,
       deps,
       env.CONTINUATIONS,
-      { trigger: 'queue', now: new Date(), dryRun: false, continues: body.continues, share: 1 / batch.messages.length },
-      body.hop + 1,
+      { trigger: 'queue', now, dryRun: false, continues: body.continues, share: 1 / batch.messages.length },
+      body.recovery ? body.hop : body.hop + 1,
     );
-    if (report.status === 'failed') message.retry({ delaySeconds: FAILED_RETRY_SECONDS });
+    if (report.status === 'failed' && body.recovery) retryRecovery(job, message, body, deps.config, now);
+    else if (report.status === 'failed') message.retry({ delaySeconds: FAILED_RETRY_SECONDS });
     else if (report.status === 'skipped' && !report.duplicate) message.retry({ delaySeconds: BUSY_RETRY_SECONDS });
     else message.ack();
   }

@@ -6,6 +6,7 @@
  */
 import { fromEnv } from './deps';
 import { runContinuing } from './run/continuation';
+import { recoverFailedRun } from './run/recovery';
 import { jobsForCron } from './run/registry';
 import type { RunReport } from './run/runner';
 import { logEvent, publicMessage } from './log';
@@ -31,9 +32,16 @@ export async function scheduled(controller: ScheduledController, env: Env, _ctx:
   const reports: RunReport[] = [];
   // Sequentially: the jobs of one cron share the invocation's subrequest limit.
   for (const job of jobs) {
-    reports.push(
-      await runContinuing(job, deps, env.CONTINUATIONS, { trigger: 'scheduled', now, dryRun: false, share: 1 / jobs.length }, 1),
+    const report = await runContinuing(
+      job,
+      deps,
+      env.CONTINUATIONS,
+      { trigger: 'scheduled', now, dryRun: false, share: 1 / jobs.length },
+      1,
     );
+    // A failed run is retried through the queue within minutes, not at the next cron.
+    await recoverFailedRun(job, report, env.CONTINUATIONS, deps.config, new Date(), 1);
+    reports.push(report);
   }
   const failed = reports.filter((r) => r.status === 'failed');
   if (failed.length > 0) {

@@ -127,7 +127,10 @@ export async function startLocalWorker(opts: LocalWorkerOptions): Promise<LocalW
   };
 }
 
-function parseEvent(line: string): Array<Record<string, unknown>> {
+function parseEvent(raw: string): Array<Record<string, unknown>> {
+  // wrangler colours console.warn/error lines (`✘ [ERROR] {…}` in ANSI codes) despite NO_COLOR.
+  // eslint-disable-next-line no-control-regex
+  const line = raw.replace(/\x1b\[[0-9;]*m/g, '');
   const start = line.indexOf('{"level"');
   if (start < 0) return [];
   try {

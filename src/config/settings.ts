@@ -108,6 +108,14 @@ export const SETTINGS = [
     parse: integer(0, 10_000),
   },
   {
+    name: 'RECOVERY_DELAY_SECONDS',
+    kind: 'var',
+    default: 60,
+    meaning: 'a failed scheduled run is retried through the queue after this delay × 1, 5, 15 and 60 (1–720)',
+    key: 'recoveryDelaySeconds',
+    parse: integer(1, 720),
+  },
+  {
     name: 'HEARTBEAT_URL_<JOB>',
     kind: 'var or secret',
     default: 'unset',

@@ -28,8 +28,9 @@ export function integer(min: number, max: number): Parser<number> {
     if (raw === undefined || raw === null || raw === '') {
       throw new ConfigError(name, `is not set; set it in wrangler.toml [vars] (an integer from ${min} to ${max})`);
     }
-    const text = String(raw).trim();
-    // Number('') is 0 and parseInt('3abc') is 3: accept plain decimal digits only.
+    const text = String(raw);
+    // Number('') is 0, parseInt('3abc') is 3 and Number(' 30 ') is 30: accept plain decimal digits
+    // only, with nothing around them, so a value pasted with a stray space or newline shows.
     if (!/^\d+$/.test(text)) throw new ConfigError(name, `must be a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}`);
     const value = Number(text);
     if (!Number.isSafeInteger(value) || value < min || value > max) {
@@ -44,7 +45,9 @@ export const requiredString: Parser<string> = (name, env) => {
   if (typeof raw !== 'string' || raw.trim() === '') {
     throw new ConfigError(name, `is not set; set it with \`wrangler secret put ${name}\` (or in .dev.vars locally)`);
   }
-  return raw.trim();
+  // A secret pasted with a trailing newline is a different token or URL: refuse it, never guess.
+  if (raw !== raw.trim()) throw new ConfigError(name, 'has whitespace around the value; set it again without it');
+  return raw;
 };
 
 /** A URL with one of `protocols` (`'https:'`, …). */

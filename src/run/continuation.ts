@@ -21,6 +21,11 @@ export interface Continuation {
   continues: string;
   /** 1 for the first continuation of a scheduled run. */
   hop: number;
+  /**
+   * Set when this message retries the failed run `continues` (src/run/recovery.ts): the job runs
+   * again as the same link of its chain, rather than the next one.
+   */
+  recovery?: true;
 }
 
 /** Producer side of the CONTINUATIONS queue (the only method used). */
@@ -38,11 +43,12 @@ function nextHop(report: RunReport, hop: number, maxHops: number): Continuation 
 /** Reads a queue message body; undefined when it is not a continuation this Worker sent. */
 export function parseContinuation(body: unknown): Continuation | undefined {
   if (typeof body !== 'object' || body === null) return undefined;
-  const { job, continues, hop } = body as Record<string, unknown>;
+  const { job, continues, hop, recovery } = body as Record<string, unknown>;
   if (typeof job !== 'string' || typeof continues !== 'string' || typeof hop !== 'number' || !Number.isSafeInteger(hop) || hop < 1) {
     return undefined;
   }
-  return { job, continues, hop };
+  if (recovery !== undefined && recovery !== true) return undefined;
+  return { job, continues, hop, ...(recovery ? { recovery } : {}) };
 }
 
 /** Sends a continuation. If the queue is unreachable the next cron picks the work up: logged, not thrown. */

@@ -1,7 +1,11 @@
 /**
- * Retrying what failed in transit: which failures are worth another try (the service answered
- * 5xx, or could not be reached), and the one backoff loop every retried request goes through.
+ * Retrying what failed in transit: the one backoff loop every retried request goes through. Which
+ * failures are worth another try is decided by their structure, in transient.ts.
  */
+
+import { isTransient } from './transient';
+
+export { isTransient } from './transient';
 
 const BACKOFF_MS = 200;
 
@@ -22,13 +26,4 @@ export async function retryTransient<T>(
       await sleep(BACKOFF_MS * 2 ** (attempt - 1));
     }
   }
-}
-
-/** Failures of the transport or the service, not of the statement: worth one more try. */
-export function isTransient(err: unknown): boolean {
-  const text =
-    err instanceof Error ? `${err.name}: ${err.message} ${String((err.cause as Error | undefined)?.message ?? '')}` : String(err);
-  return /HTTP status 5\d\d|Error connecting to database|fetch failed|network|ECONNRESET|ECONNREFUSED|timed? ?out|aborted|503|502|504|unavailable/i.test(
-    text,
-  );
 }

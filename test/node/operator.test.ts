@@ -89,6 +89,9 @@ beforeAll(async () => {
     DELETE_BATCH_SIZE: '1',
     EMPTY_CHAT_BATCH_SIZE: '1',
     RUN_SUBREQUEST_BUDGET: '30',
+    // Longer than the 10-minute cron's interval: a run this file fails on purpose is left to its
+    // next cron, so no recovery lands in a later test (recovery has its own file).
+    RECOVERY_DELAY_SECONDS: '720',
     ...heartbeats,
   }));
 }, 90_000);

@@ -19,9 +19,13 @@ function control<T>(path: string, body?: unknown): Promise<T> {
 /** A fresh migrated database, Redis database and endpoint pair. */
 export const provisionNodeEnv = () => control<TestBindings>('/env');
 
-/** Breaks (or heals) that env's Neon or Upstash endpoint for real. */
-export const setNodeFault = (env: TestBindings, service: 'neon' | 'upstash', fault: string) =>
-  control(`/env/${env.id}/fault`, { service, fault });
+/** Breaks (or heals) that env's Neon or Upstash endpoint for real; Neon faults take a schedule. */
+export const setNodeFault = (
+  env: TestBindings,
+  service: 'neon' | 'upstash',
+  fault: string,
+  schedule?: { afterRequests?: number; count?: number },
+) => control(`/env/${env.id}/fault`, { service, fault, ...schedule });
 
 /** The Worker settings that point it at `env` (the rest comes from wrangler.toml [vars]). */
 export function workerVars(env: TestBindings): Record<string, string> {

@@ -50,6 +50,9 @@ describe('parseConfig', () => {
     ['abc', 'must be a whole number from 1 to 3650, got "abc"'],
     ['30.5', 'must be a whole number from 1 to 3650, got "30.5"'],
     ['0', 'must be from 1 to 3650, got 0'],
+    [' 30 ', 'must be a whole number from 1 to 3650, got " 30 "'],
+    ['30\n', 'must be a whole number from 1 to 3650, got "30\\n"'],
+    ['\t30', 'must be a whole number from 1 to 3650, got "\\t30"'],
     ['', 'is not set; set it in wrangler.toml [vars] (an integer from 1 to 3650)'],
   ])('refuses ACCOUNT_RETENTION_DAYS=%j, naming it', (value, message) => {
     const err = errorOf({ ...ENV, ACCOUNT_RETENTION_DAYS: value });
@@ -67,6 +70,17 @@ describe('parseConfig', () => {
       'DATABASE_URL: must use scheme "postgres" or "postgresql", got "mysql"',
     );
   });
+
+  it.each(['DATABASE_URL', 'UPSTASH_REDIS_REST_URL', 'UPSTASH_REDIS_REST_TOKEN'] as const)(
+    'refuses %s padded with whitespace, naming it (a pasted newline changes the secret)',
+    (name) => {
+      for (const padded of [` ${ENV[name]}`, `${ENV[name]}\n`, `${ENV[name]} `]) {
+        const err = errorOf({ ...ENV, [name]: padded });
+        expect(err.variable).toBe(name);
+        expect(err.message).toBe(`${name}: has whitespace around the value; set it again without it`);
+      }
+    },
+  );
 
   it('maps HEARTBEAT_URL_<JOB> to its job, trims trailing slashes, and refuses one that names no job', () => {
     const jobs = ['a-job', 'other'];

@@ -35,12 +35,14 @@ export async function provisionEnv(overrides: Partial<Record<keyof Env, unknown>
 
 /**
  * Breaks (or heals) this env's Neon or Upstash endpoint for real. Neon only: `afterRequests`
- * delays the fault by that many requests (between batches), `count` heals it after that many.
+ * delays the fault by that many requests (between batches), `count` heals it after that many;
+ * `connection-lost` answers as Neon does for a connection lost mid-query (400, empty code), and
+ * `commit-then-drop` runs the request to its end (COMMIT included) and then drops the reply.
  */
 export function setFault(
   e: TestEnv,
   service: 'neon' | 'upstash',
-  fault: 'none' | 'http500' | 'hang' | 'reset',
+  fault: 'none' | 'http500' | 'hang' | 'reset' | 'connection-lost' | 'commit-then-drop',
   schedule?: { afterRequests?: number; count?: number },
 ) {
   return call('POST', `/env/${e.id}/fault`, { service, fault, ...schedule });

@@ -1,0 +1,75 @@
+/**
+ * End to end, with the real Worker under `wrangler dev` and its local queue: Postgres becomes
+ * unreachable (Neon's answer to a lost connection) at the lock request of the monthly cron's run,
+ * and is back at once after it. One cron delivery, nothing else: the failed run is retried through
+ * the queue (RECOVERY_DELAY_SECONDS=1 here; 60 in production, wrangler.toml) and the account is
+ * deleted by that retry, a run continuing the failed one.
+ */
+import pg from 'pg';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { LocalWorker } from '../../scripts/stack/worker.ts';
+import type { TestBindings } from '../support/control-server.ts';
+import { setNodeFault, startWorkerOnNewEnv } from '../support/node-env.ts';
+
+const JOB = 'delete-stale-deactivated-accounts';
+let env: TestBindings;
+let db: pg.Client;
+let worker: LocalWorker;
+
+beforeAll(async () => {
+  ({ env, db, worker } = await startWorkerOnNewEnv('recovery-test-secret-0123456789', { RECOVERY_DELAY_SECONDS: '1' }));
+}, 90_000);
+afterAll(async () => {
+  await worker?.stop();
+  await db?.end();
+});
+
+async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+it(
+  'a monthly run that fails on an unreachable Postgres is retried through the queue and deletes the account',
+  { timeout: 90_000 },
+  async () => {
+    await db.query(`INSERT INTO users (id, email, created_at, deactivated_at) VALUES ('gone', 'g@x', now(), now() - interval '40 days')`);
+    // The next request (the run's lock) loses its connection; the endpoint is healthy after it.
+    await setNodeFault(env, 'neon', 'connection-lost', { count: 1 });
+    const res = await worker.triggerCron('0 0 1 * *');
+    await res.text();
+    expect(res.status).toBe(500); // the invocation failed, as the dashboard shows it
+
+    const failed = await until('the failed run to be logged', async () =>
+      worker.events().find((e) => e.event === 'job_run' && e.job === JOB && e.status === 'failed'),
+    );
+    expect(failed).toMatchObject({ trigger: 'scheduled', phase: 'lock', error: expect.stringMatching(/connection closed/) });
+    expect(worker.events()).toContainEqual(
+      expect.objectContaining({ event: 'recovery_sent', job: JOB, continues: failed.runId, attempt: 1, delaySeconds: 1 }),
+    );
+
+    const runs = await until('the account to be deleted', async () => {
+      const { rows } = await db.query(`SELECT count(*)::int AS n FROM users WHERE id = 'gone'`);
+      if (rows[0].n !== 0) return undefined;
+      return (await db.query(`SELECT trigger, status, continues, counts FROM job_runs WHERE job = $1 ORDER BY started_at`, [JOB])).rows;
+    });
+    // The lock-phase failure left no row (Postgres was unreachable); the retry is the job's one run.
+    expect(runs).toEqual([
+      { trigger: 'queue', status: 'succeeded', continues: failed.runId, counts: expect.objectContaining({ users: 1 }) },
+    ]);
+    expect(
+      worker
+        .events()
+        .filter((e) => e.event === 'job_run' && e.job === JOB)
+        .map((e) => [e.trigger, e.status]),
+    ).toEqual([
+      ['scheduled', 'failed'],
+      ['queue', 'succeeded'],
+    ]);
+  },
+);
