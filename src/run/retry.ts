@@ -5,7 +5,7 @@
 
 import { isTransient } from './transient';
 
-export { isTransient } from './transient';
+export { isTransient, timedOut } from './transient';
 
 const BACKOFF_MS = 200;
 
@@ -15,14 +15,14 @@ const BACKOFF_MS = 200;
  */
 export async function retryTransient<T>(
   send: () => Promise<T>,
-  opts: { attempts: number; sleep?: ((ms: number) => Promise<void>) | undefined; mayRetry?: () => boolean },
+  opts: { attempts: number; sleep?: ((ms: number) => Promise<void>) | undefined; mayRetry?: (err: unknown) => boolean },
 ): Promise<T> {
   const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   for (let attempt = 1; ; attempt++) {
     try {
       return await send();
     } catch (err) {
-      if (attempt >= opts.attempts || !isTransient(err) || opts.mayRetry?.() === false) throw err;
+      if (attempt >= opts.attempts || !isTransient(err) || opts.mayRetry?.(err) === false) throw err;
       await sleep(BACKOFF_MS * 2 ** (attempt - 1));
     }
   }

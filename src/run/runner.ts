@@ -11,7 +11,7 @@ import { logEvent, publicMessage } from '../log';
 import { before, DAY_MS, MINUTE_MS } from '../time';
 import { type Alarm, alarmCheck as alarmCheckOf, alarmOf } from './alarms';
 import { Budget } from './budget';
-import { retryTransient } from './retry';
+import { retryTransient, timedOut } from './retry';
 import { ping } from './heartbeat';
 import type { Job, JobDeps } from './job';
 
@@ -84,16 +84,28 @@ export async function runJob(job: Job, deps: JobDeps, config: Config, opts: RunO
   const pingInfo = { job: job.name, runId };
 
   let lock: Awaited<ReturnType<typeof acquireRun>>;
+  let lockAttempts = 0;
   try {
-    lock = await acquireRun(deps.db, {
-      id: runId,
-      job: job.name,
-      trigger: opts.trigger,
-      dryRun: opts.dryRun,
-      leaseMs: config.runTimeBudgetMs + LEASE_MARGIN_MS,
-      continues: opts.continues,
-      pruneBefore: before(opts.now, config.jobRunsRetentionDays, DAY_MS),
-    });
+    // Retried once on a transient failure, like the finish: taking the lock is idempotent by run
+    // id (a retry after a commit whose reply was lost finds this run's own `running` row and goes
+    // on), and a lock committed but never answered would otherwise be held until the lease ends.
+    // Not after a timeout: the statement was cancelled with the request, and a hung endpoint
+    // would only make the run wait its 10 s again (a failed scheduled run is recovered later).
+    lock = await retryTransient(
+      () => {
+        lockAttempts++;
+        return acquireRun(deps.db, {
+          id: runId,
+          job: job.name,
+          trigger: opts.trigger,
+          dryRun: opts.dryRun,
+          leaseMs: config.runTimeBudgetMs + LEASE_MARGIN_MS,
+          continues: opts.continues,
+          pruneBefore: before(opts.now, config.jobRunsRetentionDays, DAY_MS),
+        });
+      },
+      { attempts: 2, mayRetry: (err) => !timedOut(err) },
+    );
   } catch (err) {
     // Postgres unreachable: nothing ran and nothing can be recorded there; the log line is the record.
     const report: RunReport = {
@@ -102,7 +114,7 @@ export async function runJob(job: Job, deps: JobDeps, config: Config, opts: RunO
       phase: 'lock',
       counts: {},
       more: true,
-      subrequests: 1 + (heartbeat ? 1 : 0),
+      subrequests: lockAttempts + (heartbeat ? 1 : 0),
       durationMs: clock() - started,
       error: publicMessage(err),
     };
@@ -116,7 +128,7 @@ export async function runJob(job: Job, deps: JobDeps, config: Config, opts: RunO
       status: 'skipped',
       counts: {},
       more: false,
-      subrequests: 1,
+      subrequests: lockAttempts,
       durationMs: clock() - started,
       heldBy: lock.heldBy,
       error: lock.reason,
@@ -129,7 +141,7 @@ export async function runJob(job: Job, deps: JobDeps, config: Config, opts: RunO
 
   const share = opts.share ?? 1;
   // Lock, finish and the two pings are spent outside the job's own batches.
-  const fixed = RUN_OVERHEAD_SUBREQUESTS + (heartbeat ? 2 : 0);
+  const fixed = RUN_OVERHEAD_SUBREQUESTS + (lockAttempts - 1) + (heartbeat ? 2 : 0);
   const budget = new Budget({
     subrequests: Math.floor(config.runSubrequestBudget * share) - fixed - (opts.reserve ?? 0),
     timeMs: Math.floor(config.runTimeBudgetMs * share),

@@ -49,6 +49,14 @@ export function isTransient(err: unknown): boolean {
   return classifyFailure(err).transient;
 }
 
+/**
+ * True when our own timeout ended the request (through Drizzle's and Neon's wrappers): the
+ * endpoint is slow or hung, and at Neon the abandoned statement was cancelled and rolled back.
+ */
+export function timedOut(err: unknown): boolean {
+  return /(^|: )timeout$/.test(classifyFailure(err).kind);
+}
+
 /** The decision and what it rests on. */
 export function classifyFailure(err: unknown): Failure {
   if (!(err instanceof Error) && !isDomException(err)) return { transient: false, kind: 'not an error' };

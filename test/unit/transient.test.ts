@@ -8,7 +8,7 @@ import { Redis } from '@upstash/redis/cloudflare';
 import { DrizzleQueryError, sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/neon-http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { classifyFailure, isTransient } from '../../src/run/transient.ts';
+import { classifyFailure, isTransient, timedOut } from '../../src/run/transient.ts';
 
 interface Answer {
   status: number;
@@ -107,6 +107,10 @@ describe('Postgres through Neon and Drizzle', () => {
       fetch(input, { ...init, signal: AbortSignal.abort(new DOMException('timed out', 'TimeoutError')) })) as typeof fetch;
     const err = await neonError(json(200, {}), timeoutFetch);
     expect(classifyFailure(err)).toEqual({ transient: true, kind: 'neon: timeout' });
+    // The lock is not retried after a timeout (a hung endpoint would double the wait); a dropped
+    // connection is not a timeout.
+    expect(timedOut(err)).toBe(true);
+    expect(timedOut(await neonError(null))).toBe(false);
   });
 });
 

@@ -123,7 +123,7 @@ describe('a scheduled run that fails', () => {
 
   it('when the queue refuses the send, logs recovery_failed and fails the cron invocation as before', async () => {
     e = { ...e, CONTINUATIONS: { send: () => Promise.reject(new Error('Queue send failed: 503')) } as unknown as Queue };
-    await setFault(e, 'neon', 'connection-lost', { count: 1 }); // the lock request
+    await setFault(e, 'neon', 'connection-lost', { count: 2 }); // the lock request and its one retry
     await expect(fire()).rejects.toThrow(/failed/);
     expect(events(errors)).toContainEqual(expect.objectContaining({ event: 'recovery_failed', job: JOB, recovery: true }));
     expect(await runs()).toEqual([]); // a lock-phase failure leaves no row; its log line is the record
