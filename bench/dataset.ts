@@ -11,23 +11,25 @@
  *   and one message_sources row on that message citing it (every 10th source already orphaned).
  */
 import pg from 'pg';
-import { createDatabase, migrateDatabase } from '../scripts/stack/migrate.ts';
+import { createAppDatabase, createDatabase } from '../scripts/stack/migrate.ts';
 
 export const SCALES = { '10k': 10_000, '100k': 100_000, '1m': 1_000_000 } as const;
 export type Scale = keyof typeof SCALES;
 
 /** Indexes that exist only to find stale rows; the naive schema has none of them. */
 export const SUPPORTING_INDEXES = [
-  'users_deactivated_at_idx',
-  'chats_empty_created_at_idx',
-  'message_sources_orphaned_idx',
-  'blob_deletions_due_idx',
+  'public.users_deactivated_at_idx',
+  'spacerr_jobs.empty_chats_created_at_idx',
+  'public.message_sources_orphaned_idx',
+  'spacerr_jobs.blob_deletions_due_idx',
 ];
 
-/** Creates `name` (migrated) on the server of `adminUrl` and fills it for `chats` chats. */
+/**
+ * Creates `name` (the app's tables from the fixture, then the Worker's migrations) on the server
+ * of `adminUrl` and fills it for `chats` chats.
+ */
 export async function buildTemplate(adminUrl: string, name: string, chats: number): Promise<string> {
-  const url = await createDatabase(adminUrl, name);
-  await migrateDatabase(url);
+  const url = await createAppDatabase(adminUrl, name);
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
@@ -45,7 +47,9 @@ export async function cloneDatabase(adminUrl: string, template: string, name: st
     const client = new pg.Client({ connectionString: url });
     await client.connect();
     try {
-      for (const index of SUPPORTING_INDEXES) await client.query(`DROP INDEX ${pg.escapeIdentifier(index)}`);
+      for (const index of SUPPORTING_INDEXES) {
+        await client.query(`DROP INDEX ${index.split('.').map(pg.escapeIdentifier).join('.')}`);
+      }
     } finally {
       await client.end();
     }
@@ -61,7 +65,7 @@ function datasetSql(n: number): string[] {
   const owner = `'u' || (1 + ((i - 1) / 2) % ${u})`;
   return [
     // Bulk load: replica role skips the triggers and foreign-key checks (the data is consistent by
-    // construction); has_messages is set directly below instead of by the messages trigger.
+    // construction); spacerr_jobs.empty_chats is filled directly below instead of by the triggers.
     'SET session_replication_role = replica',
     `INSERT INTO users (id, email, name, created_at, deactivated_at)
      SELECT 'u' || i, 'u' || i || '@bench.test', 'User ' || i, now() - interval '400 days',
@@ -70,10 +74,13 @@ function datasetSql(n: number): string[] {
      FROM generate_series(1, ${u}) i`,
     `INSERT INTO projects (id, user_id, name, created_at)
      SELECT 'p' || i, 'u' || i, 'Project ' || i, now() - interval '300 days' FROM generate_series(1, ${u}) i`,
-    `INSERT INTO chats (id, user_id, project_id, title, created_at, has_messages)
+    `INSERT INTO chats (id, user_id, project_id, title, created_at)
      SELECT 'c' || i, ${owner}, CASE WHEN i % 4 = 0 THEN 'p' || (1 + ((i - 1) / 2) % ${u}) END, 'Chat ' || i,
-            now() - interval '1 day' - make_interval(secs => i), i % 2 = 0
+            now() - interval '1 day' - make_interval(secs => i)
      FROM generate_series(1, ${n}) i`,
+    // The odd chats get no message: what the chats and messages triggers would leave.
+    `INSERT INTO spacerr_jobs.empty_chats (chat_id, created_at)
+     SELECT id, created_at FROM chats WHERE substr(id, 2)::int % 2 = 1`,
     `INSERT INTO messages (id, chat_id, role, content, created_at)
      SELECT 'm' || i || '_' || k, 'c' || i, CASE WHEN k % 2 = 1 THEN 'user' ELSE 'assistant' END,
             jsonb_build_object('text', 'message ' || k || ' of chat ' || i), now() - interval '1 day'

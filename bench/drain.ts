@@ -61,13 +61,13 @@ try {
   const { rows: runs } = await db.query(`
     SELECT id, job, trigger, status, subrequests, more, counts, continues,
            extract(epoch FROM finished_at - started_at) * 1000 AS ms
-    FROM job_runs ORDER BY job, started_at`);
+    FROM spacerr_jobs.job_runs ORDER BY job, started_at`);
   const { rows: left } = await db.query(`
     SELECT (SELECT count(*) FROM users WHERE deactivated_at < now() - interval '30 days')::int AS stale_users,
            (SELECT count(*) FROM chats c WHERE created_at < now() - interval '15 minutes'
               AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = c.id))::int AS stale_empty_chats,
            (SELECT count(*) FROM message_sources WHERE attachment_id IS NULL)::int AS orphaned_sources,
-           (SELECT count(*) FROM blob_deletions)::int AS blob_deletions`);
+           (SELECT count(*) FROM spacerr_jobs.blob_deletions)::int AS blob_deletions`);
   const jobs = new Map<string, Array<Record<string, any>>>();
   for (const run of runs) jobs.set(run.job, [...(jobs.get(run.job) ?? []), run]);
   const result = {
@@ -109,8 +109,8 @@ async function chainsDone(db: pg.Client, jobs: string[], started: number): Promi
   for (;;) {
     const { rows } = await db.query(
       `SELECT count(*) FILTER (WHERE NOT more AND status = 'succeeded')::int AS done,
-                (SELECT count(*) FROM job_runs WHERE status = 'running')::int AS running
-         FROM (SELECT DISTINCT ON (job) more, status FROM job_runs WHERE job = ANY($1) ORDER BY job, started_at DESC) latest`,
+                (SELECT count(*) FROM spacerr_jobs.job_runs WHERE status = 'running')::int AS running
+         FROM (SELECT DISTINCT ON (job) more, status FROM spacerr_jobs.job_runs WHERE job = ANY($1) ORDER BY job, started_at DESC) latest`,
       [jobs],
     );
     if (rows[0].done === jobs.length && rows[0].running === 0) return;

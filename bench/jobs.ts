@@ -3,7 +3,7 @@
  * - `limit`: the same deletion as one hand-written statement on the indexed schema, sent straight
  *   to Postgres — no HTTP, no batching, no locking discipline. The fastest it can go.
  * - `naive`: what the seed's `deleteMany` calls amount to — one unbatched statement per job, with
- *   no has_messages flag (a NOT EXISTS anti-join over every old chat), on a schema without the
+ *   no empty_chats list (a NOT EXISTS anti-join over every old chat), on a schema without the
  *   supporting partial indexes.
  * Cutoffs match wrangler.toml's defaults (30 days, 15 minutes).
  */
@@ -35,7 +35,7 @@ export const BENCH_JOBS: BenchJob[] = [
   {
     name: 'delete-stale-empty-chats',
     tables: ['chats', 'attachments'],
-    limit: `DELETE FROM chats c WHERE NOT c.has_messages AND c.created_at < ${CHAT_CUTOFF} AND ${NO_MESSAGES}`,
+    limit: `DELETE FROM chats c WHERE c.id IN (SELECT chat_id FROM spacerr_jobs.empty_chats WHERE created_at < ${CHAT_CUTOFF}) AND ${NO_MESSAGES}`,
     naive: `DELETE FROM chats c WHERE c.created_at < ${CHAT_CUTOFF} AND ${NO_MESSAGES}`,
   },
   {
@@ -48,8 +48,8 @@ export const BENCH_JOBS: BenchJob[] = [
   {
     name: 'purge-deleted-blobs',
     tables: ['blob_deletions'],
-    limit: 'DELETE FROM blob_deletions WHERE parked_at IS NULL AND next_attempt_at <= now()',
-    naive: 'DELETE FROM blob_deletions',
+    limit: 'DELETE FROM spacerr_jobs.blob_deletions WHERE parked_at IS NULL AND next_attempt_at <= now()',
+    naive: 'DELETE FROM spacerr_jobs.blob_deletions',
     r2: true,
   },
 ];

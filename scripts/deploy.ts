@@ -1,13 +1,15 @@
 /**
  * `npm run deploy [-- --migrate] [-- --dry-run]`: checks what a deploy depends on, then deploys.
  *  1. every migration in drizzle/ is applied on DATABASE_URL (or applies them with --migrate);
- *  2. the deployed Worker has its secrets (`wrangler secret list`), and not NEON_HTTP_ENDPOINT;
- *  3. `wrangler deploy` (with --dry-run: builds the bundle and reports its size, uploads nothing).
+ *  2. the doctor's contract checks pass on DATABASE_URL (tables, foreign keys, indexes, triggers);
+ *  3. the deployed Worker has its secrets (`wrangler secret list`), and not NEON_HTTP_ENDPOINT;
+ *  4. `wrangler deploy` (with --dry-run: builds the bundle and reports its size, uploads nothing).
  * Both checks run before anything is deployed, and every failure says what to run to fix it.
  * Exit codes: 0 deployed (or dry run built), 1 a check or wrangler failed, 2 bad arguments.
  */
 import { parseArgs } from 'node:util';
 import { migrationStatus, type MigrationStatus } from './deploy/migrations.ts';
+import { formatChecks, runChecks } from './doctor/checks.ts';
 import { checkSecrets, parseSecretList, REQUIRED_SECRETS } from './deploy/secrets.ts';
 import { bundleSize, runWrangler } from './deploy/wrangler.ts';
 import { MIGRATIONS_DIR, migrateDatabase } from './stack/migrate.ts';
@@ -40,7 +42,8 @@ async function main(): Promise<number> {
     return 2;
   }
 
-  const checks = [await checkMigrations(values.migrate ?? false), await checkWorkerSecrets()];
+  // The contract is checked after --migrate has run: the migrations install its triggers.
+  const checks = [await checkMigrations(values.migrate ?? false), await checkContract(), await checkWorkerSecrets()];
   if (checks.includes(false)) {
     console.error('\nnot deployed: fix the checks above first.');
     return 1;
@@ -98,7 +101,27 @@ async function checkMigrations(migrate: boolean): Promise<boolean> {
   }
 }
 
-/** Check 2: the deployed Worker's secrets. Returns whether it passed. */
+/** Check 2: the doctor's contract checks (`npm run doctor`), its migration line left to check 1. */
+async function checkContract(): Promise<boolean> {
+  const url = process.env.DATABASE_URL;
+  if (!url) return false;
+  try {
+    const checks = await runChecks(url, { migrations: false });
+    const broken = checks.filter((c) => !c.ok);
+    if (broken.length === 0) {
+      ok(`contract: all ${checks.length} checks of \`npm run doctor\` passed on ${describeDatabase(url)}`);
+      return true;
+    }
+    for (const line of formatChecks(broken)) console.error(line);
+    console.error(`  (${broken.length} of ${checks.length} contract checks failed; \`npm run doctor\` shows them all)`);
+    return false;
+  } catch (err) {
+    failed(`cannot check the contract on ${describeDatabase(url)}: ${(err as Error).message}`);
+    return false;
+  }
+}
+
+/** Check 3: the deployed Worker's secrets. Returns whether it passed. */
 async function checkWorkerSecrets(): Promise<boolean> {
   const list = await runWrangler(['secret', 'list', '--format', 'json'], { echo: false });
   let names: string[];

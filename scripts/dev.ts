@@ -11,7 +11,7 @@ import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { type Stack, startStack } from './stack/index.ts';
-import { migrateDatabase } from './stack/migrate.ts';
+import { ensureAppSchema, migrateDatabase } from './stack/migrate.ts';
 import { hasRedisServer, REDIS_MISSING } from './stack/redis.ts';
 import { wranglerConfig } from './wrangler-config.ts';
 
@@ -110,6 +110,8 @@ try {
   stackP = startStack({ dataDir: DATA_DIR, persistent: true, quiet: true });
   const stack = await stackP;
   const databaseUrl = process.env.DATABASE_URL ?? (await ensureDatabase(stack.postgresUrl, DB_NAME));
+  // The app's tables come from the app (here, the fixture standing for its Prisma migrations).
+  if (!process.env.DATABASE_URL) await ensureAppSchema(databaseUrl);
   await migrateDatabase(databaseUrl);
   const { secret, generated } = writeVars({
     DATABASE_URL: databaseUrl,

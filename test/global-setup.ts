@@ -1,6 +1,6 @@
 import type { TestProject } from 'vitest/node';
 import { startStack } from '../scripts/stack/index.ts';
-import { createDatabase, migrateDatabase } from '../scripts/stack/migrate.ts';
+import { createAppDatabase } from '../scripts/stack/migrate.ts';
 import { startControlServer, type TestBindings } from './support/control-server.ts';
 
 const TEMPLATE = 'spacerr_template';
@@ -9,12 +9,12 @@ let stop: (() => Promise<void>) | undefined;
 
 /**
  * Starts the local stack once for the whole run: real Postgres, real Redis, a template database
- * with every migration applied (each test file clones it in milliseconds), and the control server.
+ * with the app's tables (scripts/stack/app-schema.sql) and every Worker migration applied (each test file clones it in milliseconds), and the control server.
  */
 export async function setup(project: TestProject) {
   const stack = await startStack({ dataDir: `.stack/test-${process.pid}`, quiet: true });
   try {
-    await migrateDatabase(await createDatabase(stack.postgresUrl, TEMPLATE));
+    await createAppDatabase(stack.postgresUrl, TEMPLATE);
     const control = await startControlServer({ postgresUrl: stack.postgresUrl, redisUrl: stack.redisUrl, template: TEMPLATE });
     stop = async () => {
       await control.close();

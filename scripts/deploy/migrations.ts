@@ -1,6 +1,6 @@
 /**
  * Which of `drizzle/`'s migrations a database has. It reads what drizzle's migrator records in
- * `drizzle.__drizzle_migrations` (the sha256 of each .sql file and the journal's `when` as
+ * `spacerr_jobs.__drizzle_migrations` (the sha256 of each .sql file and the journal's `when` as
  * `created_at`) and judges each migration the way that migrator would treat it: it applies a
  * migration only when its `when` is later than the newest recorded `created_at`.
  */
@@ -53,9 +53,13 @@ async function recordedMigrations(databaseUrl: string): Promise<Array<{ hash: st
   const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 15_000 });
   await client.connect();
   try {
-    const { rows } = await client.query<{ exists: boolean }>(`SELECT to_regclass('drizzle.__drizzle_migrations') IS NOT NULL AS exists`);
+    const { rows } = await client.query<{ exists: boolean }>(
+      `SELECT to_regclass('spacerr_jobs.__drizzle_migrations') IS NOT NULL AS exists`,
+    );
     if (!rows[0]?.exists) return [];
-    const recorded = await client.query<{ hash: string; created_at: string }>('SELECT hash, created_at FROM drizzle.__drizzle_migrations');
+    const recorded = await client.query<{ hash: string; created_at: string }>(
+      'SELECT hash, created_at FROM spacerr_jobs.__drizzle_migrations',
+    );
     return recorded.rows.map((r) => ({ hash: r.hash, createdAt: Number(r.created_at) }));
   } finally {
     await client.end();

@@ -39,31 +39,31 @@ export async function acquireRun(db: Db, run: RunStart): Promise<Acquired> {
   const lease = sql`now() + make_interval(secs => ${run.leaseMs / 1000})`;
   const continues = run.continues ?? null;
   const duplicate = sql`${continues}::text IS NOT NULL AND EXISTS (
-    SELECT 1 FROM job_runs d WHERE d.continues = ${continues} AND d.status IN ('running', 'succeeded'))`;
+    SELECT 1 FROM spacerr_jobs.job_runs d WHERE d.continues = ${continues} AND d.status IN ('running', 'succeeded'))`;
   const [, , , , rows] = await db.batch([
     db.execute(sql`
-      DELETE FROM job_runs WHERE id IN (
-        SELECT id FROM job_runs
+      DELETE FROM spacerr_jobs.job_runs WHERE id IN (
+        SELECT id FROM spacerr_jobs.job_runs
         WHERE job = ${run.job} AND started_at < ${run.pruneBefore} AND status <> 'running'
         LIMIT ${PRUNE_LIMIT})`),
     db.execute(sql`
-      UPDATE job_runs
+      UPDATE spacerr_jobs.job_runs
       SET status = 'abandoned', finished_at = now(), lease_until = NULL,
           error = 'lease expired: the run ended without reporting (its invocation was killed?)'
       WHERE job = ${run.job} AND status = 'running' AND lease_until < now()`),
     db.execute(sql`
-      INSERT INTO job_runs (id, job, trigger, started_at, status, dry_run, lease_until, continues)
+      INSERT INTO spacerr_jobs.job_runs (id, job, trigger, started_at, status, dry_run, lease_until, continues)
       SELECT ${run.id}, ${run.job}, ${run.trigger}, now(), 'running', ${run.dryRun}, ${lease}, ${continues}
       WHERE NOT (${duplicate})
       ON CONFLICT (job) WHERE status = 'running' DO NOTHING`),
     db.execute(sql`
-      INSERT INTO job_runs (id, job, trigger, started_at, finished_at, status, dry_run, error, continues)
+      INSERT INTO spacerr_jobs.job_runs (id, job, trigger, started_at, finished_at, status, dry_run, error, continues)
       SELECT ${run.id}, ${run.job}, ${run.trigger}, now(), now(), 'skipped', ${run.dryRun},
              CASE WHEN ${duplicate} THEN ${DUPLICATE} ELSE ${BUSY} END, ${continues}
-      WHERE NOT EXISTS (SELECT 1 FROM job_runs WHERE id = ${run.id})`),
+      WHERE NOT EXISTS (SELECT 1 FROM spacerr_jobs.job_runs WHERE id = ${run.id})`),
     db.execute(sql`
-      SELECT r.status, r.error, (SELECT h.id FROM job_runs h WHERE h.job = ${run.job} AND h.status = 'running') AS holder
-      FROM job_runs r WHERE r.id = ${run.id}`),
+      SELECT r.status, r.error, (SELECT h.id FROM spacerr_jobs.job_runs h WHERE h.job = ${run.job} AND h.status = 'running') AS holder
+      FROM spacerr_jobs.job_runs r WHERE r.id = ${run.id}`),
   ]);
   const row = rows.rows[0] as { status: JobRunStatus; error: string | null; holder: string | null } | undefined;
   if (row?.status === 'running') return { acquired: true };
@@ -108,7 +108,7 @@ export async function latestRuns(db: Db, jobs: readonly string[]) {
   const result = await db.execute(sql`
     SELECT r.* FROM unnest(${sql.param([...jobs])}::text[]) AS j(name)
     CROSS JOIN LATERAL (
-      SELECT * FROM job_runs WHERE job = j.name ORDER BY started_at DESC LIMIT 1
+      SELECT * FROM spacerr_jobs.job_runs WHERE job = j.name ORDER BY started_at DESC LIMIT 1
     ) r`);
   return (result.rows as Array<Record<string, unknown>>).map((row) => ({
     id: row.id as string,

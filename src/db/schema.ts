@@ -1,130 +1,36 @@
 /**
- * The tables this Worker maintains (docs/contract.md, §2). Column names are the contract with the app; the
- * extra columns and the indexes exist so every job finds its work by index, in time proportional
- * to the stale rows rather than the table. Triggers live in the custom migration
- * `drizzle/0001_triggers.sql`, since Drizzle cannot express them.
+ * The Worker's own tables (docs/contract.md, §2), all in its own Postgres schema, `spacerr_jobs`:
+ * the app's tables (in `public`, owned by the app's Prisma migrations) are never described or
+ * migrated here. The indexes exist so every job finds its work by index, in time proportional to
+ * the stale rows rather than the table. The functions and triggers, and the indexes the jobs need
+ * on the app's tables, live in the hand-written part of the migrations (`drizzle/`), since Drizzle
+ * cannot express them. Every name is schema-qualified in SQL: Neon's HTTP queries have no session,
+ * so nothing may rely on a search_path.
  */
 import { sql } from 'drizzle-orm';
-import { bigint, boolean, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { bigint, boolean, index, integer, jsonb, pgSchema, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 
-const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
+/** The Postgres schema that holds everything the Worker owns, its migration journal included. */
+export const WORKER_SCHEMA = 'spacerr_jobs';
+export const workerSchema = pgSchema(WORKER_SCHEMA);
+const pgTable = workerSchema.table;
 
-export const users = pgTable(
-  'users',
+/**
+ * Chats without messages, kept by triggers on the app's `chats` and `messages` (drizzle/0000):
+ * a row is added with the chat, removed by its first message, added back when its last message is
+ * deleted, and removed with the chat. It makes "has no messages" indexable without a column on
+ * the app's table, and because the first message deletes the row, that message conflicts with the
+ * empty-chat job's lock on it (the argument is next to the job's SQL).
+ */
+export const emptyChats = pgTable(
+  'empty_chats',
   {
-    id: text('id').primaryKey(),
-    email: text('email').notNull().unique(),
-    name: text('name'),
-    createdAt: createdAt(),
-    deactivatedAt: timestamp('deactivated_at', { withTimezone: true }),
+    chatId: text('chat_id').primaryKey(),
+    /** The chat's created_at, kept in step by a trigger: the job's order and cutoff. */
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull(),
   },
-  // Only deactivated users are ever looked up by deactivated_at: a partial index stays tiny.
-  (t) => [
-    index('users_deactivated_at_idx')
-      .on(t.deactivatedAt)
-      .where(sql`${t.deactivatedAt} IS NOT NULL`),
-  ],
-);
-
-export const projects = pgTable(
-  'projects',
-  {
-    id: text('id').primaryKey(),
-    userId: text('user_id')
-      .notNull()
-      .references(() => users.id, { onDelete: 'cascade' }),
-    name: text('name'),
-    createdAt: createdAt(),
-  },
-  (t) => [index('projects_user_id_idx').on(t.userId)],
-);
-
-export const chats = pgTable(
-  'chats',
-  {
-    id: text('id').primaryKey(),
-    userId: text('user_id')
-      .notNull()
-      .references(() => users.id, { onDelete: 'cascade' }),
-    projectId: text('project_id').references(() => projects.id, { onDelete: 'cascade' }),
-    title: text('title'),
-    createdAt: createdAt(),
-    /**
-     * Kept true by a trigger on `messages` once the chat has a message (and reset when its last
-     * message is deleted). It makes "has no messages" indexable, and because the trigger updates
-     * the chat row, a concurrent first message conflicts with the empty-chat job's row lock.
-     */
-    hasMessages: boolean('has_messages').notNull().default(false),
-  },
-  (t) => [
-    index('chats_user_id_idx').on(t.userId),
-    index('chats_project_id_idx').on(t.projectId),
-    // The empty-chat job's only access path: old chats that never got a message.
-    index('chats_empty_created_at_idx')
-      .on(t.createdAt)
-      .where(sql`NOT ${t.hasMessages}`),
-  ],
-);
-
-export const messages = pgTable(
-  'messages',
-  {
-    id: text('id').primaryKey(),
-    chatId: text('chat_id')
-      .notNull()
-      .references(() => chats.id, { onDelete: 'cascade' }),
-    role: text('role').notNull(),
-    content: jsonb('content'),
-    createdAt: createdAt(),
-  },
-  (t) => [index('messages_chat_id_idx').on(t.chatId)],
-);
-
-export const attachments = pgTable(
-  'attachments',
-  {
-    id: text('id').primaryKey(),
-    userId: text('user_id')
-      .notNull()
-      .references(() => users.id, { onDelete: 'cascade' }),
-    // The app deletes projects and chats with a plain DELETE; their attachments go with them,
-    // and the outbox trigger queues their blobs.
-    projectId: text('project_id').references(() => projects.id, { onDelete: 'cascade' }),
-    chatId: text('chat_id').references(() => chats.id, { onDelete: 'cascade' }),
-    // A deleted message detaches its attachments; they still belong to the chat.
-    messageId: text('message_id').references(() => messages.id, { onDelete: 'set null' }),
-    blobKey: text('blob_key').notNull().unique(),
-    contentType: text('content_type'),
-    sizeBytes: bigint('size_bytes', { mode: 'number' }),
-    createdAt: createdAt(),
-  },
-  (t) => [
-    index('attachments_user_id_idx').on(t.userId),
-    index('attachments_project_id_idx').on(t.projectId),
-    index('attachments_chat_id_idx').on(t.chatId),
-    index('attachments_message_id_idx').on(t.messageId),
-  ],
-);
-
-export const messageSources = pgTable(
-  'message_sources',
-  {
-    id: text('id').primaryKey(),
-    messageId: text('message_id')
-      .notNull()
-      .references(() => messages.id, { onDelete: 'cascade' }),
-    // SET NULL, not CASCADE: a source whose attachment is gone becomes visible as an orphan
-    // for the orphaned-sources job instead of vanishing inside the app's transaction.
-    attachmentId: text('attachment_id').references(() => attachments.id, { onDelete: 'set null' }),
-    createdAt: createdAt(),
-  },
-  (t) => [
-    index('message_sources_message_id_idx').on(t.messageId),
-    index('message_sources_attachment_id_idx').on(t.attachmentId),
-    index('message_sources_orphaned_idx')
-      .on(t.id)
-      .where(sql`${t.attachmentId} IS NULL`),
-  ],
+  // The empty-chat job's only access path: old chats that have no message.
+  (t) => [index('empty_chats_created_at_idx').on(t.createdAt)],
 );
 
 /**

@@ -24,7 +24,7 @@ export const clearStaleStreams = defineJob({
   cron: EVERY_10_MINUTES,
   cutoff,
   // The stale members are in Redis, which the listing does not call: it shows the queued chats.
-  figures: () => ({ deletedChatsQueued: capped(sql`FROM stream_deletions`) }),
+  figures: () => ({ deletedChatsQueued: capped(sql`FROM spacerr_jobs.stream_deletions`) }),
   backlog: ['deletedChatsQueued'],
   async run(ctx) {
     const cutoffMs = cutoff(ctx).getTime();

@@ -17,8 +17,8 @@ export const deleteOrphanedMessageSources = defineJob({
   cron: EVERY_10_MINUTES,
   // Index: message_sources_orphaned_idx (partial); the checks queue is small by construction.
   figures: () => ({
-    orphaned: capped(sql`FROM message_sources WHERE attachment_id IS NULL`),
-    checksQueued: capped(sql`FROM message_source_checks`),
+    orphaned: capped(sql`FROM public.message_sources WHERE attachment_id IS NULL`),
+    checksQueued: capped(sql`FROM spacerr_jobs.message_source_checks`),
   }),
   backlog: ['orphaned', 'checksQueued'],
   run(ctx) {
@@ -35,25 +35,25 @@ async function deleteBatch(ctx: JobContext): Promise<Batch> {
       // has just pointed at an attachment again is left alone. Index: message_sources_orphaned_idx.
       ctx.db.execute(sql`
       WITH doomed AS (
-        SELECT id FROM message_sources WHERE attachment_id IS NULL
+        SELECT id FROM public.message_sources WHERE attachment_id IS NULL
         LIMIT ${n} FOR UPDATE SKIP LOCKED
       ),
-      deleted AS (DELETE FROM message_sources WHERE id IN (SELECT id FROM doomed) RETURNING 1)
+      deleted AS (DELETE FROM public.message_sources WHERE id IN (SELECT id FROM doomed) RETURNING 1)
       SELECT (SELECT count(*) FROM doomed) AS selected, (SELECT count(*) FROM deleted) AS deleted`),
       // FOR SHARE on the queued attachments reads their newest message_id and holds it until we
       // commit, so an attachment moved back to its message concurrently cannot lose its source.
       ctx.db.execute(sql`
       WITH checks AS (
-        DELETE FROM message_source_checks
+        DELETE FROM spacerr_jobs.message_source_checks
         WHERE attachment_id IN (
-          SELECT attachment_id FROM message_source_checks ORDER BY enqueued_at LIMIT ${n} FOR UPDATE SKIP LOCKED)
+          SELECT attachment_id FROM spacerr_jobs.message_source_checks ORDER BY enqueued_at LIMIT ${n} FOR UPDATE SKIP LOCKED)
         RETURNING attachment_id
       ),
       latest AS (
-        SELECT id, message_id FROM attachments WHERE id IN (SELECT attachment_id FROM checks) FOR SHARE
+        SELECT id, message_id FROM public.attachments WHERE id IN (SELECT attachment_id FROM checks) FOR SHARE
       ),
       deleted AS (
-        DELETE FROM message_sources s
+        DELETE FROM public.message_sources s
         WHERE s.attachment_id IN (SELECT attachment_id FROM checks)
           AND NOT EXISTS (SELECT 1 FROM latest c WHERE c.id = s.attachment_id AND c.message_id = s.message_id)
         RETURNING 1
@@ -73,10 +73,10 @@ async function countOrphans(ctx: JobContext) {
   const result = await ctx.budget.request(() =>
     ctx.db.execute(sql`
     SELECT
-      (SELECT count(*) FROM message_sources WHERE attachment_id IS NULL)
-      + (SELECT count(*) FROM message_sources s
-         WHERE s.attachment_id IN (SELECT attachment_id FROM message_source_checks)
-           AND NOT EXISTS (SELECT 1 FROM attachments a WHERE a.id = s.attachment_id AND a.message_id = s.message_id))
+      (SELECT count(*) FROM public.message_sources WHERE attachment_id IS NULL)
+      + (SELECT count(*) FROM public.message_sources s
+         WHERE s.attachment_id IN (SELECT attachment_id FROM spacerr_jobs.message_source_checks)
+           AND NOT EXISTS (SELECT 1 FROM public.attachments a WHERE a.id = s.attachment_id AND a.message_id = s.message_id))
       AS message_sources`),
   );
   return { message_sources: num(result.rows[0]?.message_sources) };

@@ -2,7 +2,7 @@
  * delete-stale-deactivated-accounts: users whose deactivated_at is more than
  * ACCOUNT_RETENTION_DAYS old, with everything they own. Blob keys of their attachments reach
  * blob_deletions through the outbox trigger in the same transaction; their chats' stream state in
- * Redis is removed at the end of the run (from stream_deletions, filled by the chats trigger).
+ * Redis is removed at the end of the run (from spacerr_jobs.stream_deletions, filled by the chats trigger).
  */
 import { sql } from 'drizzle-orm';
 import { capped } from '../db/backlog';
@@ -29,9 +29,9 @@ export const deleteStaleDeactivatedAccounts = defineJob({
   cutoff,
   // Index: users_deactivated_at_idx (partial) for all three.
   figures: (at) => ({
-    eligible: capped(sql`FROM users WHERE deactivated_at < ${cutoff(at)}`),
-    overdue: capped(sql`FROM users WHERE deactivated_at < ${overdue(at)}`),
-    oldestOverdue: sql`(SELECT min(deactivated_at) FROM users WHERE deactivated_at < ${overdue(at)})`,
+    eligible: capped(sql`FROM public.users WHERE deactivated_at < ${cutoff(at)}`),
+    overdue: capped(sql`FROM public.users WHERE deactivated_at < ${overdue(at)}`),
+    oldestOverdue: sql`(SELECT min(deactivated_at) FROM public.users WHERE deactivated_at < ${overdue(at)})`,
   }),
   backlog: ['eligible', 'overdue'],
   alarm: {
@@ -87,7 +87,7 @@ const ACCOUNT_TABLES = ['users', 'projects', 'chats', 'messages', 'attachments',
 async function deleteBatch(ctx: JobContext, cutoff: Date): Promise<DeleteBatch> {
   const deletedRows = sql`
     SELECT relname, n_tup_del FROM pg_stat_xact_user_tables
-    WHERE schemaname = current_schema() AND relname IN ${ACCOUNT_TABLES}`;
+    WHERE schemaname = 'public' AND relname IN ${ACCOUNT_TABLES}`;
   const [before, deleted, after] = await ctx.budget.request(() =>
     ctx.db.batch([
       // The counters may also hold earlier transactions of this connection not yet flushed to the
@@ -95,13 +95,13 @@ async function deleteBatch(ctx: JobContext, cutoff: Date): Promise<DeleteBatch> 
       ctx.db.execute(deletedRows),
       ctx.db.execute(sql`
       WITH doomed AS (
-        SELECT id FROM users
+        SELECT id FROM public.users
         WHERE deactivated_at < ${cutoff}
         ORDER BY deactivated_at
         LIMIT ${ctx.config.deleteBatchSize}
         FOR UPDATE SKIP LOCKED
       ),
-      deleted AS (DELETE FROM users WHERE id = ANY(ARRAY(SELECT id FROM doomed)) RETURNING 1)
+      deleted AS (DELETE FROM public.users WHERE id = ANY(ARRAY(SELECT id FROM doomed)) RETURNING 1)
       SELECT (SELECT count(*) FROM doomed) AS selected, (SELECT count(*) FROM deleted) AS users`),
       ctx.db.execute(deletedRows),
     ]),
@@ -115,15 +115,15 @@ async function deleteBatch(ctx: JobContext, cutoff: Date): Promise<DeleteBatch> 
 async function countStaleAccounts(ctx: JobContext, cutoff: Date) {
   const result = await ctx.budget.request(() =>
     ctx.db.execute(sql`
-    WITH stale AS (SELECT id FROM users WHERE deactivated_at < ${cutoff}),
-    stale_chats AS (SELECT id FROM chats WHERE user_id IN (SELECT id FROM stale)),
-    stale_messages AS (SELECT id FROM messages WHERE chat_id IN (SELECT id FROM stale_chats))
+    WITH stale AS (SELECT id FROM public.users WHERE deactivated_at < ${cutoff}),
+    stale_chats AS (SELECT id FROM public.chats WHERE user_id IN (SELECT id FROM stale)),
+    stale_messages AS (SELECT id FROM public.messages WHERE chat_id IN (SELECT id FROM stale_chats))
     SELECT (SELECT count(*) FROM stale) AS users,
-           (SELECT count(*) FROM projects WHERE user_id IN (SELECT id FROM stale)) AS projects,
+           (SELECT count(*) FROM public.projects WHERE user_id IN (SELECT id FROM stale)) AS projects,
            (SELECT count(*) FROM stale_chats) AS chats,
            (SELECT count(*) FROM stale_messages) AS messages,
-           (SELECT count(*) FROM attachments WHERE user_id IN (SELECT id FROM stale)) AS attachments,
-           (SELECT count(*) FROM message_sources WHERE message_id IN (SELECT id FROM stale_messages)) AS message_sources`),
+           (SELECT count(*) FROM public.attachments WHERE user_id IN (SELECT id FROM stale)) AS attachments,
+           (SELECT count(*) FROM public.message_sources WHERE message_id IN (SELECT id FROM stale_messages)) AS message_sources`),
   );
   const row = result.rows[0] ?? {};
   return Object.fromEntries(Object.entries(row).map(([k, v]) => [k, num(v)]));

@@ -19,8 +19,8 @@ export const deleteStaleEmptyChats = defineJob({
   // Every 12 h, 00:00 and 12:00 UTC.
   cron: '0 */12 * * *',
   cutoff,
-  // Index: chats_empty_created_at_idx (partial, NOT has_messages).
-  figures: (at) => ({ eligible: capped(sql`FROM chats WHERE NOT has_messages AND created_at < ${cutoff(at)}`) }),
+  // Index: spacerr_jobs.empty_chats_created_at_idx.
+  figures: (at) => ({ eligible: capped(sql`FROM spacerr_jobs.empty_chats WHERE created_at < ${cutoff(at)}`) }),
   backlog: ['eligible'],
   run(ctx) {
     return batchedDeletes(ctx, {
@@ -34,42 +34,48 @@ export const deleteStaleEmptyChats = defineJob({
 });
 
 /**
- * One batch, one statement, one transaction. Race safety with a first message being inserted:
- * - The app's INSERT into messages takes a KEY SHARE lock on the chat (foreign key check) and its
- *   trigger sets chats.has_messages = true, updating the chat row, before it commits.
- * - `FOR UPDATE SKIP LOCKED` skips a chat whose message insert is in flight; it is not deleted.
- * - If that insert committed after this statement's snapshot, the chat row has a newer version;
- *   READ COMMITTED re-evaluates `NOT has_messages` on it (EvalPlanQual) and drops the chat.
- * - Once we hold the row lock, a new insert waits for us and then fails its foreign key check:
- *   the app sees the error, and no committed message is ever deleted with its chat.
- * The NOT EXISTS re-check covers a has_messages flag gone stale; such chats (locked, not deleted)
- * are healed rather than left to block the head of the index, without probing messages again.
- * Index: chats_empty_created_at_idx (partial, NOT has_messages); `= ANY(ARRAY(…))` keeps the
- * delete, the heal and the attachment count on primary-key and foreign-key index probes.
+ * One batch, one statement, one transaction. "Has no messages" is a row in
+ * spacerr_jobs.empty_chats (no column on the app's table): triggers add it with the chat and
+ * delete it with the chat's first message, inside the inserting transaction. The job locks both
+ * the empty_chats row and the chat row. Race safety with a first message being inserted:
+ * - In flight: the app's INSERT into messages holds a KEY SHARE lock on the chat (foreign key
+ *   check) and, once its trigger ran, the delete lock on the empty_chats row. Either conflicts
+ *   with `FOR UPDATE … SKIP LOCKED`, which skips the chat: it is not deleted.
+ * - Committed after this statement's snapshot: the empty_chats row version we found is deleted;
+ *   READ COMMITTED's lock re-check finds no live version (EvalPlanQual) and drops the chat. (The
+ *   chat row alone would not do: a committed KEY SHARE leaves no newer version to re-check.)
+ * - Once we hold both locks, a new insert waits on the chat for us and then fails its foreign key
+ *   check: the app sees the error, and no committed message is ever deleted with its chat.
+ * The job never waits on the app (SKIP LOCKED, then only rows it holds), so there is no deadlock.
+ * The NOT EXISTS re-check covers an empty_chats row gone stale; such chats (locked, not deleted)
+ * lose their row ("healed") rather than block the head of the index, without probing messages
+ * again. The chats trigger deletes the empty_chats rows of the chats deleted.
+ * Index: empty_chats_created_at_idx, then chats_pkey; `= ANY(ARRAY(…))` keeps the delete, the heal
+ * and the attachment count on primary-key and foreign-key index probes.
  */
 async function deleteBatch(ctx: JobContext, cutoff: Date): Promise<DeleteBatch> {
   const result = await ctx.budget.request(() =>
     ctx.db.execute(sql`
     WITH doomed AS (
-      SELECT id FROM chats
-      WHERE NOT has_messages AND created_at < ${cutoff}
-      ORDER BY created_at
+      SELECT c.id FROM spacerr_jobs.empty_chats e JOIN public.chats c ON c.id = e.chat_id
+      WHERE e.created_at < ${cutoff}
+      ORDER BY e.created_at
       LIMIT ${ctx.config.emptyChatBatchSize}
-      FOR UPDATE SKIP LOCKED
+      FOR UPDATE OF e, c SKIP LOCKED
     ),
     deleted AS (
-      DELETE FROM chats c
-      WHERE c.id = ANY(ARRAY(SELECT id FROM doomed)) AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = c.id)
+      DELETE FROM public.chats c
+      WHERE c.id = ANY(ARRAY(SELECT id FROM doomed)) AND NOT EXISTS (SELECT 1 FROM public.messages m WHERE m.chat_id = c.id)
       RETURNING c.id
     ),
     healed AS (
-      UPDATE chats c SET has_messages = true
-      WHERE c.id = ANY(ARRAY(SELECT id FROM doomed EXCEPT SELECT id FROM deleted))
-      RETURNING c.id
+      DELETE FROM spacerr_jobs.empty_chats e
+      WHERE e.chat_id = ANY(ARRAY(SELECT id FROM doomed EXCEPT SELECT id FROM deleted))
+      RETURNING e.chat_id
     )
     SELECT (SELECT count(*) FROM doomed) AS selected,
            (SELECT count(*) FROM deleted) AS chats,
-           (SELECT count(*) FROM attachments a WHERE a.chat_id = ANY(ARRAY(SELECT id FROM deleted))) AS attachments`),
+           (SELECT count(*) FROM public.attachments a WHERE a.chat_id = ANY(ARRAY(SELECT id FROM deleted))) AS attachments`),
   );
   const row = result.rows[0] ?? {};
   return { selected: num(row.selected), counts: { chats: num(row.chats), attachments: num(row.attachments) } };
@@ -79,12 +85,12 @@ async function countStaleEmptyChats(ctx: JobContext, cutoff: Date) {
   const result = await ctx.budget.request(() =>
     ctx.db.execute(sql`
     WITH stale AS (
-      SELECT c.id FROM chats c
-      WHERE NOT c.has_messages AND c.created_at < ${cutoff}
-        AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = c.id)
+      SELECT e.chat_id AS id FROM spacerr_jobs.empty_chats e
+      WHERE e.created_at < ${cutoff}
+        AND NOT EXISTS (SELECT 1 FROM public.messages m WHERE m.chat_id = e.chat_id)
     )
     SELECT (SELECT count(*) FROM stale) AS chats,
-           (SELECT count(*) FROM attachments a WHERE a.chat_id IN (SELECT id FROM stale)) AS attachments`),
+           (SELECT count(*) FROM public.attachments a WHERE a.chat_id IN (SELECT id FROM stale)) AS attachments`),
   );
   const row = result.rows[0] ?? {};
   return { chats: num(row.chats), attachments: num(row.attachments) };

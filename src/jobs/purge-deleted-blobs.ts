@@ -27,8 +27,8 @@ export const purgeDeletedBlobs = defineJob({
   cron: EVERY_10_MINUTES,
   // Index: blob_deletions_due_idx and blob_deletions_parked_idx (partial).
   figures: () => ({
-    pending: capped(sql`FROM blob_deletions WHERE parked_at IS NULL`),
-    parked: capped(sql`FROM blob_deletions WHERE parked_at IS NOT NULL`),
+    pending: capped(sql`FROM spacerr_jobs.blob_deletions WHERE parked_at IS NULL`),
+    parked: capped(sql`FROM spacerr_jobs.blob_deletions WHERE parked_at IS NOT NULL`),
   }),
   backlog: ['pending', 'parked'],
   alarm: {
@@ -62,16 +62,16 @@ async function purgeBatch(ctx: JobContext): Promise<Batch> {
   const claimed = await ctx.budget.request(() =>
     ctx.db.execute(sql`
     WITH due AS (
-      SELECT id FROM blob_deletions
+      SELECT id FROM spacerr_jobs.blob_deletions
       WHERE parked_at IS NULL AND next_attempt_at <= now()
       ORDER BY next_attempt_at, id
       LIMIT ${R2_DELETE_MAX_KEYS}
       FOR UPDATE SKIP LOCKED
     )
-    UPDATE blob_deletions b SET next_attempt_at = now() + make_interval(secs => ${CLAIM_SECONDS})
+    UPDATE spacerr_jobs.blob_deletions b SET next_attempt_at = now() + make_interval(secs => ${CLAIM_SECONDS})
     FROM due WHERE b.id = due.id
     RETURNING b.id, b.blob_key, b.attempts,
-              EXISTS (SELECT 1 FROM attachments a WHERE a.blob_key = b.blob_key) AS live`),
+              EXISTS (SELECT 1 FROM public.attachments a WHERE a.blob_key = b.blob_key) AS live`),
   );
   const rows = claimed.rows as unknown as Claimed[];
   if (rows.length === 0) return { counts: {}, full: false };
@@ -104,7 +104,7 @@ async function recordFailure(ctx: JobContext, ids: number[], err: unknown) {
   // Takes the place of the confirming DELETE within the batch's three subrequests.
   await ctx.budget.request(() =>
     ctx.db.execute(sql`
-    UPDATE blob_deletions SET
+    UPDATE spacerr_jobs.blob_deletions SET
       attempts = attempts + 1,
       last_error = ${errorText(err).slice(0, 500)},
       next_attempt_at = now() + make_interval(secs => least(60 * power(2, attempts), 21600)),
@@ -118,7 +118,7 @@ async function countDue(ctx: JobContext) {
     ctx.db.execute(sql`
     SELECT count(*) FILTER (WHERE parked_at IS NULL AND next_attempt_at <= now()) AS blobs,
            count(*) FILTER (WHERE parked_at IS NOT NULL) AS parked
-    FROM blob_deletions`),
+    FROM spacerr_jobs.blob_deletions`),
   );
   const row = result.rows[0] ?? {};
   return { blobs: num(row.blobs), parked: num(row.parked) };

@@ -60,7 +60,7 @@ const setNeonFault = (fault: string) => setNodeFault(stackEnv, 'neon', fault);
 const count = async (sql: string) => Number((await db.query(sql)).rows[0].n);
 
 async function seed() {
-  await db.query(`TRUNCATE users, job_runs, blob_deletions CASCADE`);
+  await db.query(`TRUNCATE users, spacerr_jobs.job_runs, spacerr_jobs.blob_deletions CASCADE`);
   await db.query(`INSERT INTO users (id, email) VALUES ('u1', 'u1@example.com')`);
   await db.query(
     `INSERT INTO chats (id, user_id, created_at)
@@ -102,7 +102,9 @@ describe('npm run job -- <name>', () => {
     const r = await cli([JOB, '--url', worker.url]);
     expect(r.code, r.stderr).toBe(0);
 
-    const runs = (await db.query(`SELECT status, more, dry_run, counts FROM job_runs WHERE job = $1 ORDER BY started_at`, [JOB])).rows;
+    const runs = (
+      await db.query(`SELECT status, more, dry_run, counts FROM spacerr_jobs.job_runs WHERE job = $1 ORDER BY started_at`, [JOB])
+    ).rows;
     expect(runs.length).toBeGreaterThanOrEqual(3);
     expect(runs.every((run) => run.status === 'succeeded' && !run.dry_run)).toBe(true);
     expect(runs.map((run) => run.more)).toEqual([...Array(runs.length - 1).fill(true), false]);
@@ -123,13 +125,13 @@ describe('npm run job -- <name>', () => {
     expect(r.stdout).toMatch(/would delete/);
     expect(tableOf(r.stdout)).toEqual({ chats: STALE_CHATS, attachments: ATTACHED });
     expect(await count(`SELECT count(*) AS n FROM chats`)).toBe(STALE_CHATS + FRESH_CHATS);
-    const runs = (await db.query(`SELECT dry_run FROM job_runs WHERE job = $1`, [JOB])).rows;
+    const runs = (await db.query(`SELECT dry_run FROM spacerr_jobs.job_runs WHERE job = $1`, [JOB])).rows;
     expect(runs).toEqual([{ dry_run: true }]);
   });
 
   it('stops with exit code 3 naming the holder when another run holds the lock, deleting nothing', async () => {
     await db.query(
-      `INSERT INTO job_runs (id, job, trigger, started_at, status, lease_until)
+      `INSERT INTO spacerr_jobs.job_runs (id, job, trigger, started_at, status, lease_until)
        VALUES ('holder-run', $1, 'scheduled', now(), 'running', now() + interval '5 minutes')`,
       [JOB],
     );
@@ -157,14 +159,15 @@ describe('npm run job -- <name>', () => {
     const r = await cli([JOB, '--url', worker.url, '--max-runs', 'x']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--max-runs: expected a whole number');
-    expect(await count(`SELECT count(*) AS n FROM job_runs`)).toBe(0);
+    expect(await count(`SELECT count(*) AS n FROM spacerr_jobs.job_runs`)).toBe(0);
   });
 });
 
 describe('npm run job -- list', () => {
   it('shows each job with its cron, next run and the run just made', async () => {
     await cli([JOB, '--url', worker.url]);
-    const last = (await db.query(`SELECT counts FROM job_runs WHERE job = $1 ORDER BY started_at DESC LIMIT 1`, [JOB])).rows[0];
+    const last = (await db.query(`SELECT counts FROM spacerr_jobs.job_runs WHERE job = $1 ORDER BY started_at DESC LIMIT 1`, [JOB]))
+      .rows[0];
     const r = await cli(['list', '--url', worker.url]);
     expect(r.code, r.stderr).toBe(0);
     const row = r.stdout.split('\n').find((l) => l.startsWith(`${JOB} `)) ?? '';
@@ -188,7 +191,7 @@ describe('errors an operator can act on', () => {
     const r = await cli([JOB, '--url', worker.url], { secret: 'not-the-secret' });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`wrong or missing CRON_SECRET for ${worker.url}`);
-    expect(await count(`SELECT count(*) AS n FROM job_runs`)).toBe(0);
+    expect(await count(`SELECT count(*) AS n FROM spacerr_jobs.job_runs`)).toBe(0);
   });
 
   it('an unknown job: exit 2, lists the jobs', async () => {
@@ -230,6 +233,6 @@ describe('the secret from .dev.vars', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('No CRON_SECRET');
     expect(r.stderr).toContain('npm run dev');
-    expect(await count(`SELECT count(*) AS n FROM job_runs`)).toBe(0);
+    expect(await count(`SELECT count(*) AS n FROM spacerr_jobs.job_runs`)).toBe(0);
   });
 });

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createDatabase } from '../../scripts/stack/migrate.ts';
+import { applyAppSchema, createDatabase } from '../../scripts/stack/migrate.ts';
 import { provisionNodeEnv } from '../support/node-env.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -103,15 +103,17 @@ describe('migrations check', () => {
 
   it('--migrate applies them, then the check passes and the deploy runs', async () => {
     const url = await database('migrate');
+    await applyAppSchema(url); // the app's tables are the app's: the Worker's migrations expect them
     const r = await deploy(['--migrate'], { databaseUrl: url });
     expect(r.code, r.out).toBe(0);
     expect(r.out).toContain(`applying ${MIGRATIONS.join(', ')}`);
     expect(r.out).toContain(`migrations: all ${MIGRATIONS.length} applied`);
+    expect(r.out).toMatch(/✓ contract: all \d+ checks of `npm run doctor` passed/);
     expect(r.calls).toContain('deploy');
     const db = new pg.Client({ connectionString: url });
     await db.connect();
     try {
-      const { rows } = await db.query(`SELECT count(*)::int AS n FROM drizzle.__drizzle_migrations`);
+      const { rows } = await db.query(`SELECT count(*)::int AS n FROM spacerr_jobs.__drizzle_migrations`);
       expect(rows[0].n).toBe(MIGRATIONS.length);
       // The schema is really there, triggers included.
       const trig = await db.query(`SELECT count(*)::int AS n FROM pg_trigger WHERE NOT tgisinternal`);
@@ -130,7 +132,7 @@ describe('migrations check', () => {
     const db = new pg.Client({ connectionString: url });
     await db.connect();
     await db.query(
-      `UPDATE drizzle.__drizzle_migrations SET hash = 'edited' WHERE created_at = (SELECT max(created_at) FROM drizzle.__drizzle_migrations)`,
+      `UPDATE spacerr_jobs.__drizzle_migrations SET hash = 'edited' WHERE created_at = (SELECT max(created_at) FROM spacerr_jobs.__drizzle_migrations)`,
     );
     await db.end();
     const r = await deploy([], { databaseUrl: url });

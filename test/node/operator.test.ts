@@ -50,7 +50,7 @@ async function until<T>(what: string, check: () => Promise<T | undefined>, timeo
 /** Runs rows for a job, oldest first. */
 async function runsOf(job: string) {
   const { rows } = await db.query(
-    `SELECT id, trigger, status, more, counts, continues, error FROM job_runs WHERE job = $1 ORDER BY started_at, id`,
+    `SELECT id, trigger, status, more, counts, continues, error FROM spacerr_jobs.job_runs WHERE job = $1 ORDER BY started_at, id`,
     [job],
   );
   return rows;
@@ -104,7 +104,7 @@ afterAll(async () => {
 
 beforeEach(async () => {
   await setNodeFault(env, 'neon', 'none');
-  await db.query('DELETE FROM users; DELETE FROM job_runs; DELETE FROM blob_deletions');
+  await db.query('DELETE FROM users; DELETE FROM spacerr_jobs.job_runs; DELETE FROM spacerr_jobs.blob_deletions');
   pings.length = 0;
 });
 

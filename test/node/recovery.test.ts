@@ -57,7 +57,9 @@ it(
     const runs = await until('the account to be deleted', async () => {
       const { rows } = await db.query(`SELECT count(*)::int AS n FROM users WHERE id = 'gone'`);
       if (rows[0].n !== 0) return undefined;
-      return (await db.query(`SELECT trigger, status, continues, counts FROM job_runs WHERE job = $1 ORDER BY started_at`, [JOB])).rows;
+      return (
+        await db.query(`SELECT trigger, status, continues, counts FROM spacerr_jobs.job_runs WHERE job = $1 ORDER BY started_at`, [JOB])
+      ).rows;
     });
     // The lock-phase failure left no row (Postgres was unreachable); the retry is the job's one run.
     expect(runs).toEqual([

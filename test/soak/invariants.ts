@@ -91,9 +91,10 @@ export async function finalChecks(e: TestEnv, ledger: Ledger, finalRunAt: number
     db,
     sql`SELECT
       (SELECT count(*)::int FROM users WHERE deactivated_at < ${new Date(finalRunAt - 86_400_000)}) AS stale_users,
-      (SELECT count(*)::int FROM chats WHERE NOT has_messages AND created_at < ${new Date(finalRunAt - 60_000)}) AS stale_empty_chats,
-      (SELECT count(*)::int FROM blob_deletions) AS outbox,
-      (SELECT count(*)::int FROM stream_deletions) AS stream_deletions,
+      (SELECT count(*)::int FROM chats c WHERE created_at < ${new Date(finalRunAt - 60_000)}
+         AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = c.id)) AS stale_empty_chats,
+      (SELECT count(*)::int FROM spacerr_jobs.blob_deletions) AS outbox,
+      (SELECT count(*)::int FROM spacerr_jobs.stream_deletions) AS stream_deletions,
       (SELECT count(*)::int FROM message_sources WHERE attachment_id IS NULL) AS orphaned_sources`,
   );
   checks.push({

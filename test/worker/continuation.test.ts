@@ -29,14 +29,14 @@ async function deliver(body: unknown, attempts = 1) {
 
 /** A finished scheduled run that stopped with work left: what a continuation continues. */
 async function scheduledRunWithMore(id: string) {
-  await testDb(e).execute(sql`INSERT INTO job_runs (id, job, trigger, started_at, finished_at, status, more)
+  await testDb(e).execute(sql`INSERT INTO spacerr_jobs.job_runs (id, job, trigger, started_at, finished_at, status, more)
     VALUES (${id}, ${JOB}, 'scheduled', now() - interval '1 minute', now(), 'succeeded', true)`);
 }
 
 const runsContinuing = (id: string) =>
   q<{ trigger: string; status: string; error: string | null }>(
     testDb(e),
-    sql`SELECT trigger, status, error FROM job_runs WHERE continues = ${id} ORDER BY started_at`,
+    sql`SELECT trigger, status, error FROM spacerr_jobs.job_runs WHERE continues = ${id} ORDER BY started_at`,
   );
 
 describe('the continuation consumer', () => {
@@ -76,7 +76,7 @@ describe('the continuation consumer', () => {
   });
 
   it('retries later while another run holds the job (it may be a manual run that will not continue)', async () => {
-    await testDb(e).execute(sql`INSERT INTO job_runs (id, job, trigger, started_at, status, lease_until)
+    await testDb(e).execute(sql`INSERT INTO spacerr_jobs.job_runs (id, job, trigger, started_at, status, lease_until)
       VALUES ('manual', ${JOB}, 'http', now(), 'running', now() + interval '5 minutes')`);
     await scheduledRunWithMore('sched-3');
     const busy = await deliver({ job: JOB, continues: 'sched-3', hop: 1 });
@@ -110,12 +110,12 @@ describe('run machinery', () => {
   it('prunes the job history older than JOB_RUNS_RETENTION_DAYS when the job next runs', async () => {
     e = await provisionEnv({ JOB_RUNS_RETENTION_DAYS: '7' });
     const db = testDb(e);
-    await db.execute(sql`INSERT INTO job_runs (id, job, trigger, started_at, finished_at, status)
+    await db.execute(sql`INSERT INTO spacerr_jobs.job_runs (id, job, trigger, started_at, finished_at, status)
       VALUES ('old', ${JOB}, 'scheduled', now() - interval '8 days', now() - interval '8 days', 'succeeded'),
              ('recent', ${JOB}, 'scheduled', now() - interval '6 days', now() - interval '6 days', 'succeeded'),
              ('other-job-old', 'purge-deleted-blobs', 'scheduled', now() - interval '8 days', now() - interval '8 days', 'succeeded')`);
     const report = await runNamed(e, JOB);
-    const ids = (await q<{ id: string }>(db, sql`SELECT id FROM job_runs ORDER BY id`)).map((r) => r.id);
+    const ids = (await q<{ id: string }>(db, sql`SELECT id FROM spacerr_jobs.job_runs ORDER BY id`)).map((r) => r.id);
     expect(ids.sort()).toEqual(['other-job-old', 'recent', report.runId].sort());
   });
 });

@@ -21,9 +21,9 @@ const sources = async () =>
     SELECT id, message_id, attachment_id FROM message_sources ORDER BY id`,
   );
 const checks = async () =>
-  (await q<{ attachment_id: string }>(testDb(e), sql`SELECT attachment_id FROM message_source_checks ORDER BY attachment_id`)).map(
-    (r) => r.attachment_id,
-  );
+  (
+    await q<{ attachment_id: string }>(testDb(e), sql`SELECT attachment_id FROM spacerr_jobs.message_source_checks ORDER BY attachment_id`)
+  ).map((r) => r.attachment_id);
 
 /**
  * Five attachments on u-c0-m0, each with its source u-c0-aN-s → u-c0-m0, then what the app does:

@@ -65,7 +65,7 @@ describe(JOB, () => {
     );
     expect(refs).toEqual({ users: 0, projects: 0, chats: 0, messages: 0, attachments: 0, sources: 0 });
     // Every one of its blob keys is in the outbox, and only those.
-    const queued = await q<{ blob_key: string }>(db, sql`SELECT blob_key FROM blob_deletions ORDER BY blob_key`);
+    const queued = await q<{ blob_key: string }>(db, sql`SELECT blob_key FROM spacerr_jobs.blob_deletions ORDER BY blob_key`);
     expect(queued.map((r) => r.blob_key)).toEqual([...gone.blobKeys].sort());
     // Stream state of its chats that had messages is gone; the other account's is intact.
     for (const chatId of gone.chatIds.slice(0, 2)) {

@@ -45,25 +45,28 @@ describe(JOB, () => {
     });
     const report = await runNamed(e, JOB, { now: NOW });
     expect(report.counts).toEqual({ chats: 1, attachments: 2 });
-    const queued = await q<{ blob_key: string }>(db, sql`SELECT blob_key FROM blob_deletions ORDER BY blob_key`);
+    const queued = await q<{ blob_key: string }>(db, sql`SELECT blob_key FROM spacerr_jobs.blob_deletions ORDER BY blob_key`);
     expect(queued.map((r) => r.blob_key)).toEqual(s.blobKeys.slice(0, 2));
     expect(await countRows(db, 'attachments')).toBe(1);
   });
 
-  it('treats a chat whose messages were all deleted as empty again, and heals a stale flag', async () => {
+  it('treats a chat whose messages were all deleted as empty again, and heals a stale entry', async () => {
     const db = testDb(e);
+    const listed = async (id: string) => (await q(db, sql`SELECT 1 FROM spacerr_jobs.empty_chats WHERE chat_id = ${id}`)).length === 1;
     await seedAccount(db, NOW, { id: 'u', chats: [{ ageMinutes: 60, messages: 2 }, { ageMinutes: 60 }] });
+    expect(await listed('u-c0')).toBe(false);
     await db.execute(sql`DELETE FROM messages WHERE chat_id = 'u-c0'`);
-    expect((await q<{ has_messages: boolean }>(db, sql`SELECT has_messages FROM chats WHERE id = 'u-c0'`))[0]?.has_messages).toBe(false);
-    // A flag wrongly left false on a chat with messages must not get the chat deleted.
+    expect(await listed('u-c0')).toBe(true);
+    // An entry wrongly left in empty_chats for a chat with messages must not get the chat deleted.
     await db.execute(sql`INSERT INTO messages (id, chat_id, role) VALUES ('m-late', 'u-c1', 'user')`);
-    await db.execute(sql`UPDATE chats SET has_messages = false WHERE id = 'u-c1'`);
+    expect(await listed('u-c1')).toBe(false);
+    await db.execute(sql`INSERT INTO spacerr_jobs.empty_chats (chat_id, created_at) SELECT id, created_at FROM chats WHERE id = 'u-c1'`);
 
     const report = await runNamed(e, JOB, { now: NOW });
 
     expect(report.counts.chats).toBe(1);
     expect(await chatIds()).toEqual(['u-c1']);
-    expect((await q<{ has_messages: boolean }>(db, sql`SELECT has_messages FROM chats WHERE id = 'u-c1'`))[0]?.has_messages).toBe(true);
+    expect(await listed('u-c1')).toBe(false);
   });
 
   it('dry run counts and deletes nothing', async () => {

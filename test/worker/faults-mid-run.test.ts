@@ -37,7 +37,7 @@ async function wholeOrGone(): Promise<number> {
         FROM generate_series(0, ${N - 1}::int) g
         LEFT JOIN chats c ON c.id = ${id} || '-c' || g
         LEFT JOIN attachments a ON a.blob_key = 'blobs/' || ${id} || '-c' || g || '-a0'
-        LEFT JOIN blob_deletions b ON b.blob_key = 'blobs/' || ${id} || '-c' || g || '-a0'`,
+        LEFT JOIN spacerr_jobs.blob_deletions b ON b.blob_key = 'blobs/' || ${id} || '-c' || g || '-a0'`,
   );
   for (const r of rows) expect([r.attachment, r.queued]).toEqual([r.chat, !r.chat]);
   return rows.filter((r) => !r.chat).length;
@@ -46,7 +46,10 @@ async function wholeOrGone(): Promise<number> {
 /** The run is recorded failed with its error, and logged once at error level. */
 async function expectRecordedFailure(report: RunReport, error: RegExp) {
   expect(report).toMatchObject({ status: 'failed', error: expect.stringMatching(error) });
-  const [row] = await q<{ status: string; error: string }>(testDb(e), sql`SELECT status, error FROM job_runs WHERE id = ${report.runId}`);
+  const [row] = await q<{ status: string; error: string }>(
+    testDb(e),
+    sql`SELECT status, error FROM spacerr_jobs.job_runs WHERE id = ${report.runId}`,
+  );
   expect(row).toEqual({ status: 'failed', error: report.error });
   const lines = errors.mock.calls.map((c) => JSON.parse(String(c[0])) as Record<string, unknown>);
   expect(lines.filter((l) => l.event === 'job_run' && l.runId === report.runId)).toEqual([
@@ -102,7 +105,7 @@ describe('Postgres failing in the middle of a run', () => {
       const admin = await Session.open(e);
       try {
         await app.query('BEGIN');
-        await app.query('LOCK TABLE blob_deletions IN EXCLUSIVE MODE');
+        await app.query('LOCK TABLE spacerr_jobs.blob_deletions IN EXCLUSIVE MODE');
         const run = runNamed(e, 'delete-stale-empty-chats', { now: NOW });
         let pids: Array<{ pid: number }> = [];
         for (let i = 0; i < 100 && pids.length === 0; i++) {
@@ -144,7 +147,7 @@ describe('Postgres failing as the run finishes', () => {
   it('one failed finishing request is retried: the run is recorded and the lock released', async () => {
     const report = await runWithFailingFinish(1);
     expect(report).toMatchObject({ status: 'succeeded', more: false });
-    const [row] = await q<{ status: string }>(testDb(e), sql`SELECT status FROM job_runs WHERE id = ${report.runId}`);
+    const [row] = await q<{ status: string }>(testDb(e), sql`SELECT status FROM spacerr_jobs.job_runs WHERE id = ${report.runId}`);
     expect(row?.status).toBe('succeeded');
     expect((await runNamed(e, 'delete-stale-empty-chats', { now: NOW })).status).toBe('succeeded'); // not skipped
   });
@@ -158,9 +161,9 @@ describe('Postgres failing as the run finishes', () => {
 
     // Within the lease the lock is still held; once it has run out the next run takes over.
     expect(await runNamed(e, 'delete-stale-empty-chats', { now: NOW })).toMatchObject({ status: 'skipped', heldBy: report.runId });
-    await testDb(e).execute(sql`UPDATE job_runs SET lease_until = now() - interval '1 second' WHERE id = ${report.runId}`);
+    await testDb(e).execute(sql`UPDATE spacerr_jobs.job_runs SET lease_until = now() - interval '1 second' WHERE id = ${report.runId}`);
     expect((await runNamed(e, 'delete-stale-empty-chats', { now: NOW })).status).toBe('succeeded');
-    const [row] = await q<{ status: string }>(testDb(e), sql`SELECT status FROM job_runs WHERE id = ${report.runId}`);
+    const [row] = await q<{ status: string }>(testDb(e), sql`SELECT status FROM spacerr_jobs.job_runs WHERE id = ${report.runId}`);
     expect(row?.status).toBe('abandoned');
   });
 });
@@ -204,13 +207,16 @@ describe('R2 throwing', () => {
     } as TestEnv;
     const report = await runNamed(broken, 'purge-deleted-blobs', { now: NOW });
     await expectRecordedFailure(report, /R2 is down/);
-    const outbox = await q<{ attempts: number; last_error: string }>(testDb(e), sql`SELECT attempts, last_error FROM blob_deletions`);
+    const outbox = await q<{ attempts: number; last_error: string }>(
+      testDb(e),
+      sql`SELECT attempts, last_error FROM spacerr_jobs.blob_deletions`,
+    );
     expect(outbox).toHaveLength(N);
     for (const row of outbox) expect(row).toEqual({ attempts: 1, last_error: expect.stringContaining('R2 is down') });
     expect((await env.BLOBS.list({ prefix: `blobs/${id}-` })).objects).toHaveLength(N);
 
     // The backoff has passed (fast-forwarded), R2 is back.
-    await testDb(e).execute(sql`UPDATE blob_deletions SET next_attempt_at = now()`);
+    await testDb(e).execute(sql`UPDATE spacerr_jobs.blob_deletions SET next_attempt_at = now()`);
     await drain('purge-deleted-blobs');
     expect(await countRows(testDb(e), 'blob_deletions')).toBe(0);
     expect((await env.BLOBS.list({ prefix: `blobs/${id}-` })).objects).toEqual([]);

@@ -34,7 +34,7 @@ async function wholeOrGone(): Promise<number> {
         FROM generate_series(0, ${N - 1}::int) g
         LEFT JOIN chats c ON c.id = ${id} || '-c' || g
         LEFT JOIN attachments a ON a.blob_key = 'blobs/' || ${id} || '-c' || g || '-a0'
-        LEFT JOIN blob_deletions b ON b.blob_key = 'blobs/' || ${id} || '-c' || g || '-a0'`,
+        LEFT JOIN spacerr_jobs.blob_deletions b ON b.blob_key = 'blobs/' || ${id} || '-c' || g || '-a0'`,
   );
   for (const r of rows) expect([r.attachment, r.queued]).toEqual([r.chat, !r.chat]);
   return rows.filter((r) => !r.chat).length;
@@ -42,8 +42,8 @@ async function wholeOrGone(): Promise<number> {
 
 /** The run's own row says how it ended; no run of the job still holds the lock. */
 async function expectRecordedAndUnlocked(runId: string, status: string) {
-  expect(await q(testDb(e), sql`SELECT status FROM job_runs WHERE id = ${runId}`)).toEqual([{ status }]);
-  expect(await q(testDb(e), sql`SELECT id FROM job_runs WHERE status = 'running'`)).toEqual([]);
+  expect(await q(testDb(e), sql`SELECT status FROM spacerr_jobs.job_runs WHERE id = ${runId}`)).toEqual([{ status }]);
+  expect(await q(testDb(e), sql`SELECT id FROM spacerr_jobs.job_runs WHERE status = 'running'`)).toEqual([]);
 }
 
 describe('a reply lost after its commit', () => {
@@ -81,7 +81,7 @@ describe('a reply lost after its commit', () => {
     expect(report).toMatchObject({ status: 'succeeded', more: false, counts: { chats: N } });
     const [row] = await q<{ counts: Record<string, number>; subrequests: number }>(
       testDb(e),
-      sql`SELECT counts, subrequests FROM job_runs WHERE id = ${report.runId}`,
+      sql`SELECT counts, subrequests FROM spacerr_jobs.job_runs WHERE id = ${report.runId}`,
     );
     expect(row?.counts.chats).toBe(N);
     await expectRecordedAndUnlocked(report.runId, 'succeeded');
@@ -105,7 +105,7 @@ describe('a reply lost after its commit', () => {
     await expectRecordedAndUnlocked(report.runId, 'succeeded');
 
     // The claim runs out (fast-forwarded): the keys are due again and are purged, each once.
-    await testDb(e).execute(sql`UPDATE blob_deletions SET next_attempt_at = now()`);
+    await testDb(e).execute(sql`UPDATE spacerr_jobs.blob_deletions SET next_attempt_at = now()`);
     report = await runNamed(e, 'purge-deleted-blobs', { now: NOW });
     expect(report).toMatchObject({ status: 'succeeded', counts: { blobs: N, blob_deletions: N } });
     expect(await countRows(testDb(e), 'blob_deletions')).toBe(0);

@@ -25,7 +25,7 @@ async function expectWholeOrGone(db = testDb(e)) {
     FROM (SELECT 'u-c' || g AS id, 'blobs/u-c' || g || '-a0' AS key FROM generate_series(0, ${N - 1}::int) g) a
     LEFT JOIN chats c ON c.id = a.id
     LEFT JOIN attachments att ON att.blob_key = a.key
-    LEFT JOIN blob_deletions b ON b.blob_key = a.key`,
+    LEFT JOIN spacerr_jobs.blob_deletions b ON b.blob_key = a.key`,
   );
   for (const r of rows) expect([r.id, r.chat, r.attachment, r.queued]).toEqual([r.id, r.chat, r.chat, !r.chat]);
   return rows.filter((r) => !r.chat).length;
@@ -66,9 +66,9 @@ describe('Postgres behind the Neon endpoint failing', () => {
       expect(deleted).toBe(3);
       // The failed run could not record its end while Postgres was down: its lock is held until
       // the lease runs out. Fast-forward that lease instead of waiting for it.
-      const [row] = await q<{ status: string }>(db, sql`SELECT status FROM job_runs WHERE id = ${report.runId}`);
+      const [row] = await q<{ status: string }>(db, sql`SELECT status FROM spacerr_jobs.job_runs WHERE id = ${report.runId}`);
       expect(['running', 'failed']).toContain(row?.status);
-      await db.execute(sql`UPDATE job_runs SET lease_until = now() - interval '1 second' WHERE status = 'running'`);
+      await db.execute(sql`UPDATE spacerr_jobs.job_runs SET lease_until = now() - interval '1 second' WHERE status = 'running'`);
       let next = await runNamed(e, 'delete-stale-empty-chats', { now: NOW });
       while (next.more) next = await runNamed(e, 'delete-stale-empty-chats', { now: NOW });
       expect(next.status).toBe('succeeded');
@@ -102,12 +102,12 @@ describe('Redis behind the Upstash endpoint failing', () => {
     const accounts = await runNamed(e, 'delete-stale-deactivated-accounts', { now: NOW });
     expect(accounts.status).toBe('failed');
     expect(await q(db, sql`SELECT id FROM users`)).toEqual([]);
-    expect(await q(db, sql`SELECT chat_id FROM stream_deletions`)).toEqual([{ chat_id: 'gone-c0' }]);
-    expect(await q(db, sql`SELECT status FROM job_runs WHERE status = 'running'`)).toEqual([]);
+    expect(await q(db, sql`SELECT chat_id FROM spacerr_jobs.stream_deletions`)).toEqual([{ chat_id: 'gone-c0' }]);
+    expect(await q(db, sql`SELECT status FROM spacerr_jobs.job_runs WHERE status = 'running'`)).toEqual([]);
 
     await setFault(e, 'upstash', 'none');
     expect((await runNamed(e, 'clear-stale-streams', { now: NOW })).status).toBe('succeeded');
     expect(await redis.get(streamKey('gone-c0'))).toBeNull();
-    expect(await q(db, sql`SELECT chat_id FROM stream_deletions`)).toEqual([]);
+    expect(await q(db, sql`SELECT chat_id FROM spacerr_jobs.stream_deletions`)).toEqual([]);
   });
 });

@@ -27,8 +27,8 @@ beforeAll(async () => {
     id: 'active',
     chats: [{ ageMinutes: 60 }, { ageMinutes: 60 }, { ageMinutes: 60 }, { ageMinutes: 1 }, { ageMinutes: 60, messages: 1 }],
   });
-  await db.execute(sql`INSERT INTO blob_deletions (blob_key, parked_at) VALUES ('k1', NULL), ('k2', NULL), ('k3', now())`);
-  await db.execute(sql`INSERT INTO stream_deletions (chat_id) VALUES ('gone-chat')`);
+  await db.execute(sql`INSERT INTO spacerr_jobs.blob_deletions (blob_key, parked_at) VALUES ('k1', NULL), ('k2', NULL), ('k3', now())`);
+  await db.execute(sql`INSERT INTO spacerr_jobs.stream_deletions (chat_id) VALUES ('gone-chat')`);
   await db.execute(sql`INSERT INTO message_sources (id, message_id, attachment_id) VALUES ('orphan', 'active-c4-m0', NULL)`);
 });
 
@@ -73,7 +73,7 @@ describe('GET /api/internal/jobs', () => {
     expect(body.alarms.map((a: { code: string }) => a.code)).toEqual(['accounts_overdue', 'blobs_parked']);
 
     await testDb(e).execute(sql`DELETE FROM users WHERE id = 'late'`);
-    await testDb(e).execute(sql`DELETE FROM blob_deletions WHERE parked_at IS NOT NULL`);
+    await testDb(e).execute(sql`DELETE FROM spacerr_jobs.blob_deletions WHERE parked_at IS NOT NULL`);
     expect(await get('/api/internal/health')).toMatchObject({ status: 200, body: { ok: true, alarms: [] } });
   });
 });

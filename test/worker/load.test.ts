@@ -98,7 +98,7 @@ it(
       db,
       sql`SELECT id, job, trigger, status, counts, extract(epoch FROM started_at) * 1000 AS started,
                extract(epoch FROM finished_at) * 1000 AS finished
-        FROM job_runs ORDER BY started_at, finished_at`,
+        FROM spacerr_jobs.job_runs ORDER BY started_at, finished_at`,
     );
     const summary: Record<string, Record<string, number>> = {};
     for (const job of JOBS) {

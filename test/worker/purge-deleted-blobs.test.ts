@@ -47,9 +47,9 @@ const outbox = (db = testDb(e)) =>
     sql`
     SELECT blob_key, attempts, last_error, parked_at IS NOT NULL AS parked,
            extract(epoch FROM next_attempt_at - now())::float8 AS due_in_s
-    FROM blob_deletions ORDER BY blob_key`,
+    FROM spacerr_jobs.blob_deletions ORDER BY blob_key`,
   );
-const makeDue = () => testDb(e).execute(sql`UPDATE blob_deletions SET next_attempt_at = now()`);
+const makeDue = () => testDb(e).execute(sql`UPDATE spacerr_jobs.blob_deletions SET next_attempt_at = now()`);
 
 describe(JOB, () => {
   it('purges the blobs of a deleted account and of an abandoned chat; other users keep theirs', async () => {
@@ -133,7 +133,7 @@ describe(JOB, () => {
     );
     for (const r of rows) expect(r.due_in_s).toBeGreaterThan(30); // first backoff: one minute
     expect(await present(s.blobKeys)).toEqual(s.blobKeys);
-    const [run] = await q(db, sql`SELECT status, error FROM job_runs WHERE id = ${failed.runId}`);
+    const [run] = await q(db, sql`SELECT status, error FROM spacerr_jobs.job_runs WHERE id = ${failed.runId}`);
     expect(run).toEqual({ status: 'failed', error: failed.error });
 
     // Not due yet: a healthy run right away leaves them alone.

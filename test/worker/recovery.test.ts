@@ -61,7 +61,7 @@ async function deliver(body: unknown, attempts: number) {
 const runs = () =>
   q<{ id: string; trigger: string; status: string; continues: string | null }>(
     testDb(e),
-    sql`SELECT id, trigger, status, continues FROM job_runs WHERE job = ${JOB} ORDER BY started_at, id`,
+    sql`SELECT id, trigger, status, continues FROM spacerr_jobs.job_runs WHERE job = ${JOB} ORDER BY started_at, id`,
   );
 const users = async () => (await q<{ id: string }>(testDb(e), sql`SELECT id FROM users ORDER BY id`)).map((r) => r.id);
 

@@ -55,7 +55,7 @@ describe('batching within a subrequest budget', () => {
 describe('the lock', () => {
   it('skips a run while another run of the job holds the lock, naming the holder', async () => {
     const db = testDb(e);
-    await db.execute(sql`INSERT INTO job_runs (id, job, trigger, started_at, status, lease_until)
+    await db.execute(sql`INSERT INTO spacerr_jobs.job_runs (id, job, trigger, started_at, status, lease_until)
       VALUES ('holder', 'delete-stale-empty-chats', 'scheduled', now(), 'running', now() + interval '5 minutes')`);
     await seedAccount(db, NOW, { id: 'u', chats: [{ ageMinutes: 60 }] });
 
@@ -63,7 +63,7 @@ describe('the lock', () => {
 
     expect(report).toMatchObject({ status: 'skipped', heldBy: 'holder', counts: {} });
     expect(await countRows(db, 'chats')).toBe(1);
-    const [row] = await q(db, sql`SELECT status, error FROM job_runs WHERE id = ${report.runId}`);
+    const [row] = await q(db, sql`SELECT status, error FROM spacerr_jobs.job_runs WHERE id = ${report.runId}`);
     expect(row).toEqual({ status: 'skipped', error: 'another run of this job is in progress' });
     // Other jobs are not blocked by it.
     expect((await runNamed(e, 'delete-stale-deactivated-accounts', { now: NOW })).status).toBe('succeeded');
@@ -71,11 +71,11 @@ describe('the lock', () => {
 
   it('takes over a lock whose holder died once its lease expired, marking that run abandoned', async () => {
     const db = testDb(e);
-    await db.execute(sql`INSERT INTO job_runs (id, job, trigger, started_at, status, lease_until)
+    await db.execute(sql`INSERT INTO spacerr_jobs.job_runs (id, job, trigger, started_at, status, lease_until)
       VALUES ('dead', 'delete-stale-empty-chats', 'scheduled', now() - interval '1 hour', 'running', now() - interval '1 second')`);
     const report = await runNamed(e, 'delete-stale-empty-chats', { now: NOW });
     expect(report.status).toBe('succeeded');
-    const [dead] = await q(db, sql`SELECT status, finished_at IS NOT NULL AS finished FROM job_runs WHERE id = 'dead'`);
+    const [dead] = await q(db, sql`SELECT status, finished_at IS NOT NULL AS finished FROM spacerr_jobs.job_runs WHERE id = 'dead'`);
     expect(dead).toEqual({ status: 'abandoned', finished: true });
   });
 
@@ -95,7 +95,7 @@ describe('the lock', () => {
     const intervals = await q<{ started_at: Date; finished_at: Date }>(
       db,
       sql`
-      SELECT started_at, finished_at FROM job_runs WHERE status = 'succeeded' ORDER BY started_at`,
+      SELECT started_at, finished_at FROM spacerr_jobs.job_runs WHERE status = 'succeeded' ORDER BY started_at`,
     );
     for (let i = 1; i < intervals.length; i++) {
       expect(new Date(intervals[i]!.started_at).getTime()).toBeGreaterThanOrEqual(new Date(intervals[i - 1]!.finished_at).getTime());
@@ -110,7 +110,7 @@ describe('the lock', () => {
     const session = await Session.open(e);
     try {
       await session.query('BEGIN');
-      await session.query(`INSERT INTO job_runs (id, job, trigger, started_at, status, lease_until)
+      await session.query(`INSERT INTO spacerr_jobs.job_runs (id, job, trigger, started_at, status, lease_until)
         VALUES ('in-flight', 'delete-stale-empty-chats', 'http', now(), 'running', now() + interval '1 minute')`);
       // Uncommitted: a concurrent start blocks on the unique index entry until we decide.
       const pending = runNamed(e, 'delete-stale-empty-chats', { now: NOW });
@@ -134,7 +134,7 @@ describe('what a run records', () => {
     const [row] = await q(
       db,
       sql`SELECT job, trigger, status, dry_run, counts, more, subrequests, error,
-      finished_at >= started_at AS ordered, lease_until FROM job_runs WHERE id = ${report.runId}`,
+      finished_at >= started_at AS ordered, lease_until FROM spacerr_jobs.job_runs WHERE id = ${report.runId}`,
     );
     expect(row).toEqual({
       job: 'delete-stale-empty-chats',

@@ -26,7 +26,7 @@ describe('scheduled()', () => {
     await fire(cron);
     const runs = await q<{ job: string; trigger: string; status: string }>(
       testDb(e),
-      sql`SELECT job, trigger, status FROM job_runs ORDER BY started_at`,
+      sql`SELECT job, trigger, status FROM spacerr_jobs.job_runs ORDER BY started_at`,
     );
     expect(runs).toEqual(jobs.map((job) => ({ job, trigger: 'scheduled', status: 'succeeded' })));
   });
@@ -41,7 +41,7 @@ describe('scheduled()', () => {
 
   it('splits the invocation budget between the jobs of one cron', async () => {
     await fire('*/10 * * * *');
-    const runs = await q<{ subrequests: number }>(testDb(e), sql`SELECT subrequests FROM job_runs`);
+    const runs = await q<{ subrequests: number }>(testDb(e), sql`SELECT subrequests FROM spacerr_jobs.job_runs`);
     const total = runs.reduce((n, r) => n + r.subrequests, 0);
     expect(runs).toHaveLength(3);
     expect(total).toBeLessThanOrEqual(Number(env.RUN_SUBREQUEST_BUDGET));

@@ -5,7 +5,7 @@
  */
 
 import type { Db } from '../../src/db/client';
-import { attachments, chats, messageSources, messages, projects, users } from '../../src/db/schema';
+import { attachments, chats, messageSources, messages, projects, users } from '../support/app-tables';
 
 const MIN = 60_000;
 const DAY = 86_400_000;

@@ -2,7 +2,7 @@
 // real Postgres through the local Neon endpoint, and @upstash/redis round-trips through real Redis.
 import { eq } from 'drizzle-orm';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { users } from '../../src/db/schema';
+import { users } from '../support/app-tables';
 import { provisionEnv, q, sql, type TestEnv, testDb, testRedis } from './support';
 
 let e: TestEnv;

@@ -97,6 +97,12 @@ export async function runNamed(e: TestEnv, name: string, opts: Partial<RunOption
 
 /** Row count of a table. */
 export async function countRows(db: Db, table: string): Promise<number> {
-  const [row] = await q<{ n: number }>(db, sql.raw(`SELECT count(*)::int AS n FROM ${table}`));
+  const [row] = await q<{ n: number }>(db, sql.raw(`SELECT count(*)::int AS n FROM ${qualified(table)}`));
   return row?.n ?? 0;
+}
+
+/** The Worker's tables live in its own schema; the app's in public. Nothing relies on a search_path. */
+const WORKER_TABLES = new Set(['job_runs', 'blob_deletions', 'stream_deletions', 'message_source_checks', 'empty_chats']);
+function qualified(table: string): string {
+  return WORKER_TABLES.has(table) ? `spacerr_jobs.${table}` : table;
 }
