@@ -54,12 +54,15 @@ it(
       expect.objectContaining({ event: 'recovery_sent', job: JOB, continues: failed.runId, attempt: 1, delaySeconds: 1 }),
     );
 
-    const runs = await until('the account to be deleted', async () => {
+    // Waits for the state, not a moment: the account gone and the run that deleted it recorded
+    // (its batch commits before its finishing request does).
+    const runs = await until('the account to be deleted and its run recorded', async () => {
       const { rows } = await db.query(`SELECT count(*)::int AS n FROM users WHERE id = 'gone'`);
       if (rows[0].n !== 0) return undefined;
-      return (
+      const recorded = (
         await db.query(`SELECT trigger, status, continues, counts FROM spacerr_jobs.job_runs WHERE job = $1 ORDER BY started_at`, [JOB])
       ).rows;
+      return recorded.some((r) => r.status === 'running') ? undefined : recorded;
     });
     // The lock-phase failure left no row (Postgres was unreachable); the retry is the job's one run.
     expect(runs).toEqual([
