@@ -39,6 +39,7 @@ export async function queue(batch: MessageBatch<unknown>, env: Env, _ctx: Execut
       env.CONTINUATIONS,
       { trigger: 'queue', now: new Date(), dryRun: false, continues: body.continues, share: 1 / batch.messages.length },
       body.hop + 1,
+      body.then,
     );
     if (report.status === 'failed') message.retry({ delaySeconds: FAILED_RETRY_SECONDS });
     else if (report.status === 'skipped' && !report.duplicate) message.retry({ delaySeconds: BUSY_RETRY_SECONDS });
