@@ -25,7 +25,9 @@ import { nextRunAt } from '../../src/run/schedule';
 import { seedAccount } from './seed';
 import { endpointStats, provisionEnv, q, sql, type TestEnv, testDb, testRedis, writeResult } from './support';
 
-const DAY_START = Date.parse('2026-12-01T00:00:00.000Z');
+// The 1st of a month, far in the future: queued runs use the real clock, so to them every simulated
+// heartbeat is fresh, whatever day the test runs on (the ticks alone judge staleness, in simulated time).
+const DAY_START = Date.parse('2099-12-01T00:00:00.000Z');
 const MIN = 60_000;
 const DAY = 1440 * MIN;
 /** The busy app's day: users chat from 08:00 to 22:00 UTC. */
