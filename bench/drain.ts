@@ -23,13 +23,15 @@ const CRONS: Array<[string, string[]]> = [
 ];
 const TIMEOUT_MS = 15 * 60_000;
 
-const { values } = parseArgs({ options: { scale: { type: 'string', default: '1m' } } });
+const { values } = parseArgs({ options: { scale: { type: 'string', default: '1m' }, 'rtt-ms': { type: 'string', default: '0' } } });
+const rttMs = Number(values['rtt-ms']);
+if (!Number.isInteger(rttMs) || rttMs < 0) throw new Error(`--rtt-ms: expected a whole number of milliseconds, got "${values['rtt-ms']}"`);
 const scale = (values.scale ?? '1m').toLowerCase() as Scale;
 if (!(scale in SCALES)) throw new Error(`--scale: expected one of ${Object.keys(SCALES).join(', ')}, got "${values.scale}"`);
 
 const stops: Array<() => Promise<void>> = [];
 try {
-  const stack = await startStack({ dataDir: '.stack/bench-drain', quiet: true });
+  const stack = await startStack({ dataDir: '.stack/bench-drain', quiet: true, rttMs });
   stops.unshift(stack.stop);
 
   process.stderr.write(`drain ${scale}: building ${SCALES[scale]} chats\n`);
@@ -98,7 +100,7 @@ try {
       ]),
     ),
   };
-  await writeJson(join(import.meta.dirname, 'results', `drain-${scale}.json`), result);
+  await writeJson(join(import.meta.dirname, 'results', `drain-${scale}${rttMs > 0 ? `-rtt${rttMs}` : ''}.json`), result);
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
 } finally {
   for (const stop of stops) await stop().catch(() => {});

@@ -20,6 +20,7 @@ import { startRedisServer } from '../scripts/stack/redis.ts';
 import { startUpstashRest } from '../scripts/stack/upstash-rest.ts';
 import { wranglerConfig } from '../scripts/wrangler-config.ts';
 import { checkResult } from './check.ts';
+import { writeCpu } from './cpu.ts';
 import { buildTemplate, cloneDatabase, SCALES, type Scale } from './dataset.ts';
 import { BENCH_JOBS } from './jobs.ts';
 import { connect, countRows, explain } from './measure.ts';
@@ -37,6 +38,7 @@ const { values } = parseArgs({
     check: { type: 'boolean', default: false },
     'check-file': { type: 'string', multiple: true },
     'batch-size': { type: 'string' },
+    'rtt-ms': { type: 'string', default: '0' },
   },
 });
 const scales = (values.scale ?? Object.keys(SCALES)).flatMap((s) => s.split(',')).map((s) => s.trim().toLowerCase());
@@ -46,6 +48,11 @@ for (const s of scales) {
 const batchSize = values['batch-size'];
 if (batchSize !== undefined && !/^[1-9]\d*$/.test(batchSize)) usage(`--batch-size: expected a whole number, got "${batchSize}"`);
 const vars: Record<string, string> = batchSize ? { DELETE_BATCH_SIZE: batchSize } : {};
+// Added latency per request in the local Neon and Upstash endpoints (scripts/stack/latency.ts).
+const rttMs = Number(values['rtt-ms']);
+if (!/^\d+$/.test(values['rtt-ms'] ?? '')) usage(`--rtt-ms: expected a whole number of milliseconds, got "${values['rtt-ms']}"`);
+/** A run with added latency is written beside the loopback one: `1m-rtt25.json`. */
+const suffix = rttMs > 0 ? `-rtt${rttMs}` : '';
 
 try {
   if (values['check-file']) checkFiles(values['check-file']);
@@ -77,15 +84,16 @@ async function run() {
     const redis = await startRedisServer();
     stops.unshift(redis.stop);
     const log: QueryLog = { queries: [] };
-    const neon = await startNeonHttp({ onQuery: (t) => log.queries.push(t) });
+    const neon = await startNeonHttp({ onQuery: (t) => log.queries.push(t), rttMs });
     stops.unshift(neon.close);
-    const upstash = await startUpstashRest({ redisUrl: redis.url });
+    const upstash = await startUpstashRest({ redisUrl: redis.url, rttMs });
     stops.unshift(upstash.close);
     const upstashToken = randomBytes(16).toString('hex');
     upstash.addToken(upstashToken, 0);
 
     const machine = await machineInfo(adminUrl);
     const written: ScaleResult[] = [];
+    let cpuOf: { scale: string; cpu: Record<string, number[]> } | undefined;
     mkdirSync(RESULTS_DIR, { recursive: true });
     for (const scale of scales as Scale[]) {
       const chats = SCALES[scale];
@@ -123,14 +131,19 @@ async function run() {
         chats,
         startedAt: new Date().toISOString(),
         machine,
-        settings: { DELETE_BATCH_SIZE: batchSize ?? tomlVar('DELETE_BATCH_SIZE'), RUN_SUBREQUEST_BUDGET: tomlVar('RUN_SUBREQUEST_BUDGET') },
+        settings: {
+          DELETE_BATCH_SIZE: batchSize ?? tomlVar('DELETE_BATCH_SIZE'),
+          RUN_SUBREQUEST_BUDGET: tomlVar('RUN_SUBREQUEST_BUDGET'),
+          ...(rttMs > 0 ? { rttMs: String(rttMs) } : {}),
+        },
         dataset: { buildMs, rows },
         jobs: Object.fromEntries(
           BENCH_JOBS.map((j) => [j.name, { worker: worker.results[j.name]!, limit: limit[j.name]!, naive: naive[j.name]! }]),
         ),
         firstBatchPlans,
       };
-      await writeJson(join(RESULTS_DIR, `${scale}.json`), result);
+      await writeJson(join(RESULTS_DIR, `${scale}${suffix}.json`), result);
+      if (rttMs === 0) cpuOf ??= { scale, cpu: worker.cpu };
       written.push(result);
       await withClient(adminUrl, async (c) => {
         for (const db of ['bench_limit', 'bench_naive', 'bench_worker', 'bench_explain', template]) {
@@ -138,7 +151,9 @@ async function run() {
         }
       });
     }
-    if (written.length > 1) await writeSummary(written);
+    if (written.length > 1 && rttMs === 0) await writeSummary(written);
+    // CPU per invocation, from the smallest scale run (the defaults' batches are full at every scale).
+    if (cpuOf) await writeCpu(import.meta.dirname, cpuOf.scale, cpuOf.cpu);
     if (values.check) {
       for (const result of written) checkResult(result);
       process.stderr.write(`bench: ${written.length} result file(s) have the expected shape\n`);

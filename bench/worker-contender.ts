@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { QueryTiming } from '../scripts/stack/neon-http.ts';
 import { startLocalWorker } from '../scripts/stack/worker.ts';
+import { cpuNs as cpuNsOf, findWorkerd, measureCpu } from './cpu.ts';
 import type { BenchJob } from './jobs.ts';
 import { connect, countRows, explain, rowsGone, settle } from './measure.ts';
 import type { JobResult } from './result.ts';
@@ -48,11 +49,21 @@ export async function runWorkerContender(target: WorkerTarget, jobs: BenchJob[],
       ...target.vars,
     },
   });
-  const call = async (job: string): Promise<RunReport & { ms: number }> => {
+  // CPU per invocation (bench/cpu.ts): every call below is alone in the Worker, and timed in workerd.
+  const workerd = findWorkerd(worker.pid);
+  const cpu: Record<string, number[]> = {};
+  const sample = (key: string, ms: number) => void (cpu[key] ??= []).push(ms);
+  const call = async (job: string, kind = 'run'): Promise<RunReport & { ms: number }> => {
     const started = performance.now();
-    const res = await fetch(`${worker.url}/api/internal/jobs/${job}`, { method: 'POST', headers: { authorization: `Bearer ${secret}` } });
-    const report = (await res.json()) as RunReport;
+    const { value: report, cpuMs } = await measureCpu(workerd, async () => {
+      const res = await fetch(`${worker.url}/api/internal/jobs/${job}`, { method: 'POST', headers: { authorization: `Bearer ${secret}` } });
+      return (await res.json()) as RunReport;
+    });
     if (report.status !== 'succeeded') throw new Error(`${job} through the Worker: ${report.status} ${report.error ?? ''}`);
+    sample(
+      `${job} ${kind === 'noop' ? 'no-op' : report.subrequests >= FULL_RUN ? 'full budget (≥ 40 subrequests)' : 'with full batches'}`,
+      cpuMs,
+    );
     return { ...report, ms: performance.now() - started };
   };
   const client = await connect(target.databaseUrl);
@@ -85,7 +96,7 @@ export async function runWorkerContender(target: WorkerTarget, jobs: BenchJob[],
 
       await settle(client, job.tables);
       const noopFrom = log.queries.length;
-      const noopRun = await call(job.name);
+      const noopRun = await call(job.name, 'noop');
       const noopSent = log.queries.slice(noopFrom);
       const plans = [];
       for (const q of noopSent.filter((s) => !OVERHEAD.test(s.query))) plans.push(await explain(client, q.query, q.params));
@@ -110,11 +121,68 @@ export async function runWorkerContender(target: WorkerTarget, jobs: BenchJob[],
         },
       };
     }
+    await otherInvocations(worker, workerd, secret, client, jobs, call, sample);
   } finally {
     await client.end();
     await worker.stop();
   }
-  return { results, firstBatches };
+  return { results, firstBatches, cpu };
+}
+
+const CPU_REPEATS = 20;
+/** A run that spent at least this many subrequests used (nearly) the whole default budget of 45. */
+const FULL_RUN = 40;
+
+/**
+ * More CPU samples once every job is done: no-op runs again, the idle tick (Upstash only), the
+ * listing and health routes, and the queued sweeps that follow a deleting cron. A queued
+ * invocation is timed from the previous run's end to its own (the queue's 1 s batch timeout in
+ * between, in which workerd idles).
+ */
+async function otherInvocations(
+  worker: Awaited<ReturnType<typeof startLocalWorker>>,
+  workerd: number,
+  secret: string,
+  client: Awaited<ReturnType<typeof connect>>,
+  jobs: BenchJob[],
+  call: (job: string, kind?: string) => Promise<unknown>,
+  sample: (key: string, ms: number) => void,
+) {
+  for (let i = 0; i < CPU_REPEATS / 2; i++) for (const job of jobs) await call(job.name, 'noop');
+  const route = (path: string) => async () =>
+    (await fetch(`${worker.url}${path}`, { headers: { authorization: `Bearer ${secret}` } })).text();
+  for (let i = 0; i < CPU_REPEATS; i++) {
+    sample('tick, idle (Upstash only)', (await measureCpu(workerd, async () => (await worker.triggerCron('*/10 * * * *')).text())).cpuMs);
+    sample('GET /api/internal/jobs', (await measureCpu(workerd, route('/api/internal/jobs'))).cpuMs);
+    sample('GET /api/internal/health', (await measureCpu(workerd, route('/api/internal/health'))).cpuMs);
+    // The floor: a request refused before any work (401, no subrequest), i.e. workerd's own share.
+    const refused = async () => (await fetch(`${worker.url}/api/internal/jobs`)).text();
+    sample('floor: 401 without a token', (await measureCpu(workerd, refused)).cpuMs);
+  }
+  // workerd's own CPU while no request runs, per second of wall time: what a long run carries on top.
+  for (let i = 0; i < 5; i++) {
+    const { cpuMs } = await measureCpu(workerd, () => new Promise((r) => setTimeout(r, 1000)));
+    sample('idle workerd, per second (no request)', cpuMs);
+  }
+  for (let i = 0; i < CPU_REPEATS / 4; i++) {
+    const finished = async () =>
+      Number(
+        (await client.query(`SELECT count(*) AS n FROM spacerr_jobs.job_runs WHERE trigger = 'queue' AND status <> 'running'`)).rows[0].n,
+      );
+    const start = await finished();
+    sample('cron 0 */12, no-op', (await measureCpu(workerd, async () => (await worker.triggerCron('0 */12 * * *')).text())).cpuMs);
+    let mark = cpuNsOf(workerd);
+    for (let done = start; done < start + 3;) {
+      await new Promise((r) => setTimeout(r, 20));
+      const now = await finished();
+      if (now > done) {
+        const at = cpuNsOf(workerd);
+        sample('queue: a sweep after a deleting run', (at - mark) / 1e6);
+        mark = at;
+        done = now;
+      }
+    }
+  }
 }
 
 /** The statements of one request run in one transaction: its row locks are held for their sum. */

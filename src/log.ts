@@ -7,6 +7,7 @@ export const LOG_EVENTS = [
   'job_run_record_failed',
   'config_invalid',
   'unknown_cron',
+  'tick',
   'continuation_sent',
   'continuation_failed',
   'continuation_limit',

@@ -44,6 +44,7 @@ export async function queue(batch: MessageBatch<unknown>, env: Env, _ctx: Execut
       env.CONTINUATIONS,
       { trigger: 'queue', now, dryRun: false, continues: body.continues, share: 1 / batch.messages.length },
       body.recovery ? body.hop : body.hop + 1,
+      body.then,
     );
     if (report.status === 'failed' && body.recovery) retryRecovery(job, message, body, deps.config, now);
     else if (report.status === 'failed') message.retry({ delaySeconds: FAILED_RETRY_SECONDS });

@@ -1,18 +1,36 @@
 /**
  * Cron entry point: dispatches on `controller.cron` to the jobs the registry maps it to. A run
- * that stops at its budget with work left is continued through the CONTINUATIONS queue. An
+ * that stops at its budget with work left is continued through the CONTINUATIONS queue. A cron of
+ * sweeps runs them only when its Upstash-only tick finds the app active; a cron of deleting jobs
+ * is followed by the sweeps through the queue. An
  * expression no job claims, a bad config, or a failed job makes the invocation throw, so the
  * dashboard shows the cron event as failed.
  */
 import { fromEnv } from './deps';
 import { runContinuing } from './run/continuation';
+import type { Job } from './run/job';
 import { recoverFailedRun } from './run/recovery';
-import { jobsForCron } from './run/registry';
+import { jobsForCron, SWEEPS } from './run/registry';
 import type { RunReport } from './run/runner';
+import { tick } from './run/tick';
 import { logEvent, publicMessage } from './log';
 
 export class ScheduledError extends Error {
   override name = 'ScheduledError';
+}
+
+/**
+ * A cron of sweeps only (the frequent tick) first asks Upstash whether they are needed
+ * (src/run/tick.ts). The deferral needs the queue: with CONTINUATION_MAX_HOPS = 0 every tick runs
+ * the sweeps, as before.
+ */
+function sweepsOnly(jobs: readonly Job[]): boolean {
+  return jobs.every((job) => job.sweep);
+}
+
+/** The sweeps follow the chain of a cron's deleting jobs (sent after its last one is done). */
+function followUps(jobs: readonly Job[]): string[] {
+  return sweepsOnly(jobs) ? [] : SWEEPS.map((job) => job.name);
 }
 
 export async function scheduled(controller: ScheduledController, env: Env, _ctx: ExecutionContext): Promise<void> {
@@ -29,18 +47,18 @@ export async function scheduled(controller: ScheduledController, env: Env, _ctx:
     throw err;
   }
   const now = new Date(controller.scheduledTime);
+  const defers = deps.config.continuationMaxHops > 0;
+  if (defers && sweepsOnly(jobs) && !(await tick(deps, deps.config, now, controller.cron)).sweep) return;
   const reports: RunReport[] = [];
+  const then = defers ? followUps(jobs) : [];
   // Sequentially: the jobs of one cron share the invocation's subrequest limit.
-  for (const job of jobs) {
-    const report = await runContinuing(
-      job,
-      deps,
-      env.CONTINUATIONS,
-      { trigger: 'scheduled', now, dryRun: false, share: 1 / jobs.length },
-      1,
-    );
-    // A failed run is retried through the queue within minutes, not at the next cron.
-    await recoverFailedRun(job, report, env.CONTINUATIONS, deps.config, new Date(), 1);
+  for (const [i, job] of jobs.entries()) {
+    const opts = { trigger: 'scheduled', now, dryRun: false, share: 1 / jobs.length } as const;
+    const follow = i === jobs.length - 1 ? then : [];
+    const report = await runContinuing(job, deps, env.CONTINUATIONS, opts, 1, follow);
+    // A failed run is retried through the queue within minutes, not at the next cron; the sweeps
+    // that would have followed it follow its recovery.
+    await recoverFailedRun(job, report, env.CONTINUATIONS, deps.config, new Date(), 1, follow);
     reports.push(report);
   }
   const failed = reports.filter((r) => r.status === 'failed');

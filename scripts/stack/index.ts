@@ -23,7 +23,7 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-export async function startStack(opts: { dataDir: string; quiet?: boolean; persistent?: boolean }): Promise<Stack> {
+export async function startStack(opts: { dataDir: string; quiet?: boolean; persistent?: boolean; rttMs?: number }): Promise<Stack> {
   const stops: Array<() => Promise<void>> = [];
   const log = opts.quiet ? undefined : (line: string) => process.stderr.write(line);
   try {
@@ -41,9 +41,9 @@ export async function startStack(opts: { dataDir: string; quiet?: boolean; persi
       stops.push(redis.stop);
       redisUrl = redis.url;
     }
-    const neon = await startNeonHttp();
+    const neon = await startNeonHttp({ rttMs: opts.rttMs });
     stops.push(neon.close);
-    const upstash = await startUpstashRest({ redisUrl });
+    const upstash = await startUpstashRest({ redisUrl, rttMs: opts.rttMs });
     stops.push(upstash.close);
     const upstashToken = randomBytes(16).toString('hex');
     upstash.addToken(upstashToken, 0);

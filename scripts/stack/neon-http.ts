@@ -4,6 +4,7 @@
  * local database via `neonConfig.fetchEndpoint`. The wire format mirrors Neon's proxy
  * (`proxy/src/serverless/sql_over_http.rs`) as far as `@neondatabase/serverless` relies on it.
  */
+import { addLatency } from './latency.ts';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { type AddressInfo, connect as netConnect } from 'node:net';
 import { parseArgs } from 'node:util';
@@ -129,7 +130,9 @@ const ERROR_FIELDS = [
 ] as const;
 
 /** Starts the endpoint on 127.0.0.1 (`port` 0 or absent: a free port). */
-export async function startNeonHttp(opts: { port?: number; onQuery?: (timing: QueryTiming) => void } = {}): Promise<NeonHttpServer> {
+export async function startNeonHttp(
+  opts: { port?: number; onQuery?: (timing: QueryTiming) => void; rttMs?: number } = {},
+): Promise<NeonHttpServer> {
   const pools = new Map<string, pg.Pool>();
   const clients = new Set<pg.PoolClient>();
   const hung = new Set<ServerResponse>();
@@ -180,6 +183,7 @@ export async function startNeonHttp(opts: { port?: number; onQuery?: (timing: Qu
       (err: unknown) => (dropReply ? req.socket.destroy() : send(res, ...errorResponse(err))),
     );
   });
+  addLatency(server, opts.rttMs);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());

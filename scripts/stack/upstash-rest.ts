@@ -12,6 +12,7 @@
  *
  * Standalone: `node scripts/stack/upstash-rest.ts --redis redis://127.0.0.1:6379 --token t --port 4445`
  */
+import { addLatency } from './latency.ts';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
@@ -82,7 +83,7 @@ const DENIED = new Set([
  * Starts the endpoint on 127.0.0.1 (`port` 0 or absent picks a free one). Redis connections are
  * opened lazily, one per logical database, so it starts even while Redis is down.
  */
-export async function startUpstashRest(opts: { redisUrl: string; port?: number }): Promise<UpstashRestServer> {
+export async function startUpstashRest(opts: { redisUrl: string; port?: number; rttMs?: number }): Promise<UpstashRestServer> {
   const tokens = new Map<string, number>();
   const conns = new Map<number, Promise<Redis>>();
   let fault: UpstashRestFault = 'none';
@@ -176,6 +177,7 @@ export async function startUpstashRest(opts: { redisUrl: string; port?: number }
       send(res, 503, { error: `ERR redis unavailable: ${err instanceof Error ? err.message : String(err)}` });
     });
   });
+  addLatency(server, opts.rttMs);
   await new Promise<void>((ok, fail) => {
     server.once('error', fail);
     server.listen(opts.port ?? 0, '127.0.0.1', () => ok());

@@ -13,6 +13,8 @@ import { freePort } from './ports.ts';
 export interface LocalWorker {
   url: string;
   port: number;
+  /** The `wrangler dev` process (workerd runs under it). */
+  pid: number;
   /** Every line wrangler and the Worker printed so far (stdout and stderr). */
   lines: string[];
   /** The Worker's JSON log lines so far, parsed. */
@@ -120,6 +122,7 @@ export async function startLocalWorker(opts: LocalWorkerOptions): Promise<LocalW
   return {
     url,
     port,
+    pid: child.pid ?? 0,
     lines,
     events: () => lines.flatMap((line) => parseEvent(line)),
     triggerCron: (cron) => fetch(`${url}/__scheduled?cron=${encodeURIComponent(cron)}`),

@@ -103,7 +103,7 @@ export const SETTINGS = [
     name: 'CONTINUATION_MAX_HOPS',
     kind: 'var',
     default: 200,
-    meaning: 'continuations one scheduled run may chain through the queue (0: none)',
+    meaning: 'continuations one scheduled run may chain through the queue (0: none, and every `*/10` tick then runs its sweeps)',
     key: 'continuationMaxHops',
     parse: integer(0, 10_000),
   },

@@ -29,6 +29,30 @@ for i = 2, #KEYS do
 end
 return removed`;
 
+// The cron tick's one Upstash command (src/run/tick.ts): REMOVE_STALE, then how many heartbeats are
+// fresh (ZCOUNT over [cutoff, +inf)). Billed as 3 commands when nothing is stale (EVAL, ZRANGE,
+// ZCOUNT), plus 2 per stream removed.
+const TICK = `
+local ids = redis.call('ZRANGE', KEYS[1], '-inf', '(' .. ARGV[1], 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[2]))
+for _, id in ipairs(ids) do
+  redis.call('ZREM', KEYS[1], id)
+  redis.call('DEL', 'active-stream:' .. id)
+end
+return {#ids, redis.call('ZCOUNT', KEYS[1], ARGV[1], '+inf')}`;
+
+/**
+ * Removes up to `limit` streams whose heartbeat is older than `cutoffMs`, atomically as
+ * {@link removeStaleStreams} does, and counts the heartbeats that are fresh: one command.
+ */
+export async function removeStaleCountFresh(
+  redis: RedisClient,
+  cutoffMs: number,
+  limit: number,
+): Promise<{ removed: number; fresh: number }> {
+  const [removed, fresh] = (await redis.eval(TICK, [ACTIVE_STREAMS_KEY], [String(cutoffMs), String(limit)])) as [unknown, unknown];
+  return { removed: Number(removed), fresh: Number(fresh) };
+}
+
 /** Removes up to `limit` streams whose heartbeat is older than `cutoffMs`. Returns how many. */
 export async function removeStaleStreams(redis: RedisClient, cutoffMs: number, limit: number): Promise<number> {
   return Number(await redis.eval(REMOVE_STALE, [ACTIVE_STREAMS_KEY], [String(cutoffMs), String(limit)]));

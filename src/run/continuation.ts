@@ -26,6 +26,8 @@ export interface Continuation {
    * again as the same link of its chain, rather than the next one.
    */
   recovery?: true;
+  /** Jobs to run one after another once this job's chain is done (the sweeps after a deleting job). */
+  then?: string[];
 }
 
 /** Producer side of the CONTINUATIONS queue (the only method used). */
@@ -35,20 +37,36 @@ export type ContinuationQueue = Pick<Queue<Continuation>, 'send'>;
 const CONTINUATION_SUBREQUESTS = 1;
 
 /** Whether the run should be continued, and as which hop. */
-function nextHop(report: RunReport, hop: number, maxHops: number): Continuation | undefined {
+function nextHop(report: RunReport, hop: number, maxHops: number, then: readonly string[]): Continuation | undefined {
   if (report.status !== 'succeeded' || !report.more || report.dryRun || hop > maxHops) return undefined;
-  return { job: report.job, continues: report.runId, hop };
+  return { job: report.job, continues: report.runId, hop, ...withThen(then) };
+}
+
+/**
+ * The first of `then`, once this chain is done: the sweeps follow a deleting job's chain right
+ * away instead of waiting for the next tick (src/run/tick.ts). Bounded by the list, not by
+ * CONTINUATION_MAX_HOPS; a failed run sends nothing (the queue retries it with its `then`).
+ */
+function followUp(report: RunReport, hop: number, then: readonly string[]): Continuation | undefined {
+  const [job, ...rest] = then;
+  if (job === undefined || report.status !== 'succeeded' || report.more || report.dryRun) return undefined;
+  return { job, continues: report.runId, hop, ...withThen(rest) };
+}
+
+export function withThen(then: readonly string[]): Pick<Continuation, 'then'> {
+  return then.length > 0 ? { then: [...then] } : {};
 }
 
 /** Reads a queue message body; undefined when it is not a continuation this Worker sent. */
 export function parseContinuation(body: unknown): Continuation | undefined {
   if (typeof body !== 'object' || body === null) return undefined;
-  const { job, continues, hop, recovery } = body as Record<string, unknown>;
+  const { job, continues, hop, recovery, then } = body as Record<string, unknown>;
   if (typeof job !== 'string' || typeof continues !== 'string' || typeof hop !== 'number' || !Number.isSafeInteger(hop) || hop < 1) {
     return undefined;
   }
   if (recovery !== undefined && recovery !== true) return undefined;
-  return { job, continues, hop, ...(recovery ? { recovery } : {}) };
+  if (then !== undefined && !(Array.isArray(then) && then.every((t) => typeof t === 'string'))) return undefined;
+  return { job, continues, hop, ...(recovery ? { recovery } : {}), ...withThen(then ?? []) };
 }
 
 /** Sends a continuation. If the queue is unreachable the next cron picks the work up: logged, not thrown. */
@@ -63,7 +81,8 @@ async function sendContinuation(queue: ContinuationQueue, next: Continuation): P
 
 /**
  * Runs `job` as link `hop` of a chain (1 for a scheduled run), keeping one subrequest for the
- * continuation, and sends the next link when the run stopped with work left. The one path by
+ * continuation, and sends the next link when the run stopped with work left — or, when the chain
+ * is done, the first job of `then`. The one path by
  * which both cron runs and queued continuations run and continue.
  */
 export async function runContinuing(
@@ -72,10 +91,12 @@ export async function runContinuing(
   queue: ContinuationQueue,
   opts: Omit<RunOptions, 'reserve'>,
   hop: number,
+  then: readonly string[] = [],
 ): Promise<RunReport> {
   const maxHops = deps.config.continuationMaxHops;
-  const report = await runJob(job, deps, deps.config, { ...opts, reserve: maxHops > 0 ? CONTINUATION_SUBREQUESTS : 0 });
-  const next = nextHop(report, hop, maxHops);
+  const sends = maxHops > 0 || then.length > 0;
+  const report = await runJob(job, deps, deps.config, { ...opts, reserve: sends ? CONTINUATION_SUBREQUESTS : 0 });
+  const next = nextHop(report, hop, maxHops, then) ?? followUp(report, hop, then);
   if (next) await sendContinuation(queue, next);
   else if (report.status === 'succeeded' && report.more && maxHops > 0 && hop > maxHops) {
     logEvent('warn', 'continuation_limit', {

@@ -18,7 +18,7 @@
 import type { Config } from '../config/parse';
 import { logEvent, publicMessage } from '../log';
 import { SECOND_MS } from '../time';
-import type { Continuation, ContinuationQueue } from './continuation';
+import { type Continuation, type ContinuationQueue, withThen } from './continuation';
 import type { Job } from './job';
 import type { RunReport } from './runner';
 import { nextRunAt } from './schedule';
@@ -41,14 +41,23 @@ export function recoveryDelay(attempt: number, config: Pick<Config, 'recoveryDel
 }
 
 /**
- * After a scheduled run (link `hop` of its chain) failed: sends the first recovery attempt. Never
- * throws: a queue that refuses is logged, and the caller fails the invocation as before.
+ * After a scheduled run (link `hop` of its chain) failed: sends the first recovery attempt, with
+ * the jobs that were to follow its chain (`then`). Never throws: a queue that refuses is logged,
+ * and the caller fails the invocation as before.
  */
-export async function recoverFailedRun(job: Job, report: RunReport, queue: ContinuationQueue, config: Config, now: Date, hop: number) {
+export async function recoverFailedRun(
+  job: Job,
+  report: RunReport,
+  queue: ContinuationQueue,
+  config: Config,
+  now: Date,
+  hop: number,
+  then: readonly string[] = [],
+) {
   if (report.status !== 'failed' || report.dryRun) return;
   const delaySeconds = recoveryDelay(1, config, now, nextRunAt(job.cron, now));
   if (delaySeconds === undefined) return;
-  const body: Continuation = { job: job.name, continues: report.runId, hop, recovery: true };
+  const body: Continuation = { job: job.name, continues: report.runId, hop, recovery: true, ...withThen(then) };
   try {
     await queue.send(body, { contentType: 'json', delaySeconds });
     logEvent('warn', 'recovery_sent', { ...body, attempt: 1, delaySeconds });

@@ -25,6 +25,9 @@ export type JobName = (typeof JOBS)[number]['name'];
 /** Cron expression → the names of the jobs it runs, in order (derived from the declarations). */
 export const CRONS: Readonly<Record<string, readonly string[]>> = cronMap(JOBS);
 
+/** The sweeps, in order: what follows every scheduled chain of a deleting job. */
+export const SWEEPS: readonly Job[] = JOBS.filter((job) => job.sweep);
+
 export function findJob(name: string): Job | undefined {
   return JOBS.find((job) => job.name === name);
 }

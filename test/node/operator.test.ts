@@ -6,11 +6,13 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Redis } from '@upstash/redis';
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { LocalWorker } from '../../scripts/stack/worker.ts';
 import { heartbeatVariable } from '../../src/config/parse.ts';
-import { CRONS, JOBS } from '../../src/run/registry.ts';
+import { ACTIVE_STREAMS_KEY } from '../../src/redis/streams.ts';
+import { CRONS, JOBS, SWEEPS } from '../../src/run/registry.ts';
 import type { TestBindings } from '../support/control-server.ts';
 import { setNodeFault, startWorkerOnNewEnv } from '../support/node-env.ts';
 
@@ -105,34 +107,59 @@ afterAll(async () => {
 beforeEach(async () => {
   await setNodeFault(env, 'neon', 'none');
   await db.query('DELETE FROM users; DELETE FROM spacerr_jobs.job_runs; DELETE FROM spacerr_jobs.blob_deletions');
+  // A user is chatting, so the frequent cron's tick runs its sweeps (src/run/tick.ts).
+  await new Redis({ url: env.UPSTASH_REDIS_REST_URL, token: env.UPSTASH_REDIS_REST_TOKEN }).zadd(ACTIVE_STREAMS_KEY, {
+    score: Date.now(),
+    member: 'operator-live-chat',
+  });
   pings.length = 0;
 });
 
 describe('an operator', () => {
   it('sees every cron delivery as runs in the listing, in the logs and as heartbeats', async () => {
-    for (const expr of Object.keys(CRONS)) expect(await cron(expr)).toBe(200);
-
-    const { status, body } = await api('/api/internal/jobs');
-    expect(status).toBe(200);
-    expect(body.ok).toBe(true);
-    for (const [expr, jobs] of Object.entries(CRONS)) {
-      for (const name of jobs) {
+    // The sweeps' cron first; then the deleting crons, each followed by the sweeps through the queue
+    // (waited for, so that two chains of sweeps never meet at a lock).
+    const isSweep = (name: string) => SWEEPS.some((j) => j.name === name);
+    const sweepCron = (expr: string) => (CRONS[expr] ?? []).every(isSweep);
+    const order = [...Object.keys(CRONS).filter(sweepCron), ...Object.keys(CRONS).filter((expr) => !sweepCron(expr))];
+    const last = SWEEPS.at(-1)?.name ?? '';
+    const scheduled: Record<string, string> = {};
+    let deleting = 0;
+    for (const expr of order) {
+      expect(await cron(expr)).toBe(200);
+      for (const name of CRONS[expr] ?? []) {
+        const { body } = await api('/api/internal/jobs');
         const job = body.jobs.find((j: { name: string }) => j.name === name);
         expect(job).toMatchObject({ cron: expr, lastRun: { status: 'succeeded', trigger: 'scheduled', more: false } });
         expect(Date.parse(job.nextRunAt)).toBeGreaterThan(Date.parse(body.now));
         expect(job.lastRun.durationMs).toBeGreaterThanOrEqual(0);
         expect(Object.keys(job.backlog).length).toBeGreaterThan(0);
-        // One JSON log line per run, with the run id the listing shows.
+        scheduled[name] = job.lastRun.id;
+        if (!isSweep(name)) deleting++;
+      }
+      await until(`the sweeps after ${expr}`, async () => {
+        const runs = (await runsOf(last)).filter((r) => r.trigger === 'queue' && r.status === 'succeeded');
+        return runs.length === deleting ? runs : undefined;
+      });
+    }
+    for (const name of JOB_NAMES) {
+      const runs = await runsOf(name);
+      expect(runs.filter((r) => r.status !== 'succeeded')).toEqual([]);
+      expect(runs.map((r) => r.trigger).sort()).toEqual(['scheduled', ...(isSweep(name) ? Array(deleting).fill('queue') : [])].sort());
+      for (const run of runs) {
+        // One JSON log line per run, with its run id; start and success pings, paired by it.
         await until(`log line of ${name}`, async () =>
-          worker.events().find((e) => e.event === 'job_run' && e.runId === job.lastRun.id) ? true : undefined,
+          worker.events().find((e) => e.event === 'job_run' && e.runId === run.id) ? true : undefined,
         );
-        // start and success, paired by the run id.
-        expect(pings.filter((p) => p.job === name).map((p) => [p.kind, p.rid])).toEqual([
-          ['start', job.lastRun.id],
-          ['success', job.lastRun.id],
+        expect(pings.filter((p) => p.rid === run.id).map((p) => [p.job, p.kind])).toEqual([
+          [name, 'start'],
+          [name, 'success'],
         ]);
       }
+      expect(runs.map((r) => r.id)).toContain(scheduled[name]);
     }
+    const { body } = await api('/api/internal/jobs');
+    expect(body.ok).toBe(true);
     expect(body.jobs.map((j: { name: string }) => j.name)).toEqual(JOB_NAMES);
   });
 

@@ -9,16 +9,24 @@
  *                             neon faults: http500, hang, reset, connection-lost (400 "connection
  *                             closed" as Neon answers a compute lost mid-query), commit-then-drop
  *                             (the request commits, then its reply is lost)
- *   GET    /env/:id/stats     requests each endpoint received (to check the subrequest count)
+ *                             ({dedicatedRedis: true}: behind a redis-server of its own, whose
+ *                             INFO commandstats then gives the Upstash commands billed)
+ *   GET    /env/:id/stats     requests each endpoint received (to check the subrequest count), and
+ *                             with a dedicated Redis the commands Upstash would bill
+ *   POST   /results           {name, data} writes bench/results/<name>.json (simulated days)
  *   POST   /sessions          {databaseUrl} a dedicated pg connection (to hold a transaction open)
  *   POST   /sessions/:id      {sql, params} run one statement on it
  *   DELETE /sessions/:id      close it
  */
 import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Redis } from 'ioredis';
 import pg from 'pg';
+import { format } from 'prettier';
 import { createDatabase } from '../../scripts/stack/migrate.ts';
+import { type RunningRedis, startRedisServer } from '../../scripts/stack/redis.ts';
 import { NEON_FAULTS, type NeonHttpFault, type NeonHttpServer, startNeonHttp } from '../../scripts/stack/neon-http.ts';
 import { startUpstashRest, type UpstashRestFault, type UpstashRestServer } from '../../scripts/stack/upstash-rest.ts';
 
@@ -33,6 +41,29 @@ export interface TestBindings {
 interface FileEnv {
   neon: NeonHttpServer;
   upstash: UpstashRestServer;
+  redis?: RunningRedis;
+}
+
+// Connection housekeeping of the endpoint's own client (ioredis), which Upstash does not bill.
+const UNBILLED = new Set(['info', 'select', 'client', 'hello', 'auth', 'config', 'command']);
+
+/**
+ * Commands Upstash would bill so far: every command Redis executed, scripts' inner calls included
+ * (Redis counts a `redis.call` in commandstats as that command: an EVAL with two calls counts 3).
+ */
+async function billedCommands(redisUrl: string): Promise<number> {
+  const client = new Redis(redisUrl, { enableReadyCheck: false, lazyConnect: true });
+  try {
+    await client.connect();
+    const info = await client.info('commandstats');
+    let billed = 0;
+    for (const m of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
+      if (!UNBILLED.has(m[1]?.split('|')[0] ?? '')) billed += Number(m[2]);
+    }
+    return billed;
+  } finally {
+    client.disconnect();
+  }
 }
 
 export async function startControlServer(opts: { postgresUrl: string; redisUrl: string; template: string }) {
@@ -45,15 +76,16 @@ export async function startControlServer(opts: { postgresUrl: string; redisUrl: 
     [
       'POST',
       /^\/env$/,
-      async () => {
+      async (_m, body: { dedicatedRedis?: boolean }) => {
         const id = `t${process.pid}_${nextDb++}`;
         const databaseUrl = await createDatabase(opts.postgresUrl, `test_${id}`, opts.template);
         const neon = await startNeonHttp();
-        const upstash = await startUpstashRest({ redisUrl: opts.redisUrl });
+        const redis = body.dedicatedRedis ? await startRedisServer() : undefined;
+        const upstash = await startUpstashRest({ redisUrl: redis?.url ?? opts.redisUrl });
         const token = randomBytes(12).toString('hex');
-        const db = nextRedisDb++;
+        const db = redis ? 0 : nextRedisDb++;
         upstash.addToken(token, db);
-        envs.set(id, { neon, upstash });
+        envs.set(id, { neon, upstash, ...(redis ? { redis } : {}) });
         const bindings: TestBindings = {
           id,
           DATABASE_URL: databaseUrl,
@@ -85,7 +117,21 @@ export async function startControlServer(opts: { postgresUrl: string; redisUrl: 
       /^\/env\/([^/]+)\/stats$/,
       async (m) => {
         const env = mustGet(envs, m[1]);
-        return { neonRequests: env.neon.requests, upstashRequests: env.upstash.requests };
+        return {
+          neonRequests: env.neon.requests,
+          upstashRequests: env.upstash.requests,
+          ...(env.redis ? { upstashBilled: await billedCommands(env.redis.url) } : {}),
+        };
+      },
+    ],
+    [
+      'POST',
+      /^\/results$/,
+      async (_m, body: { name: string; data: unknown }) => {
+        if (!/^[a-z0-9-]+$/.test(body.name)) throw new Error(`bad result name ${body.name}`);
+        // Formatted as `npm run lint` (Prettier) wants it.
+        await writeFile(`bench/results/${body.name}.json`, await format(JSON.stringify(body.data), { parser: 'json' }));
+        return { ok: true };
       },
     ],
     [
@@ -143,7 +189,10 @@ export async function startControlServer(opts: { postgresUrl: string; redisUrl: 
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
       for (const c of sessions.values()) await c.end().catch(() => {});
-      for (const e of envs.values()) await Promise.all([e.neon.close(), e.upstash.close()]);
+      for (const e of envs.values()) {
+        await Promise.all([e.neon.close(), e.upstash.close()]);
+        await e.redis?.stop();
+      }
     },
   };
 }

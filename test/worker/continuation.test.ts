@@ -19,11 +19,11 @@ beforeEach(async () => {
 });
 afterEach(() => vi.restoreAllMocks());
 
-async function deliver(body: unknown, attempts = 1) {
+async function deliver(body: unknown, attempts = 1, env: Env = e) {
   const id = `msg-${++n}`;
   const batch = createMessageBatch('spacerr-jobs-continuations', [{ id, timestamp: Date.now(), attempts, body }]);
   const ctx = createExecutionContext();
-  await worker.queue(batch, e, ctx);
+  await worker.queue(batch, env, ctx);
   return { id, result: await getQueueResult(batch, ctx) };
 }
 
@@ -84,13 +84,44 @@ describe('the continuation consumer', () => {
     expect(busy.result.explicitAcks).toEqual([]);
   });
 
+  it('a sweep that follows a chain runs, then sends the next of `then`; a failed one is retried and sends nothing', async () => {
+    const sent: unknown[] = [];
+    const queue = { send: async (body: unknown) => void sent.push(body) } as unknown as Queue;
+    const withQueue = { ...e, CONTINUATIONS: queue };
+    const body = {
+      job: 'purge-deleted-blobs',
+      continues: 'chain-end',
+      hop: 1,
+      then: ['clear-stale-streams', 'delete-orphaned-message-sources'],
+    };
+    await setFault(e, 'neon', 'http500');
+    const failed = await deliver(body, 1, withQueue);
+    await setFault(e, 'neon', 'none');
+    expect(failed.result.retryMessages.map((m) => m.msgId)).toEqual([failed.id]);
+    expect(sent).toEqual([]);
+
+    const ok = await deliver(body, 2, withQueue);
+    expect(ok.result.explicitAcks).toEqual([ok.id]);
+    const [run] = await q<{ id: string }>(
+      testDb(e),
+      sql`SELECT id FROM spacerr_jobs.job_runs WHERE continues = 'chain-end' AND status = 'succeeded'`,
+    );
+    expect(sent).toEqual([{ job: 'clear-stale-streams', continues: run?.id, hop: 2, then: ['delete-orphaned-message-sources'] }]);
+  });
+
   it('acknowledges and logs a message that is not a continuation, running nothing', async () => {
     const error = vi.spyOn(console, 'error');
-    for (const body of [{ job: 'no-such-job', continues: 'x', hop: 1 }, { job: JOB }, 'text', null]) {
+    for (const body of [
+      { job: 'no-such-job', continues: 'x', hop: 1 },
+      { job: JOB },
+      'text',
+      null,
+      { job: JOB, continues: 'x', hop: 1, then: [1] },
+    ]) {
       const { id, result } = await deliver(body);
       expect(result.explicitAcks).toEqual([id]);
     }
-    expect(error.mock.calls.filter((c) => String(c[0]).includes('"continuation_invalid"'))).toHaveLength(4);
+    expect(error.mock.calls.filter((c) => String(c[0]).includes('"continuation_invalid"'))).toHaveLength(5);
     expect(await countRows(testDb(e), 'job_runs')).toBe(0);
   });
 });

@@ -2,9 +2,10 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { env, exports } from 'cloudflare:workers';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import worker from '../../src/index';
-import { CRONS } from '../../src/run/registry';
+import { ACTIVE_STREAMS_KEY } from '../../src/redis/streams';
+import { CRONS, jobsForCron } from '../../src/run/registry';
 import { seedAccount } from './seed';
-import { countRows, provisionEnv, q, sql, type TestEnv, testDb } from './support';
+import { countRows, endpointStats, provisionEnv, q, sql, type TestEnv, testDb, testRedis } from './support';
 
 const SCHEDULED_TIME = new Date('2026-11-01T00:00:00.000Z');
 
@@ -14,22 +15,39 @@ beforeEach(async () => {
 });
 afterEach(() => vi.restoreAllMocks());
 
+/** Messages the Worker sent to CONTINUATIONS (kept here: the local queue would run them against another database). */
+let sent: unknown[] = [];
+
 async function fire(cron: string, testEnv: Env = e) {
   const controller = createScheduledController({ cron, scheduledTime: SCHEDULED_TIME });
   const ctx = createExecutionContext();
-  await worker.scheduled(controller, testEnv, ctx);
+  const queue = { send: async (body: unknown) => void sent.push(body) } as unknown as Queue;
+  await worker.scheduled(controller, { ...testEnv, CONTINUATIONS: queue }, ctx);
   await waitOnExecutionContext(ctx);
 }
 
+/** A user is chatting: a heartbeat fresh at the scheduled time. */
+const chatting = () => testRedis(e).zadd(ACTIVE_STREAMS_KEY, { score: SCHEDULED_TIME.getTime(), member: 'live-chat' });
+
+const sweepCron = Object.keys(CRONS).find((cron) => jobsForCron(cron)?.every((job) => job.sweep)) ?? '';
+
 describe('scheduled()', () => {
-  it.each(Object.entries(CRONS))('cron "%s" runs %j and records each run as scheduled', async (cron, jobs) => {
-    await fire(cron);
-    const runs = await q<{ job: string; trigger: string; status: string }>(
-      testDb(e),
-      sql`SELECT job, trigger, status FROM spacerr_jobs.job_runs ORDER BY started_at`,
-    );
-    expect(runs).toEqual(jobs.map((job) => ({ job, trigger: 'scheduled', status: 'succeeded' })));
+  beforeEach(() => {
+    sent = [];
   });
+
+  it.each(Object.entries(CRONS))(
+    'cron "%s" runs %j (the sweeps while a user chats) and records each run as scheduled',
+    async (cron, jobs) => {
+      await chatting();
+      await fire(cron);
+      const runs = await q<{ job: string; trigger: string; status: string }>(
+        testDb(e),
+        sql`SELECT job, trigger, status FROM spacerr_jobs.job_runs ORDER BY started_at`,
+      );
+      expect(runs).toEqual(jobs.map((job) => ({ job, trigger: 'scheduled', status: 'succeeded' })));
+    },
+  );
 
   it('uses the scheduled time as the run reference time', async () => {
     const db = testDb(e);
@@ -39,8 +57,37 @@ describe('scheduled()', () => {
     expect(await q(db, sql`SELECT id FROM chats`)).toEqual([{ id: 'u-c1' }]);
   });
 
+  it('a tick with no fresh heartbeat talks to Upstash only: stale streams removed, no job_runs row, one tick line', async () => {
+    const redis = testRedis(e);
+    const stale = SCHEDULED_TIME.getTime() - 11 * 60_000;
+    await redis.zadd(ACTIVE_STREAMS_KEY, { score: stale, member: 'gone' });
+    await redis.set('active-stream:gone', 'stream-1');
+    const log = vi.spyOn(console, 'log');
+    const before = await endpointStats(e);
+    await fire(sweepCron);
+    const after = await endpointStats(e);
+    expect(after.neonRequests - before.neonRequests).toBe(0);
+    expect(after.upstashRequests - before.upstashRequests).toBe(1);
+    expect(await redis.zrange(ACTIVE_STREAMS_KEY, 0, -1)).toEqual([]);
+    expect(await redis.exists('active-stream:gone')).toBe(0);
+    expect(await countRows(testDb(e), 'job_runs')).toBe(0);
+    expect(log.mock.calls.map((c) => JSON.parse(String(c[0])))).toContainEqual(
+      expect.objectContaining({ event: 'tick', cron: sweepCron, sweeps: 'deferred', reason: 'idle', removed: 1, fresh: 0 }),
+    );
+    expect(sent).toEqual([]);
+  });
+
+  it('the sweeps follow a deleting cron: its run sends the first, each sweep the next, through the queue', async () => {
+    const cron = Object.keys(CRONS).find((c) => c !== sweepCron) ?? '';
+    await fire(cron);
+    const [run] = await q<{ id: string }>(testDb(e), sql`SELECT id FROM spacerr_jobs.job_runs WHERE trigger = 'scheduled'`);
+    const sweeps = CRONS[sweepCron] ?? [];
+    expect(sent).toEqual([{ job: sweeps[0], continues: run?.id, hop: 1, then: sweeps.slice(1) }]);
+  });
+
   it('splits the invocation budget between the jobs of one cron', async () => {
-    await fire('*/10 * * * *');
+    await chatting();
+    await fire(sweepCron);
     const runs = await q<{ subrequests: number }>(testDb(e), sql`SELECT subrequests FROM spacerr_jobs.job_runs`);
     const total = runs.reduce((n, r) => n + r.subrequests, 0);
     expect(runs).toHaveLength(3);

@@ -28,8 +28,11 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
 }
 
 /** A fresh database (migrated), Redis database and endpoint pair, merged into the Worker's env. */
-export async function provisionEnv(overrides: Partial<Record<keyof Env, unknown>> = {}): Promise<TestEnv> {
-  const bindings = await call<Record<string, string>>('POST', '/env');
+export async function provisionEnv(
+  overrides: Partial<Record<keyof Env, unknown>> = {},
+  opts: { dedicatedRedis?: boolean } = {},
+): Promise<TestEnv> {
+  const bindings = await call<Record<string, string>>('POST', '/env', opts);
   return { ...env, ...bindings, ...overrides } as TestEnv;
 }
 
@@ -48,9 +51,17 @@ export function setFault(
   return call('POST', `/env/${e.id}/fault`, { service, fault, ...schedule });
 }
 
-/** Requests each endpoint of this env has received so far. */
+/**
+ * Requests each endpoint of this env has received so far; with a dedicated Redis, also the
+ * commands Upstash would bill (scripts' inner calls included).
+ */
 export function endpointStats(e: TestEnv) {
-  return call<{ neonRequests: number; upstashRequests: number }>('GET', `/env/${e.id}/stats`);
+  return call<{ neonRequests: number; upstashRequests: number; upstashBilled?: number }>('GET', `/env/${e.id}/stats`);
+}
+
+/** Writes a JSON result under bench/results/ (the Node side writes it; workerd has no file system). */
+export function writeResult(name: string, data: unknown) {
+  return call('POST', '/results', { name, data });
 }
 
 /** Drizzle on the Neon HTTP driver against this env's database, for seeding and checking. */
