@@ -12,12 +12,13 @@ export const streamKey = (chatId: string) => `active-stream:${chatId}`;
 
 // Compare and delete in one step: ZRANGE BYSCORE picks members strictly older than the cutoff
 // (the '(' prefix), bounded by LIMIT, so the cost follows the stale entries, never the keyspace.
-const REMOVE_STALE = `
+const REMOVE_STALE_STEP = `
 local ids = redis.call('ZRANGE', KEYS[1], '-inf', '(' .. ARGV[1], 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[2]))
 for _, id in ipairs(ids) do
   redis.call('ZREM', KEYS[1], id)
   redis.call('DEL', 'active-stream:' .. id)
-end
+end`;
+const REMOVE_STALE = `${REMOVE_STALE_STEP}
 return #ids`;
 
 // Streams of chats that no longer exist, whatever their heartbeat.
@@ -32,12 +33,7 @@ return removed`;
 // The cron tick's one Upstash command (src/run/tick.ts): REMOVE_STALE, then how many heartbeats are
 // fresh (ZCOUNT over [cutoff, +inf)). Billed as 3 commands when nothing is stale (EVAL, ZRANGE,
 // ZCOUNT), plus 2 per stream removed.
-const TICK = `
-local ids = redis.call('ZRANGE', KEYS[1], '-inf', '(' .. ARGV[1], 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[2]))
-for _, id in ipairs(ids) do
-  redis.call('ZREM', KEYS[1], id)
-  redis.call('DEL', 'active-stream:' .. id)
-end
+const TICK = `${REMOVE_STALE_STEP}
 return {#ids, redis.call('ZCOUNT', KEYS[1], ARGV[1], '+inf')}`;
 
 /**

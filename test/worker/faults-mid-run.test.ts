@@ -8,6 +8,7 @@
 import { env } from 'cloudflare:workers';
 import { afterEach, beforeEach, describe, expect, it, type MockInstance, vi } from 'vitest';
 import type { RunReport } from '../../src/run/runner';
+import { seedChatsWithBlobs, wholeOrGone as wholeOrGoneOf } from './chats-with-blobs';
 import { seedAccount } from './seed';
 import { countRows, provisionEnv, q, runNamed, Session, setFault, sql, type TestEnv, testDb } from './support';
 
@@ -27,21 +28,9 @@ beforeEach(async () => {
 });
 afterEach(() => vi.restoreAllMocks());
 
-const seedChats = () => seedAccount(testDb(e), NOW, { id, chats: Array.from({ length: N }, () => ({ ageMinutes: 60, attachments: 1 })) });
+const seedChats = () => seedChatsWithBlobs(e, NOW, id, N);
 
-/** Each seeded chat is whole (chat + attachment, blob not queued) or gone (both, blob queued). */
-async function wholeOrGone(): Promise<number> {
-  const rows = await q<{ chat: boolean; attachment: boolean; queued: boolean }>(
-    testDb(e),
-    sql`SELECT c.id IS NOT NULL AS chat, a.id IS NOT NULL AS attachment, b.blob_key IS NOT NULL AS queued
-        FROM generate_series(0, ${N - 1}::int) g
-        LEFT JOIN chats c ON c.id = ${id} || '-c' || g
-        LEFT JOIN attachments a ON a.blob_key = 'blobs/' || ${id} || '-c' || g || '-a0'
-        LEFT JOIN spacerr_jobs.blob_deletions b ON b.blob_key = 'blobs/' || ${id} || '-c' || g || '-a0'`,
-  );
-  for (const r of rows) expect([r.attachment, r.queued]).toEqual([r.chat, !r.chat]);
-  return rows.filter((r) => !r.chat).length;
-}
+const wholeOrGone = () => wholeOrGoneOf(e, id, N);
 
 /** The run is recorded failed with its error, and logged once at error level. */
 async function expectRecordedFailure(report: RunReport, error: RegExp) {
