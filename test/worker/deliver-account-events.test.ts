@@ -164,6 +164,25 @@ describe(`${JOB}: account.deletion_scheduled`, () => {
     );
   });
 
+  it('is not recorded for an account the deleting batch holds (it is being erased)', async () => {
+    const march28 = at('2026-03-28T12:00:00Z');
+    await seedAccount(testDb(e), march28, { id: 'held', deactivatedAt: at('2026-02-20T08:00:00Z') });
+    await seedAccount(testDb(e), march28, { id: 'free', deactivatedAt: at('2026-02-20T08:00:00Z') });
+    const batch = await Session.open(e);
+    try {
+      // What the account job's batch holds while it deletes: the user row, FOR UPDATE.
+      await batch.query('BEGIN');
+      await batch.query(`SELECT id FROM users WHERE id = 'held' FOR UPDATE`);
+      expect((await runNamed(e, JOB, { now: march28 })).counts).toMatchObject({ notices: 1 });
+      await batch.query(`DELETE FROM users WHERE id = 'held'`);
+      await batch.query('COMMIT');
+    } finally {
+      await batch.close();
+    }
+    expect((await runNamed(e, JOB, { now: march28 })).counts).toMatchObject({ notices: 0 });
+    expect((await receiver.attempts()).map((a) => a.body!.data.userId)).toEqual(['free']);
+  });
+
   it('names the right run when the window spans two monthly runs', async () => {
     e = await withEvents({ DELETION_NOTICE_DAYS: '45' });
     const now = at('2026-03-20T12:00:00Z'); // runs within 45 days: 04-01 and 05-01
