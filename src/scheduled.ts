@@ -6,6 +6,7 @@
  * expression no job claims, a bad config, or a failed job makes the invocation throw, so the
  * dashboard shows the cron event as failed.
  */
+import type { Config } from './config/parse';
 import { fromEnv } from './deps';
 import { runContinuing } from './run/continuation';
 import type { Job } from './run/job';
@@ -29,13 +30,13 @@ function sweepsOnly(jobs: readonly Job[]): boolean {
 }
 
 /** The sweeps follow the chain of a cron's deleting jobs (sent after its last one is done). */
-function followUps(jobs: readonly Job[]): string[] {
-  return sweepsOnly(jobs) ? [] : SWEEPS.map((job) => job.name);
+function followUps(jobs: readonly Job[], config: Config): string[] {
+  return sweepsOnly(jobs) ? [] : SWEEPS.filter((job) => job.enabled?.(config) ?? true).map((job) => job.name);
 }
 
 export async function scheduled(controller: ScheduledController, env: Env, _ctx: ExecutionContext): Promise<void> {
-  const jobs = jobsForCron(controller.cron);
-  if (!jobs) {
+  const declared = jobsForCron(controller.cron);
+  if (!declared) {
     logEvent('error', 'unknown_cron', { cron: controller.cron });
     throw new ScheduledError(`no job is mapped to cron "${controller.cron}" (no job in src/jobs/ declares it)`);
   }
@@ -46,11 +47,13 @@ export async function scheduled(controller: ScheduledController, env: Env, _ctx:
     logEvent('error', 'config_invalid', { cron: controller.cron, error: publicMessage(err) });
     throw err;
   }
+  // An optional job left unconfigured takes no share of the invocation's budget.
+  const jobs = declared.filter((job) => job.enabled?.(deps.config) ?? true);
   const now = new Date(controller.scheduledTime);
   const defers = deps.config.continuationMaxHops > 0;
   if (defers && sweepsOnly(jobs) && !(await tick(deps, deps.config, now, controller.cron)).sweep) return;
   const reports: RunReport[] = [];
-  const then = defers ? followUps(jobs) : [];
+  const then = defers ? followUps(jobs, deps.config) : [];
   // Sequentially: the jobs of one cron share the invocation's subrequest limit.
   for (const [i, job] of jobs.entries()) {
     const opts = { trigger: 'scheduled', now, dryRun: false, share: 1 / jobs.length } as const;

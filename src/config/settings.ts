@@ -4,7 +4,7 @@
  * wrangler.toml [vars] all come from this table (test/unit/settings.test.ts checks the last two).
  * Integer bounds: the lower bound is what keeps a typo from deleting everything.
  */
-import { heartbeats, integer, optionalUrl, requiredString, requiredUrl, type Parser } from './values';
+import { accountEvents, heartbeats, integer, optionalUrl, requiredString, requiredUrl, type Parser } from './values';
 
 export interface Setting {
   /** The variable, secret or binding, as wrangler and the dashboard name it. */
@@ -114,6 +114,46 @@ export const SETTINGS = [
     meaning: 'a failed scheduled run is retried through the queue after this delay × 1, 5, 15 and 60 (1–720)',
     key: 'recoveryDelaySeconds',
     parse: integer(1, 720),
+  },
+  {
+    name: 'DELETION_NOTICE_DAYS',
+    kind: 'var',
+    default: 7,
+    meaning:
+      'with account events on: `account.deletion_scheduled` is sent once the account job run that deletes the account is this many days away or less (0: no notices)',
+    key: 'deletionNoticeDays',
+    parse: integer(0, 365),
+  },
+  {
+    name: 'ACCOUNT_EVENTS_RETENTION_DAYS',
+    kind: 'var',
+    default: 400,
+    meaning:
+      'delivered account events (the erasure receipts) are kept this long: 400 covers a year of audits or erasure disputes after the fact, plus a month (1–3650)',
+    key: 'accountEventsRetentionDays',
+    parse: integer(1, 3650),
+  },
+  {
+    name: 'ACCOUNT_EVENTS_MAX_ATTEMPTS',
+    kind: 'var',
+    default: 12,
+    meaning: 'deliveries of an account event before it is parked (backoff 1 min · 2^attempt, at most 6 h: 12 spans about 1.5 days)',
+    key: 'accountEventsMaxAttempts',
+    parse: integer(1, 100),
+  },
+  {
+    name: 'ACCOUNT_EVENTS_URL',
+    kind: 'var or secret',
+    default: 'unset',
+    meaning: 'receiver of the signed account lifecycle events (https; http only for localhost); unset with the secret: events off',
+    key: 'accountEvents',
+    parse: accountEvents,
+  },
+  {
+    name: 'ACCOUNT_EVENTS_SECRET',
+    kind: 'secret',
+    default: 'unset',
+    meaning: 'Standard Webhooks signing secret, `whsec_<base64>` (read with ACCOUNT_EVENTS_URL)',
   },
   {
     name: 'HEARTBEAT_URL_<JOB>',

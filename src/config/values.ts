@@ -89,3 +89,36 @@ export const heartbeats: Parser<Record<string, string>> = (_name, env, jobs) => 
 };
 
 const schemes = (protocols: string[]) => protocols.map((p) => `"${p.slice(0, -1)}"`).join(' or ');
+
+/** Where account lifecycle events go and the key they are signed with; both or neither. */
+export interface AccountEventsTarget {
+  url: string;
+  /** A Standard Webhooks secret, `whsec_<base64>`. */
+  secret: string;
+}
+
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+export const ACCOUNT_EVENTS_SECRET = 'ACCOUNT_EVENTS_SECRET';
+
+/**
+ * ACCOUNT_EVENTS_URL with ACCOUNT_EVENTS_SECRET: https (http only to a loopback host, for local
+ * receivers), and a `whsec_` secret whose key is base64 of at least 24 bytes. Neither set: events
+ * are off (undefined). One without the other is an error naming the one missing.
+ */
+export const accountEvents: Parser<AccountEventsTarget | undefined> = (name, env, jobs) => {
+  const set = (v: string) => env[v] !== undefined && env[v] !== null && env[v] !== '';
+  if (!set(name) && !set(ACCOUNT_EVENTS_SECRET)) return undefined;
+  if (!set(name)) throw new ConfigError(name, `is not set but ${ACCOUNT_EVENTS_SECRET} is; set both or neither`);
+  if (!set(ACCOUNT_EVENTS_SECRET)) throw new ConfigError(ACCOUNT_EVENTS_SECRET, `is not set but ${name} is; set both or neither`);
+  const url = httpUrl(name, env, jobs);
+  const parsed = new URL(url);
+  if (parsed.protocol === 'http:' && !LOOPBACK.has(parsed.hostname)) {
+    throw new ConfigError(name, `must use https (http only for localhost), got "${parsed.host}"`);
+  }
+  const secret = requiredString(ACCOUNT_EVENTS_SECRET, env, jobs);
+  const key = secret.startsWith('whsec_') ? secret.slice('whsec_'.length) : '';
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(key) || key.length % 4 !== 0 || (key.length / 4) * 3 < 24) {
+    throw new ConfigError(ACCOUNT_EVENTS_SECRET, 'must be a Standard Webhooks secret: "whsec_" and base64 of 24 to 64 random bytes');
+  }
+  return { url, secret };
+};

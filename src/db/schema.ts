@@ -105,3 +105,45 @@ export const jobRuns = pgTable(
     index('job_runs_job_started_idx').on(t.job, t.startedAt.desc()),
   ],
 );
+
+export const ACCOUNT_EVENT_TYPES = ['account.deletion_scheduled', 'account.erased'] as const;
+export type AccountEventType = (typeof ACCOUNT_EVENT_TYPES)[number];
+
+/**
+ * The account events outbox (only written while ACCOUNT_EVENTS_URL is set): `account.erased`
+ * rows are inserted by the statement that deletes the users, `account.deletion_scheduled` rows by
+ * the delivery job. `id` is the Standard Webhooks `webhook-id`, the same on every delivery
+ * attempt. Delivered rows are kept ACCOUNT_EVENTS_RETENTION_DAYS as erasure receipts.
+ */
+export const accountEvents = pgTable(
+  'account_events',
+  {
+    id: text('id').primaryKey(),
+    type: text('type').$type<AccountEventType>().notNull(),
+    userId: text('user_id').notNull(),
+    deactivatedAt: timestamp('deactivated_at', { withTimezone: true }).notNull(),
+    /** The event's `data`, as sent: ids and times only. */
+    data: jsonb('data').$type<Record<string, string>>().notNull(),
+    /** The run that recorded it (for account.erased: the run that deleted the user). */
+    runId: text('run_id').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true }).notNull().defaultNow(),
+    deliveredAt: timestamp('delivered_at', { withTimezone: true }),
+    lastError: text('last_error'),
+    parkedAt: timestamp('parked_at', { withTimezone: true }),
+  },
+  (t) => [
+    // One event of each type per deactivation: a notice is recorded once (ON CONFLICT DO NOTHING).
+    uniqueIndex('account_events_once_idx').on(t.userId, t.deactivatedAt, t.type),
+    index('account_events_due_idx')
+      .on(t.nextAttemptAt, t.id)
+      .where(sql`${t.deliveredAt} IS NULL AND ${t.parkedAt} IS NULL`),
+    index('account_events_parked_idx')
+      .on(t.parkedAt)
+      .where(sql`${t.parkedAt} IS NOT NULL AND ${t.deliveredAt} IS NULL`),
+    index('account_events_delivered_idx')
+      .on(t.deliveredAt)
+      .where(sql`${t.deliveredAt} IS NOT NULL`),
+  ],
+);

@@ -4,13 +4,14 @@
  * blob_deletions through the outbox trigger in the same transaction; their chats' stream state in
  * Redis is removed at the end of the run (from spacerr_jobs.stream_deletions, filled by the chats trigger).
  */
-import { sql } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
 import { capped } from '../db/backlog';
 import { num } from '../db/rows';
 import { addCounts, batchedDeletes, type DeleteBatch } from '../run/batched-run';
 import { overdueBefore } from '../run/deadline';
 import { type AsOf, defineJob, type JobContext } from '../run/job';
 import { before, DAY_MS } from '../time';
+import { EVENT_ID, iso } from './account-events';
 import { drainStreamDeletions } from './stream-deletions';
 
 /** Monthly, 00:00 UTC on the 1st. */
@@ -101,7 +102,7 @@ async function deleteBatch(ctx: JobContext, cutoff: Date): Promise<DeleteBatch> 
         LIMIT ${ctx.config.deleteBatchSize}
         FOR UPDATE SKIP LOCKED
       ),
-      deleted AS (DELETE FROM public.users WHERE id = ANY(ARRAY(SELECT id FROM doomed)) RETURNING 1)
+      deleted AS (DELETE FROM public.users WHERE id = ANY(ARRAY(SELECT id FROM doomed)) RETURNING id, deactivated_at)${erasedEvents(ctx)}
       SELECT (SELECT count(*) FROM doomed) AS selected, (SELECT count(*) FROM deleted) AS users`),
       ctx.db.execute(deletedRows),
     ]),
@@ -110,6 +111,27 @@ async function deleteBatch(ctx: JobContext, cutoff: Date): Promise<DeleteBatch> 
   for (const row of after.rows) counts[String(row.relname)] = num(row.n_tup_del);
   for (const row of before.rows) counts[String(row.relname)] = (counts[String(row.relname)] ?? 0) - num(row.n_tup_del);
   return { selected: num(deleted.rows[0]?.selected), counts };
+}
+
+/**
+ * With account events on, the batch's statement also records one `account.erased` per user it
+ * deleted: the DELETE's RETURNING rows are exactly the users gone (a reactivated user dropped out
+ * of it, see above), and a statement is atomic, so there is no erased account without its event
+ * and no event without the erasure. Off: nothing is added to the statement.
+ */
+function erasedEvents(ctx: JobContext): SQL {
+  if (!ctx.config.accountEvents) return sql``;
+  return sql`,
+      erased AS (
+        INSERT INTO spacerr_jobs.account_events (id, type, user_id, deactivated_at, data, run_id)
+        SELECT ${EVENT_ID}, 'account.erased', id, deactivated_at,
+               jsonb_build_object('userId', id, 'deactivatedAt', ${iso(sql`deactivated_at`)},
+                                  'erasedAt', ${iso(sql`now()`)}, 'runId', ${ctx.runId}::text),
+               ${ctx.runId}
+        FROM deleted
+        ON CONFLICT DO NOTHING
+        RETURNING 1
+      )`;
 }
 
 async function countStaleAccounts(ctx: JobContext, cutoff: Date) {

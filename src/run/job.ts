@@ -28,6 +28,8 @@ export interface JobContext extends JobDeps, AsOf {
   budget: Budget;
   /** Count what would be deleted; delete nothing. */
   dryRun: boolean;
+  /** This run's id, as job_runs records it (events name the run that deleted a user). */
+  runId: string;
 }
 
 export interface JobOutcome {
@@ -73,6 +75,11 @@ export interface JobDeclaration<Name extends string = string, F extends string =
    * sweep is followed by the sweeps, one after another through the queue.
    */
   readonly sweep?: true;
+  /**
+   * For an optional job: false when its settings leave it nothing to do. The runner then skips it
+   * before taking the lock and no chain queues it, so an unused feature costs no request.
+   */
+  enabled?(config: Config): boolean;
   run(ctx: JobContext): Promise<JobOutcome>;
 }
 

@@ -7,6 +7,7 @@ import { clearStaleStreams } from '../jobs/clear-stale-streams';
 import { deleteOrphanedMessageSources } from '../jobs/delete-orphaned-message-sources';
 import { deleteStaleDeactivatedAccounts } from '../jobs/delete-stale-deactivated-accounts';
 import { deleteStaleEmptyChats } from '../jobs/delete-stale-empty-chats';
+import { deliverAccountEvents } from '../jobs/deliver-account-events';
 import { purgeDeletedBlobs } from '../jobs/purge-deleted-blobs';
 import type { Job } from './job';
 import { cronMap, checkJobs } from './registry-checks';
@@ -17,6 +18,7 @@ export const JOBS = checkJobs([
   purgeDeletedBlobs,
   clearStaleStreams,
   deleteOrphanedMessageSources,
+  deliverAccountEvents,
 ] as const);
 
 /** Every job name, as a literal type. */

@@ -83,6 +83,20 @@ export async function runJob(job: Job, deps: JobDeps, config: Config, opts: RunO
   const checksAlarm = !opts.dryRun && job.alarm !== undefined;
   const pingInfo = { job: job.name, runId };
 
+  if (job.enabled && !job.enabled(config)) {
+    // Not configured: nothing to do and nothing to record, so not even the lock is taken.
+    const report: RunReport = {
+      ...base,
+      status: 'skipped',
+      counts: {},
+      more: false,
+      subrequests: 0,
+      durationMs: 0,
+      error: 'not configured',
+    };
+    logEvent('info', 'job_run', { ...report });
+    return report;
+  }
   let lock: Awaited<ReturnType<typeof acquireRun>>;
   let lockAttempts = 0;
   try {
@@ -151,7 +165,7 @@ export async function runJob(job: Job, deps: JobDeps, config: Config, opts: RunO
   let error: unknown;
   let phase: RunPhase | undefined;
   try {
-    outcome = await job.run({ ...deps, config, budget, now: opts.now, dryRun: opts.dryRun });
+    outcome = await job.run({ ...deps, config, budget, now: opts.now, dryRun: opts.dryRun, runId });
     // Work left and nothing spent on it: the budget cannot afford one batch. Continuing such a
     // run would only repeat it; fail it so the misconfiguration shows.
     if (outcome.more && budget.used === 0) throw new BudgetTooSmallError(budget.limit, config, share);

@@ -17,6 +17,9 @@
  *   POST   /sessions          {databaseUrl} a dedicated pg connection (to hold a transaction open)
  *   POST   /sessions/:id      {sql, params} run one statement on it
  *   DELETE /sessions/:id      close it
+ *   POST   /receivers         {secret} a Standard Webhooks receiver (test/support/webhook-receiver.ts)
+ *   POST   /receivers/:id/mode {mode: 'ok'|'http503'|'reset'} how it answers from now on
+ *   GET    /receivers/:id     the attempts it received, verified or not, in order
  */
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
@@ -26,6 +29,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { format } from 'prettier';
 import { createDatabase } from '../../scripts/stack/migrate.ts';
+import { type ReceiverMode, startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.ts';
 import { type RunningRedis, startRedisServer } from '../../scripts/stack/redis.ts';
 import { NEON_FAULTS, type NeonHttpFault, type NeonHttpServer, startNeonHttp } from '../../scripts/stack/neon-http.ts';
 import { startUpstashRest, type UpstashRestFault, type UpstashRestServer } from '../../scripts/stack/upstash-rest.ts';
@@ -69,6 +73,7 @@ async function billedCommands(redisUrl: string): Promise<number> {
 export async function startControlServer(opts: { postgresUrl: string; redisUrl: string; template: string }) {
   const envs = new Map<string, FileEnv>();
   const sessions = new Map<string, pg.Client>();
+  const receivers = new Map<string, WebhookReceiver>();
   let nextRedisDb = 1;
   let nextDb = 0;
 
@@ -163,6 +168,25 @@ export async function startControlServer(opts: { postgresUrl: string; redisUrl: 
         return { ok: true };
       },
     ],
+    [
+      'POST',
+      /^\/receivers$/,
+      async (_m, body: { secret: string }) => {
+        const receiver = await startWebhookReceiver(body.secret);
+        const id = randomBytes(8).toString('hex');
+        receivers.set(id, receiver);
+        return { id, url: receiver.url };
+      },
+    ],
+    [
+      'POST',
+      /^\/receivers\/([^/]+)\/mode$/,
+      async (m, body: { mode: ReceiverMode }) => {
+        mustGet(receivers, m[1]).setMode(body.mode);
+        return { ok: true };
+      },
+    ],
+    ['GET', /^\/receivers\/([^/]+)$/, async (m) => ({ attempts: mustGet(receivers, m[1]).attempts })],
   ];
 
   const server = createServer(async (req, res) => {
@@ -189,6 +213,7 @@ export async function startControlServer(opts: { postgresUrl: string; redisUrl: 
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
       for (const c of sessions.values()) await c.end().catch(() => {});
+      for (const r of receivers.values()) await r.close();
       for (const e of envs.values()) {
         await Promise.all([e.neon.close(), e.upstash.close()]);
         await e.redis?.stop();

@@ -90,3 +90,36 @@ describe('parseConfig', () => {
     expect(err.message).toBe('HEARTBEAT_URL_A_JOBS: names no job; use one of HEARTBEAT_URL_A_JOB, HEARTBEAT_URL_OTHER');
   });
 });
+
+describe('account events settings', () => {
+  const SECRET = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
+  const ON = { ACCOUNT_EVENTS_URL: 'https://app.example/hooks', ACCOUNT_EVENTS_SECRET: SECRET };
+
+  it('are off without URL and secret, on with both (loopback http allowed)', () => {
+    expect(parseConfig(ENV).accountEvents).toBeUndefined();
+    expect(parseConfig({ ...ENV, ...ON }).accountEvents).toEqual({ url: ON.ACCOUNT_EVENTS_URL, secret: SECRET });
+    expect(parseConfig({ ...ENV, ...ON, ACCOUNT_EVENTS_URL: 'http://127.0.0.1:8787/h' }).accountEvents?.url).toBe(
+      'http://127.0.0.1:8787/h',
+    );
+    expect(parseConfig(ENV)).toMatchObject({ deletionNoticeDays: 7, accountEventsRetentionDays: 400, accountEventsMaxAttempts: 12 });
+  });
+
+  it('name the missing one when only one is set', () => {
+    expect(errorOf({ ...ENV, ACCOUNT_EVENTS_URL: ON.ACCOUNT_EVENTS_URL }).variable).toBe('ACCOUNT_EVENTS_SECRET');
+    expect(errorOf({ ...ENV, ACCOUNT_EVENTS_SECRET: SECRET }).variable).toBe('ACCOUNT_EVENTS_URL');
+  });
+
+  it('refuse a malformed URL, http to a public host, and a secret that is not whsec_<base64>', () => {
+    expect(errorOf({ ...ENV, ...ON, ACCOUNT_EVENTS_URL: 'app.example/hooks' }).variable).toBe('ACCOUNT_EVENTS_URL');
+    expect(errorOf({ ...ENV, ...ON, ACCOUNT_EVENTS_URL: 'http://app.example/hooks' }).message).toMatch(
+      /ACCOUNT_EVENTS_URL: must use https/,
+    );
+    expect(errorOf({ ...ENV, ...ON, ACCOUNT_EVENTS_URL: 'ftp://app.example/hooks' }).variable).toBe('ACCOUNT_EVENTS_URL');
+    for (const bad of ['secret', Buffer.alloc(32).toString('base64'), 'whsec_not base64!', 'whsec_c2hvcnQ=', `${SECRET}\n`]) {
+      expect(errorOf({ ...ENV, ...ON, ACCOUNT_EVENTS_SECRET: bad }).variable).toBe('ACCOUNT_EVENTS_SECRET');
+    }
+    expect(errorOf({ ...ENV, DELETION_NOTICE_DAYS: '-1' }).variable).toBe('DELETION_NOTICE_DAYS');
+    expect(errorOf({ ...ENV, ACCOUNT_EVENTS_RETENTION_DAYS: '0' }).variable).toBe('ACCOUNT_EVENTS_RETENTION_DAYS');
+    expect(errorOf({ ...ENV, ACCOUNT_EVENTS_MAX_ATTEMPTS: 'ten' }).variable).toBe('ACCOUNT_EVENTS_MAX_ATTEMPTS');
+  });
+});

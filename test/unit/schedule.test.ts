@@ -42,3 +42,14 @@ describe('deadline', () => {
     );
   });
 });
+
+describe('runsWithin (the account job runs a notice window covers)', () => {
+  it('lists the monthly runs within the window, in order', async () => {
+    const { runsWithin } = await import('../../src/jobs/account-events.ts');
+    const at = (s: string) => new Date(s);
+    expect(runsWithin('0 0 1 * *', at('2026-03-28T12:00:00Z'), 7)).toEqual([at('2026-04-01T00:00:00Z')]);
+    expect(runsWithin('0 0 1 * *', at('2026-03-20T12:00:00Z'), 7)).toEqual([]);
+    expect(runsWithin('0 0 1 * *', at('2026-03-20T12:00:00Z'), 45)).toEqual([at('2026-04-01T00:00:00Z'), at('2026-05-01T00:00:00Z')]);
+    expect(runsWithin('0 0 1 * *', at('2026-03-28T12:00:00Z'), 0)).toEqual([]);
+  });
+});

@@ -108,6 +108,7 @@ describe('routes', () => {
       ['purge-deleted-blobs', '*/10 * * * *'],
       ['clear-stale-streams', '*/10 * * * *'],
       ['delete-orphaned-message-sources', '*/10 * * * *'],
+      ['deliver-account-events', '*/10 * * * *'],
     ]);
     expect(jobs.find((j) => j.name === 'delete-stale-empty-chats')?.lastRun).toMatchObject({ status: 'succeeded' });
   });

@@ -58,6 +58,7 @@ describe('GET /api/internal/jobs', () => {
       'purge-deleted-blobs': { pending: 2, parked: 1 },
       'clear-stale-streams': { deletedChatsQueued: 1 },
       'delete-orphaned-message-sources': { orphaned: 1, checksQueued: 0 },
+      'deliver-account-events': { pending: 0, parked: 0 },
     });
     expect(body.ok).toBe(false);
     expect(body.alarms.map((a: { code: string; count: number }) => [a.code, a.count])).toEqual([

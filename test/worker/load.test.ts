@@ -9,11 +9,14 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from 'cloudflare:test';
 import { expect, it, vi } from 'vitest';
 import worker from '../../src/index';
-import { CRONS, JOBS } from '../../src/run/registry';
+import { CRONS, JOBS as ALL_JOBS } from '../../src/run/registry';
 import type { RunReport } from '../../src/run/runner';
 import { ACTIVE_STREAMS_KEY, streamKey } from '../../src/redis/streams';
 import { seedAccount } from './seed';
 import { countRows, provisionEnv, q, sql, type TestEnv, testDb, testRedis } from './support';
+
+/** The jobs this environment runs: account events (an optional job) are not configured here. */
+const JOBS = ALL_JOBS.filter((job) => !job.enabled);
 
 const SECRET = 'load-test-secret-0123456789';
 const CONCURRENT = 50;

@@ -2,6 +2,7 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { env, exports } from 'cloudflare:workers';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import worker from '../../src/index';
+import { parseConfig } from '../../src/config/parse';
 import { ACTIVE_STREAMS_KEY } from '../../src/redis/streams';
 import { CRONS, jobsForCron } from '../../src/run/registry';
 import { seedAccount } from './seed';
@@ -31,14 +32,19 @@ const chatting = () => testRedis(e).zadd(ACTIVE_STREAMS_KEY, { score: SCHEDULED_
 
 const sweepCron = Object.keys(CRONS).find((cron) => jobsForCron(cron)?.every((job) => job.sweep)) ?? '';
 
+/** The jobs a cron runs with this file's settings: an optional job left unconfigured (account events) is not run. */
+const configured = (cron: string) =>
+  (jobsForCron(cron) ?? []).filter((job) => job.enabled?.(parseConfig(e as unknown as Record<string, unknown>)) ?? true).map((j) => j.name);
+
 describe('scheduled()', () => {
   beforeEach(() => {
     sent = [];
   });
 
   it.each(Object.entries(CRONS))(
-    'cron "%s" runs %j (the sweeps while a user chats) and records each run as scheduled',
-    async (cron, jobs) => {
+    'cron "%s" runs %j (the sweeps while a user chats; the configured ones) and records each run as scheduled',
+    async (cron) => {
+      const jobs = configured(cron);
       await chatting();
       await fire(cron);
       const runs = await q<{ job: string; trigger: string; status: string }>(
@@ -81,8 +87,16 @@ describe('scheduled()', () => {
     const cron = Object.keys(CRONS).find((c) => c !== sweepCron) ?? '';
     await fire(cron);
     const [run] = await q<{ id: string }>(testDb(e), sql`SELECT id FROM spacerr_jobs.job_runs WHERE trigger = 'scheduled'`);
-    const sweeps = CRONS[sweepCron] ?? [];
+    const sweeps = configured(sweepCron);
     expect(sent).toEqual([{ job: sweeps[0], continues: run?.id, hop: 1, then: sweeps.slice(1) }]);
+  });
+
+  it('with account events configured, the sweeps that follow a deleting cron include their delivery', async () => {
+    const on = { ...e, ACCOUNT_EVENTS_URL: 'https://app.example/hooks', ACCOUNT_EVENTS_SECRET: `whsec_${btoa('k'.repeat(32))}` };
+    await fire(Object.keys(CRONS).find((c) => c !== sweepCron) ?? '', on);
+    const all = CRONS[sweepCron] ?? [];
+    expect(all).toContain('deliver-account-events');
+    expect(sent).toMatchObject([{ job: all[0], then: all.slice(1) }]);
   });
 
   it('splits the invocation budget between the jobs of one cron', async () => {

@@ -1,0 +1,198 @@
+/**
+ * deliver-account-events: with ACCOUNT_EVENTS_URL and ACCOUNT_EVENTS_SECRET set, records the
+ * `account.deletion_scheduled` notices that have come due and delivers the account_events outbox
+ * (notices, and the `account.erased` rows the account job writes as it deletes), signed, at least
+ * once, with backoff and parking like the blob outbox. Delivered events are kept
+ * ACCOUNT_EVENTS_RETENTION_DAYS as erasure receipts (`npm run receipt -- <userId>`).
+ * Unconfigured, it is never run: no lock, no request.
+ */
+import { type SQL, sql } from 'drizzle-orm';
+import { capped } from '../db/backlog';
+import { num } from '../db/rows';
+import { addCounts, inBatches } from '../run/batched-run';
+import { defineJob, type JobContext, type JobOutcome } from '../run/job';
+import { EVERY_10_MINUTES } from '../run/schedule';
+import { before, DAY_MS } from '../time';
+import { type AccountEvent, deliver, EVENT_ID, iso, runsWithin } from './account-events';
+import { deleteStaleDeactivatedAccounts } from './delete-stale-deactivated-accounts';
+
+/** Events POSTed at once (concurrently) per batch. */
+const DELIVERIES_PER_BATCH = 10;
+/** A claimed event is not picked again for this long if the run dies before recording the attempt. */
+const CLAIM_SECONDS = 900;
+/** Notices recorded per run at most (a first run after turning events on may find many). */
+const NOTICES_PER_RUN = 1000;
+
+export const deliverAccountEvents = defineJob({
+  name: 'deliver-account-events',
+  description: 'Records deletion notices and delivers account lifecycle events to ACCOUNT_EVENTS_URL (Standard Webhooks).',
+  cron: EVERY_10_MINUTES,
+  sweep: true,
+  enabled: (config) => config.accountEvents !== undefined,
+  // Index: account_events_due_idx and account_events_parked_idx (partial).
+  figures: () => ({
+    pending: capped(sql`FROM spacerr_jobs.account_events WHERE delivered_at IS NULL AND parked_at IS NULL`),
+    parked: capped(sql`FROM spacerr_jobs.account_events WHERE delivered_at IS NULL AND parked_at IS NOT NULL`),
+  }),
+  backlog: ['pending', 'parked'],
+  alarm: {
+    code: 'account_events_parked',
+    figures: ['parked'],
+    raise(read, config) {
+      const count = num(read.parked);
+      if (count === 0) return undefined;
+      return {
+        count,
+        message: `${count} account event(s) gave up after ${config.accountEventsMaxAttempts} delivery attempts (see account_events.last_error)`,
+      };
+    },
+  },
+  run,
+});
+
+async function run(ctx: JobContext): Promise<JobOutcome> {
+  const target = ctx.config.accountEvents;
+  if (!target) return { counts: {}, more: false };
+  if (ctx.dryRun) return { counts: await countDue(ctx), more: false };
+  const counts: Record<string, number> = { delivered: 0, failed: 0 };
+  let first = true;
+  // A batch: claim (1), up to DELIVERIES_PER_BATCH POSTs, record the outcomes (1).
+  const more = await inBatches(ctx.budget, 3, async () => {
+    const posts = Math.min(DELIVERIES_PER_BATCH, ctx.budget.limit - ctx.budget.used - 2);
+    const [recorded, claimed] = await claim(ctx, posts, first);
+    if (first) addCounts(counts, recorded);
+    first = false;
+    if (claimed.length === 0) return false;
+    const sentAt = new Date();
+    const results = await Promise.all(
+      claimed.map((event) => {
+        ctx.budget.spend();
+        return deliver(target, event, sentAt);
+      }),
+    );
+    await recordAttempts(ctx, results);
+    const delivered = results.filter((r) => r.ok).length;
+    addCounts(counts, { delivered, failed: results.length - delivered });
+    return claimed.length >= posts;
+  });
+  return { counts, more };
+}
+
+/**
+ * One request: on the run's first batch, record the notices now due and prune old receipts;
+ * then claim up to `limit` due events (the claim sees the notices: the statements of a batch run
+ * in order in one transaction). The claim pushes next_attempt_at forward, so a run that dies
+ * before recording its attempts leaves the events for a later run, and SKIP LOCKED keeps two
+ * runs from claiming the same event.
+ */
+async function claim(ctx: JobContext, limit: number, first: boolean): Promise<[Record<string, number>, AccountEvent[]]> {
+  const claimSql = sql`
+    WITH due AS (
+      SELECT id FROM spacerr_jobs.account_events
+      WHERE delivered_at IS NULL AND parked_at IS NULL AND next_attempt_at <= now()
+      ORDER BY next_attempt_at, id
+      LIMIT ${limit}
+      FOR UPDATE SKIP LOCKED
+    )
+    UPDATE spacerr_jobs.account_events e SET next_attempt_at = now() + make_interval(secs => ${CLAIM_SECONDS})
+    FROM due WHERE e.id = due.id
+    RETURNING e.id, e.type, ${iso(sql`e.created_at`)} AS timestamp, e.data`;
+  if (!first) {
+    const claimed = await ctx.budget.request(() => ctx.db.execute(claimSql));
+    return [{}, claimed.rows as unknown as AccountEvent[]];
+  }
+  const [notices, pruned, claimed] = await ctx.budget.request(() =>
+    ctx.db.batch([
+      ctx.db.execute(recordNotices(ctx) ?? sql`SELECT 0 AS notices`),
+      ctx.db.execute(sql`
+        WITH pruned AS (
+          DELETE FROM spacerr_jobs.account_events
+          WHERE delivered_at < ${before(ctx.now, ctx.config.accountEventsRetentionDays, DAY_MS)}
+          RETURNING 1
+        )
+        SELECT count(*) AS pruned FROM pruned`),
+      ctx.db.execute(claimSql),
+    ]),
+  );
+  const recorded = { notices: num(notices.rows[0]?.notices), pruned: num(pruned.rows[0]?.pruned) };
+  return [recorded, claimed.rows as unknown as AccountEvent[]];
+}
+
+/**
+ * Records `account.deletion_scheduled` for every deactivated user that the account job's next
+ * runs within DELETION_NOTICE_DAYS will delete, once per deactivation (a reactivated user, whose
+ * deactivated_at is NULL, is not selected; one who deactivates again has a new deactivated_at).
+ * `FOR KEY SHARE SKIP LOCKED`: a user the account job is deleting right now (its batch holds the
+ * row FOR UPDATE) is skipped, and one it deleted after our snapshot is no longer returned, so a
+ * notice is never recorded for an account already erased. KEY SHARE does not block the app's
+ * UPDATE of deactivated_at. Index: users_deactivated_at_idx (partial), account_events_once_idx.
+ */
+function recordNotices(ctx: JobContext): SQL | undefined {
+  const account = deleteStaleDeactivatedAccounts;
+  const runs = runsWithin(account.cron, ctx.now, ctx.config.deletionNoticeDays);
+  const last = runs.at(-1);
+  if (!last) return undefined;
+  const retention = sql`make_interval(days => ${ctx.config.accountRetentionDays})`;
+  const runList = sql.join(
+    runs.map((r) => sql`(${r.toISOString()}::timestamptz)`),
+    sql`, `,
+  );
+  return sql`
+    WITH soon AS (
+      SELECT u.id, u.deactivated_at FROM public.users u
+      WHERE u.deactivated_at < ${last.toISOString()}::timestamptz - ${retention}
+        AND NOT EXISTS (
+          SELECT 1 FROM spacerr_jobs.account_events e
+          WHERE e.user_id = u.id AND e.deactivated_at = u.deactivated_at AND e.type = 'account.deletion_scheduled')
+      ORDER BY u.deactivated_at
+      LIMIT ${NOTICES_PER_RUN}
+      FOR KEY SHARE OF u SKIP LOCKED
+    ),
+    scheduled AS (
+      SELECT s.id, s.deactivated_at, s.deactivated_at + ${retention} AS delete_after,
+             (SELECT min(r.at) FROM (VALUES ${runList}) r(at) WHERE r.at > s.deactivated_at + ${retention}) AS run_at
+      FROM soon s
+    ),
+    recorded AS (
+      INSERT INTO spacerr_jobs.account_events (id, type, user_id, deactivated_at, data, run_id)
+      SELECT ${EVENT_ID}, 'account.deletion_scheduled', id, deactivated_at,
+             jsonb_build_object('userId', id, 'deactivatedAt', ${iso(sql`deactivated_at`)},
+                                'deleteAfter', ${iso(sql`delete_after`)}, 'scheduledDeletionAt', ${iso(sql`run_at`)}),
+             ${ctx.runId}
+      FROM scheduled
+      ON CONFLICT DO NOTHING
+      RETURNING 1
+    )
+    SELECT count(*) AS notices FROM recorded`;
+}
+
+/**
+ * One request for the batch's outcomes: delivered, or attempts + 1 with the error and backoff
+ * (1 min · 2^attempts, at most 6 h), parked at ACCOUNT_EVENTS_MAX_ATTEMPTS.
+ */
+async function recordAttempts(ctx: JobContext, results: Awaited<ReturnType<typeof deliver>>[]) {
+  const rows = results.map((r) => ({ id: r.id, ok: r.ok, error: r.ok ? null : r.error.slice(0, 500) }));
+  await ctx.budget.request(() =>
+    ctx.db.execute(sql`
+    UPDATE spacerr_jobs.account_events e SET
+      attempts = e.attempts + 1,
+      delivered_at = CASE WHEN r.ok THEN now() END,
+      last_error = r.error,
+      next_attempt_at = CASE WHEN r.ok THEN e.next_attempt_at
+                             ELSE now() + make_interval(secs => least(60 * power(2, e.attempts), 21600)) END,
+      parked_at = CASE WHEN NOT r.ok AND e.attempts + 1 >= ${ctx.config.accountEventsMaxAttempts} THEN now() END
+    FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS r(id text, ok boolean, error text)
+    WHERE e.id = r.id`),
+  );
+}
+
+async function countDue(ctx: JobContext) {
+  const result = await ctx.budget.request(() =>
+    ctx.db.execute(sql`
+    SELECT count(*) FILTER (WHERE parked_at IS NULL AND next_attempt_at <= now()) AS due,
+           count(*) FILTER (WHERE parked_at IS NOT NULL) AS parked
+    FROM spacerr_jobs.account_events WHERE delivered_at IS NULL`),
+  );
+  const row = result.rows[0] ?? {};
+  return { due: num(row.due), parked: num(row.parked) };
+}
