@@ -4,18 +4,11 @@
  * schema line where one exists). DATABASE_URL from the environment, else from .dev.vars.
  * Exit codes: 0 every check passed, 1 a check failed or the database could not be read.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { devVar } from './dev-vars.ts';
 import { formatChecks, runChecks } from './doctor/checks.ts';
 
 function databaseUrl(): string | undefined {
-  if (process.env.DATABASE_URL) return process.env.DATABASE_URL;
-  const vars = resolve(import.meta.dirname, '../.dev.vars');
-  if (!existsSync(vars)) return undefined;
-  const line = readFileSync(vars, 'utf8')
-    .split('\n')
-    .find((l) => l.startsWith('DATABASE_URL='));
-  return line?.slice('DATABASE_URL='.length).trim().replace(/^"|"$/g, '') || undefined;
+  return devVar('DATABASE_URL')?.value;
 }
 
 async function main(): Promise<number> {

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { LocalWorker } from '../../scripts/stack/worker.ts';
 import { nextRunAt } from '../../src/run/schedule.ts';
 import type { TestBindings } from '../support/control-server.ts';
-import { startWorkerOnNewEnv } from '../support/node-env.ts';
+import { startWorkerOnNewEnv, until } from '../support/node-env.ts';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.ts';
 
 const MONTHLY = '0 0 1 * *';
@@ -39,16 +39,6 @@ afterAll(async () => {
   await db?.end();
   await receiver?.close();
 });
-
-async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 /** Fires the monthly cron and waits until the delivery sweep that follows it has finished. */
 async function fireMonthly(deliveryRunsBefore: number) {

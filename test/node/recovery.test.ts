@@ -9,7 +9,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { LocalWorker } from '../../scripts/stack/worker.ts';
 import type { TestBindings } from '../support/control-server.ts';
-import { setNodeFault, startWorkerOnNewEnv } from '../support/node-env.ts';
+import { setNodeFault, startWorkerOnNewEnv, until } from '../support/node-env.ts';
 
 const JOB = 'delete-stale-deactivated-accounts';
 let env: TestBindings;
@@ -23,16 +23,6 @@ afterAll(async () => {
   await worker?.stop();
   await db?.end();
 });
-
-async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 it(
   'a monthly run that fails on an unreachable Postgres is retried through the queue and deletes the account',

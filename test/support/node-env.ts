@@ -56,3 +56,14 @@ export async function startWorkerOnNewEnv(
     throw err;
   }
 }
+
+/** Polls `check` every 200 ms until it returns a value: waits for a state, never for a moment. */
+export async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
