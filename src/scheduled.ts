@@ -9,7 +9,7 @@
 import type { Config } from './config/parse';
 import { fromEnv } from './deps';
 import { runContinuing } from './run/continuation';
-import type { Job } from './run/job';
+import { isEnabled, type Job } from './run/job';
 import { recoverFailedRun } from './run/recovery';
 import { jobsForCron, SWEEPS } from './run/registry';
 import type { RunReport } from './run/runner';
@@ -31,7 +31,7 @@ function sweepsOnly(jobs: readonly Job[]): boolean {
 
 /** The sweeps follow the chain of a cron's deleting jobs (sent after its last one is done). */
 function followUps(jobs: readonly Job[], config: Config): string[] {
-  return sweepsOnly(jobs) ? [] : SWEEPS.filter((job) => job.enabled?.(config) ?? true).map((job) => job.name);
+  return sweepsOnly(jobs) ? [] : SWEEPS.filter((job) => isEnabled(job, config)).map((job) => job.name);
 }
 
 export async function scheduled(controller: ScheduledController, env: Env, _ctx: ExecutionContext): Promise<void> {
@@ -48,7 +48,7 @@ export async function scheduled(controller: ScheduledController, env: Env, _ctx:
     throw err;
   }
   // An optional job left unconfigured takes no share of the invocation's budget.
-  const jobs = declared.filter((job) => job.enabled?.(deps.config) ?? true);
+  const jobs = declared.filter((job) => isEnabled(job, deps.config));
   const now = new Date(controller.scheduledTime);
   const defers = deps.config.continuationMaxHops > 0;
   if (defers && sweepsOnly(jobs) && !(await tick(deps, deps.config, now, controller.cron)).sweep) return;

@@ -89,3 +89,8 @@ export type Job = JobDeclaration<string, string>;
 export function defineJob<const Name extends string, F extends string>(job: JobDeclaration<Name, F>): JobDeclaration<Name, F> {
   return job;
 }
+
+/** Whether `job` runs under `config`: a job without `enabled` always does. */
+export function isEnabled(job: Pick<Job, 'enabled'>, config: Config): boolean {
+  return job.enabled?.(config) ?? true;
+}

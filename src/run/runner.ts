@@ -13,7 +13,7 @@ import { type Alarm, alarmCheck as alarmCheckOf, alarmOf } from './alarms';
 import { Budget } from './budget';
 import { retryTransient, timedOut } from './retry';
 import { ping } from './heartbeat';
-import type { Job, JobDeps } from './job';
+import { isEnabled, type Job, type JobDeps } from './job';
 
 export type { RunTrigger };
 /** Where a failed run failed: taking the lock, running the job, or recording the outcome. */
@@ -83,7 +83,7 @@ export async function runJob(job: Job, deps: JobDeps, config: Config, opts: RunO
   const checksAlarm = !opts.dryRun && job.alarm !== undefined;
   const pingInfo = { job: job.name, runId };
 
-  if (job.enabled && !job.enabled(config)) {
+  if (!isEnabled(job, config)) {
     // Not configured: nothing to do and nothing to record, so not even the lock is taken.
     const report: RunReport = {
       ...base,
