@@ -105,7 +105,13 @@ async function run() {
       const rows = await withClient(templateUrl, (c) => countRows(c));
 
       process.stderr.write(`bench ${scale}: limit\n`);
-      const limit = await runSqlContender(await cloneDatabase(adminUrl, template, 'bench_limit'), BENCH_JOBS, 'limit');
+      // With added latency the limit's statement pays it too: one request over the Worker's link.
+      const limit = await runSqlContender(
+        await cloneDatabase(adminUrl, template, 'bench_limit'),
+        BENCH_JOBS,
+        'limit',
+        rttMs > 0 ? { neonUrl: neon.url } : undefined,
+      );
       process.stderr.write(`bench ${scale}: naive\n`);
       const naive = await runSqlContender(await cloneDatabase(adminUrl, template, 'bench_naive', true), BENCH_JOBS, 'naive');
       process.stderr.write(`bench ${scale}: worker\n`);

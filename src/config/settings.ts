@@ -63,7 +63,7 @@ export const SETTINGS = [
     name: 'DELETE_BATCH_SIZE',
     kind: 'var',
     default: 500,
-    meaning: 'users per batch of the account job, rows per batch of the cleanup jobs (1–10000)',
+    meaning: "users in the account job's first batch (and at most); rows in the first batch of the cleanup jobs (1–10000)",
     key: 'deleteBatchSize',
     parse: integer(1, 10_000),
   },
@@ -71,9 +71,18 @@ export const SETTINGS = [
     name: 'EMPTY_CHAT_BATCH_SIZE',
     kind: 'var',
     default: 2000,
-    meaning: 'chats per batch of the empty-chat job (1–10000)',
+    meaning: 'chats in the first batch of the empty-chat job (1–10000)',
     key: 'emptyChatBatchSize',
     parse: integer(1, 10_000),
+  },
+  {
+    name: 'BATCH_TARGET_MS',
+    kind: 'var',
+    default: 250,
+    meaning:
+      "target time of one batch as the Worker sees it: batch sizes grow or shrink (at most ×4 a batch, within each job's bounds) towards it; 0 keeps every batch at its first size (0–1000)",
+    key: 'batchTargetMs',
+    parse: integer(0, 1000),
   },
   {
     name: 'BLOB_MAX_ATTEMPTS',

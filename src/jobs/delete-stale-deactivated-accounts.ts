@@ -7,7 +7,7 @@
 import { type SQL, sql } from 'drizzle-orm';
 import { capped } from '../db/backlog';
 import { num } from '../db/rows';
-import { addCounts, batchedDeletes, type DeleteBatch } from '../run/batched-run';
+import { addCounts, batchedDeletes, batchSize, type DeleteBatch } from '../run/batched-run';
 import { overdueBefore } from '../run/deadline';
 import { type AsOf, defineJob, type JobContext } from '../run/job';
 import { before, DAY_MS } from '../time';
@@ -54,7 +54,10 @@ export const deleteStaleDeactivatedAccounts = defineJob({
     // A batch costs 1; keep 3 in hand so one drain of the stream queue below still fits.
     const outcome = await batchedDeletes(ctx, {
       cutoff: cutoff(ctx),
-      batchSize: ctx.config.deleteBatchSize,
+      // Batches only shrink below DELETE_BATCH_SIZE, never grow past it: one account's cascade can
+      // be any size, so a batch grown on small accounts could hold its locks for seconds when it
+      // meets large ones.
+      size: batchSize(ctx, { start: ctx.config.deleteBatchSize, max: ctx.config.deleteBatchSize }),
       cost: 4,
       count: countStaleAccounts,
       deleteBatch,
@@ -85,7 +88,7 @@ const ACCOUNT_TABLES = ['users', 'projects', 'chats', 'messages', 'attachments',
  *   already gone when it arrived.
  * Index: users_deactivated_at_idx (partial); `= ANY(ARRAY(…))` keeps the delete on users_pkey.
  */
-async function deleteBatch(ctx: JobContext, cutoff: Date): Promise<DeleteBatch> {
+async function deleteBatch(ctx: JobContext, cutoff: Date, limit: number): Promise<DeleteBatch> {
   const deletedRows = sql`
     SELECT relname, n_tup_del FROM pg_stat_xact_user_tables
     WHERE schemaname = 'public' AND relname IN ${ACCOUNT_TABLES}`;
@@ -99,7 +102,7 @@ async function deleteBatch(ctx: JobContext, cutoff: Date): Promise<DeleteBatch> 
         SELECT id FROM public.users
         WHERE deactivated_at < ${cutoff}
         ORDER BY deactivated_at
-        LIMIT ${ctx.config.deleteBatchSize}
+        LIMIT ${limit}
         FOR UPDATE SKIP LOCKED
       ),
       deleted AS (DELETE FROM public.users WHERE id = ANY(ARRAY(SELECT id FROM doomed)) RETURNING id, deactivated_at)${erasedEvents(ctx)}

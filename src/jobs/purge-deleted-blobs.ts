@@ -4,11 +4,11 @@
  * succeeds in R2). An R2 failure leaves the rows with attempts + 1, last_error and a backed-off
  * next_attempt_at; after BLOB_MAX_ATTEMPTS a row is parked and shown as needing attention.
  */
-import { inArray, sql } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
 import { capped } from '../db/backlog';
 import { num } from '../db/rows';
-import { blobDeletions } from '../db/schema';
-import { type Batch, batchedRun } from '../run/batched-run';
+import type { BatchSize } from '../run/batch-size';
+import { type Batch, batchedRun, batchSize, timedBatch } from '../run/batched-run';
 import { defineJob, type JobContext } from '../run/job';
 import { EVERY_10_MINUTES } from '../run/schedule';
 
@@ -45,10 +45,21 @@ export const purgeDeletedBlobs = defineJob({
     },
   },
   run(ctx) {
-    // A batch is claim + R2 delete + confirm (or record the failure), plus one spare for a retry.
-    return batchedRun(ctx, { cost: 4, count: countDue, batch: purgeBatch });
+    // The claim grows with BATCH_TARGET_MS from one R2 call's worth of keys up to CLAIM_MAX_KEYS:
+    // the claim is the only statement whose time grows with it, and each R2 call stays ≤ 1000 keys.
+    const size = batchSize(ctx, { start: R2_DELETE_MAX_KEYS, max: CLAIM_MAX_KEYS });
+    return batchedRun(ctx, {
+      // A batch is claim + one R2 delete per 1000 keys + confirm (or record the failure), plus one
+      // spare for a retry.
+      cost: () => 3 + Math.ceil(size.value / R2_DELETE_MAX_KEYS),
+      count: countDue,
+      batch: (c) => purgeBatch(c, size),
+    });
   },
 });
+
+/** The most keys one batch claims: ten R2 calls, so a batch costs at most 13 subrequests. */
+const CLAIM_MAX_KEYS = 10 * R2_DELETE_MAX_KEYS;
 
 interface Claimed {
   id: number;
@@ -57,60 +68,78 @@ interface Claimed {
   live: boolean;
 }
 
-async function purgeBatch(ctx: JobContext): Promise<Batch> {
+async function purgeBatch(ctx: JobContext, size: BatchSize): Promise<Batch> {
   // `live`: the key belongs to an attachments row again (a reused key). Its outbox entry is
   // dropped without touching R2: deleting it would destroy a blob whose row exists.
-  const claimed = await ctx.budget.request(() =>
-    ctx.db.execute(sql`
-    WITH due AS (
-      SELECT id FROM spacerr_jobs.blob_deletions
-      WHERE parked_at IS NULL AND next_attempt_at <= now()
-      ORDER BY next_attempt_at, id
-      LIMIT ${R2_DELETE_MAX_KEYS}
-      FOR UPDATE SKIP LOCKED
-    )
-    UPDATE spacerr_jobs.blob_deletions b SET next_attempt_at = now() + make_interval(secs => ${CLAIM_SECONDS})
-    FROM due WHERE b.id = due.id
-    RETURNING b.id, b.blob_key, b.attempts,
-              EXISTS (SELECT 1 FROM public.attachments a WHERE a.blob_key = b.blob_key) AS live`),
-  );
-  const rows = claimed.rows as unknown as Claimed[];
+  const { rows, full } = await timedBatch(ctx, size, async (limit) => {
+    const claimed = await ctx.budget.request(() =>
+      ctx.db.execute(sql`
+      WITH due AS (
+        SELECT id FROM spacerr_jobs.blob_deletions
+        WHERE parked_at IS NULL AND next_attempt_at <= now()
+        ORDER BY next_attempt_at, id
+        LIMIT ${limit}
+        FOR UPDATE SKIP LOCKED
+      )
+      UPDATE spacerr_jobs.blob_deletions b SET next_attempt_at = now() + make_interval(secs => ${CLAIM_SECONDS})
+      FROM due WHERE b.id = due.id
+      RETURNING b.id, b.blob_key, b.attempts,
+                EXISTS (SELECT 1 FROM public.attachments a WHERE a.blob_key = b.blob_key) AS live`),
+    );
+    const rows = claimed.rows as unknown as Claimed[];
+    return { rows, full: rows.length >= limit };
+  });
   if (rows.length === 0) return { counts: {}, full: false };
-  const keys = rows.filter((r) => !r.live).map((r) => r.blob_key);
-  const ids = rows.map((r) => num(r.id));
+  const dead = rows.filter((r) => !r.live);
+  const keys = dead.map((r) => r.blob_key);
 
-  if (keys.length > 0) {
-    // One attempt: the outbox's attempts and backoff are the retry mechanism for R2.
+  // One attempt per call: the outbox's attempts and backoff are the retry mechanism for R2.
+  for (let done = 0; done < dead.length; done += R2_DELETE_MAX_KEYS) {
+    const chunk = dead.slice(done, done + R2_DELETE_MAX_KEYS);
     ctx.budget.spend();
     try {
-      await ctx.blobs.delete(keys);
+      await ctx.blobs.delete(chunk.map((r) => r.blob_key));
     } catch (err) {
-      await recordFailure(
-        ctx,
-        rows.filter((r) => !r.live).map((r) => num(r.id)),
-        err,
-      );
-      throw new BlobDeleteError(`R2 delete of ${keys.length} keys failed: ${errorText(err)}`, { cause: err });
+      const confirmed = [...rows.filter((r) => r.live), ...dead.slice(0, done)];
+      await settleFailure(ctx, { confirmed: ids(confirmed), failed: ids(chunk), untried: ids(dead.slice(done + R2_DELETE_MAX_KEYS)) }, err);
+      throw new BlobDeleteError(`R2 delete of ${chunk.length} keys failed: ${errorText(err)}`, { cause: err });
     }
   }
-  await ctx.budget.request(() => ctx.db.delete(blobDeletions).where(inArray(blobDeletions.id, ids)));
+  await ctx.budget.request(() => ctx.db.execute(sql`DELETE FROM spacerr_jobs.blob_deletions WHERE id = ${anyId(ids(rows))}`));
   return {
-    counts: { blobs: keys.length, blob_deletions: ids.length, reused_keys_kept: ids.length - keys.length },
-    full: rows.length >= R2_DELETE_MAX_KEYS,
+    counts: { blobs: keys.length, blob_deletions: rows.length, reused_keys_kept: rows.length - keys.length },
+    full,
   };
 }
 
-/** attempts + 1, the error, exponential backoff (1 min · 2^attempts, at most 6 h), parked at the max. */
-async function recordFailure(ctx: JobContext, ids: number[], err: unknown) {
-  // Takes the place of the confirming DELETE within the batch's three subrequests.
+function ids(rows: Claimed[]): number[] {
+  return rows.map((r) => num(r.id));
+}
+
+/** `ANY('{1,2,…}')`: up to 10,000 ids as one parameter rather than one parameter each. */
+function anyId(list: number[]): SQL {
+  return sql`ANY(${`{${list.join(',')}}`}::bigint[])`;
+}
+
+/**
+ * After an R2 call failed, in one request (one transaction), in place of the confirming DELETE:
+ * the keys R2 already deleted (and the reused keys) leave the outbox; the failed call's rows get
+ * attempts + 1, the error and an exponential backoff (1 min · 2^attempts, at most 6 h), parked at
+ * the max; the rows whose call was never made are due again at once, their attempts untouched.
+ */
+async function settleFailure(ctx: JobContext, rows: { confirmed: number[]; failed: number[]; untried: number[] }, err: unknown) {
   await ctx.budget.request(() =>
-    ctx.db.execute(sql`
-    UPDATE spacerr_jobs.blob_deletions SET
-      attempts = attempts + 1,
-      last_error = ${errorText(err).slice(0, 500)},
-      next_attempt_at = now() + make_interval(secs => least(60 * power(2, attempts), 21600)),
-      parked_at = CASE WHEN attempts + 1 >= ${ctx.config.blobMaxAttempts} THEN now() END
-    WHERE ${inArray(blobDeletions.id, ids)}`),
+    ctx.db.batch([
+      ctx.db.execute(sql`DELETE FROM spacerr_jobs.blob_deletions WHERE id = ${anyId(rows.confirmed)}`),
+      ctx.db.execute(sql`
+      UPDATE spacerr_jobs.blob_deletions SET
+        attempts = attempts + 1,
+        last_error = ${errorText(err).slice(0, 500)},
+        next_attempt_at = now() + make_interval(secs => least(60 * power(2, attempts), 21600)),
+        parked_at = CASE WHEN attempts + 1 >= ${ctx.config.blobMaxAttempts} THEN now() END
+      WHERE id = ${anyId(rows.failed)}`),
+      ctx.db.execute(sql`UPDATE spacerr_jobs.blob_deletions SET next_attempt_at = now() WHERE id = ${anyId(rows.untried)}`),
+    ]),
   );
 }
 

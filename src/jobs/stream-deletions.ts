@@ -7,11 +7,13 @@
 import { inArray, sql } from 'drizzle-orm';
 import { streamDeletions } from '../db/schema';
 import { removeChatStreams } from '../redis/streams';
-import { inBatches } from '../run/batched-run';
+import { batchSize, inBatches, timedBatch } from '../run/batched-run';
 import type { JobContext } from '../run/job';
 
-/** Chat ids per Redis script call: bounded so one EVAL stays small. */
+/** Chat ids in the first Redis script call of a run. */
 export const STREAM_DRAIN_BATCH = 500;
+/** The most chat ids per Redis script call: one EVAL stays small (ids of ≈ 40 bytes: ≈ 200 KB). */
+const STREAM_DRAIN_MAX = 5000;
 
 export async function drainStreamDeletions(ctx: JobContext): Promise<{ counts: Record<string, number>; more: boolean }> {
   if (ctx.dryRun) {
@@ -19,16 +21,21 @@ export async function drainStreamDeletions(ctx: JobContext): Promise<{ counts: R
     return { counts: { stream_deletions: row?.n ?? 0 }, more: false };
   }
   const counts = { stream_deletions: 0, redis_streams: 0 };
+  // The batch's three requests are timed together: the script's time grows with the ids too.
+  const size = batchSize(ctx, { start: STREAM_DRAIN_BATCH, max: STREAM_DRAIN_MAX });
   const more = await inBatches(ctx.budget, 3, async () => {
-    const rows = await ctx.budget.request(() =>
-      ctx.db.select({ chatId: streamDeletions.chatId }).from(streamDeletions).orderBy(streamDeletions.enqueuedAt).limit(STREAM_DRAIN_BATCH),
-    );
-    if (rows.length === 0) return false;
-    const ids = rows.map((r) => r.chatId);
-    counts.redis_streams += await ctx.budget.request(() => removeChatStreams(ctx.redis, ids));
-    await ctx.budget.request(() => ctx.db.delete(streamDeletions).where(inArray(streamDeletions.chatId, ids)));
-    counts.stream_deletions += ids.length;
-    return rows.length === STREAM_DRAIN_BATCH;
+    const { full } = await timedBatch(ctx, size, async (limit) => {
+      const rows = await ctx.budget.request(() =>
+        ctx.db.select({ chatId: streamDeletions.chatId }).from(streamDeletions).orderBy(streamDeletions.enqueuedAt).limit(limit),
+      );
+      if (rows.length === 0) return { full: false };
+      const ids = rows.map((r) => r.chatId);
+      counts.redis_streams += await ctx.budget.request(() => removeChatStreams(ctx.redis, ids));
+      await ctx.budget.request(() => ctx.db.delete(streamDeletions).where(inArray(streamDeletions.chatId, ids)));
+      counts.stream_deletions += ids.length;
+      return { full: rows.length === limit };
+    });
+    return full;
   });
   return { counts, more };
 }

@@ -1,9 +1,30 @@
 /**
  * The batch loop every job shares: run batches while the budget affords them, add up what they
  * deleted, and say whether work is left (`more`). A dry run counts once and deletes nothing.
+ * Batch sizes follow BATCH_TARGET_MS (src/run/batch-size.ts): `timedBatch` runs one batch at the
+ * current size and sizes the next from how long it took.
  */
+import { type BatchBounds, BatchSize } from './batch-size';
 import type { Budget } from './budget';
 import type { JobContext, JobOutcome } from './job';
+
+/** This run's batch size for one kind of batch of a job: `bounds`, adapting to BATCH_TARGET_MS. */
+export function batchSize(ctx: JobContext, bounds: BatchBounds): BatchSize {
+  return new BatchSize(bounds, ctx.config.batchTargetMs);
+}
+
+/** Sends one batch of `size.value` rows, times it on the run's clock, and sizes the next batch. */
+export async function timedBatch<T extends { full: boolean }>(
+  ctx: JobContext,
+  size: BatchSize,
+  send: (limit: number) => Promise<T>,
+): Promise<T> {
+  const limit = size.value;
+  const started = ctx.budget.now();
+  const batch = await send(limit);
+  size.observe(limit, batch.full, ctx.budget.now() - started);
+  return batch;
+}
 
 /** Adds `b` into `a`, table by table. */
 export function addCounts(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
@@ -12,12 +33,13 @@ export function addCounts(a: Record<string, number>, b: Record<string, number>):
 }
 
 /**
- * Runs `step` while the budget affords `cost` more subrequests. `step` returns true when more work
- * may remain. Returns `more`: true if it stopped at the budget rather than running out of work.
+ * Runs `step` while the budget affords `cost` more subrequests (a number, or the cost of the next
+ * batch at its current size). `step` returns true when more work may remain. Returns `more`: true
+ * if it stopped at the budget rather than running out of work.
  */
-export async function inBatches(budget: Budget, cost: number, step: () => Promise<boolean>): Promise<boolean> {
+export async function inBatches(budget: Budget, cost: number | (() => number), step: () => Promise<boolean>): Promise<boolean> {
   for (;;) {
-    if (!budget.canAfford(cost)) return true;
+    if (!budget.canAfford(typeof cost === 'number' ? cost : cost())) return true;
     if (!(await step())) return false;
   }
 }
@@ -35,13 +57,17 @@ export interface Batch {
 }
 
 /**
- * The run of a batched job: a dry run counts once; otherwise batches run while the budget affords
- * `cost` subrequests each (the batch itself plus whatever the job keeps in hand for after the
- * loop), adding up their counts, until a batch is not full.
+ * The run of a batched job: a dry run counts once; otherwise batches run while the budget
+ * affords `cost` subrequests each (the batch itself plus whatever the job keeps in hand for
+ * after the loop), adding up their counts, until a batch is not full.
  */
 export async function batchedRun(
   ctx: JobContext,
-  opts: { cost: number; count: (ctx: JobContext) => Promise<Record<string, number>>; batch: (ctx: JobContext) => Promise<Batch> },
+  opts: {
+    cost: number | (() => number);
+    count: (ctx: JobContext) => Promise<Record<string, number>>;
+    batch: (ctx: JobContext) => Promise<Batch>;
+  },
 ): Promise<JobOutcome> {
   if (ctx.dryRun) return { counts: await opts.count(ctx), more: false };
   const counts: Record<string, number> = {};
@@ -54,25 +80,26 @@ export async function batchedRun(
 }
 
 /**
- * `batchedRun` for a job that deletes what is older than a cutoff, `batchSize` candidates per
+ * `batchedRun` for a job that deletes what is older than a cutoff, up to `limit` candidates per
  * batch: a batch that locked fewer than that was the last one.
  */
 export function batchedDeletes(
   ctx: JobContext,
   opts: {
     cutoff: Date;
-    batchSize: number;
+    size: BatchSize;
     cost: number;
     count: (ctx: JobContext, cutoff: Date) => Promise<Record<string, number>>;
-    deleteBatch: (ctx: JobContext, cutoff: Date) => Promise<DeleteBatch>;
+    deleteBatch: (ctx: JobContext, cutoff: Date, limit: number) => Promise<DeleteBatch>;
   },
 ): Promise<JobOutcome> {
   return batchedRun(ctx, {
     cost: opts.cost,
     count: (c) => opts.count(c, opts.cutoff),
-    batch: async (c) => {
-      const batch = await opts.deleteBatch(c, opts.cutoff);
-      return { counts: batch.counts, full: batch.selected >= opts.batchSize };
-    },
+    batch: (c) =>
+      timedBatch(c, opts.size, async (limit) => {
+        const batch = await opts.deleteBatch(c, opts.cutoff, limit);
+        return { counts: batch.counts, full: batch.selected >= limit };
+      }),
   });
 }

@@ -33,6 +33,11 @@ export class Budget {
     return this.#used;
   }
 
+  /** The run's clock (wall time; in a Worker it moves only across I/O, which is what batches time). */
+  now(): number {
+    return this.#clock();
+  }
+
   /** The subrequests this budget allows in all. */
   get limit(): number {
     return this.#limit;

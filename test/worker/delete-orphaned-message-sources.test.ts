@@ -4,7 +4,7 @@
  */
 import { beforeEach, describe, expect, it } from 'vitest';
 import { seedAccount } from './seed';
-import { countRows, provisionEnv, q, runNamed, sql, type TestEnv, testDb } from './support';
+import { countRows, fixedBatches, provisionEnv, q, runNamed, sql, testDb, type TestEnv } from './support';
 
 const JOB = 'delete-orphaned-message-sources';
 const NOW = new Date('2026-11-01T12:00:00.000Z');
@@ -78,7 +78,7 @@ describe(JOB, () => {
   });
 
   it('loops bounded batches until every orphan is gone', async () => {
-    e = await provisionEnv({ DELETE_BATCH_SIZE: '2', EMPTY_CHAT_BATCH_SIZE: '2' });
+    e = await provisionEnv(fixedBatches(2));
     const db = testDb(e);
     await seedAccount(db, NOW, { id: 'u', chats: [{ ageMinutes: 60, messages: 2, attachments: 7 }] });
     await db.execute(sql`DELETE FROM attachments WHERE id IN ('u-c0-a0', 'u-c0-a1', 'u-c0-a2')`);

@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it, type MockInstance, vi } fr
 import type { RunReport } from '../../src/run/runner';
 import { seedChatsWithBlobs, wholeOrGone as wholeOrGoneOf } from './chats-with-blobs';
 import { seedAccount } from './seed';
-import { countRows, provisionEnv, q, runNamed, Session, setFault, sql, type TestEnv, testDb } from './support';
+import { countRows, fixedBatches, provisionEnv, q, runNamed, Session, setFault, sql, testDb, type TestEnv } from './support';
 
 const N = 30;
 const NOW = new Date('2026-11-01T12:00:00.000Z');
@@ -22,7 +22,7 @@ let errors: MockInstance;
 let id = 'u';
 beforeEach(async () => {
   id = 'u';
-  e = await provisionEnv({ DELETE_BATCH_SIZE: '1', EMPTY_CHAT_BATCH_SIZE: '1' });
+  e = await provisionEnv(fixedBatches(1));
   errors = vi.spyOn(console, 'error').mockImplementation(() => {});
   vi.spyOn(console, 'log').mockImplementation(() => {});
 });
@@ -127,7 +127,7 @@ describe('Postgres failing as the run finishes', () => {
     // Same data in a twin env tells how many requests come before the finishing one.
     await seedChats();
     const { subrequests } = await runNamed(e, 'delete-stale-empty-chats', { now: NOW });
-    e = await provisionEnv({ DELETE_BATCH_SIZE: '1', EMPTY_CHAT_BATCH_SIZE: '1' });
+    e = await provisionEnv(fixedBatches(1));
     await seedChats();
     await setFault(e, 'neon', 'http500', { afterRequests: subrequests - 1, count });
     return runNamed(e, 'delete-stale-empty-chats', { now: NOW });

@@ -8,7 +8,7 @@
 import { env } from 'cloudflare:workers';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { seedChatsWithBlobs, wholeOrGone as wholeOrGoneOf } from './chats-with-blobs';
-import { countRows, provisionEnv, q, runNamed, setFault, sql, type TestEnv, testDb } from './support';
+import { countRows, fixedBatches, provisionEnv, q, runNamed, setFault, sql, testDb, type TestEnv } from './support';
 
 const N = 30;
 const NOW = new Date('2026-11-01T12:00:00.000Z');
@@ -17,7 +17,7 @@ const JOB = 'delete-stale-empty-chats';
 let e: TestEnv;
 let id = 'u';
 beforeEach(async () => {
-  e = await provisionEnv({ DELETE_BATCH_SIZE: '1', EMPTY_CHAT_BATCH_SIZE: '1' });
+  e = await provisionEnv(fixedBatches(1));
   id = `rl${e.id}`; // R2 keys derive from it, and the bucket is shared with other test files
   vi.spyOn(console, 'error').mockImplementation(() => {});
   vi.spyOn(console, 'log').mockImplementation(() => {});
@@ -62,7 +62,7 @@ describe('a reply lost after its commit', () => {
     // A twin env with the same data tells how many requests come before the finishing one.
     await seedChats();
     const { subrequests } = await runNamed(e, JOB, { now: NOW });
-    e = await provisionEnv({ DELETE_BATCH_SIZE: '1', EMPTY_CHAT_BATCH_SIZE: '1' });
+    e = await provisionEnv(fixedBatches(1));
     await seedChats();
     await setFault(e, 'neon', 'commit-then-drop', { afterRequests: subrequests - 1, count: 1 });
     const report = await runNamed(e, JOB, { now: NOW });

@@ -6,14 +6,14 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ACTIVE_STREAMS_KEY, streamKey } from '../../src/redis/streams';
 import { seedAccount } from './seed';
-import { provisionEnv, q, runNamed, setFault, sql, type TestEnv, testDb, testRedis } from './support';
+import { fixedBatches, provisionEnv, q, runNamed, setFault, sql, testDb, type TestEnv, testRedis } from './support';
 
 const N = 60;
 const NOW = new Date('2026-11-01T12:00:00.000Z');
 
 let e: TestEnv;
 beforeEach(async () => {
-  e = await provisionEnv({ DELETE_BATCH_SIZE: '1', EMPTY_CHAT_BATCH_SIZE: '1' });
+  e = await provisionEnv(fixedBatches(1));
 });
 
 /** Every chat is either fully present (with its attachment) or fully gone (blob queued). */

@@ -152,6 +152,7 @@ export const INTEGER_VARS: Array<[name: string, min: number, max: number]> = [
   ['RUN_TIME_BUDGET_MS', 1_000, 900_000],
   ['DELETE_BATCH_SIZE', 1, 10_000],
   ['EMPTY_CHAT_BATCH_SIZE', 1, 10_000],
+  ['BATCH_TARGET_MS', 0, 1000],
   ['BLOB_MAX_ATTEMPTS', 1, 100],
   ['JOB_RUNS_RETENTION_DAYS', 1, 3650],
   ['DEADLINE_GRACE_HOURS', 1, 8760],

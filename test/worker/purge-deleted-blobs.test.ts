@@ -11,13 +11,17 @@ const JOB = 'purge-deleted-blobs';
 const NOW = new Date();
 const real: R2Bucket = env.BLOBS;
 
-/** The BLOBS binding the job sees: delegates to Miniflare's bucket, can be made to fail, records delete calls. */
+/**
+ * The BLOBS binding the job sees: delegates to Miniflare's bucket, can be made to fail (every call,
+ * or only the Nth), records delete calls and their keys.
+ */
 function switchableBucket() {
-  const state = { failing: false, deleteCalls: [] as number[] };
+  const state = { failing: false, failCall: 0, deleteCalls: [] as number[], deleteKeys: [] as string[][] };
   const binding = {
     async delete(keys: string | string[]) {
       state.deleteCalls.push(Array.isArray(keys) ? keys.length : 1);
-      if (state.failing) throw new Error('R2 is down (simulated)');
+      state.deleteKeys.push(Array.isArray(keys) ? keys : [keys]);
+      if (state.failing || state.deleteCalls.length === state.failCall) throw new Error('R2 is down (simulated)');
       return real.delete(keys);
     },
     put: (k: string, v: string) => real.put(k, v),
@@ -239,6 +243,68 @@ describe(JOB, () => {
     expect(r2.state.deleteCalls).toEqual([1000, 200]);
     expect((await real.list({ prefix })).objects).toEqual([]);
     expect(await countRows(db, 'blob_deletions')).toBe(0);
+  });
+
+  // A clock that stands still: every batch takes "0 ms", far under BATCH_TARGET_MS, so each full
+  // claim is followed by one 4× larger (up to 10,000 keys), whatever the machine's speed.
+  const still = () => 0;
+  const queueKeys = (prefix: string, n: number) =>
+    testDb(e).execute(sql`INSERT INTO spacerr_jobs.blob_deletions (blob_key) SELECT ${prefix} || g FROM generate_series(1, ${n}) g`);
+
+  it('claims more keys when claims are fast, and still calls R2 with at most 1000 keys', async () => {
+    const prefix = `${t('grow')}/`;
+    await queueKeys(prefix, 2500);
+    const sample = [`${prefix}1`, `${prefix}1700`, `${prefix}2500`];
+    await putAll(sample);
+
+    const report = await runNamed(e, JOB, { now: NOW, clock: still });
+
+    // Claims of 1000 (full: the next is 4000) and 1500 (the last): claim, R2 calls, confirm each.
+    expect(report).toMatchObject({ status: 'succeeded', more: false, subrequests: 2 + (1 + 1 + 1) + (1 + 2 + 1) });
+    expect(report.counts).toEqual({ blobs: 2500, blob_deletions: 2500, reused_keys_kept: 0 });
+    expect(r2.state.deleteCalls).toEqual([1000, 1000, 500]);
+    expect(await present(sample)).toEqual([]);
+    expect(await countRows(testDb(e), 'blob_deletions')).toBe(0);
+  });
+
+  it('when one R2 call of a large claim fails: keys R2 deleted leave, the failed call backs off, the untried are due again', async () => {
+    const prefix = `${t('part')}/`;
+    await queueKeys(prefix, 3500);
+    r2.state.failCall = 3; // claims of 1000 (call 1), then 2500: call 2 succeeds, call 3 fails, call 4 is never made
+
+    const failed = await runNamed(e, JOB, { now: NOW, clock: still });
+
+    expect(failed).toMatchObject({ status: 'failed', more: true });
+    expect(failed.error).toMatch(/^BlobDeleteError: R2 delete of 1000 keys failed: R2 is down/);
+    expect(r2.state.deleteCalls).toEqual([1000, 1000, 1000]);
+    const [deleted1, deleted2, failedCall] = r2.state.deleteKeys as [string[], string[], string[]];
+    const rows = await outbox();
+    const keysWith = (pred: (r: (typeof rows)[number]) => boolean) =>
+      rows
+        .filter(pred)
+        .map((r) => r.blob_key)
+        .sort();
+    // Nothing R2 confirmed is left; nothing else is gone.
+    expect(rows).toHaveLength(3500 - 2000);
+    for (const k of [...deleted1, ...deleted2]) expect(rows.some((r) => r.blob_key === k)).toBe(false);
+    expect(keysWith((r) => r.attempts === 1)).toEqual([...failedCall].sort());
+    for (const r of rows.filter((r) => r.attempts === 1)) {
+      expect(r).toMatchObject({ last_error: 'R2 is down (simulated)', parked: false });
+      expect(r.due_in_s).toBeGreaterThan(30);
+    }
+    const untried = rows.filter((r) => r.attempts === 0);
+    expect(untried).toHaveLength(500);
+    for (const r of untried) expect(r).toMatchObject({ last_error: null, parked: false });
+    for (const r of untried) expect(r.due_in_s).toBeLessThanOrEqual(0);
+
+    // The next run takes the untried keys now and the failed ones once their backoff is over.
+    r2.state.failCall = 0;
+    const next = await runNamed(e, JOB, { now: NOW, clock: still });
+    expect(next).toMatchObject({ status: 'succeeded', counts: { blobs: 500, blob_deletions: 500 } });
+    await makeDue();
+    const last = await runNamed(e, JOB, { now: NOW, clock: still });
+    expect(last).toMatchObject({ status: 'succeeded', counts: { blobs: 1000, blob_deletions: 1000 } });
+    expect(await countRows(testDb(e), 'blob_deletions')).toBe(0);
   });
 
   it('dry run counts the due keys and deletes nothing', async () => {

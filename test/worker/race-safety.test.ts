@@ -6,7 +6,7 @@
  */
 import { beforeEach, describe, expect, it } from 'vitest';
 import { seedAccount } from './seed';
-import { provisionEnv, q, runNamed, Session, sql, type TestEnv, testDb } from './support';
+import { fixedBatches, provisionEnv, q, runNamed, Session, sql, testDb, type TestEnv } from './support';
 
 const NOW = () => new Date();
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -37,7 +37,7 @@ describe('a first message racing the empty-chat job', () => {
   });
 
   it('loses no committed message when many first messages land while the job deletes', async () => {
-    e = await provisionEnv({ DELETE_BATCH_SIZE: '5', EMPTY_CHAT_BATCH_SIZE: '5' });
+    e = await provisionEnv(fixedBatches(5));
     const db = testDb(e);
     const chatIds = (await seedAccount(db, NOW(), { id: 'u', chats: Array.from({ length: 60 }, () => ({ ageMinutes: 60 })) })).chatIds;
     // Every other chat gets a first message, each in its own transaction, racing three job runs.
@@ -91,7 +91,7 @@ describe('a reactivation racing the account job', () => {
   });
 
   it('never deletes a user reactivated by a transaction that committed after the job took its snapshot', async () => {
-    e = await provisionEnv({ DELETE_BATCH_SIZE: '1', EMPTY_CHAT_BATCH_SIZE: '1' });
+    e = await provisionEnv(fixedBatches(1));
     const db = testDb(e);
     for (let i = 0; i < 20; i++) await seedAccount(db, NOW(), { id: `u${String(i).padStart(2, '0')}`, deactivatedDaysAgo: 40 + i });
     // Reactivate the odd users one by one while the job works through the batch-of-one loop.

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { seedAccount } from './seed';
-import { countRows, provisionEnv, q, runNamed, Session, sql, type TestEnv, testDb } from './support';
+import { countRows, fixedBatches, provisionEnv, q, runNamed, Session, sql, testDb, type TestEnv } from './support';
 
 const NOW = new Date('2026-11-01T12:00:00.000Z');
 
@@ -15,7 +15,7 @@ afterEach(() => {
 describe('batching within a subrequest budget', () => {
   it('stops with more: true at the budget, and repeated runs finish with no row deleted twice or skipped', async () => {
     // Budget 5 = lock + finish + 3 batches of 3 chats: 9 chats per run.
-    e = await provisionEnv({ DELETE_BATCH_SIZE: '3', EMPTY_CHAT_BATCH_SIZE: '3', RUN_SUBREQUEST_BUDGET: '5' });
+    e = await provisionEnv({ ...fixedBatches(3), RUN_SUBREQUEST_BUDGET: '5' });
     const db = testDb(e);
     await seedAccount(db, NOW, { id: 'u', chats: Array.from({ length: 20 }, () => ({ ageMinutes: 60 })) });
     await seedAccount(db, NOW, { id: 'keep', chats: [{ ageMinutes: 60, messages: 1 }, { ageMinutes: 1 }] });
@@ -37,7 +37,7 @@ describe('batching within a subrequest budget', () => {
 
   it('batches accounts too, and keeps budget to clear their stream state in the same run', async () => {
     // Budget 7 = lock + finish + 2 batches of 2 users + 3 for draining their chats' stream queue.
-    e = await provisionEnv({ DELETE_BATCH_SIZE: '2', EMPTY_CHAT_BATCH_SIZE: '2', RUN_SUBREQUEST_BUDGET: '7' });
+    e = await provisionEnv({ ...fixedBatches(2), RUN_SUBREQUEST_BUDGET: '7' });
     const db = testDb(e);
     for (let i = 0; i < 5; i++)
       await seedAccount(db, NOW, { id: `u${i}`, deactivatedDaysAgo: 40, chats: [{ ageMinutes: 5, messages: 1 }] });
@@ -80,7 +80,7 @@ describe('the lock', () => {
   });
 
   it('never lets concurrent runs of one job overlap, and together they delete each row once', async () => {
-    e = await provisionEnv({ DELETE_BATCH_SIZE: '2', EMPTY_CHAT_BATCH_SIZE: '2' });
+    e = await provisionEnv(fixedBatches(2));
     const db = testDb(e);
     await seedAccount(db, NOW, { id: 'u', chats: Array.from({ length: 30 }, () => ({ ageMinutes: 60 })) });
 
@@ -162,7 +162,7 @@ describe('what a run records', () => {
   });
 
   it('reports exactly the subrequests the endpoints received', async () => {
-    e = await provisionEnv({ DELETE_BATCH_SIZE: '2', EMPTY_CHAT_BATCH_SIZE: '2' });
+    e = await provisionEnv(fixedBatches(2));
     const db = testDb(e);
     for (let i = 0; i < 3; i++)
       await seedAccount(db, NOW, { id: `u${i}`, deactivatedDaysAgo: 40, chats: [{ ageMinutes: 5, messages: 1 }] });

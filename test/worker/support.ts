@@ -42,6 +42,14 @@ export async function provisionEnv(
  * `connection-lost` answers as Neon does for a connection lost mid-query (400, empty code), and
  * `commit-then-drop` runs the request to its end (COMMIT included) and then drops the reply.
  */
+/**
+ * Batches of exactly `n` in every job (BATCH_TARGET_MS=0 turns the sizing by time off), for the
+ * tests whose subject is where a run stops between batches, not how large its batches are.
+ */
+export function fixedBatches(n: number): Record<string, string> {
+  return { DELETE_BATCH_SIZE: String(n), EMPTY_CHAT_BATCH_SIZE: String(n), BATCH_TARGET_MS: '0' };
+}
+
 export function setFault(
   e: TestEnv,
   service: 'neon' | 'upstash',
