@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --scale 10k|100k|1m ...] [--check] [--batch-size N]`: per scale, builds the
+ * `npm run bench [-- --scale 10k|100k|1m ...] [--check] [--batch-size N] [--rtt-ms N] [--var NAME=VALUE]`: per scale, builds the
  * dataset once into a template database, clones it for each contender (the Worker, the raw-SQL
  * limit, the naive statements), runs every job on each and writes `bench/results/<scale>.json`.
  * A run of more than one scale also writes the summary (`bench/results/summary.md`, the charts,
@@ -39,6 +39,7 @@ const { values } = parseArgs({
     'check-file': { type: 'string', multiple: true },
     'batch-size': { type: 'string' },
     'rtt-ms': { type: 'string', default: '0' },
+    var: { type: 'string', multiple: true },
   },
 });
 const scales = (values.scale ?? Object.keys(SCALES)).flatMap((s) => s.split(',')).map((s) => s.trim().toLowerCase());
@@ -48,6 +49,12 @@ for (const s of scales) {
 const batchSize = values['batch-size'];
 if (batchSize !== undefined && !/^[1-9]\d*$/.test(batchSize)) usage(`--batch-size: expected a whole number, got "${batchSize}"`);
 const vars: Record<string, string> = batchSize ? { DELETE_BATCH_SIZE: batchSize } : {};
+// `--var BATCH_TARGET_MS=0`: any other [vars] setting of the Worker for this run, recorded in the results.
+for (const v of values.var ?? []) {
+  const m = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(v);
+  if (!m) usage(`--var: expected NAME=VALUE, got "${v}"`);
+  vars[m[1]!] = m[2]!;
+}
 // Added latency per request in the local Neon and Upstash endpoints (scripts/stack/latency.ts).
 const rttMs = Number(values['rtt-ms']);
 if (!/^\d+$/.test(values['rtt-ms'] ?? '')) usage(`--rtt-ms: expected a whole number of milliseconds, got "${values['rtt-ms']}"`);
@@ -140,6 +147,8 @@ async function run() {
         settings: {
           DELETE_BATCH_SIZE: batchSize ?? tomlVar('DELETE_BATCH_SIZE'),
           RUN_SUBREQUEST_BUDGET: tomlVar('RUN_SUBREQUEST_BUDGET'),
+          BATCH_TARGET_MS: tomlVar('BATCH_TARGET_MS'),
+          ...vars,
           ...(rttMs > 0 ? { rttMs: String(rttMs) } : {}),
         },
         dataset: { buildMs, rows },
