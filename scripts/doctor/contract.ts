@@ -143,7 +143,7 @@ export function createIndexSql(need: IndexNeed): string {
 export interface TriggerNeed {
   table: string;
   name: string;
-  /** As in drizzle/0001_app_triggers.sql, which creates it. */
+  /** As in the migration of drizzle/ that creates it (0001_app_triggers.sql, 0003_messages_moved.sql). */
   create: string;
 }
 
@@ -189,6 +189,11 @@ export const TRIGGERS: TriggerNeed[] = [
     'messages',
     'messages_add_emptied_chats',
     'CREATE TRIGGER messages_add_emptied_chats AFTER DELETE ON public.messages REFERENCING OLD TABLE AS deleted_messages FOR EACH STATEMENT EXECUTE FUNCTION spacerr_jobs.add_emptied_chats();',
+  ),
+  T(
+    'messages',
+    'messages_moved_update_empty_chats',
+    'CREATE TRIGGER messages_moved_update_empty_chats AFTER UPDATE OF chat_id ON public.messages FOR EACH ROW WHEN (OLD.chat_id IS DISTINCT FROM NEW.chat_id) EXECUTE FUNCTION spacerr_jobs.update_empty_chats_for_moved_message();',
   ),
   T(
     'messages',

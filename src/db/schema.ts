@@ -16,11 +16,12 @@ export const workerSchema = pgSchema(WORKER_SCHEMA);
 const pgTable = workerSchema.table;
 
 /**
- * Chats without messages, kept by triggers on the app's `chats` and `messages` (drizzle/0000):
- * a row is added with the chat, removed by its first message, added back when its last message is
- * deleted, and removed with the chat. It makes "has no messages" indexable without a column on
- * the app's table, and because the first message deletes the row, that message conflicts with the
- * empty-chat job's lock on it (the argument is next to the job's SQL).
+ * Chats without messages, kept by triggers on the app's `chats` and `messages` (drizzle/0001,
+ * 0003): a row is added with the chat, removed by its first message (inserted or moved in), added
+ * back when its last message is deleted or moved out, and removed with the chat. It makes "has no
+ * messages" indexable without a column on the app's table, and because the first message deletes
+ * the row, that message conflicts with the empty-chat job's lock on it (the argument is next to
+ * the job's SQL).
  */
 export const emptyChats = pgTable(
   'empty_chats',

@@ -39,7 +39,8 @@ export const deleteStaleEmptyChats = defineJob({
  * One batch, one statement, one transaction. "Has no messages" is a row in
  * spacerr_jobs.empty_chats (no column on the app's table): triggers add it with the chat and
  * delete it with the chat's first message, inside the inserting transaction. The job locks both
- * the empty_chats row and the chat row. Race safety with a first message being inserted:
+ * the empty_chats row and the chat row. Race safety with a first message being inserted (a
+ * message moved in, UPDATE OF chat_id, deletes the row and checks the foreign key the same way):
  * - In flight: the app's INSERT into messages holds a KEY SHARE lock on the chat (foreign key
  *   check) and, once its trigger ran, the delete lock on the empty_chats row. Either conflicts
  *   with `FOR UPDATE … SKIP LOCKED`, which skips the chat: it is not deleted.

@@ -5,11 +5,23 @@
  * relation, column, constraint, index, trigger, function and sequence in public, one line each.
  */
 import { execFile } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { drizzle } from 'drizzle-orm/node-postgres';
+import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { INDEXES, TRIGGERS } from '../../scripts/doctor/contract.ts';
-import { applyAppSchema, createDatabase, migrateDatabase, migrateLegacy } from '../../scripts/stack/migrate.ts';
+import {
+  applyAppSchema,
+  createDatabase,
+  MIGRATIONS_DIR,
+  MIGRATIONS_TABLE,
+  migrateDatabase,
+  migrateLegacy,
+  WORKER_SCHEMA,
+} from '../../scripts/stack/migrate.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const created: string[] = [];
@@ -72,6 +84,24 @@ async function dumpSchema(url: string, schema = 'public'): Promise<string[]> {
     );
     return rows.map((r) => r.line).sort();
   });
+}
+
+/** Applies drizzle/'s migrations up to and including `tag`, as a deployment of that version did. */
+async function migrateUpTo(url: string, tag: string): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'spacerr-migrations-'));
+  try {
+    cpSync(MIGRATIONS_DIR, dir, { recursive: true });
+    const journalFile = join(dir, 'meta/_journal.json');
+    const journal = JSON.parse(readFileSync(journalFile, 'utf8')) as { entries: Array<{ tag: string }> };
+    const last = journal.entries.findIndex((e) => e.tag === tag);
+    expect(last, tag).toBeGreaterThanOrEqual(0);
+    writeFileSync(journalFile, JSON.stringify({ ...journal, entries: journal.entries.slice(0, last + 1) }));
+    await withDb(url, (c) =>
+      migrate(drizzle(c), { migrationsFolder: dir, migrationsSchema: WORKER_SCHEMA, migrationsTable: MIGRATIONS_TABLE }),
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 async function schemas(url: string): Promise<string[]> {
@@ -231,5 +261,33 @@ describe('a deployment of the legacy layout (Worker tables in public, chats.has_
     expect(await schemas(url)).toEqual(['public', 'spacerr_jobs']);
     const r = await doctor(url);
     expect(r.code, r.out).toBe(0);
+  });
+});
+
+describe('a database migrated before messages moved between chats kept empty_chats (0003_messages_moved)', () => {
+  it('lists the chats that earlier moves left without messages; the doctor then passes', async () => {
+    const url = await database('before_moves');
+    await applyAppSchema(url);
+    await migrateUpTo(url, '0002_account_events');
+    const listed = (c: pg.Client) =>
+      c.query<{ chat_id: string }>(`SELECT chat_id FROM spacerr_jobs.empty_chats ORDER BY 1`).then((r) => r.rows.map((row) => row.chat_id));
+    await withDb(url, async (c) => {
+      await c.query(`INSERT INTO public.users (id, email) VALUES ('u', 'u@x')`);
+      await c.query(`INSERT INTO public.chats (id, user_id) VALUES ('left', 'u'), ('target', 'u'), ('kept', 'u')`);
+      await c.query(
+        `INSERT INTO public.messages (id, chat_id, role) VALUES ('m1', 'left', 'user'), ('m2', 'kept', 'user'), ('m3', 'kept', 'user')`,
+      );
+      await c.query(`UPDATE public.messages SET chat_id = 'target' WHERE id IN ('m1', 'm2')`);
+      expect(await listed(c)).toEqual(['target']); // what moves did before the trigger: 'left' unlisted
+    });
+
+    await migrateDatabase(url);
+
+    // 'left' is listed again; 'target' keeps its stale entry, which the job heals (its NOT EXISTS
+    // sees the messages), and 'kept' still has a message.
+    expect(await withDb(url, listed)).toEqual(['left', 'target']);
+    const r = await doctor(url);
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toContain('✓ trigger messages_moved_update_empty_chats on messages');
   });
 });

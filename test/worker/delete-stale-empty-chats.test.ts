@@ -1,4 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
+import type { Db } from '../../src/db/client';
 import { seedAccount } from './seed';
 import { countRows, provisionEnv, q, runNamed, sql, type TestEnv, testDb } from './support';
 
@@ -11,6 +12,8 @@ beforeEach(async () => {
 });
 
 const chatIds = async () => (await q<{ id: string }>(testDb(e), sql`SELECT id FROM chats ORDER BY id`)).map((r) => r.id);
+const listedChats = async (db: Db) =>
+  (await q<{ chat_id: string }>(db, sql`SELECT chat_id FROM spacerr_jobs.empty_chats ORDER BY chat_id`)).map((r) => r.chat_id);
 
 describe(JOB, () => {
   it('deletes empty chats older than 15 minutes; keeps 14-minute-old, exactly 15, and any chat with a message', async () => {
@@ -67,6 +70,56 @@ describe(JOB, () => {
     expect(report.counts.chats).toBe(1);
     expect(await chatIds()).toEqual(['u-c1']);
     expect(await listed('u-c1')).toBe(false);
+  });
+
+  it('keeps an old empty chat a message was moved into, and deletes the chat it left empty', async () => {
+    const db = testDb(e);
+    await seedAccount(db, NOW, {
+      id: 'u',
+      chats: [
+        { ageMinutes: 60, messages: 2 }, // c0: both messages move out → empty, old → deleted
+        { ageMinutes: 60 }, // c1: old and empty until the messages move in → kept
+        { ageMinutes: 60, messages: 2 }, // c2: one of its two messages moves out → kept
+      ],
+    });
+    expect(await listedChats(db)).toEqual(['u-c1']);
+    // One statement moves three rows: the chat each one leaves is judged after all of them moved.
+    await db.execute(sql`UPDATE public.messages SET chat_id = 'u-c1' WHERE id IN ('u-c0-m0', 'u-c0-m1', 'u-c2-m0')`);
+    expect(await listedChats(db)).toEqual(['u-c0']);
+
+    const report = await runNamed(e, JOB, { now: NOW });
+
+    expect(report.counts.chats).toBe(1);
+    expect(await q(db, sql`SELECT id FROM public.chats ORDER BY id`)).toEqual([{ id: 'u-c1' }, { id: 'u-c2' }]);
+    expect(await q(db, sql`SELECT id, chat_id FROM public.messages ORDER BY id`)).toEqual([
+      { id: 'u-c0-m0', chat_id: 'u-c1' },
+      { id: 'u-c0-m1', chat_id: 'u-c1' },
+      { id: 'u-c2-m0', chat_id: 'u-c1' },
+      { id: 'u-c2-m1', chat_id: 'u-c2' },
+    ]);
+    expect(await listedChats(db)).toEqual([]);
+  });
+
+  it('calls the move trigger only when chat_id changes: a streamed content update leaves empty_chats alone', async () => {
+    const db = testDb(e);
+    await seedAccount(db, NOW, {
+      id: 'u',
+      chats: [
+        { ageMinutes: 60, messages: 1 },
+        { ageMinutes: 60, messages: 1 },
+      ],
+    });
+    // Stale entries for both chats (they have messages): the move function, were it called for a
+    // message of u-c1 that stays there, would delete u-c1's entry. Nothing else touches them.
+    await db.execute(
+      sql`INSERT INTO spacerr_jobs.empty_chats (chat_id, created_at) SELECT id, created_at FROM public.chats WHERE id IN ('u-c0', 'u-c1')`,
+    );
+    await db.execute(sql`UPDATE public.messages SET content = '{"text":"streamed"}' WHERE id = 'u-c1-m0'`);
+    await db.execute(sql`UPDATE public.messages SET chat_id = chat_id, content = '{"text":"edited"}' WHERE id = 'u-c1-m0'`);
+    expect(await listedChats(db)).toEqual(['u-c0', 'u-c1']);
+    // A real move does call it: the chat moved into loses its entry, the chat left empty keeps one.
+    await db.execute(sql`UPDATE public.messages SET chat_id = 'u-c1' WHERE id = 'u-c0-m0'`);
+    expect(await listedChats(db)).toEqual(['u-c0']);
   });
 
   it('dry run counts and deletes nothing', async () => {

@@ -70,6 +70,68 @@ describe('a first message racing the empty-chat job', () => {
   });
 });
 
+describe('a message moved into an empty chat racing the empty-chat job', () => {
+  it('never deletes the chat while the move is in flight, and lists the chat it left once it commits', async () => {
+    const db = testDb(e);
+    await seedAccount(db, NOW(), { id: 'u', chats: [{ ageMinutes: 60, messages: 1 }, { ageMinutes: 60 }] });
+    const app = await Session.open(e);
+    try {
+      await app.query('BEGIN');
+      await app.query(`UPDATE public.messages SET chat_id = 'u-c1' WHERE id = 'u-c0-m0'`);
+      const run = runNamed(e, 'delete-stale-empty-chats', { now: NOW() });
+      await pause(300); // the job reaches u-c1 while the move is uncommitted
+      await app.query('COMMIT');
+      const report = await run;
+      // u-c1 is skipped (the move holds its row, KEY SHARE for the foreign key, and its empty_chats
+      // row); u-c0 was not empty in the job's snapshot.
+      expect(report.counts.chats).toBe(0);
+    } finally {
+      await app.close();
+    }
+    expect(await q(db, sql`SELECT id, chat_id FROM public.messages`)).toEqual([{ id: 'u-c0-m0', chat_id: 'u-c1' }]);
+    expect(await q(db, sql`SELECT id FROM public.chats ORDER BY id`)).toEqual([{ id: 'u-c0' }, { id: 'u-c1' }]);
+    // After the commit the list is true: the chat moved into is off it, the one left empty is on it.
+    expect(await q(db, sql`SELECT chat_id FROM spacerr_jobs.empty_chats`)).toEqual([{ chat_id: 'u-c0' }]);
+    expect((await runNamed(e, 'delete-stale-empty-chats', { now: NOW() })).counts.chats).toBe(1);
+    expect(await q(db, sql`SELECT id FROM public.chats`)).toEqual([{ id: 'u-c1' }]);
+  });
+
+  it('loses no committed message when many moves into old empty chats land while the job deletes', async () => {
+    e = await provisionEnv({ EMPTY_CHAT_BATCH_SIZE: '10000' });
+    const db = testDb(e);
+    // The job's one statement locks 4000 older empty chats before it reaches the targets: a window
+    // after its snapshot in which a committed move is invisible to its NOT EXISTS, and only the
+    // move's delete of the target's empty_chats row makes the lock drop the chat. Without the
+    // move trigger, moved messages are deleted with their chats here (2 to 19 of 150 in each of
+    // 7 trials).
+    await seedAccount(db, NOW(), { id: 'f', chats: Array.from({ length: 4000 }, () => ({ ageMinutes: 120 })) });
+    const s = await seedAccount(db, NOW(), {
+      id: 'u',
+      chats: [{ ageMinutes: 1, messages: 150 }, ...Array.from({ length: 150 }, () => ({ ageMinutes: 60 }))],
+    });
+    const moves = s.messageIds.map(async (id, i) => {
+      const to = s.chatIds[i + 1];
+      await pause(i * 1.5);
+      try {
+        const r = await db.execute(sql`UPDATE public.messages SET chat_id = ${to} WHERE id = ${id} RETURNING id`);
+        return { id, to, committed: r.rows.length === 1 };
+      } catch (err) {
+        // The job deleted the chat first: the app is told (foreign key violation), nothing is lost.
+        expect(String((err as { cause?: { code?: string } }).cause?.code ?? (err as { code?: string }).code)).toBe('23503');
+        return { id, to, committed: false };
+      }
+    });
+    await pause(20);
+    await runNamed(e, 'delete-stale-empty-chats', { now: NOW() });
+    const outcomes = await Promise.all(moves);
+
+    const chatOf = new Map(
+      (await q<{ id: string; chat_id: string }>(db, sql`SELECT id, chat_id FROM public.messages`)).map((r) => [r.id, r.chat_id]),
+    );
+    expect(outcomes.filter((o) => o.committed && chatOf.get(o.id) !== o.to)).toEqual([]);
+  });
+});
+
 describe('a reactivation racing the account job', () => {
   it('never deletes a user whose reactivation is in flight as the job runs', async () => {
     const db = testDb(e);
