@@ -24,10 +24,9 @@ describe('a first message racing the empty-chat job', () => {
     try {
       await app.query('BEGIN');
       await app.query(`INSERT INTO messages (id, chat_id, role) VALUES ('m-race', 'u-c0', 'user')`);
-      const run = runNamed(e, 'delete-stale-empty-chats', { now: NOW() });
-      await pause(300); // the job reaches u-c0 while the insert is uncommitted
+      // The whole run happens while the insert is uncommitted (the job never waits on the app).
+      const report = await runNamed(e, 'delete-stale-empty-chats', { now: NOW() });
       await app.query('COMMIT');
-      const report = await run;
       expect(report.counts.chats).toBe(1); // u-c1 only
     } finally {
       await app.close();
@@ -78,10 +77,9 @@ describe('a message moved into an empty chat racing the empty-chat job', () => {
     try {
       await app.query('BEGIN');
       await app.query(`UPDATE public.messages SET chat_id = 'u-c1' WHERE id = 'u-c0-m0'`);
-      const run = runNamed(e, 'delete-stale-empty-chats', { now: NOW() });
-      await pause(300); // the job reaches u-c1 while the move is uncommitted
+      // The whole run happens while the move is uncommitted (the job never waits on the app).
+      const report = await runNamed(e, 'delete-stale-empty-chats', { now: NOW() });
       await app.query('COMMIT');
-      const report = await run;
       // u-c1 is skipped (the move holds its row, KEY SHARE for the foreign key, and its empty_chats
       // row); u-c0 was not empty in the job's snapshot.
       expect(report.counts.chats).toBe(0);
@@ -141,10 +139,10 @@ describe('a reactivation racing the account job', () => {
     try {
       await app.query('BEGIN');
       await app.query(`UPDATE users SET deactivated_at = NULL WHERE id = 'back'`);
-      const run = runNamed(e, 'delete-stale-deactivated-accounts', { now: NOW() });
-      await pause(300);
+      // The whole run happens while the reactivation is uncommitted (the job never waits on the app).
+      const run = await runNamed(e, 'delete-stale-deactivated-accounts', { now: NOW() });
       await app.query('COMMIT');
-      expect((await run).counts.users).toBe(1);
+      expect(run.counts.users).toBe(1);
     } finally {
       await app.close();
     }
