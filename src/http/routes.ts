@@ -6,6 +6,7 @@ import { HTTPException } from 'hono/http-exception';
 import { latestRuns } from '../db/job-runs';
 import { fromEnv } from '../deps';
 import { type Alarm, alarmsAt, backlogAt } from '../run/alarms';
+import { isEnabled, type Job } from '../run/job';
 import { findJob, JOBS } from '../run/registry';
 import { runJob } from '../run/runner';
 import { nextRunAt } from '../run/schedule';
@@ -41,6 +42,10 @@ export async function listJobsRoute(c: Context<AppEnv>) {
     backlogAt(deps.db, JOBS, { config: deps.config, now }),
   ]);
   const alarms = backlog.alarms;
+  const next = (job: Job) => (isEnabled(job, deps.config) ? nextRunAt(job.cron, now) : null);
+  // A sweep's own cron runs it only while users are active (src/run/tick.ts); on an idle app it
+  // runs after the next chain of a deleting job. With CONTINUATION_MAX_HOPS=0 every tick sweeps.
+  const idleSweep = deps.config.continuationMaxHops > 0 ? earliest(JOBS.filter((j) => !j.sweep).map(next)) : undefined;
   return c.json({
     now: now.toISOString(),
     ok: alarms.length === 0,
@@ -52,7 +57,9 @@ export async function listJobsRoute(c: Context<AppEnv>) {
         name: job.name,
         description: job.description,
         cron,
-        nextRunAt: nextRunAt(cron, now)?.toISOString() ?? null,
+        enabled: isEnabled(job, deps.config),
+        nextRunAt: next(job)?.toISOString() ?? null,
+        ...(job.sweep && idleSweep !== undefined ? { nextRunAtIfIdle: idleSweep?.toISOString() ?? null } : {}),
         lastRun: run
           ? {
               id: run.id,
@@ -73,6 +80,11 @@ export async function listJobsRoute(c: Context<AppEnv>) {
       };
     }),
   });
+}
+
+function earliest(dates: Array<Date | null>): Date | null {
+  const times = dates.filter((d) => d !== null).map((d) => d.getTime());
+  return times.length > 0 ? new Date(Math.min(...times)) : null;
 }
 
 /**

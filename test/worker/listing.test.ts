@@ -50,7 +50,14 @@ describe('GET /api/internal/jobs', () => {
       const next = new Date(job(name).nextRunAt);
       expect(next.getUTCMinutes() % 10).toBe(0);
       expect(next.getTime() - now).toBeLessThanOrEqual(10 * 60_000);
+      // The */10 tick defers the sweeps while no user is active: then they follow the next
+      // deleting chain, the 12-hourly empty-chat run at the latest.
+      expect(job(name).nextRunAtIfIdle).toBe(twelveHourly.toISOString());
     }
+    expect(job('delete-stale-empty-chats')).not.toHaveProperty('nextRunAtIfIdle');
+    // Account events are off in this env (no ACCOUNT_EVENTS_URL): listed, with no next run.
+    expect(job('deliver-account-events')).toMatchObject({ enabled: false, nextRunAt: null });
+    expect(job('delete-stale-empty-chats')).toMatchObject({ enabled: true });
 
     expect(Object.fromEntries(body.jobs.map((j: { name: string; backlog: unknown }) => [j.name, j.backlog]))).toEqual({
       'delete-stale-deactivated-accounts': { eligible: 2, overdue: 1 },
