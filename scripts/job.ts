@@ -3,12 +3,14 @@
  * runner until it is done; `npm run job -- list [--url URL]` shows the jobs and their last runs.
  * The secret is CRON_SECRET from the environment, else from `.dev.vars` (written by `npm run dev`).
  * Exit codes: 0 done, 1 a run failed or the Worker is unreachable, 2 usage (arguments, secret,
- * unknown job), 3 skipped (another run holds the lock), 130 interrupted.
+ * unknown job), 3 skipped (another run holds the lock), 130 interrupted. `npm run job -- requeue <job>`
+ * makes a job's parked rows due again.
  */
 import { parseArgs } from 'node:util';
 import { CliError, EXIT } from './cli/errors.ts';
 import { formatDuration } from './cli/format.ts';
 import { listJobs } from './cli/list.ts';
+import { requeueJob } from './cli/requeue.ts';
 import { type RunLoopResult, runUntilDone } from './cli/run.ts';
 import { findSecret } from './cli/secret.ts';
 import { renderTable } from './cli/table.ts';
@@ -19,6 +21,7 @@ const DEFAULT_MAX_RUNS = 1000;
 const USAGE = `usage:
   npm run job -- <job> [--dry-run] [--url URL] [--max-runs N]   run a job until it is done
   npm run job -- list [--url URL]                                jobs, crons, last runs, backlog, alarms
+  npm run job -- requeue <job> [--url URL]                       parked rows due again (purge-deleted-blobs, deliver-account-events)
 
   --url       the Worker (default: $JOBS_URL or ${DEFAULT_URL}, what \`npm run dev\` serves)
   --dry-run   count what would be deleted, delete nothing (one run)
@@ -32,6 +35,13 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const [command, ...extra] = positionals;
+  if (command === 'requeue') {
+    if (extra.length !== 1 || values['dry-run'] || values['max-runs'])
+      throw new CliError(`requeue takes one job name and only --url\n${USAGE}`, EXIT.usage);
+    const url = parseUrl(values.url ?? process.env.JOBS_URL ?? DEFAULT_URL);
+    console.log(await requeueJob(url, findSecret(process.env, process.cwd()), extra[0]!));
+    return 0;
+  }
   if (!command || extra.length > 0) throw new CliError(`expected one job name or "list"\n${USAGE}`, EXIT.usage);
   const url = parseUrl(values.url ?? process.env.JOBS_URL ?? DEFAULT_URL);
   const secret = findSecret(process.env, process.cwd());

@@ -17,6 +17,7 @@ export const LOG_EVENTS = [
   'recovery_exhausted',
   'heartbeat_failed',
   'http_error',
+  'requeued',
 ] as const;
 export type LogEvent = (typeof LOG_EVENTS)[number];
 export type LogLevel = 'info' | 'warn' | 'error';

@@ -6,7 +6,7 @@ import { type Context, Hono } from 'hono';
 import type { Invocation } from '../deps';
 import { cronSecretAuth } from './auth';
 import { onError, withInternalHeaders } from './errors';
-import { healthRoute, listJobsRoute, runJobRoute } from './routes';
+import { healthRoute, listJobsRoute, requeueRoute, runJobRoute } from './routes';
 
 export type AppEnv = { Bindings: Env; Variables: { deps: Invocation } };
 
@@ -21,6 +21,8 @@ export function createApp() {
     if (c.req.method === 'HEAD') return methodNotAllowed(c);
     await next();
   });
+  app.post('/api/internal/jobs/:job/requeue', requeueRoute);
+  app.all('/api/internal/jobs/:job/requeue', (c) => c.json({ error: 'method_not_allowed', message: 'Use POST.' }, 405, { Allow: 'POST' }));
   app.on(['GET', 'POST'], '/api/internal/jobs/:job', runJobRoute);
   app.all('/api/internal/jobs/:job', methodNotAllowed);
   app.all('/api/internal/jobs', (c) => c.json({ error: 'method_not_allowed', message: 'Use GET.' }, 405, { Allow: 'GET' }));

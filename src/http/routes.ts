@@ -1,6 +1,7 @@
 /**
  * Route handlers. Each builds its clients from env once (src/deps.ts) after auth has passed.
  */
+import { sql } from 'drizzle-orm';
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { latestRuns } from '../db/job-runs';
@@ -10,11 +11,30 @@ import { isEnabled, type Job } from '../run/job';
 import { findJob, JOBS } from '../run/registry';
 import { runJob } from '../run/runner';
 import { nextRunAt } from '../run/schedule';
-import { publicMessage } from '../log';
+import { logEvent, publicMessage } from '../log';
 import type { AppEnv } from './app';
 
 const TRUE_VALUES = new Set(['1', 'true']);
 const FALSE_VALUES = new Set(['0', 'false']);
+
+/**
+ * POST /api/internal/jobs/:job/requeue — makes the job's parked rows due again (once what made
+ * them fail is fixed), with a fresh count of attempts; the next run picks them up. One request.
+ */
+export async function requeueRoute(c: Context<AppEnv>) {
+  const name = c.req.param('job') ?? '';
+  const job = findJob(name);
+  if (!job) return c.json({ error: 'unknown_job', message: 'No such job.', jobs: JOBS.map((j) => j.name) }, 404);
+  if (!job.requeue) {
+    const jobs = JOBS.filter((j) => j.requeue).map((j) => j.name);
+    return c.json({ error: 'nothing_to_requeue', message: 'This job parks nothing.', jobs }, 400);
+  }
+  const { db } = fromEnv(c.env);
+  const result = await db.execute(sql`WITH requeued AS (${job.requeue}) SELECT count(*)::int AS n FROM requeued`);
+  const requeued = Number(result.rows[0]?.n ?? 0);
+  logEvent('info', 'requeued', { job: job.name, requeued });
+  return c.json({ job: job.name, requeued });
+}
 
 /** GET|POST /api/internal/jobs/:job[?dryRun=1] — runs the job now. */
 export async function runJobRoute(c: Context<AppEnv>) {

@@ -47,6 +47,10 @@ export const deliverAccountEvents = defineJob({
       };
     },
   },
+  // After the receiver is fixed. Index: account_events_parked_idx (partial).
+  requeue: sql`
+    UPDATE spacerr_jobs.account_events SET parked_at = NULL, attempts = 0, next_attempt_at = now()
+    WHERE parked_at IS NOT NULL AND delivered_at IS NULL RETURNING 1`,
   run,
 });
 

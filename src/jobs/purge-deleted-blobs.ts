@@ -44,6 +44,10 @@ export const purgeDeletedBlobs = defineJob({
       };
     },
   },
+  // After R2 access is fixed. Index: blob_deletions_parked_idx (partial).
+  requeue: sql`
+    UPDATE spacerr_jobs.blob_deletions SET parked_at = NULL, attempts = 0, next_attempt_at = now()
+    WHERE parked_at IS NOT NULL RETURNING 1`,
   run(ctx) {
     // The claim grows with BATCH_TARGET_MS from one R2 call's worth of keys up to CLAIM_MAX_KEYS:
     // the claim is the only statement whose time grows with it, and each R2 call stays ≤ 1000 keys.

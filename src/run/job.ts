@@ -80,6 +80,11 @@ export interface JobDeclaration<Name extends string = string, F extends string =
    * before taking the lock and no chain queues it, so an unused feature costs no request.
    */
   enabled?(config: Config): boolean;
+  /**
+   * For a job that parks what keeps failing: one UPDATE that makes every parked row due again with
+   * a fresh count of attempts, `RETURNING 1` per row (POST /api/internal/jobs/:job/requeue).
+   */
+  readonly requeue?: SQL;
   run(ctx: JobContext): Promise<JobOutcome>;
 }
 

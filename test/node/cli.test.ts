@@ -85,6 +85,7 @@ beforeAll(async () => {
     // 4 rows a batch, 5 subrequests a run (2 for the lock and the record): 3 batches a run.
     DELETE_BATCH_SIZE: '4',
     EMPTY_CHAT_BATCH_SIZE: '4',
+    BATCH_TARGET_MS: '0',
     RUN_SUBREQUEST_BUDGET: '5',
   }));
 }, 90_000);
@@ -183,6 +184,30 @@ describe('npm run job -- list', () => {
     ]) {
       expect(r.stdout).toMatch(new RegExp(`^${job} .* never `, 'm'));
     }
+  });
+});
+
+describe('npm run job -- requeue <job>', () => {
+  it('makes the parked rows due again and says how many; a job that parks nothing: exit 2, naming the ones that do', async () => {
+    await db.query(`INSERT INTO spacerr_jobs.blob_deletions (blob_key, attempts, parked_at, next_attempt_at)
+      VALUES ('k-parked', 8, now(), now() + interval '1 day'), ('k-waiting', 1, NULL, now() + interval '1 hour')`);
+    const r = await cli(['requeue', 'purge-deleted-blobs', '--url', worker.url]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe('purge-deleted-blobs: 1 parked row due again; the next run picks it up');
+    const rows = (
+      await db.query(
+        `SELECT blob_key, attempts, parked_at IS NOT NULL AS parked, next_attempt_at <= now() AS due FROM spacerr_jobs.blob_deletions ORDER BY blob_key`,
+      )
+    ).rows;
+    expect(rows).toEqual([
+      { blob_key: 'k-parked', attempts: 0, parked: false, due: true },
+      { blob_key: 'k-waiting', attempts: 1, parked: false, due: false },
+    ]);
+
+    const refused = await cli(['requeue', JOB, '--url', worker.url]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('nothing_to_requeue: This job parks nothing.');
+    expect((await cli(['requeue', '--url', worker.url])).code).toBe(2);
   });
 });
 

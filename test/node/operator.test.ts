@@ -94,6 +94,7 @@ beforeAll(async () => {
     // each: enough for one batch of each after their own requests.)
     DELETE_BATCH_SIZE: '1',
     EMPTY_CHAT_BATCH_SIZE: '1',
+    BATCH_TARGET_MS: '0',
     RUN_SUBREQUEST_BUDGET: '30',
     // Longer than the 10-minute cron's interval: a run this file fails on purpose is left to its
     // next cron, so no recovery lands in a later test (recovery has its own file).

@@ -6,6 +6,7 @@
  */
 import { inject } from 'vitest';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { createApp } from '../../src/http/app';
 import { seedAccount } from './seed';
 import { endpointStats, provisionEnv, q, runNamed, Session, sql, type TestEnv, testDb } from './support';
 
@@ -245,6 +246,19 @@ describe(`${JOB}: delivery`, () => {
     await receiver.setMode('ok');
     await makeDue();
     expect((await runNamed(e, JOB, { now })).counts).toMatchObject({ delivered: 0 });
+
+    // The receiver is fixed: the operator requeues, and the next run delivers the event once.
+    const requeue = await createApp().request(
+      `/api/internal/jobs/${JOB}/requeue`,
+      { method: 'POST', headers: { Authorization: 'Bearer test-cron-secret-0123456789' } },
+      e as Env,
+    );
+    expect([requeue.status, await requeue.json()]).toEqual([200, { job: JOB, requeued: 1 }]);
+    expect(await events()).toMatchObject([{ attempts: 0, parked: false, delivered: false }]);
+    const after = await runNamed(e, JOB, { now });
+    expect(after.counts).toMatchObject({ delivered: 1 });
+    expect(after.alarms).toBeUndefined();
+    expect(await events()).toMatchObject([{ attempts: 1, parked: false, delivered: true }]);
   });
 
   it('costs one request per attempt plus lock, one batch and finish, all counted in the budget', async () => {

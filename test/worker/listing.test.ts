@@ -85,3 +85,24 @@ describe('GET /api/internal/jobs', () => {
     expect(await get('/api/internal/health')).toMatchObject({ status: 200, body: { ok: true, alarms: [] } });
   });
 });
+
+describe('POST /api/internal/jobs/:job/requeue', () => {
+  const post = async (path: string, method = 'POST') => {
+    const res = await app.request(path, { method, headers: { Authorization: `Bearer ${SECRET}` } }, e as Env);
+    return { status: res.status, body: (await res.json()) as any };
+  };
+
+  it('refuses a job that parks nothing, an unknown job, another method and a missing secret, changing nothing', async () => {
+    expect(await post('/api/internal/jobs/delete-stale-empty-chats/requeue')).toEqual({
+      status: 400,
+      body: { error: 'nothing_to_requeue', message: 'This job parks nothing.', jobs: ['purge-deleted-blobs', 'deliver-account-events'] },
+    });
+    expect((await post('/api/internal/jobs/no-such-job/requeue')).status).toBe(404);
+    expect((await post('/api/internal/jobs/purge-deleted-blobs/requeue', 'GET')).status).toBe(405);
+    const anonymous = await app.request('/api/internal/jobs/purge-deleted-blobs/requeue', { method: 'POST' }, e as Env);
+    expect(anonymous.status).toBe(401);
+    const [parked] = (await testDb(e).execute(sql`SELECT count(*)::int AS n FROM spacerr_jobs.blob_deletions WHERE parked_at IS NOT NULL`))
+      .rows;
+    expect(parked).toEqual({ n: 1 });
+  });
+});

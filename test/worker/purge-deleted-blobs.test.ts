@@ -4,10 +4,12 @@
  */
 import { env } from 'cloudflare:workers';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { createApp } from '../../src/http/app';
 import { seedAccount } from './seed';
 import { countRows, provisionEnv, q, runNamed, sql, type TestEnv, testDb } from './support';
 
 const JOB = 'purge-deleted-blobs';
+const AUTH = { Authorization: 'Bearer test-cron-secret-0123456789' };
 const NOW = new Date();
 const real: R2Bucket = env.BLOBS;
 
@@ -179,6 +181,15 @@ describe(JOB, () => {
     expect(await present(s.blobKeys)).toEqual(s.blobKeys);
     expect(await outbox()).toMatchObject([{ blob_key: s.blobKeys[0], attempts: 2, parked: true }]);
     expect((await runNamed(e, JOB, { now: NOW, dryRun: true })).counts).toEqual({ blobs: 0, parked: 1 });
+
+    // R2 is fixed: the operator requeues (POST …/requeue), and the next run deletes the blob.
+    const requeue = await createApp().request(`/api/internal/jobs/${JOB}/requeue`, { method: 'POST', headers: AUTH }, e as Env);
+    expect([requeue.status, await requeue.json()]).toEqual([200, { job: JOB, requeued: 1 }]);
+    expect(await outbox()).toMatchObject([{ blob_key: s.blobKeys[0], attempts: 0, parked: false, last_error: 'R2 is down (simulated)' }]);
+    const after = await runNamed(e, JOB, { now: NOW });
+    expect(after).toMatchObject({ status: 'succeeded', counts: { blobs: 1, blob_deletions: 1 } });
+    expect(after.alarms).toBeUndefined();
+    expect(await present(s.blobKeys)).toEqual([]);
   });
 
   it('queues a parked key afresh when its attachment comes back and is deleted again', async () => {
