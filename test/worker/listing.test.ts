@@ -93,6 +93,7 @@ describe('POST /api/internal/jobs/:job/requeue', () => {
   };
 
   it('refuses a job that parks nothing, an unknown job, another method and a missing secret, changing nothing', async () => {
+    await testDb(e).execute(sql`INSERT INTO spacerr_jobs.blob_deletions (blob_key, attempts, parked_at) VALUES ('k-requeue', 8, now())`);
     expect(await post('/api/internal/jobs/delete-stale-empty-chats/requeue')).toEqual({
       status: 400,
       body: { error: 'nothing_to_requeue', message: 'This job parks nothing.', jobs: ['purge-deleted-blobs', 'deliver-account-events'] },
@@ -101,8 +102,11 @@ describe('POST /api/internal/jobs/:job/requeue', () => {
     expect((await post('/api/internal/jobs/purge-deleted-blobs/requeue', 'GET')).status).toBe(405);
     const anonymous = await app.request('/api/internal/jobs/purge-deleted-blobs/requeue', { method: 'POST' }, e as Env);
     expect(anonymous.status).toBe(401);
-    const [parked] = (await testDb(e).execute(sql`SELECT count(*)::int AS n FROM spacerr_jobs.blob_deletions WHERE parked_at IS NOT NULL`))
-      .rows;
+    const [parked] = (
+      await testDb(e).execute(
+        sql`SELECT count(*)::int AS n FROM spacerr_jobs.blob_deletions WHERE blob_key = 'k-requeue' AND parked_at IS NOT NULL`,
+      )
+    ).rows;
     expect(parked).toEqual({ n: 1 });
   });
 });
