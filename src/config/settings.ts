@@ -63,7 +63,8 @@ export const SETTINGS = [
     name: 'DELETE_BATCH_SIZE',
     kind: 'var',
     default: 500,
-    meaning: "users in the account job's first batch (and at most); rows in the first batch of the cleanup jobs (1–10000)",
+    meaning:
+      'most users in a batch of the account job (its first batch: a quarter, unless `BATCH_TARGET_MS` is 0); rows in the first batch of the cleanup jobs (1–10000)',
     key: 'deleteBatchSize',
     parse: integer(1, 10_000),
   },

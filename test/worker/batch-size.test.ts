@@ -51,9 +51,14 @@ describe('batch sizes by time', () => {
   });
 
   it('shrinks slow batches (to a tenth of the first size at least), and never grows the account job past DELETE_BATCH_SIZE', async () => {
-    e = await provisionEnv({ DELETE_BATCH_SIZE: '8' });
+    // The account job starts at a quarter of DELETE_BATCH_SIZE: 8 users, at most 32.
+    e = await provisionEnv({ DELETE_BATCH_SIZE: '32' });
     const db = testDb(e);
-    for (let i = 0; i < 20; i++) await seedAccount(db, NOW, { id: `gone${i}`, deactivatedDaysAgo: 40 + i });
+    const stale = (prefix: string, n: number) =>
+      db.execute(sql`INSERT INTO public.users (id, email, deactivated_at)
+        SELECT ${prefix} || g, ${prefix} || g || '@example.com', ${NOW.toISOString()}::timestamptz - interval '40 days' - g * interval '1 minute'
+        FROM generate_series(1, ${n}) g`);
+    await stale('gone', 20);
     await seedAccount(db, NOW, { id: 'kept', deactivatedDaysAgo: 3 });
 
     // Every batch takes 400 ms against a 250 ms target: 8, then 5, 3, 1 (the floor), 1, 1, 1, and
@@ -61,10 +66,10 @@ describe('batch sizes by time', () => {
     const slowRun = await runNamed(e, 'delete-stale-deactivated-accounts', { now: NOW, clock: slow() });
     expect(slowRun).toMatchObject({ status: 'succeeded', more: false, subrequests: 2 + 8, counts: { users: 20 } });
 
-    for (let i = 0; i < 20; i++) await seedAccount(db, NOW, { id: `again${i}`, deactivatedDaysAgo: 40 + i });
-    // Instant batches: the account job stays at 8 (8, 8, 4), where the others would grow.
+    await stale('again', 100);
+    // Instant batches: 8, then 32 (×4), then it stays at its bound of 32: 8 + 32 + 32 + 28.
     const fastRun = await runNamed(e, 'delete-stale-deactivated-accounts', { now: NOW, clock: still });
-    expect(fastRun).toMatchObject({ status: 'succeeded', more: false, subrequests: 2 + 3, counts: { users: 20 } });
+    expect(fastRun).toMatchObject({ status: 'succeeded', more: false, subrequests: 2 + 4, counts: { users: 100 } });
     expect(await q(db, sql`SELECT id FROM public.users`)).toEqual([{ id: 'kept' }]);
   });
 

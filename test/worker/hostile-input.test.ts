@@ -26,6 +26,7 @@ const ROUTES: Array<[string, string]> = [
   ['POST', JOB_PATH],
   ['GET', '/api/internal/jobs'],
   ['GET', '/api/internal/health'],
+  ['POST', '/api/internal/jobs/purge-deleted-blobs/requeue'],
 ];
 /**
  * The auth check's contract: the scheme (any case), a space, any whitespace, then exactly the
