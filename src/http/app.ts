@@ -17,21 +17,25 @@ export function createApp() {
   app.get('/api/internal/jobs', listJobsRoute);
   // Hono routes HEAD as GET (and drops the body); a HEAD from a link checker or an uptime probe
   // must never run a job.
+  const getOrPost = allowOnly('GET', 'POST');
   app.use('/api/internal/jobs/:job', async function refuseHead(c, next) {
-    if (c.req.method === 'HEAD') return methodNotAllowed(c);
+    if (c.req.method === 'HEAD') return getOrPost(c);
     await next();
   });
   app.post('/api/internal/jobs/:job/requeue', requeueRoute);
-  app.all('/api/internal/jobs/:job/requeue', (c) => c.json({ error: 'method_not_allowed', message: 'Use POST.' }, 405, { Allow: 'POST' }));
+  app.all('/api/internal/jobs/:job/requeue', allowOnly('POST'));
   app.on(['GET', 'POST'], '/api/internal/jobs/:job', runJobRoute);
-  app.all('/api/internal/jobs/:job', methodNotAllowed);
-  app.all('/api/internal/jobs', (c) => c.json({ error: 'method_not_allowed', message: 'Use GET.' }, 405, { Allow: 'GET' }));
-  app.all('/api/internal/health', (c) => c.json({ error: 'method_not_allowed', message: 'Use GET.' }, 405, { Allow: 'GET' }));
+  app.all('/api/internal/jobs/:job', getOrPost);
+  app.all('/api/internal/jobs', allowOnly('GET'));
+  app.all('/api/internal/health', allowOnly('GET'));
   app.notFound((c) => c.json({ error: 'not_found', message: 'No such route.' }, 404));
   app.onError(onError);
   return app;
 }
 
-function methodNotAllowed(c: Context<AppEnv>) {
-  return c.json({ error: 'method_not_allowed', message: 'Use GET or POST.' }, 405, { Allow: 'GET, POST' });
+/** The 405 of a route that answers only `methods`: `Use GET or POST.`, with the Allow header. */
+function allowOnly(...methods: string[]) {
+  return function methodNotAllowed(c: Context<AppEnv>) {
+    return c.json({ error: 'method_not_allowed', message: `Use ${methods.join(' or ')}.` }, 405, { Allow: methods.join(', ') });
+  };
 }

@@ -22,9 +22,8 @@ const FALSE_VALUES = new Set(['0', 'false']);
  * them fail is fixed), with a fresh count of attempts; the next run picks them up. One request.
  */
 export async function requeueRoute(c: Context<AppEnv>) {
-  const name = c.req.param('job') ?? '';
-  const job = findJob(name);
-  if (!job) return c.json({ error: 'unknown_job', message: 'No such job.', jobs: JOBS.map((j) => j.name) }, 404);
+  const job = findJob(c.req.param('job') ?? '');
+  if (!job) return unknownJob(c);
   if (!job.requeue) {
     const jobs = JOBS.filter((j) => j.requeue).map((j) => j.name);
     return c.json({ error: 'nothing_to_requeue', message: 'This job parks nothing.', jobs }, 400);
@@ -38,9 +37,8 @@ export async function requeueRoute(c: Context<AppEnv>) {
 
 /** GET|POST /api/internal/jobs/:job[?dryRun=1] — runs the job now. */
 export async function runJobRoute(c: Context<AppEnv>) {
-  const name = c.req.param('job') ?? '';
-  const job = findJob(name);
-  if (!job) return c.json({ error: 'unknown_job', message: 'No such job.', jobs: JOBS.map((j) => j.name) }, 404);
+  const job = findJob(c.req.param('job') ?? '');
+  if (!job) return unknownJob(c);
   const dryRun = parseRunQuery(c.req.queries());
   const deps = fromEnv(c.env);
   const report = await runJob(job, deps, deps.config, { trigger: 'http', now: new Date(), dryRun });
@@ -100,6 +98,11 @@ export async function listJobsRoute(c: Context<AppEnv>) {
       };
     }),
   });
+}
+
+/** 404 for a job name the registry does not know, listing the ones it does. */
+function unknownJob(c: Context<AppEnv>) {
+  return c.json({ error: 'unknown_job', message: 'No such job.', jobs: JOBS.map((j) => j.name) }, 404);
 }
 
 function earliest(dates: Array<Date | null>): Date | null {
