@@ -40,7 +40,8 @@ export default defineConfig({
           name: 'worker',
           include: ['test/worker/**/*.test.ts'],
           // `npm run soak -- --seconds N` (scripts/soak.ts) sets SOAK_SECONDS; npm test soaks a minute.
-          provide: { soakSeconds: Number(process.env.SOAK_SECONDS ?? 60) },
+          // TEST_NOW=<ISO instant> adds that instant to the ones the schedule tests fix (test/support/instants.ts).
+          provide: { soakSeconds: Number(process.env.SOAK_SECONDS ?? 60), testNow: process.env.TEST_NOW ?? '' },
           testTimeout: 30_000,
         },
       },

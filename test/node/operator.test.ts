@@ -10,10 +10,12 @@ import { Redis } from '@upstash/redis';
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { LocalWorker } from '../../scripts/stack/worker.ts';
-import { heartbeatVariable } from '../../src/config/parse.ts';
+import { heartbeatVariable, parseConfig } from '../../src/config/parse.ts';
+import { VAR_DEFAULTS } from '../../src/config/settings.ts';
 import { ACTIVE_STREAMS_KEY } from '../../src/redis/streams.ts';
 import { CRONS, JOBS, SWEEPS } from '../../src/run/registry.ts';
 import type { TestBindings } from '../support/control-server.ts';
+import { waitingForItsRun } from '../support/instants.ts';
 import { setNodeFault, startWorkerOnNewEnv } from '../support/node-env.ts';
 
 const SECRET = 'operator-test-secret-0123456789';
@@ -188,10 +190,13 @@ describe('an operator', () => {
   });
 
   it('gets a deadline alarm when an account outlives its scheduled deletion', async () => {
-    // Eligible but still waiting for its monthly run: backlog, not an alarm.
-    await db.query(
-      `INSERT INTO users (id, email, created_at, deactivated_at) VALUES ('waiting', 'w@x', now(), now() - interval '31 days')`,
-    );
+    // Eligible but still waiting for its monthly run: backlog, not an alarm. This Worker runs on
+    // the real clock, so the time comes from the schedule (a day past the window is overdue from
+    // 06:00 on the 1st): test/support/instants.ts.
+    const config = parseConfig({ ...VAR_DEFAULTS, ...env } as Record<string, string>);
+    await db.query(`INSERT INTO users (id, email, created_at, deactivated_at) VALUES ('waiting', 'w@x', now(), $1)`, [
+      waitingForItsRun(new Date(), config),
+    ]);
     const waiting = await api('/api/internal/health');
     expect(waiting).toMatchObject({ status: 200, body: { ok: true, alarms: [] } });
 

@@ -11,6 +11,8 @@ declare module 'vitest' {
     };
     /** How long test/worker/soak.test.ts plays the app (SOAK_SECONDS, set by `npm run soak`). */
     soakSeconds: number;
+    /** TEST_NOW: one more instant for the tests that fix their own clock ('' when unset). */
+    testNow: string;
   }
 }
 

@@ -6,6 +6,7 @@ import { overdueBefore } from '../../src/run/deadline.ts';
 import type { AsOf } from '../../src/run/job.ts';
 import { nextRunAt, previousRunAt } from '../../src/run/schedule.ts';
 import { DAY_MS } from '../../src/time.ts';
+import { AWKWARD_INSTANTS, testInstants, waitingForItsRun } from '../support/instants.ts';
 
 const config = parseConfig({
   ...VAR_DEFAULTS,
@@ -51,5 +52,29 @@ describe('runsWithin (the account job runs a notice window covers)', () => {
     expect(runsWithin('0 0 1 * *', at('2026-03-20T12:00:00Z'), 7)).toEqual([]);
     expect(runsWithin('0 0 1 * *', at('2026-03-20T12:00:00Z'), 45)).toEqual([at('2026-04-01T00:00:00Z'), at('2026-05-01T00:00:00Z')]);
     expect(runsWithin('0 0 1 * *', at('2026-03-28T12:00:00Z'), 0)).toEqual([]);
+  });
+});
+
+describe('test data placed by the schedule (test/support/instants.ts)', () => {
+  const cutoffAt = (now: Date) => thirtyDays({ config, now });
+  const overdueAt = (now: Date) => overdueBefore(MONTHLY, thirtyDays, { config, now }) ?? new Date(0);
+
+  it.each(AWKWARD_INSTANTS)('at %s, waitingForItsRun is eligible and not overdue for the next 30 minutes', (iso) => {
+    const now = new Date(iso);
+    const at = waitingForItsRun(now, config);
+    expect(at < cutoffAt(now)).toBe(true);
+    for (const later of [0, 10, 29]) expect(at >= overdueAt(new Date(now.getTime() + later * 60_000))).toBe(true);
+  });
+
+  it('is needed: a day past the window is overdue from the end of the grace on the 1st', () => {
+    const dayPast = (now: Date) => new Date(cutoffAt(now).getTime() - DAY_MS);
+    const overdue = (iso: string) => dayPast(new Date(iso)) < overdueAt(new Date(iso));
+    expect(AWKWARD_INSTANTS.filter(overdue)).toEqual(['2026-12-01T06:00:30Z', '2026-12-01T21:50:00Z', '2027-03-01T06:00:30Z']);
+  });
+
+  it('adds TEST_NOW to the instants, and refuses one that is not an instant', () => {
+    expect(testInstants(undefined)).toEqual([...AWKWARD_INSTANTS]);
+    expect(testInstants('2028-02-29T06:00:01Z').at(-1)).toBe('2028-02-29T06:00:01.000Z');
+    expect(() => testInstants('tomorrow')).toThrow(/TEST_NOW must be an ISO instant/);
   });
 });
