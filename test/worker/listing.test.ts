@@ -31,7 +31,7 @@ describe.each(testInstants(inject('testNow')))('at %s', (instant) => {
     await seedAccount(db, now, { id: 'late', deactivatedDaysAgo: 400 }); // overdue: missed a scheduled run
     // Eligible, and waiting for a run still to come (or inside its grace): a day past the window
     // is overdue from 06:00 on the 1st, so its time comes from the schedule.
-    await seedAccount(db, now, { id: 'due', deactivatedAt: waitingForItsRun(now, parseConfig(e)) });
+    await seedAccount(db, now, { id: 'due', deactivatedAt: waitingForItsRun(now, parseConfig(e as unknown as Record<string, unknown>)) });
     await seedAccount(db, now, { id: 'recent', deactivatedDaysAgo: 3 }); // not yet eligible
     await seedAccount(db, now, {
       id: 'active',
