@@ -5,12 +5,32 @@
  * next_attempt_at; after BLOB_MAX_ATTEMPTS a row is parked and shown as needing attention.
  */
 import { type SQL, sql } from 'drizzle-orm';
+import { APP } from '../app-map/app';
 import { capped } from '../db/backlog';
 import { num } from '../db/rows';
 import type { BatchSize } from '../run/batch-size';
 import { type Batch, batchedRun, batchSize, timedBatch } from '../run/batched-run';
 import { defineJob, type JobContext } from '../run/job';
 import { EVERY_10_MINUTES } from '../run/schedule';
+
+/**
+ * A key is live while a row of the app names it again: an attachments row's key, or a message
+ * source's pathname (each found by the index the installer ensures). A message part naming it is
+ * not looked for: that would scan every message's parts, and Spacerr's pathnames carry a random
+ * suffix per upload, so a deleted part's pathname does not come back.
+ */
+function liveKey(key: SQL): SQL {
+  const checks: SQL[] = [];
+  if (APP.has('attachment')) {
+    const a = APP.role('attachment');
+    checks.push(sql`EXISTS (SELECT 1 FROM ${a.table} a WHERE a.${a.col('blobKey')} = ${key})`);
+  }
+  if (APP.has('messageSource') && APP.role('messageSource').has('pathname')) {
+    const m = APP.role('messageSource');
+    checks.push(sql`EXISTS (SELECT 1 FROM ${m.table} s WHERE s.${m.col('pathname')} = ${key})`);
+  }
+  return checks.length > 0 ? sql.join(checks, sql` OR `) : sql`false`;
+}
 
 /** R2's limit on keys per delete call. */
 export const R2_DELETE_MAX_KEYS = 1000;
@@ -87,8 +107,7 @@ async function purgeBatch(ctx: JobContext, size: BatchSize): Promise<Batch> {
       )
       UPDATE spacerr_jobs.blob_deletions b SET next_attempt_at = now() + make_interval(secs => ${CLAIM_SECONDS})
       FROM due WHERE b.id = due.id
-      RETURNING b.id, b.blob_key, b.attempts,
-                EXISTS (SELECT 1 FROM public.attachments a WHERE a.blob_key = b.blob_key) AS live`),
+      RETURNING b.id, b.blob_key, b.attempts, ${liveKey(sql`b.blob_key`)} AS live`),
     );
     const rows = claimed.rows as unknown as Claimed[];
     return { rows, full: rows.length >= limit };
