@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { cloudflareTest } from '@cloudflare/vitest-plugin';
 import { defineConfig } from 'vitest/config';
+import { layoutMapFile, testLayout } from './scripts/stack/migrate.ts';
 import { unitProject } from './vitest.unit.config';
 
 export default defineConfig({
@@ -36,6 +38,8 @@ export default defineConfig({
             };
           }),
         ],
+        // The Worker under test bundles the map of the layout the stack's databases have (APP_LAYOUT).
+        define: { SPACERR_APP_MAP: readFileSync(layoutMapFile(testLayout()), 'utf8') },
         test: {
           name: 'worker',
           include: ['test/worker/**/*.test.ts'],

@@ -136,3 +136,8 @@ async function withClient<T>(databaseUrl: string, use: (client: pg.Client) => Pr
     await client.end();
   }
 }
+
+/** The map of the layout the test stack uses (APP_LAYOUT). */
+export function testMap(): AppMap {
+  return readMap(layoutMapFile(testLayout()));
+}

@@ -20,6 +20,7 @@ import {
   MIGRATIONS_TABLE,
   migrateDatabase,
   migrateLegacy,
+  testMap,
   WORKER_SCHEMA,
 } from '../../scripts/stack/migrate.ts';
 
@@ -135,7 +136,7 @@ describe("the Worker's footprint on the app's schema", () => {
     const url = await database('fresh');
     await applyAppSchema(url);
     const before = await dumpSchema(url);
-    await migrateDatabase(url);
+    await migrateDatabase(url, testMap());
     const after = await dumpSchema(url);
 
     expect(before.filter((l) => !after.includes(l))).toEqual([]); // nothing of the app's changed or went
@@ -175,7 +176,7 @@ describe('npm run doctor', () => {
   it('passes on a migrated database: one ✓ line per check, exit 0', async () => {
     const url = await database('doctor_ok');
     await applyAppSchema(url);
-    await migrateDatabase(url);
+    await migrateDatabase(url, testMap());
     const r = await doctor(url);
     expect(r.code, r.out).toBe(0);
     expect(r.out).not.toContain('✗');
@@ -187,7 +188,7 @@ describe('npm run doctor', () => {
   it('fails with the fix when a contract foreign key loses its cascade, or a needed index is dropped', async () => {
     const url = await database('doctor_broken');
     await applyAppSchema(url);
-    await migrateDatabase(url);
+    await migrateDatabase(url, testMap());
     await withDb(url, async (c) => {
       await c.query(`ALTER TABLE chats DROP CONSTRAINT chats_user_id_fkey,
                      ADD CONSTRAINT chats_user_id_fkey FOREIGN KEY (user_id) REFERENCES users(id) ON DELETE SET NULL`);
@@ -235,7 +236,7 @@ describe('a deployment of the legacy layout (Worker tables in public, chats.has_
                      VALUES ('r1', 'purge-deleted-blobs', 'scheduled', now() - interval '1 hour', now(), 'succeeded', '{"blobs": 7}')`);
     });
 
-    await migrateDatabase(url);
+    await migrateDatabase(url, testMap());
 
     await withDb(url, async (c) => {
       const q = async (text: string) => (await c.query(text)).rows;
@@ -281,7 +282,7 @@ describe('a database migrated before messages moved between chats kept empty_cha
       expect(await listed(c)).toEqual(['target']); // what moves did before the trigger: 'left' unlisted
     });
 
-    await migrateDatabase(url);
+    await migrateDatabase(url, testMap());
 
     // 'left' is listed again; 'target' keeps its stale entry, which the job heals (its NOT EXISTS
     // sees the messages), and 'kept' still has a message.
