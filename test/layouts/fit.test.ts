@@ -1,0 +1,165 @@
+/**
+ * The Worker on the app's own layout: run once per shipped layout (fixtures/: Spacerr's
+ * singular snake_case tables with camelCase TIMESTAMP(3) columns, Prisma's defaults without
+ * @@map, snake_case plural timestamptz tables), the Worker bundling that layout's map and its
+ * database created by that layout's Prisma migrations. Everything here is written through the map.
+ */
+import { sql } from 'drizzle-orm';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { APP } from '../../src/app-map/app';
+import { MINUTE_MS } from '../../src/time';
+import { provisionEnv, q, runNamed, Session, type TestEnv, testDb } from '../worker/support';
+import { idsOf, insertRow, queuedKeys, seedChatWithFiles } from './app-rows';
+
+const DAY = 86_400_000;
+const layout = inject('layout');
+const user = APP.role('user');
+const chat = APP.role('chat');
+
+const seedUser = (db: ReturnType<typeof testDb>, id: string, deactivatedAt: Date | null) =>
+  insertRow(db, 'user', { id, deactivatedAt, ...(user.has('email') ? { email: `${id}@example.com` } : {}) });
+
+describe(`on the ${layout} layout`, () => {
+  let e: TestEnv;
+  let db: ReturnType<typeof testDb>;
+  const now = new Date();
+
+  beforeAll(async () => {
+    e = await provisionEnv({ BATCH_TARGET_MS: '0' });
+    db = testDb(e);
+  });
+
+  it('erases an account deactivated more than 30 days ago with what it owns, queuing its files; keeps the rest', async () => {
+    await seedUser(db, 'gone', new Date(now.getTime() - 31 * DAY));
+    await seedUser(db, 'stays', new Date(now.getTime() - 29 * DAY));
+    await seedUser(db, 'live', null);
+    const gone = await seedChatWithFiles(db, { userId: 'gone', chatId: 'gone-c', createdAt: new Date(now.getTime() - 40 * DAY), files: ['a.pdf', 'b.png'] });
+    await seedChatWithFiles(db, { userId: 'stays', chatId: 'stays-c', createdAt: now, files: ['c.pdf'] });
+    await seedChatWithFiles(db, { userId: 'live', chatId: 'live-c', createdAt: now, files: ['d.pdf'] });
+
+    const dry = await runNamed(e, 'delete-stale-deactivated-accounts', { now, dryRun: true });
+    const report = await runNamed(e, 'delete-stale-deactivated-accounts', { now });
+
+    expect(report).toMatchObject({ status: 'succeeded', counts: { users: 1, chats: 1, messages: 1 } });
+    for (const [key, value] of Object.entries(dry.counts)) expect(report.counts[key], key).toBe(value);
+    expect(await idsOf(db, 'user')).toEqual(['live', 'stays']);
+    expect(await idsOf(db, 'chat')).toEqual(['live-c', 'stays-c']);
+    expect(await queuedKeys(db)).toEqual(gone.keys.sort());
+  });
+
+  it('deletes chats without messages older than 15 minutes; keeps younger ones and chats with a message', async () => {
+    await seedUser(db, 'chatter', null);
+    await insertRow(db, 'chat', { id: 'old-empty', userId: 'chatter', createdAt: new Date(now.getTime() - 20 * MINUTE_MS) });
+    await insertRow(db, 'chat', { id: 'new-empty', userId: 'chatter', createdAt: new Date(now.getTime() - 5 * MINUTE_MS) });
+    await seedChatWithFiles(db, { userId: 'chatter', chatId: 'old-busy', createdAt: new Date(now.getTime() - DAY), files: [] });
+
+    const report = await runNamed(e, 'delete-stale-empty-chats', { now });
+
+    expect(report).toMatchObject({ status: 'succeeded', counts: { chats: 1 } });
+    const left = await q<{ id: string }>(db, sql`SELECT ${chat.id} AS id FROM ${chat.table} WHERE ${chat.col('userId')} = 'chatter' ORDER BY 1`);
+    expect(left.map((r) => r.id)).toEqual(['new-empty', 'old-busy']);
+  });
+
+  it('queues the files of a message the app deletes, and of its sources, in the deleting transaction', async () => {
+    await seedUser(db, 'editor', null);
+    const { messageId, keys } = await seedChatWithFiles(db, { userId: 'editor', chatId: 'editor-c', createdAt: now, files: ['e.pdf'] });
+    const message = APP.role('message');
+    const before = await queuedKeys(db);
+    await db.execute(sql`DELETE FROM ${message.table} WHERE ${message.id} = ${messageId}`);
+    expect((await queuedKeys(db)).filter((k) => !before.includes(k))).toEqual(keys);
+  });
+});
+
+describe(`on the ${layout} layout, every session at TimeZone Asia/Tokyo`, () => {
+  let e: TestEnv;
+  let db: ReturnType<typeof testDb>;
+  const now = new Date();
+
+  beforeAll(async () => {
+    e = await provisionEnv({ BATCH_TARGET_MS: '0' });
+    // Before any session of this database opens: every one, the app's and the Worker's, runs at +09.
+    const admin = await Session.open(e);
+    await admin.query(`DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET timezone = %L', current_database(), 'Asia/Tokyo'); END $$`);
+    await admin.close();
+    db = testDb(e);
+    expect(await q(db, sql`SHOW timezone`)).toEqual([{ TimeZone: 'Asia/Tokyo' }]);
+  });
+
+  it('deletes an empty chat only once it is 15 minutes old, and an account only once it is 30 days past', async () => {
+    await seedUser(db, 'tz-stays', new Date(now.getTime() - 30 * DAY + 60 * MINUTE_MS)); // 29 d 23 h
+    await seedUser(db, 'tz-gone', new Date(now.getTime() - 30 * DAY - 60 * MINUTE_MS)); // 30 d 1 h
+    await seedUser(db, 'tz-chatter', null);
+    await insertRow(db, 'chat', { id: 'tz-typing', userId: 'tz-chatter', createdAt: new Date(now.getTime() - MINUTE_MS) });
+    await insertRow(db, 'chat', { id: 'tz-abandoned', userId: 'tz-chatter', createdAt: new Date(now.getTime() - 16 * MINUTE_MS) });
+
+    expect(await runNamed(e, 'delete-stale-empty-chats', { now })).toMatchObject({ counts: { chats: 1 } });
+    expect(await runNamed(e, 'delete-stale-deactivated-accounts', { now })).toMatchObject({ counts: { users: 1 } });
+
+    expect(await idsOf(db, 'user')).toEqual(['tz-chatter', 'tz-stays']);
+    expect(await idsOf(db, 'chat')).toEqual(['tz-typing']);
+    // The copy the empty-chat list keeps is the chat's own instant, not shifted by the session's zone.
+    const [copy] = await q<{ at: string }>(db, sql`SELECT created_at AS at FROM spacerr_jobs.empty_chats WHERE chat_id = 'tz-typing'`);
+    expect(new Date(copy!.at).getTime()).toBe(now.getTime() - MINUTE_MS);
+  });
+});
+
+describe(`on the ${layout} layout, the app's own writes and migrations with the triggers installed`, () => {
+  let e: TestEnv;
+  let db: ReturnType<typeof testDb>;
+
+  beforeAll(async () => {
+    e = await provisionEnv();
+    db = testDb(e);
+  });
+
+  it('lets a role with DML rights on the app tables only write everything the app writes', async () => {
+    const admin = await Session.open(e);
+    await admin.query(`DROP ROLE IF EXISTS spacerr_app_dml`).catch(() => undefined);
+    await admin.query(`CREATE ROLE spacerr_app_dml LOGIN PASSWORD 'app'`).catch(() => undefined);
+    await admin.query(`GRANT USAGE ON SCHEMA "${APP.schema}" TO spacerr_app_dml`);
+    await admin.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "${APP.schema}" TO spacerr_app_dml`);
+    await admin.close();
+    const url = new URL(e.DATABASE_URL);
+    url.username = 'spacerr_app_dml';
+    url.password = 'app';
+    const app = await Session.open({ ...e, DATABASE_URL: url.toString() });
+    try {
+      expect(await app.query(`SELECT current_user AS who`)).toEqual([{ who: 'spacerr_app_dml' }]);
+      const appDb = { execute: async (query: ReturnType<typeof sql>) => ({ rows: await runOn(app, query) }) } as never;
+      await seedUser(appDb, 'dml-user', null);
+      const { messageId } = await seedChatWithFiles(appDb, { userId: 'dml-user', chatId: 'dml-c', createdAt: new Date(), files: ['f.pdf'] });
+      const message = APP.role('message');
+      await runOn(app, sql`UPDATE ${chat.table} SET ${chat.col('createdAt')} = ${chat.col('createdAt')} WHERE ${chat.id} = 'dml-c'`);
+      await runOn(app, sql`DELETE FROM ${message.table} WHERE ${message.id} = ${messageId}`);
+      await runOn(app, sql`DELETE FROM ${chat.table} WHERE ${chat.id} = 'dml-c'`);
+      await runOn(app, sql`DELETE FROM ${user.table} WHERE ${user.id} = 'dml-user'`);
+    } finally {
+      await app.close();
+    }
+    expect(await queuedKeys(db)).toContain('chat-attachments/dml-user/1767225600000-f.pdf');
+  });
+
+  it("lets the app's migration change the type of every column the triggers read", async () => {
+    const admin = await Session.open(e);
+    try {
+      const message = APP.role('message');
+      const changes: Array<[typeof chat, string, string]> = [
+        [chat, 'createdAt', chat.map.columns.createdAt!.time === 'timestamp' ? 'timestamp(6)' : 'timestamptz(3)'],
+        [user, 'deactivatedAt', user.map.columns.deactivatedAt!.time === 'timestamp' ? 'timestamp(6)' : 'timestamptz(3)'],
+        [message, 'chatId', 'varchar(191)'],
+      ];
+      for (const [t, logical, type] of changes) {
+        await admin.query(`ALTER TABLE "${APP.schema}"."${t.name}" ALTER COLUMN "${t.colName(logical)}" TYPE ${type}`);
+      }
+    } finally {
+      await admin.close();
+    }
+  });
+});
+
+/** Runs a drizzle SQL fragment on a Node-side session (the app's own connection). */
+async function runOn(session: Session, query: ReturnType<typeof sql>) {
+  const { PgDialect } = await import('drizzle-orm/pg-core');
+  const built = new PgDialect().sqlToQuery(query);
+  return session.query(built.sql, built.params);
+}
