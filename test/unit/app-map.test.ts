@@ -4,16 +4,16 @@
  * their schemas derive, so they cannot drift).
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { AppMap } from '../../src/app-map/types.ts';
 import { buildMap } from '../../scripts/map/build.ts';
 import { deriveMap } from '../../scripts/map/derive.ts';
 import { foreignKeyName } from '../../scripts/map/foreign-keys.ts';
 import { NO_OVERRIDES, type ParsedOverrides, parseOverrides } from '../../scripts/map/overrides.ts';
-import { parseSchema } from '../../scripts/map/prisma.ts';
+import { parseSchema, readSchemaFiles } from '../../scripts/map/prisma.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
@@ -198,6 +198,27 @@ describe('gaps and errors', () => {
     expect(() => derive(schema().replace('createdAt DateTime  @default(now())', 'createdAt DateTime  @default(now()'))).toThrow(
       /Prisma rejects the schema:\nerror: .*\n\s+-->\s+schema\.prisma:\d+/,
     );
+  });
+
+  it("the user model's @@schema is the map's schema; a role in another schema is a gap", () => {
+    const text = schema({ datasource: 'schemas = ["auth", "app"]' })
+      .replace('chats         Chat[]', 'chats Chat[]\n  @@schema("auth")')
+      .replace('messages  Message[]', 'messages Message[]\n  @@schema("auth")')
+      .replace(/(onDelete: Cascade\)\n)}/, '$1  @@schema("app")\n}');
+    const map = derive(text);
+    expect(map.schema).toBe('auth');
+    expect(map.gaps).toContainEqual({ role: 'message', why: 'model Message is in schema "app", the map\'s schema is "auth"' });
+  });
+
+  it('reads a schema folder recursively, every *.prisma file in it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'app-map-'));
+    const [head, models] = schema().split('model User');
+    mkdirSync(join(dir, 'models/nested'), { recursive: true });
+    writeFileSync(join(dir, 'base.prisma'), head!);
+    writeFileSync(join(dir, 'models/nested/user.prisma'), `model User${models}`);
+    writeFileSync(join(dir, 'models/notes.txt'), 'not a schema');
+    expect(readSchemaFiles(dir).map(([path]) => relative(dir, path))).toEqual(['base.prisma', join('models', 'nested', 'user.prisma')]);
+    expect(buildMap({ prisma: dir, overrides: null, root: ROOT }).roles.chat?.table).toBe('Chat');
   });
 
   it('a provider other than postgresql is refused', () => {
