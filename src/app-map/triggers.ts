@@ -93,7 +93,7 @@ END $$`,
   if (map.roles.chat && map.roles.message) {
     // After the triggers: from here on they keep the list; this lists the chats that are empty
     // now. A first message racing this insert leaves a listed chat that has a message: the job's
-    // fresh-snapshot re-check (src/jobs/delete-stale-empty-chats.ts) finds it and heals the row.
+    // fresh-snapshot re-check (the empty-chat job, src/jobs/) finds it and heals the row.
     steps.push({
       what: 'list the chats that are empty now',
       sql: `INSERT INTO ${W}.empty_chats (chat_id, created_at)
@@ -244,7 +244,7 @@ function functions(map: AppMap, n: Names): FunctionSpec[] {
     // 2. spacerr_jobs.empty_chats, the indexable form of "this chat has no message", kept without
     // a column on the app's table. A chat is empty when created; its first message deletes its row
     // inside the inserting transaction, and that row delete is what the empty-chat job's lock
-    // conflicts with (the argument is next to its SQL in src/jobs/delete-stale-empty-chats.ts).
+    // conflicts with (the argument is next to that job's SQL in src/jobs/).
     out.push({
       name: 'add_new_empty_chats',
       sql: fn(
@@ -351,7 +351,7 @@ function functions(map: AppMap, n: Names): FunctionSpec[] {
   }
 
   // 4. An attachment moved to another message may leave message sources pointing at it from the
-  // old message: queued for delete-orphaned-message-sources, which re-checks before deleting.
+  // old message: queued for the orphaned-sources job, which re-checks before deleting.
   if (n.has('attachment', 'messageId') && n.has('messageSource', 'attachmentId')) {
     const m = n.c('attachment', 'messageId');
     out.push({

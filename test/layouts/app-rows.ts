@@ -101,7 +101,8 @@ export async function seedChatWithFiles(
   await insertRow(db, 'chat', { id: opts.chatId, userId: opts.userId, createdAt: opts.createdAt });
   const files = opts.files.map((f) => fileOf(opts.userId, f));
   const message: Record<string, unknown> = { id: messageId, chatId: opts.chatId };
-  if (APP.role('message').has('parts')) message.parts = JSON.stringify([{ type: 'text', text: 'see attached' }, ...files.map((f) => f.part)]);
+  if (APP.role('message').has('parts'))
+    message.parts = JSON.stringify([{ type: 'text', text: 'see attached' }, ...files.map((f) => f.part)]);
   await insertRow(db, 'message', message);
   for (const [i, f] of files.entries()) {
     if (APP.has('attachment')) {

@@ -32,7 +32,8 @@ export async function provisionEnv(
   overrides: Partial<Record<keyof Env, unknown>> = {},
   opts: { dedicatedRedis?: boolean } = {},
 ): Promise<TestEnv> {
-  const bindings = await call<Record<string, string>>('POST', '/env', opts);
+  // A database of the layout whose map the Worker under test bundles (vitest.config.ts).
+  const bindings = await call<Record<string, string>>('POST', '/env', { ...opts, layout: inject('layout') });
   return { ...env, ...bindings, ...overrides } as TestEnv;
 }
 
