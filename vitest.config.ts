@@ -53,6 +53,8 @@ export default defineConfig({
           name: 'node',
           include: ['test/node/**/*.test.ts', 'scripts/**/*.test.ts'],
           environment: 'node',
+          // The scripts these tests run (doctor, receipt, migrations) read the test layout's map.
+          env: { APP_MAP_FILE: layoutMapFile(testLayout()) },
           testTimeout: 30_000,
         },
       },

@@ -38,7 +38,8 @@ export function layoutMapFile(layout: Layout): string {
   return join(layoutDir(layout), 'app-map.json');
 }
 
-export function readMap(file: string = APP_MAP_FILE): AppMap {
+/** An app map file: `file`, else APP_MAP_FILE from the environment, else the bundled app-map.json. */
+export function readMap(file: string = process.env.APP_MAP_FILE || APP_MAP_FILE): AppMap {
   return JSON.parse(readFileSync(file, 'utf8')) as AppMap;
 }
 

@@ -392,6 +392,17 @@ function indexes(map: AppMap, n: Names): InstallStep[] {
     ['attachment', 'messageId'],
   ];
   const steps: InstallStep[] = [];
+  // The orphaned-sources job's only access path: sources whose attachment is gone (SET NULL). Tiny.
+  if (n.has('messageSource', 'attachmentId') && n.has('attachment')) {
+    const table = map.roles.messageSource!;
+    const name = `${OBJECT_PREFIX}${table.table}_orphaned_idx`.slice(0, 63);
+    steps.push({
+      what: `index ${name}`,
+      unless: `SELECT to_regclass('${ident(map.schema)}.${ident(name)}') IS NOT NULL AS present`,
+      sql: `CREATE INDEX CONCURRENTLY ${ident(name)} ON ${ident(map.schema)}.${ident(table.table)} (${ident(table.id.name)}) WHERE ${ident(table.columns.attachmentId!.name)} IS NULL`,
+      concurrently: true,
+    });
+  }
   for (const [role, logical, partial] of wanted) {
     if (!n.has(role, logical)) continue;
     const table = map.roles[role]!;

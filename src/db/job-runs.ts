@@ -7,7 +7,7 @@
  * lease runs out and the next start marks it `abandoned` and takes over. No lock lives in Redis, so
  * a Redis outage can neither let two runs in nor block the Postgres-only jobs.
  */
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, type SQL, sql } from 'drizzle-orm';
 import type { Db } from './client';
 import { type JobRunStatus, jobRuns, type RunTrigger } from './schema';
 
@@ -20,9 +20,12 @@ export interface RunStart {
   continues?: string | undefined;
   /** History older than this is pruned (JOB_RUNS_RETENTION_DAYS), at most PRUNE_LIMIT rows a run. */
   pruneBefore: Date;
+  /** A SELECT of `difference` rows sent in the same request (src/app-map/drift.ts). */
+  driftCheck?: SQL;
 }
 
-export type Acquired = { acquired: true } | { acquired: false; heldBy: string | null; reason: string; duplicate: boolean };
+export type Acquired =
+  { acquired: true; differences: string[] } | { acquired: false; heldBy: string | null; reason: string; duplicate: boolean };
 
 /** Bounds the pruning statement: a long-neglected history shrinks over several runs. */
 const PRUNE_LIMIT = 1000;
@@ -40,7 +43,7 @@ export async function acquireRun(db: Db, run: RunStart): Promise<Acquired> {
   const continues = run.continues ?? null;
   const duplicate = sql`${continues}::text IS NOT NULL AND EXISTS (
     SELECT 1 FROM spacerr_jobs.job_runs d WHERE d.continues = ${continues} AND d.status IN ('running', 'succeeded'))`;
-  const [, , , , rows] = await db.batch([
+  const [, , , , rows, drift] = await db.batch([
     db.execute(sql`
       DELETE FROM spacerr_jobs.job_runs WHERE id IN (
         SELECT id FROM spacerr_jobs.job_runs
@@ -64,9 +67,10 @@ export async function acquireRun(db: Db, run: RunStart): Promise<Acquired> {
     db.execute(sql`
       SELECT r.status, r.error, (SELECT h.id FROM spacerr_jobs.job_runs h WHERE h.job = ${run.job} AND h.status = 'running') AS holder
       FROM spacerr_jobs.job_runs r WHERE r.id = ${run.id}`),
+    db.execute(run.driftCheck ?? sql`SELECT NULL::text AS difference WHERE false`),
   ]);
   const row = rows.rows[0] as { status: JobRunStatus; error: string | null; holder: string | null } | undefined;
-  if (row?.status === 'running') return { acquired: true };
+  if (row?.status === 'running') return { acquired: true, differences: drift.rows.map((r) => String(r.difference)) };
   return { acquired: false, heldBy: row?.holder ?? null, reason: row?.error ?? BUSY, duplicate: row?.error === DUPLICATE };
 }
 

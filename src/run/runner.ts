@@ -13,7 +13,12 @@ import { type Alarm, alarmCheck as alarmCheckOf, alarmOf } from './alarms';
 import { Budget } from './budget';
 import { retryTransient, timedOut } from './retry';
 import { ping } from './heartbeat';
+import { APP_MAP } from '../app-map';
+import { AppMapDriftError, driftQuery } from '../app-map/drift';
 import { isEnabled, type Job, type JobDeps } from './job';
+
+/** The bundled map's catalog check, built once per isolate (src/app-map/drift.ts). */
+const DRIFT_CHECK = driftQuery(APP_MAP);
 
 export type { RunTrigger };
 /** Where a failed run failed: taking the lock, running the job, or recording the outcome. */
@@ -116,6 +121,7 @@ export async function runJob(job: Job, deps: JobDeps, config: Config, opts: RunO
           leaseMs: config.runTimeBudgetMs + LEASE_MARGIN_MS,
           continues: opts.continues,
           pruneBefore: before(opts.now, config.jobRunsRetentionDays, DAY_MS),
+          driftCheck: DRIFT_CHECK,
         });
       },
       { attempts: 2, mayRetry: (err) => !timedOut(err) },
@@ -165,6 +171,9 @@ export async function runJob(job: Job, deps: JobDeps, config: Config, opts: RunO
   let error: unknown;
   let phase: RunPhase | undefined;
   try {
+    // The live schema must still be the mapped one, or the job's SQL could delete by a column that
+    // means something else now: the run deletes nothing and fails, naming each difference.
+    if (lock.differences.length > 0) throw new AppMapDriftError(lock.differences);
     outcome = await job.run({ ...deps, config, budget, now: opts.now, dryRun: opts.dryRun, runId });
     // Work left and nothing spent on it: the budget cannot afford one batch. Continuing such a
     // run would only repeat it; fail it so the misconfiguration shows.

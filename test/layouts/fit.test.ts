@@ -183,3 +183,32 @@ async function runOn(session: Session, query: ReturnType<typeof sql>) {
   const built = new PgDialect().sqlToQuery(query);
   return session.query(built.sql, built.params);
 }
+
+describe(`on the ${layout} layout, once the live schema no longer matches the bundled map`, () => {
+  it('deletes nothing and fails every run, naming each difference', async () => {
+    const e = await provisionEnv({ BATCH_TARGET_MS: '0' });
+    const db = testDb(e);
+    const now = new Date();
+    await seedUser(db, 'drift-gone', new Date(now.getTime() - 40 * DAY));
+    await insertRow(db, 'chat', { id: 'drift-empty', userId: 'drift-gone', createdAt: new Date(now.getTime() - DAY) });
+    const [fk] = APP.map.relations.filter((r) => r.table === chat.name && r.references === user.name);
+    const admin = await Session.open(e);
+    try {
+      // The app renamed the deactivation column and made the chat's owner key SET NULL.
+      await admin.query(`ALTER TABLE "${APP.schema}"."${user.name}" RENAME COLUMN "${user.colName('deactivatedAt')}" TO "closedAt"`);
+      await admin.query(`ALTER TABLE "${APP.schema}"."${chat.name}" ALTER COLUMN "${chat.colName('userId')}" DROP NOT NULL,
+        DROP CONSTRAINT "${fk!.constraint}",
+        ADD CONSTRAINT "${fk!.constraint}" FOREIGN KEY ("${chat.colName('userId')}") REFERENCES "${APP.schema}"."${user.name}" ON DELETE SET NULL`);
+    } finally {
+      await admin.close();
+    }
+    for (const job of ['delete-stale-deactivated-accounts', 'delete-stale-empty-chats']) {
+      const report = await runNamed(e, job, { now });
+      expect(report.status, job).toBe('failed');
+      expect(report.error).toContain(`column ${user.name}.${user.colName('deactivatedAt')} is missing`);
+      expect(report.error).toContain(`foreign key ${fk!.constraint} on ${chat.name} no longer has ON DELETE CASCADE`);
+    }
+    expect(await idsOf(db, 'user')).toEqual(['drift-gone']);
+    expect(await idsOf(db, 'chat')).toEqual(['drift-empty']);
+  });
+});
