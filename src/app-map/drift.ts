@@ -27,9 +27,12 @@ export function driftQuery(map: AppMap): SQL {
       columns.push(sql`(${table.table}, ${column.name}, ${timeKind(column)})`);
     }
   }
+  // The cascades between the roles, and every key to the user (the account job leaves out the
+  // users a RESTRICT key holds: a key turned RESTRICT since the map would fail its batches).
+  const byName = new Map([...map.relations, ...map.userReferences].map((r) => [r.constraint, r]));
   const keys =
     map.relationMode === 'foreignKeys'
-      ? map.relations.map((r) => sql`(${r.constraint}, ${r.table}, ${DELETE_CODES[r.onDelete]}, ${r.onDelete})`)
+      ? [...byName.values()].map((r) => sql`(${r.constraint}, ${r.table}, ${DELETE_CODES[r.onDelete]}, ${r.onDelete})`)
       : [];
   const rel = sql`to_regclass(quote_ident(${map.schema}) || '.' || quote_ident(e.tbl))`;
   const parts: SQL[] = [

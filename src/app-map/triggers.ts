@@ -403,22 +403,34 @@ function indexes(map: AppMap, n: Names): InstallStep[] {
       concurrently: true,
     });
   }
+  // Physical (table, column): the roles' columns above, then every foreign key column the
+  // cascades of a user's deletion follow (sessions, accounts, billing rows, …: each deleted user
+  // probes them), and the blocking keys the account job checks. One index per column.
+  const physical = new Map<string, [table: string, column: string, partial?: string]>();
   for (const [role, logical, partial] of wanted) {
     if (!n.has(role, logical)) continue;
     const table = map.roles[role]!;
     const column = logical === 'id' ? table.id.name : table.columns[logical]!.name;
-    const name = `${OBJECT_PREFIX}${table.table}_${column}_idx`.slice(0, 63);
+    physical.set(`${table.table}.${column}`, [table.table, column, partial]);
+  }
+  for (const key of [...map.relations, ...map.userReferences]) {
+    if (map.relationMode !== 'foreignKeys' || key.columns.length === 0) continue;
+    const id = `${key.table}.${key.columns[0]}`;
+    if (!physical.has(id)) physical.set(id, [key.table, key.columns[0]!]);
+  }
+  for (const [table, column, partial] of physical.values()) {
+    const name = `${OBJECT_PREFIX}${table}_${column}_idx`.slice(0, 63);
     const where = partial ? ` WHERE ${ident(column)} ${partial}` : '';
     steps.push({
       what: `index ${name}`,
       // Skipped where a valid index of the table already leads with the column (the app's own, or ours).
       unless: `SELECT EXISTS (
   SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-  WHERE i.indrelid = '${ident(map.schema)}.${ident(table.table)}'::regclass AND a.attname = '${column}' AND i.indisvalid
+  WHERE i.indrelid = '${ident(map.schema)}.${ident(table)}'::regclass AND a.attname = '${column.replaceAll("'", "''")}' AND i.indisvalid
 ) AS present`,
       // An invalid one is what an interrupted CONCURRENTLY leaves behind: dropped, then built again.
       sql: `DROP INDEX CONCURRENTLY IF EXISTS ${ident(map.schema)}.${ident(name)};
-CREATE INDEX CONCURRENTLY ${ident(name)} ON ${ident(map.schema)}.${ident(table.table)} (${ident(column)})${where}`,
+CREATE INDEX CONCURRENTLY ${ident(name)} ON ${ident(map.schema)}.${ident(table)} (${ident(column)})${where}`,
       concurrently: true,
     });
   }

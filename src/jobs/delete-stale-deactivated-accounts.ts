@@ -26,6 +26,39 @@ const cutoff = ({ config, now }: AsOf) => before(now, config.accountRetentionDay
 const overdue = (at: AsOf) => overdueBefore(CRON, cutoff, at) ?? new Date(0);
 
 const user = APP.role('user');
+
+/**
+ * Foreign keys to the user that forbid its deletion (RESTRICT or NO ACTION, Prisma's default for
+ * a required relation without onDelete): a user one of them still points at cannot be deleted,
+ * and putting it in a batch would fail the whole batch. Such users are left out of every batch and
+ * raise the `accounts_blocked` alarm naming the constraint, while the others are deleted.
+ */
+const BLOCKING = APP.map.userReferences.filter((r) => (r.onDelete === 'RESTRICT' || r.onDelete === 'NO ACTION') && r.columns.length === 1);
+const quoted = (name: string) => sql.raw(`"${name.replaceAll('"', '""')}"`);
+/** No blocking row points at the user `u` (an alias of the user table). */
+const unblocked = (u: string): SQL =>
+  sql.join(
+    [
+      sql`true`,
+      ...BLOCKING.map(
+        (r) =>
+          sql`NOT EXISTS (SELECT 1 FROM ${quoted(APP.schema)}.${quoted(r.table)} b WHERE b.${quoted(r.columns[0]!)} = ${sql.raw(u)}.${user.id})`,
+      ),
+    ],
+    sql` AND `,
+  );
+/** Per blocking key, whether it holds the user `u`: the alarm names the constraints. */
+const blockedBy = (u: string): SQL =>
+  BLOCKING.length === 0
+    ? sql`NULL::text`
+    : sql`concat_ws(', ', ${sql.join(
+        BLOCKING.map(
+          (r) =>
+            sql`CASE WHEN EXISTS (SELECT 1 FROM ${quoted(APP.schema)}.${quoted(r.table)} b WHERE b.${quoted(r.columns[0]!)} = ${sql.raw(u)}.${user.id})
+                THEN ${`${r.constraint} (${r.table}, ON DELETE ${r.onDelete})`} END`,
+        ),
+        sql`, `,
+      )})`;
 /** `"deactivatedAt" < instant`, the instant in the column's own type (src/app-map/sql.ts): its index serves it. */
 const deactivatedBefore = (at: Date, alias?: string) =>
   sql`${alias ? sql.raw(`${alias}.`) : sql``}${user.col('deactivatedAt')} < ${user.asColumnTime('deactivatedAt', at)}`;
@@ -40,12 +73,26 @@ export const deleteStaleDeactivatedAccounts = defineJob({
     eligible: capped(sql`FROM ${user.table} WHERE ${deactivatedBefore(cutoff(at))}`),
     overdue: capped(sql`FROM ${user.table} WHERE ${deactivatedBefore(overdue(at))}`),
     oldestOverdue: sql`(SELECT min(${user.instant('deactivatedAt')}) FROM ${user.table} WHERE ${deactivatedBefore(overdue(at))})`,
+    blocked: capped(sql`FROM ${user.table} u WHERE ${deactivatedBefore(cutoff(at), 'u')} AND NOT (${unblocked('u')})`),
+    blockedBy: sql`(SELECT string_agg(DISTINCT k, ', ') FROM (
+      SELECT unnest(string_to_array(${blockedBy('u')}, ', ')) AS k FROM ${user.table} u
+      WHERE ${deactivatedBefore(cutoff(at), 'u')} AND NOT (${unblocked('u')}) LIMIT 100) s)`,
   }),
-  backlog: ['eligible', 'overdue'],
+  backlog: ['eligible', 'overdue', 'blocked'],
   alarm: {
     code: 'accounts_overdue',
-    figures: ['overdue', 'oldestOverdue'],
+    figures: ['overdue', 'oldestOverdue', 'blocked', 'blockedBy'],
     raise(read, config) {
+      const blocked = num(read.blocked);
+      if (blocked > 0) {
+        return {
+          code: 'accounts_blocked',
+          count: blocked,
+          message:
+            `${blocked} account(s) past ${config.accountRetentionDays} days cannot be deleted: rows under ` +
+            `${String(read.blockedBy)} still point at them and forbid it. Delete those rows or make the key ON DELETE CASCADE.`,
+        };
+      }
       const count = num(read.overdue);
       if (count === 0) return undefined;
       const oldest = read.oldestOverdue == null ? null : new Date(read.oldestOverdue as string).toISOString();
@@ -113,11 +160,11 @@ async function deleteBatch(ctx: JobContext, cutoff: Date, limit: number): Promis
       ctx.db.execute(deletedRows),
       ctx.db.execute(sql`
       WITH doomed AS (
-        SELECT ${user.id} AS id FROM ${user.table}
-        WHERE ${deactivatedBefore(cutoff)}
-        ORDER BY ${user.col('deactivatedAt')}
+        SELECT u.${user.id} AS id FROM ${user.table} u
+        WHERE ${deactivatedBefore(cutoff, 'u')} AND ${unblocked('u')}
+        ORDER BY u.${user.col('deactivatedAt')}
         LIMIT ${limit}
-        FOR UPDATE SKIP LOCKED
+        FOR UPDATE OF u SKIP LOCKED
       ),
       deleted AS (
         DELETE FROM ${user.table} WHERE ${user.id} = ANY(ARRAY(SELECT id FROM doomed))
@@ -175,7 +222,7 @@ async function countStaleAccounts(ctx: JobContext, cutoff: Date) {
   const message = APP.role('message');
   const result = await ctx.budget.request(() =>
     ctx.db.execute(sql`
-    WITH stale AS (SELECT ${user.id} AS id FROM ${user.table} WHERE ${deactivatedBefore(cutoff)}),
+    WITH stale AS (SELECT u.${user.id} AS id FROM ${user.table} u WHERE ${deactivatedBefore(cutoff, 'u')} AND ${unblocked('u')}),
     stale_chats AS (SELECT ${chat.id} AS id FROM ${chat.table} WHERE ${chat.col('userId')} IN (SELECT id FROM stale)),
     stale_messages AS (SELECT ${message.id} AS id FROM ${message.table} WHERE ${message.col('chatId')} IN (SELECT id FROM stale_chats))
     SELECT ${sql.join(parts, sql`, `)}`),

@@ -20,9 +20,8 @@ interface Column {
 
 const required = new Map<string, Column[]>();
 
-/** The NOT NULL columns without a default of a role's table (read once per table). */
-async function requiredColumns(db: Db, role: Role): Promise<Column[]> {
-  const table = APP.role(role).name;
+/** The NOT NULL columns without a default of an app table (read once per table). */
+async function requiredColumns(db: Db, table: string): Promise<Column[]> {
   const hit = required.get(table);
   if (hit) return hit;
   const rows = await q<Column>(
@@ -49,15 +48,21 @@ function filler(column: Column, now: Date): unknown {
 /** Inserts one row of `role`, with `values` by logical column (`id` included); Dates as Prisma writes them. */
 export async function insertRow(db: Db, role: Role, values: Record<string, unknown>, now = new Date()): Promise<void> {
   const t = APP.role(role);
+  const physical = Object.entries(values).map(([logical, value]) => [t.colName(logical), value] as const);
+  await insertInto(db, t.name, Object.fromEntries(physical), now);
+}
+
+/** Inserts one row into any app table, by physical column names, filling the other required ones. */
+export async function insertInto(db: Db, table: string, values: Record<string, unknown>, now = new Date()): Promise<void> {
   const byName = new Map<string, unknown>();
-  for (const column of await requiredColumns(db, role)) byName.set(column.name, filler(column, now));
-  for (const [logical, value] of Object.entries(values)) {
+  for (const column of await requiredColumns(db, table)) byName.set(column.name, filler(column, now));
+  for (const [name, value] of Object.entries(values)) {
     if (value === undefined) continue;
-    byName.set(t.colName(logical), value instanceof Date ? value.toISOString() : value);
+    byName.set(name, value instanceof Date ? value.toISOString() : value);
   }
   const names = [...byName.keys()];
   await db.execute(
-    sql`INSERT INTO ${t.table} (${sql.raw(names.map((n) => `"${n}"`).join(', '))})
+    sql`INSERT INTO ${sql.raw(`"${APP.schema}"."${table}"`)} (${sql.raw(names.map((n) => `"${n}"`).join(', '))})
         VALUES (${sql.join(
           names.map((n) => sql`${byName.get(n)}`),
           sql`, `,

@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { APP } from '../../src/app-map/app';
 import { MINUTE_MS } from '../../src/time';
 import { provisionEnv, q, runNamed, Session, type TestEnv, testDb } from '../worker/support';
-import { idsOf, insertRow, queuedKeys, seedChatWithFiles } from './app-rows';
+import { idsOf, insertInto, insertRow, queuedKeys, seedChatWithFiles } from './app-rows';
 
 const DAY = 86_400_000;
 const layout = inject('layout');
@@ -210,5 +210,36 @@ describe(`on the ${layout} layout, once the live schema no longer matches the bu
     }
     expect(await idsOf(db, 'user')).toEqual(['drift-gone']);
     expect(await idsOf(db, 'chat')).toEqual(['drift-empty']);
+  });
+});
+
+describe(`on the ${layout} layout, a foreign key to the user that forbids its deletion`, () => {
+  it('is known to the map as the catalog has it; an account it holds is refused with an alarm naming it, the rest go', async () => {
+    const e = await provisionEnv({ BATCH_TARGET_MS: '0', DELETE_BATCH_SIZE: '10' });
+    const db = testDb(e);
+    const now = new Date();
+    const blocking = APP.map.userReferences.filter((r) => r.onDelete === 'RESTRICT' || r.onDelete === 'NO ACTION');
+    const live = await q<{ name: string }>(
+      db,
+      sql`SELECT conname AS name FROM pg_constraint
+          WHERE contype = 'f' AND confrelid = ${`"${APP.schema}"."${user.name}"`}::regclass AND confdeltype IN ('r', 'a') ORDER BY 1`,
+    );
+    expect(live.map((r) => r.name)).toEqual(blocking.map((r) => r.constraint).sort());
+
+    for (const id of ['held', 'free-1', 'free-2']) await seedUser(db, id, new Date(now.getTime() - 40 * DAY));
+    for (const [i, key] of blocking.entries()) await insertInto(db, key.table, { id: `held-${i}`, [key.columns[0]!]: 'held' });
+
+    const dry = await runNamed(e, 'delete-stale-deactivated-accounts', { now, dryRun: true });
+    const report = await runNamed(e, 'delete-stale-deactivated-accounts', { now });
+    expect(report).toMatchObject({ status: 'succeeded', counts: { users: blocking.length > 0 ? 2 : 3 } });
+    expect(report.counts.users).toBe(dry.counts.users);
+    if (blocking.length > 0) {
+      expect(await idsOf(db, 'user')).toEqual(['held']);
+      expect(report.alarms).toEqual([expect.objectContaining({ code: 'accounts_blocked', count: 1 })]);
+      for (const key of blocking) expect(report.alarms?.[0]?.message).toContain(key.constraint);
+    } else {
+      expect(await idsOf(db, 'user')).toEqual([]);
+      expect(report.alarms ?? []).toEqual([]);
+    }
   });
 });
