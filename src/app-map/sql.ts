@@ -11,7 +11,7 @@
  * instant already and is used as it is.
  */
 import { type SQL, sql } from 'drizzle-orm';
-import type { AppMap, MappedColumn, MappedTable, Role } from './types';
+import type { AppMap, MappedColumn, MappedTable, Role } from './types.ts';
 
 /** A role's table and columns, as SQL fragments. */
 export interface TableSql {
