@@ -44,7 +44,9 @@ async function main(): Promise<number> {
     console.error('✗ DATABASE_URL is not set: DATABASE_URL=postgres://… npm run doctor (or run `npm run dev` once to write .dev.vars)');
     return 1;
   }
-  console.log(`app map: ${relative(process.cwd(), mapFile) || mapFile}${map.derivedFrom.prisma ? ` (from ${map.derivedFrom.prisma})` : ''}\n`);
+  console.log(
+    `app map: ${relative(process.cwd(), mapFile) || mapFile}${map.derivedFrom.prisma ? ` (from ${map.derivedFrom.prisma})` : ''}\n`,
+  );
   try {
     const findings = await examine(url, { map });
     for (const line of formatChecks(findings)) console.log(line);

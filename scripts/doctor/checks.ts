@@ -166,8 +166,9 @@ function tableChecks(map: AppMap, catalog: Catalog): Check[] {
         fix: [`create it with the app's migrations, or re-run \`npm run map\` if the app's schema names it otherwise`],
       };
     }
-    const wrong = need.columns.filter(({ column }) => found.get(column.name) !== column.type);
-    if (wrong.length === 0) return { ok: true, line: `${what}: ${need.columns.map((c) => `${c.column.name} ${c.column.type}`).join(', ')}` };
+    const wrong = need.columns.filter(({ column }) => sameType(found.get(column.name), column.type) === false);
+    if (wrong.length === 0)
+      return { ok: true, line: `${what}: ${need.columns.map((c) => `${c.column.name} ${c.column.type}`).join(', ')}` };
     return {
       ok: false,
       line: `${what}: ${wrong
@@ -183,8 +184,16 @@ function tableChecks(map: AppMap, catalog: Catalog): Check[] {
   });
 }
 
-const arrow = (fk: { table: string; columns: string[]; references: string }) =>
-  `${fk.table}.${fk.columns.join(', ')} → ${fk.references}`;
+/**
+ * Whether the catalog's type is the map's: `timestamp(6)` is `timestamp` (6 digits is Postgres's
+ * default and its maximum; format_type names a precision only when one was given).
+ */
+function sameType(found: string | undefined, want: string): boolean {
+  const norm = (t: string) => t.replace(/^(timestamp|time)\(6\)/, '$1');
+  return found !== undefined && norm(found) === norm(want);
+}
+
+const arrow = (fk: { table: string; columns: string[]; references: string }) => `${fk.table}.${fk.columns.join(', ')} → ${fk.references}`;
 
 function findForeignKey(map: AppMap, catalog: Catalog, want: MappedForeignKey): ForeignKeyRow | undefined {
   const inSchema = catalog.foreignKeys.filter((r) => r.schema === map.schema && r.table === want.table);
@@ -240,7 +249,10 @@ function userReferenceChecks(map: AppMap, catalog: Catalog): Check[] {
     const what = `user reference ${arrow({ ...fk, table })} ON DELETE ${fk.rule} (${fk.name})`;
     const notes = known ? [] : ['not in the app map: re-run `npm run map` after the app adds a relation to the user'];
     if (!blocks) {
-      if (fk.rule !== 'CASCADE') notes.unshift(`its rows survive their user, with ${fk.columns.join(', ')} set to ${fk.rule === 'SET NULL' ? 'NULL' : 'the default'}`);
+      if (fk.rule !== 'CASCADE')
+        notes.unshift(
+          `its rows survive their user, with ${fk.columns.join(', ')} set to ${fk.rule === 'SET NULL' ? 'NULL' : 'the default'}`,
+        );
       checks.push({ ok: true, line: what, ...(notes.length > 0 && { notes }) });
       continue;
     }
@@ -295,10 +307,18 @@ function installChecks(map: AppMap, catalog: Catalog): Check[] {
       const found = catalog.triggers.find((t) => t.table === object.table && t.name === object.name);
       if (!found) return { ok: false, line: `${what}: missing`, fix: [`${sql};`, MIGRATE] };
       if (found.function_schema !== WORKER_SCHEMA || found.function !== object.function) {
-        return { ok: false, line: `${what}: calls ${found.function_schema}.${found.function}(), expected ${WORKER_SCHEMA}.${object.function}()`, fix: [`${sql};`, MIGRATE] };
+        return {
+          ok: false,
+          line: `${what}: calls ${found.function_schema}.${found.function}(), expected ${WORKER_SCHEMA}.${object.function}()`,
+          fix: [`${sql};`, MIGRATE],
+        };
       }
       if (found.enabled === 'D') {
-        return { ok: false, line: `${what}: disabled`, fix: [`ALTER TABLE ${qualified(map.schema, object.table)} ENABLE TRIGGER ${q(object.name)};`] };
+        return {
+          ok: false,
+          line: `${what}: disabled`,
+          fix: [`ALTER TABLE ${qualified(map.schema, object.table)} ENABLE TRIGGER ${q(object.name)};`],
+        };
       }
       return { ok: true, line: what };
     }
@@ -331,11 +351,7 @@ async function migrationCheck(databaseUrl: string): Promise<Check> {
 export function formatChecks(findings: Finding[]): string[] {
   return findings.flatMap((f) =>
     isCheck(f)
-      ? [
-          `${f.ok ? '✓' : '✗'} ${f.line}`,
-          ...(f.notes ?? []).map((n) => `    note: ${n}`),
-          ...(f.fix ?? []).map((x) => `    fix: ${x}`),
-        ]
+      ? [`${f.ok ? '✓' : '✗'} ${f.line}`, ...(f.notes ?? []).map((n) => `    note: ${n}`), ...(f.fix ?? []).map((x) => `    fix: ${x}`)]
       : [`${f.remark === 'warning' ? '! warning:' : '- note:'} ${f.line}`],
   );
 }

@@ -67,7 +67,11 @@ const OLD_FUNCTIONS = [
   'public.mark_chats_with_messages',
   'public.unmark_emptied_chats',
   'public.enqueue_stream_deletions',
+  `${W}.enqueue_blob_deletions`,
+  `${W}.enqueue_message_source_checks`,
   `${W}.move_empty_chat`,
+  `${W}.truncate_empty_chats`,
+  `${W}.add_all_chats`,
   `${W}.update_empty_chats_for_moved_message`,
 ];
 

@@ -91,11 +91,21 @@ async function dumpSchema(url: string, schema = 'public'): Promise<string[]> {
   });
 }
 
-/** Applies drizzle/'s migrations up to and including `tag`, as a deployment of that version did. */
-async function migrateUpTo(url: string, tag: string): Promise<void> {
+/**
+ * The texts of drizzle/0001 and 0003 as the version before the app map shipped them: they created
+ * the triggers on the app's tables that the installer (src/app-map/triggers.ts) now replaces.
+ */
+const PRE_MAP_DIR = join(ROOT, 'test/support/pre-map');
+
+/**
+ * Applies drizzle/'s migrations up to and including `tag`, as a deployment of that version did:
+ * with `preMap`, the version before the app map (its 0001 and 0003 texts).
+ */
+async function migrateUpTo(url: string, tag: string, opts: { preMap?: boolean } = {}): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'spacerr-migrations-'));
   try {
     cpSync(MIGRATIONS_DIR, dir, { recursive: true });
+    if (opts.preMap) cpSync(PRE_MAP_DIR, dir, { recursive: true });
     const journalFile = join(dir, 'meta/_journal.json');
     const journal = JSON.parse(readFileSync(journalFile, 'utf8')) as { entries: Array<{ tag: string }> };
     const last = journal.entries.findIndex((e) => e.tag === tag);
@@ -162,7 +172,12 @@ describe("the Worker's footprint on the app's schema", () => {
     for (const line of added) expect(documented, line).toContain(describe(line));
     // Every trigger is there, each named with the Worker's prefix; of the indexes, only those
     // whose column no index of the app's leads with (snake-plural's Prisma schema has the others).
-    expect(added.filter((l) => l.startsWith('trigger')).map(describe).sort()).toEqual(
+    expect(
+      added
+        .filter((l) => l.startsWith('trigger'))
+        .map(describe)
+        .sort(),
+    ).toEqual(
       of('trigger')
         .map((t) => `trigger ${t.name} on ${t.table}`)
         .sort(),
@@ -230,19 +245,13 @@ describe('npm run doctor', () => {
     });
     const r = await doctor(url, ['--map', `fixtures/${testLayout()}/app-map.json`]);
     expect(r.code).toBe(1);
-    expect(r.out).toContain(
-      '✗ foreign key chats.user_id → users ON DELETE CASCADE: is ON DELETE SET NULL (chats_user_id_fkey)',
-    );
+    expect(r.out).toContain('✗ foreign key chats.user_id → users ON DELETE CASCADE: is ON DELETE SET NULL (chats_user_id_fkey)');
     expect(r.out).toContain(
       'fix: ALTER TABLE "public"."chats" DROP CONSTRAINT "chats_user_id_fkey", ADD CONSTRAINT "chats_user_id_fkey" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE CASCADE;',
     );
-    expect(r.out).toContain(
-      'fix: Prisma (model Chat): user User @relation(fields: [userId], references: [id], onDelete: Cascade)',
-    );
+    expect(r.out).toContain('fix: Prisma (model Chat): user User @relation(fields: [userId], references: [id], onDelete: Cascade)');
     expect(r.out).toContain('✗ index on messages (chat_id): missing');
-    expect(r.out).toContain(
-      'fix: CREATE INDEX CONCURRENTLY "spacerr_jobs_messages_chat_id_idx" ON "public"."messages" ("chat_id");',
-    );
+    expect(r.out).toContain('fix: CREATE INDEX CONCURRENTLY "spacerr_jobs_messages_chat_id_idx" ON "public"."messages" ("chat_id");');
     expect(r.out).toContain('fix: Prisma (model Message): @@index([chatId])');
     expect(r.out).toContain('✗ function spacerr_jobs.add_emptied_chats() SECURITY DEFINER: is not SECURITY DEFINER');
     expect(r.out).toContain(
@@ -299,9 +308,7 @@ describe('npm run doctor', () => {
     expect(broken.out).toContain(
       'fix: ALTER TABLE "public"."session" DROP CONSTRAINT "session_userId_fkey", ADD CONSTRAINT "session_userId_fkey" FOREIGN KEY ("userId") REFERENCES "public"."user"("id") ON DELETE CASCADE;',
     );
-    expect(broken.out).toContain(
-      'fix: Prisma (model Session): user User @relation(fields: [userId], references: [id], onDelete: Cascade)',
-    );
+    expect(broken.out).toContain('fix: Prisma (model Session): user User @relation(fields: [userId], references: [id], onDelete: Cascade)');
     expect(broken.out).toMatch(/\n1 of \d+ checks failed/);
   });
 });
@@ -354,11 +361,32 @@ describe('a deployment of the legacy layout (Worker tables in public, chats.has_
   });
 });
 
-describe('a database migrated before messages moved between chats kept empty_chats (0003_messages_moved)', () => {
-  it('lists the chats that earlier moves left without messages; the doctor then passes', async () => {
+/** The triggers on the app's tables that are not the Worker's current ones (the prefix). */
+async function unprefixedTriggers(c: pg.Client): Promise<string[]> {
+  const { rows } = await c.query<{ tgname: string }>(
+    `SELECT t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = 'public' AND NOT t.tgisinternal AND t.tgname NOT LIKE 'spacerr\\_jobs\\_%' ORDER BY 1`,
+  );
+  return rows.map((r) => r.tgname);
+}
+
+async function workerFunctions(c: pg.Client): Promise<string[]> {
+  const { rows } = await c.query<{ proname: string }>(
+    `SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'spacerr_jobs' ORDER BY 1`,
+  );
+  return rows.map((r) => r.proname);
+}
+
+const installedFunctions = () =>
+  installNeeds(testMap())
+    .flatMap((n) => (n.object.kind === 'function' ? [n.object.name] : []))
+    .sort();
+
+describe('a database migrated by the version before the app map (its drizzle/0001 and 0003 created the triggers)', () => {
+  it('lists the chats that earlier moves left without messages (migrated up to 0002); the doctor then passes', async () => {
     const url = await database('before_moves');
     await applyAppSchema(url);
-    await migrateUpTo(url, '0002_account_events');
+    await migrateUpTo(url, '0002_account_events', { preMap: true });
     const listed = (c: pg.Client) =>
       c.query<{ chat_id: string }>(`SELECT chat_id FROM spacerr_jobs.empty_chats ORDER BY 1`).then((r) => r.rows.map((row) => row.chat_id));
     await withDb(url, async (c) => {
@@ -375,9 +403,47 @@ describe('a database migrated before messages moved between chats kept empty_cha
 
     // 'left' is listed again; 'target' keeps its stale entry, which the job heals (its NOT EXISTS
     // sees the messages), and 'kept' still has a message.
-    expect(await withDb(url, listed)).toEqual(['left', 'target']);
+    await withDb(url, async (c) => {
+      expect(await listed(c)).toEqual(['left', 'target']);
+      expect(await unprefixedTriggers(c)).toEqual([]);
+      expect(await workerFunctions(c)).toEqual(installedFunctions());
+    });
     const r = await doctor(url);
     expect(r.code, r.out).toBe(0);
-    expect(r.out).toContain('✓ trigger messages_moved_update_empty_chats on messages');
+    expect(r.out).toContain('✓ trigger spacerr_jobs_message_updated on messages');
+    expect(r.out).toContain('✓ schema spacerr_jobs at the latest migration, 0003_messages_moved');
+  });
+
+  it('keeps its rows when migrated up to 0003, and ends with the new triggers only', async () => {
+    const url = await database('pre_map');
+    await applyAppSchema(url);
+    await migrateUpTo(url, '0003_messages_moved', { preMap: true });
+    await withDb(url, async (c) => {
+      expect(await unprefixedTriggers(c)).toContain('messages_moved_update_empty_chats');
+      await c.query(`INSERT INTO public.users (id, email) VALUES ('u', 'u@x')`);
+      await c.query(`INSERT INTO public.chats (id, user_id) VALUES ('empty', 'u'), ('busy', 'u')`);
+      await c.query(`INSERT INTO public.messages (id, chat_id, role) VALUES ('m1', 'busy', 'user')`);
+      await c.query(
+        `INSERT INTO public.attachments (id, user_id, chat_id, blob_key) VALUES ('a1', 'u', 'busy', 'k1'), ('a2', 'u', 'busy', 'k2')`,
+      );
+      await c.query(`DELETE FROM public.attachments WHERE id = 'a1'`); // queued by the old trigger
+    });
+
+    await migrateDatabase(url, testMap());
+
+    await withDb(url, async (c) => {
+      const q = async (text: string) => (await c.query(text)).rows;
+      expect(await q(`SELECT chat_id FROM spacerr_jobs.empty_chats ORDER BY 1`)).toEqual([{ chat_id: 'empty' }]);
+      expect(await q(`SELECT blob_key FROM spacerr_jobs.blob_deletions ORDER BY id`)).toEqual([{ blob_key: 'k1' }]);
+      expect(await unprefixedTriggers(c)).toEqual([]);
+      expect(await workerFunctions(c)).toEqual(installedFunctions());
+      // The new triggers do the old ones' work: one delete queues one key, once.
+      await c.query(`DELETE FROM public.attachments WHERE id = 'a2'`);
+      expect(await q(`SELECT blob_key FROM spacerr_jobs.blob_deletions ORDER BY id`)).toEqual([{ blob_key: 'k1' }, { blob_key: 'k2' }]);
+      await c.query(`DELETE FROM public.messages WHERE id = 'm1'`);
+      expect(await q(`SELECT chat_id FROM spacerr_jobs.empty_chats ORDER BY 1`)).toEqual([{ chat_id: 'busy' }, { chat_id: 'empty' }]);
+    });
+    const r = await doctor(url);
+    expect(r.code, r.out).toBe(0);
   });
 });
