@@ -236,7 +236,14 @@ function relationChecks(map: AppMap, catalog: Catalog): Finding[] {
 function userReferenceChecks(map: AppMap, catalog: Catalog): Check[] {
   const user = map.roles.user;
   if (!user || map.relationMode === 'prisma') return [];
-  const live = catalog.foreignKeys.filter((r) => r.ref_schema === map.schema && r.references === user.table);
+  // In the map's order, then those it lacks by name: the same lines on every run.
+  const order = (r: ForeignKeyRow) => {
+    const i = map.userReferences.findIndex((u) => u.constraint === r.name && u.table === r.table);
+    return i === -1 ? map.userReferences.length : i;
+  };
+  const live = catalog.foreignKeys
+    .filter((r) => r.ref_schema === map.schema && r.references === user.table)
+    .sort((a, b) => order(a) - order(b) || a.table.localeCompare(b.table) || a.name.localeCompare(b.name));
   const checks: Check[] = [];
   for (const fk of live) {
     const relation = map.relations.find((r) => findForeignKey(map, catalog, r) === fk);
