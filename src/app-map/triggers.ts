@@ -16,6 +16,7 @@
  * Statement-level triggers with transition tables: one set-based statement per DELETE/INSERT, so a
  * bulk delete of 100k rows costs one INSERT … SELECT, not 100k trigger calls.
  */
+// `.ts`: the Node scripts (db:migrate, the doctor) import this file under Node's own resolution.
 import { ident, isWallTime } from './sql.ts';
 import type { AppMap, MappedTable, Role } from './types.ts';
 
@@ -32,7 +33,15 @@ export interface InstallStep {
   concurrently?: boolean;
   /** A query answering one row `{ present: boolean }`: the step is skipped when it is true. */
   unless?: string;
+  /** What the step leaves in the database, for `npm run doctor` to check (scripts/doctor/). */
+  creates?: InstalledObject;
 }
+
+/** A function in spacerr_jobs, a trigger on an app table, or the need for an index led by a column. */
+export type InstalledObject =
+  | { kind: 'function'; name: string }
+  | { kind: 'trigger'; name: string; table: string; function: string }
+  | { kind: 'index'; name: string; table: string; column: string; partial?: string };
 
 const W = 'spacerr_jobs';
 
@@ -58,7 +67,11 @@ const OLD_FUNCTIONS = [
   'public.mark_chats_with_messages',
   'public.unmark_emptied_chats',
   'public.enqueue_stream_deletions',
+  `${W}.enqueue_blob_deletions`,
+  `${W}.enqueue_message_source_checks`,
   `${W}.move_empty_chat`,
+  `${W}.truncate_empty_chats`,
+  `${W}.add_all_chats`,
   `${W}.update_empty_chats_for_moved_message`,
 ];
 
@@ -80,12 +93,13 @@ END $$`,
   for (const fn of OLD_FUNCTIONS) steps.push({ what: `drop the old function ${fn}`, sql: `DROP FUNCTION IF EXISTS ${fn}()` });
 
   for (const f of functions(map, n)) {
-    steps.push({ what: `function ${f.name}`, sql: f.sql });
+    steps.push({ what: `function ${f.name}`, sql: f.sql, creates: { kind: 'function', name: f.name } });
     for (const t of f.triggers) {
       steps.push({
         what: `trigger ${t.name} on ${t.table}`,
         sql: `CREATE OR REPLACE TRIGGER ${t.name} ${t.when} ON ${n.q(t.role)}${t.referencing ? ` ${t.referencing}` : ''} FOR EACH ${t.level} EXECUTE FUNCTION ${W}.${f.name}()`,
         locksAppTable: t.table,
+        creates: { kind: 'trigger', name: t.name, table: t.table, function: f.name },
       });
     }
   }
@@ -432,6 +446,7 @@ function indexes(map: AppMap, n: Names): InstallStep[] {
       sql: `DROP INDEX CONCURRENTLY IF EXISTS ${ident(map.schema)}.${ident(name)};
 CREATE INDEX CONCURRENTLY ${ident(name)} ON ${ident(map.schema)}.${ident(table)} (${ident(column)})${where}`,
       concurrently: true,
+      creates: { kind: 'index', name, table, column, ...(partial && { partial: `${ident(column)} ${partial}` }) },
     });
   }
   return steps;
