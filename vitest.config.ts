@@ -55,6 +55,7 @@ export default defineConfig({
           environment: 'node',
           // The scripts these tests run (doctor, receipt, migrations) read the test layout's map.
           env: { APP_MAP_FILE: layoutMapFile(testLayout()) },
+          setupFiles: ['./test/support/node-map.ts'],
           testTimeout: 30_000,
         },
       },

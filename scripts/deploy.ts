@@ -73,7 +73,7 @@ async function checkMigrations(migrate: boolean): Promise<boolean> {
     let status = await migrationStatus(url, MIGRATIONS_DIR);
     if (migrate && status.some((m) => m.state === 'pending')) {
       console.log(`applying ${tags(status, 'pending')} to ${where}`);
-      await migrateDatabase(url);
+      await migrateDatabase(url, readMap(APP_MAP_FILE)); // the map the deployed Worker bundles
       status = await migrationStatus(url, MIGRATIONS_DIR);
     }
     let passed = true;
