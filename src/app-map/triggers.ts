@@ -415,6 +415,13 @@ function indexes(map: AppMap, n: Names): InstallStep[] {
       unless: `SELECT to_regclass('${ident(map.schema)}.${ident(name)}') IS NOT NULL AS present`,
       sql: `CREATE INDEX CONCURRENTLY ${ident(name)} ON ${ident(map.schema)}.${ident(table.table)} (${ident(table.id.name)}) WHERE ${ident(table.columns.attachmentId!.name)} IS NULL`,
       concurrently: true,
+      creates: {
+        kind: 'index',
+        name,
+        table: table.table,
+        column: table.id.name,
+        partial: `${ident(table.columns.attachmentId!.name)} IS NULL`,
+      },
     });
   }
   // Physical (table, column): the roles' columns above, then every foreign key column the

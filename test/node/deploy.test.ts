@@ -69,7 +69,8 @@ echo "fake wrangler: unexpected command $*" >&2; exit 9
 `,
   );
   chmodSync(fakeWrangler, 0o755);
-  const env = await provisionNodeEnv();
+  // Shaped as the map the deployed Worker bundles says: Spacerr's.
+  const env = await provisionNodeEnv('spacerr');
   migratedUrl = env.DATABASE_URL;
 });
 

@@ -171,7 +171,8 @@ describe("the Worker's footprint on the app's schema", () => {
     };
     for (const line of added) expect(documented, line).toContain(describe(line));
     // Every trigger is there, each named with the Worker's prefix; of the indexes, only those
-    // whose column no index of the app's leads with (snake-plural's Prisma schema has the others).
+    // whose column no index of the app's leads with (snake-plural's Prisma schema has the others),
+    // and the orphaned sources' partial one.
     expect(
       added
         .filter((l) => l.startsWith('trigger'))
@@ -188,7 +189,10 @@ describe("the Worker's footprint on the app's schema", () => {
         .filter((l) => l.startsWith('index'))
         .map(describe)
         .sort(),
-    ).toEqual(['index spacerr_jobs_users_deactivated_at_idx on users']);
+    ).toEqual([
+      'index spacerr_jobs_message_sources_orphaned_idx on message_sources',
+      'index spacerr_jobs_users_deactivated_at_idx on users',
+    ]);
     expect(await schemas(url)).toEqual(['public', 'spacerr_jobs']);
     const worker = await dumpSchema(url, 'spacerr_jobs');
     for (const table of [
