@@ -269,11 +269,23 @@ function functions(map: AppMap, n: Names): FunctionSpec[] {
       ),
       triggers: [trigger(n, 'chat', 'chat_inserted', 'AFTER INSERT', 'STATEMENT', 'REFERENCING NEW TABLE AS inserted_rows')],
     });
+    // Every trigger that decides whether a chat is empty first takes the chat row FOR NO KEY
+    // UPDATE, so two transactions deciding about the same chat take turns, and the one that waited
+    // decides on a fresh snapshot (each statement of a volatile function takes its own under READ
+    // COMMITTED). Without it, a transaction deleting a chat's last message cannot see a first
+    // message another is inserting, nor that one the empty_chats row the first is adding: both
+    // commit, and the chat is listed as empty while it holds a message. With it, a listed chat
+    // never holds a committed message, which is what the empty-chat job's locking argument rests
+    // on. NO KEY UPDATE does not conflict with the KEY SHARE of the app's foreign-key checks, only
+    // with another such decision (or an UPDATE of the chat row) in flight on the same chat.
+    const lockChats = (ids: string) =>
+      `  PERFORM 1 FROM ${n.q('chat')} c WHERE c.${chatId} = ANY(ARRAY(${ids})) ORDER BY c.${chatId} FOR NO KEY UPDATE;`;
     out.push({
       name: 'remove_chats_with_messages',
       sql: fn(
         'remove_chats_with_messages',
-        `  DELETE FROM ${W}.empty_chats
+        `${lockChats(`SELECT DISTINCT ${msgChat} FROM inserted_rows`)}
+  DELETE FROM ${W}.empty_chats
   WHERE chat_id = ANY(ARRAY(SELECT DISTINCT ${msgChat} FROM inserted_rows));`,
       ),
       triggers: [trigger(n, 'message', 'message_inserted', 'AFTER INSERT', 'STATEMENT', 'REFERENCING NEW TABLE AS inserted_rows')],
@@ -282,7 +294,8 @@ function functions(map: AppMap, n: Names): FunctionSpec[] {
       name: 'add_emptied_chats',
       sql: fn(
         'add_emptied_chats',
-        `  -- A chat whose last message was deleted is empty again. During a chat's own cascade the chat
+        `${lockChats(`SELECT DISTINCT ${msgChat} FROM deleted_rows`)}
+  -- A chat whose last message was deleted is empty again. During a chat's own cascade the chat
   -- row is already gone and this adds nothing.
   INSERT INTO ${W}.empty_chats (chat_id, created_at)
   SELECT c.${chatId}, ${n.instant('chat', 'createdAt', 'c')} FROM ${n.q('chat')} c
@@ -317,6 +330,7 @@ function functions(map: AppMap, n: Names): FunctionSpec[] {
       sql: fn(
         'message_updated',
         `  IF NEW.${msgChat} IS DISTINCT FROM OLD.${msgChat} THEN
+  ${lockChats(`VALUES (NEW.${msgChat}), (OLD.${msgChat})`)}
     DELETE FROM ${W}.empty_chats WHERE chat_id = NEW.${msgChat};
     INSERT INTO ${W}.empty_chats (chat_id, created_at)
     SELECT c.${chatId}, ${n.instant('chat', 'createdAt', 'c')} FROM ${n.q('chat')} c

@@ -10,7 +10,8 @@ import { sql } from 'drizzle-orm';
 import { APP } from '../../src/app-map/app';
 import type { Role } from '../../src/app-map/types';
 import type { Db } from '../../src/db/client';
-import { q } from '../worker/support';
+import { PgDialect } from 'drizzle-orm/pg-core';
+import { q, type Session } from '../worker/support';
 
 interface Column {
   name: string;
@@ -123,4 +124,15 @@ export async function seedChatWithFiles(
 /** The keys waiting in the blob outbox, sorted. */
 export async function queuedKeys(db: Db): Promise<string[]> {
   return (await q<{ k: string }>(db, sql`SELECT blob_key AS k FROM spacerr_jobs.blob_deletions ORDER BY 1`)).map((r) => r.k);
+}
+
+/** Runs a drizzle SQL fragment on a Node-side session (the app's own connection, which can hold a transaction). */
+export function runOn<T = Record<string, unknown>>(session: Session, query: ReturnType<typeof sql>): Promise<T[]> {
+  const built = new PgDialect().sqlToQuery(query);
+  return session.query<T>(built.sql, built.params);
+}
+
+/** A session seen as the Db the seeding helpers take: its statements run inside its open transaction. */
+export function sessionDb(session: Session): Db {
+  return { execute: async (query: ReturnType<typeof sql>) => ({ rows: await runOn(session, query) }) } as unknown as Db;
 }

@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { APP } from '../../src/app-map/app';
 import { MINUTE_MS } from '../../src/time';
 import { provisionEnv, q, runNamed, Session, type TestEnv, testDb } from '../worker/support';
-import { idsOf, insertInto, insertRow, queuedKeys, seedChatWithFiles } from './app-rows';
+import { idsOf, insertInto, insertRow, queuedKeys, runOn, seedChatWithFiles, sessionDb } from './app-rows';
 
 const DAY = 86_400_000;
 const layout = inject('layout');
@@ -140,7 +140,7 @@ describe(`on the ${layout} layout, the app's own writes and migrations with the 
     const app = await Session.open({ ...e, DATABASE_URL: url.toString() });
     try {
       expect(await app.query(`SELECT current_user AS who`)).toEqual([{ who: 'spacerr_app_dml' }]);
-      const appDb = { execute: async (query: ReturnType<typeof sql>) => ({ rows: await runOn(app, query) }) } as never;
+      const appDb = sessionDb(app);
       await seedUser(appDb, 'dml-user', null);
       const { messageId } = await seedChatWithFiles(appDb, {
         userId: 'dml-user',
@@ -176,13 +176,6 @@ describe(`on the ${layout} layout, the app's own writes and migrations with the 
     }
   });
 });
-
-/** Runs a drizzle SQL fragment on a Node-side session (the app's own connection). */
-async function runOn(session: Session, query: ReturnType<typeof sql>) {
-  const { PgDialect } = await import('drizzle-orm/pg-core');
-  const built = new PgDialect().sqlToQuery(query);
-  return session.query(built.sql, built.params);
-}
 
 describe(`on the ${layout} layout, once the live schema no longer matches the bundled map`, () => {
   it('deletes nothing and fails every run, naming each difference', async () => {
