@@ -18,9 +18,19 @@ const real: R2Bucket = env.BLOBS;
  * or only the Nth), records delete calls and their keys.
  */
 function switchableBucket() {
-  const state = { failing: false, failCall: 0, deleteCalls: [] as number[], deleteKeys: [] as string[][] };
+  const state = {
+    failing: false,
+    failCall: 0,
+    deleteCalls: [] as number[],
+    deleteKeys: [] as string[][],
+    /** Runs inside the next delete call, before R2 answers: a hook at a known point of the run. */
+    during: undefined as (() => Promise<void>) | undefined,
+  };
   const binding = {
     async delete(keys: string | string[]) {
+      const during = state.during;
+      state.during = undefined;
+      await during?.();
       state.deleteCalls.push(Array.isArray(keys) ? keys.length : 1);
       state.deleteKeys.push(Array.isArray(keys) ? keys : [keys]);
       if (state.failing || state.deleteCalls.length === state.failCall) throw new Error('R2 is down (simulated)');
@@ -229,6 +239,28 @@ describe(JOB, () => {
     expect(report).toMatchObject({ status: 'succeeded', counts: { blobs: 1, blob_deletions: 2, reused_keys_kept: 1 } });
     expect(r2.state.deleteCalls).toEqual([1]);
     expect(await (await real.get(reusedKey))?.text()).toBe('live data');
+    expect(await countRows(db, 'blob_deletions')).toBe(0);
+  });
+
+  it('keeps a reused key queued again while its claim was out, and deletes that new object next run', async () => {
+    const db = testDb(e);
+    const s = await seedAccount(db, NOW, { id: t('u'), chats: [{ ageMinutes: 5, attachments: 2 }] });
+    const [goneKey, reusedKey] = s.blobKeys as [string, string];
+    await db.execute(sql`DELETE FROM attachments`);
+    await db.execute(sql`INSERT INTO attachments (id, user_id, blob_key) VALUES (${t('new')}, ${s.userId}, ${reusedKey})`);
+    await real.put(reusedKey, 'new object');
+    // Claimed as live (kept), then, while the run deletes the other key, the app deletes the new
+    // attachment: the trigger re-arms the same outbox row, for the new object under the key.
+    r2.state.during = async () => {
+      await db.execute(sql`DELETE FROM attachments WHERE id = ${t('new')}`);
+    };
+
+    const first = await runNamed(e, JOB, { now: NOW });
+
+    expect(first).toMatchObject({ status: 'succeeded', counts: { blobs: 1, reused_keys_kept: 1 } });
+    expect((await outbox()).map((r) => r.blob_key)).toEqual([reusedKey]); // still queued, not confirmed away
+    expect(await runNamed(e, JOB, { now: NOW })).toMatchObject({ status: 'succeeded', counts: { blobs: 1 } });
+    expect(await present([goneKey, reusedKey])).toEqual([]);
     expect(await countRows(db, 'blob_deletions')).toBe(0);
   });
 
