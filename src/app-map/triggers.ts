@@ -73,6 +73,7 @@ const OLD_FUNCTIONS = [
   `${W}.truncate_empty_chats`,
   `${W}.add_all_chats`,
   `${W}.update_empty_chats_for_moved_message`,
+  `${W}.queue_message_source_checks`,
 ];
 
 /** Every step, in order: old triggers out, functions, triggers, indexes, the initial list of empty chats. */
@@ -229,6 +230,18 @@ function functions(map: AppMap, n: Names): FunctionSpec[] {
       ),
       triggers: [trigger(n, 'attachment', 'attachment_blobs', 'AFTER DELETE', 'STATEMENT', 'REFERENCING OLD TABLE AS deleted_rows')],
     });
+    // TRUNCATE fires no DELETE trigger, and after it the rows are gone: BEFORE, every key goes to
+    // the outbox (a full scan, as rare as the TRUNCATE; a TRUNCATE … CASCADE fires it too).
+    out.push({
+      name: 'attachments_truncating',
+      sql: fn(
+        'attachments_truncating',
+        queueBlobs(
+          `SELECT DISTINCT ${n.c('attachment', 'blobKey')} FROM ${n.q('attachment')} WHERE ${n.c('attachment', 'blobKey')} IS NOT NULL`,
+        ),
+      ),
+      triggers: [trigger(n, 'attachment', 'attachment_truncating', 'BEFORE TRUNCATE', 'STATEMENT')],
+    });
   }
   if (n.has('message', 'parts')) {
     out.push({
@@ -241,6 +254,16 @@ function functions(map: AppMap, n: Names): FunctionSpec[] {
       ),
       triggers: [trigger(n, 'message', 'message_part_blobs', 'AFTER DELETE', 'STATEMENT', 'REFERENCING OLD TABLE AS deleted_rows')],
     });
+    out.push({
+      name: 'messages_truncating',
+      sql: fn(
+        'messages_truncating',
+        queueBlobs(
+          `SELECT DISTINCT p FROM ${n.q('message')} d, LATERAL (SELECT ${filePathnames(`d.${n.c('message', 'parts')}`)} AS p) f WHERE p IS NOT NULL`,
+        ),
+      ),
+      triggers: [trigger(n, 'message', 'message_truncating', 'BEFORE TRUNCATE', 'STATEMENT')],
+    });
   }
   if (n.has('messageSource', 'pathname')) {
     const p = n.c('messageSource', 'pathname');
@@ -248,6 +271,22 @@ function functions(map: AppMap, n: Names): FunctionSpec[] {
       name: 'queue_message_source_blobs',
       sql: fn('queue_message_source_blobs', queueBlobs(`SELECT DISTINCT ${p} FROM deleted_rows WHERE ${p} IS NOT NULL`)),
       triggers: [trigger(n, 'messageSource', 'message_source_blobs', 'AFTER DELETE', 'STATEMENT', 'REFERENCING OLD TABLE AS deleted_rows')],
+    });
+    out.push({
+      name: 'message_sources_truncating',
+      sql: fn('message_sources_truncating', queueBlobs(`SELECT DISTINCT ${p} FROM ${n.q('messageSource')} WHERE ${p} IS NOT NULL`)),
+      triggers: [trigger(n, 'messageSource', 'message_source_truncating', 'BEFORE TRUNCATE', 'STATEMENT')],
+    });
+    // A source whose pathname the app changes no longer names the old file.
+    out.push({
+      name: 'message_source_updated',
+      sql: fn(
+        'message_source_updated',
+        `  IF OLD.${p} IS DISTINCT FROM NEW.${p} AND OLD.${p} IS NOT NULL THEN
+  ${queueBlobs(`VALUES (OLD.${p})`)}
+  END IF;`,
+      ),
+      triggers: [trigger(n, 'messageSource', 'message_source_updated', 'AFTER UPDATE', 'ROW')],
     });
   }
 
@@ -321,6 +360,17 @@ function functions(map: AppMap, n: Names): FunctionSpec[] {
       ),
       triggers: [trigger(n, 'chat', 'chat_updated', 'AFTER UPDATE', 'ROW')],
     });
+    // A message whose parts the app edits so that a file part goes (or names another file) no
+    // longer names the old file: queued. Only a message that had a file part pays for the
+    // comparison of pathnames; a streamed text update costs one jsonpath existence check.
+    const parts = n.has('message', 'parts') ? n.c('message', 'parts') : undefined;
+    const partsEdited = parts
+      ? `  IF OLD.${parts} @? '$[*] ? (@.type == "file")' AND NEW.${parts} IS DISTINCT FROM OLD.${parts} THEN
+  ${queueBlobs(`SELECT p FROM (SELECT ${filePathnames(`OLD.${parts}`)} AS p) o WHERE p IS NOT NULL
+    EXCEPT SELECT ${filePathnames(`NEW.${parts}`)}`)}
+  END IF;
+`
+      : '';
     // A message moved to another chat is, for the list, a message inserted into the chat it moves
     // to and deleted from the chat it leaves. AFTER ROW triggers fire once the whole UPDATE is
     // done, so the NOT EXISTS sees every row it moved. Every other update of a message (parts
@@ -329,7 +379,7 @@ function functions(map: AppMap, n: Names): FunctionSpec[] {
       name: 'message_updated',
       sql: fn(
         'message_updated',
-        `  IF NEW.${msgChat} IS DISTINCT FROM OLD.${msgChat} THEN
+        `${partsEdited}  IF NEW.${msgChat} IS DISTINCT FROM OLD.${msgChat} THEN
   ${lockChats(`VALUES (NEW.${msgChat}), (OLD.${msgChat})`)}
     DELETE FROM ${W}.empty_chats WHERE chat_id = NEW.${msgChat};
     INSERT INTO ${W}.empty_chats (chat_id, created_at)
@@ -343,6 +393,19 @@ function functions(map: AppMap, n: Names): FunctionSpec[] {
     });
     // TRUNCATE fires no DELETE trigger: a truncated chat table empties the list, and truncated
     // messages make every chat empty again (a full scan, as rare as the TRUNCATE).
+    // Before a TRUNCATE of chats, the chats that had messages (not listed empty) go to the stream
+    // queue, as their DELETE would have sent them.
+    out.push({
+      name: 'chats_truncating',
+      sql: fn(
+        'chats_truncating',
+        `  INSERT INTO ${W}.stream_deletions (chat_id)
+  SELECT c.${chatId} FROM ${n.q('chat')} c
+  WHERE NOT EXISTS (SELECT 1 FROM ${W}.empty_chats e WHERE e.chat_id = c.${chatId})
+  ON CONFLICT (chat_id) DO NOTHING;`,
+      ),
+      triggers: [trigger(n, 'chat', 'chat_truncating', 'BEFORE TRUNCATE', 'STATEMENT')],
+    });
     out.push({
       name: 'chats_truncated',
       sql: fn('chats_truncated', `  TRUNCATE ${W}.empty_chats;`),
@@ -378,17 +441,25 @@ function functions(map: AppMap, n: Names): FunctionSpec[] {
     });
   }
 
-  // 4. An attachment moved to another message may leave message sources pointing at it from the
-  // old message: queued for the orphaned-sources job, which re-checks before deleting.
-  if (n.has('attachment', 'messageId') && n.has('messageSource', 'attachmentId')) {
-    const m = n.c('attachment', 'messageId');
-    out.push({
-      name: 'queue_message_source_checks',
-      sql: fn(
-        'queue_message_source_checks',
-        `  IF OLD.${m} IS NOT NULL AND OLD.${m} IS DISTINCT FROM NEW.${m} THEN
+  // 4. An attachments row updated: a changed blob key no longer names the old file (queued); and
+  // one moved to another message may leave message sources pointing at it from the old message,
+  // queued for the orphaned-sources job, which re-checks before deleting.
+  if (n.has('attachment')) {
+    const key = n.c('attachment', 'blobKey');
+    const checks =
+      n.has('attachment', 'messageId') && n.has('messageSource', 'attachmentId')
+        ? `  IF OLD.${n.c('attachment', 'messageId')} IS NOT NULL AND OLD.${n.c('attachment', 'messageId')} IS DISTINCT FROM NEW.${n.c('attachment', 'messageId')} THEN
     INSERT INTO ${W}.message_source_checks (attachment_id) VALUES (NEW.${n.c('attachment', 'id')})
     ON CONFLICT (attachment_id) DO NOTHING;
+  END IF;
+`
+        : '';
+    out.push({
+      name: 'attachment_updated',
+      sql: fn(
+        'attachment_updated',
+        `${checks}  IF OLD.${key} IS DISTINCT FROM NEW.${key} AND OLD.${key} IS NOT NULL THEN
+  ${queueBlobs(`VALUES (OLD.${key})`)}
   END IF;`,
       ),
       triggers: [trigger(n, 'attachment', 'attachment_updated', 'AFTER UPDATE', 'ROW')],

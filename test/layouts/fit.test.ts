@@ -236,3 +236,60 @@ describe(`on the ${layout} layout, a foreign key to the user that forbids its de
     }
   });
 });
+
+describe(`on the ${layout} layout, what the app does to the rows naming files besides deleting them`, () => {
+  let e: TestEnv;
+  let db: ReturnType<typeof testDb>;
+  const now = new Date();
+
+  beforeAll(async () => {
+    e = await provisionEnv();
+    db = testDb(e);
+  });
+
+  it('queues a file the moment no row of its names it: a part edited away, a pathname or key changed', async () => {
+    await seedUser(db, 'edits', null);
+    const { messageId, keys } = await seedChatWithFiles(db, {
+      userId: 'edits',
+      chatId: 'edits-c',
+      createdAt: now,
+      files: ['kept.pdf', 'dropped.pdf'],
+    });
+    const [kept, dropped] = keys as [string, string];
+    const message = APP.role('message');
+    const before = await queuedKeys(db);
+    const added = async () => (await queuedKeys(db)).filter((k) => !before.includes(k));
+    if (message.has('parts')) {
+      // The app edits the message: the second file part goes, the first stays (and the text changes).
+      await db.execute(sql`UPDATE ${message.table} SET ${message.col('parts')} = jsonb_path_query_array(${message.col('parts')},
+          '$[*] ? (!(@.type == "file" && @.providerMetadata.storage.pathname == $p))', jsonb_build_object('p', ${dropped}::text))
+        WHERE ${message.id} = ${messageId}`);
+      await db.execute(sql`UPDATE ${message.table} SET ${message.col('parts')} = ${message.col('parts')} || '[{"type":"text","text":"more"}]'::jsonb
+        WHERE ${message.id} = ${messageId}`);
+    }
+    for (const role of ['messageSource', 'attachment'] as const) {
+      const t = APP.has(role) ? APP.role(role) : undefined;
+      const column = role === 'messageSource' ? 'pathname' : 'blobKey';
+      if (!t?.has(column)) continue;
+      await db.execute(sql`UPDATE ${t.table} SET ${t.col(column)} = ${`${dropped}-v2`} WHERE ${t.col(column)} = ${dropped}`);
+    }
+    expect(await added()).toEqual([dropped]);
+    expect((await queuedKeys(db)).includes(kept)).toBe(false);
+  });
+
+  it('queues every file and every stream of the chats a TRUNCATE … CASCADE from the user table takes', async () => {
+    await seedUser(db, 'truncated', null);
+    const { keys } = await seedChatWithFiles(db, { userId: 'truncated', chatId: 'truncated-c', createdAt: now, files: ['t.pdf'] });
+    const admin = await Session.open(e);
+    try {
+      await admin.query(`TRUNCATE "${APP.schema}"."${user.name}" CASCADE`);
+    } finally {
+      await admin.close();
+    }
+    expect(await queuedKeys(db)).toEqual(expect.arrayContaining(keys));
+    expect(await q(db, sql`SELECT chat_id FROM spacerr_jobs.stream_deletions WHERE chat_id = 'truncated-c'`)).toEqual([
+      { chat_id: 'truncated-c' },
+    ]);
+    expect(await q(db, sql`SELECT count(*)::int AS n FROM spacerr_jobs.empty_chats`)).toEqual([{ n: 0 }]);
+  });
+});
