@@ -293,3 +293,17 @@ describe(`on the ${layout} layout, what the app does to the rows naming files be
     expect(await q(db, sql`SELECT count(*)::int AS n FROM spacerr_jobs.empty_chats`)).toEqual([{ n: 0 }]);
   });
 });
+
+describe(`on the ${layout} layout, a chat whose primary key the app changes`, () => {
+  it('keeps the list of empty chats on the new id: the old one is not counted, the new one is deleted when stale', async () => {
+    const e = await provisionEnv({ BATCH_TARGET_MS: '0' });
+    const db = testDb(e);
+    const now = new Date();
+    await seedUser(db, 'renamer', null);
+    await insertRow(db, 'chat', { id: 'old-id', userId: 'renamer', createdAt: new Date(now.getTime() - DAY) });
+    await db.execute(sql`UPDATE ${chat.table} SET ${chat.id} = 'new-id' WHERE ${chat.id} = 'old-id'`);
+    expect(await q(db, sql`SELECT chat_id FROM spacerr_jobs.empty_chats`)).toEqual([{ chat_id: 'new-id' }]);
+    expect(await runNamed(e, 'delete-stale-empty-chats', { now })).toMatchObject({ counts: { chats: 1 } });
+    expect(await idsOf(db, 'chat')).toEqual([]);
+  });
+});
