@@ -84,24 +84,27 @@ export interface RunFinish {
 
 /**
  * Records the outcome and releases the lock. One request: `alongside` (a read, such as the
- * backlog check of the run's alarms) rides in the same batch, and its rows come back.
+ * backlog check of the run's alarms) rides in the same batch, and its rows come back. `recorded`
+ * is the run's status as its row has it afterwards: the outcome, unless the row was no longer
+ * `running` (its lease ran out and another run marked it `abandoned`), which the update then left
+ * alone. A retried finish whose first attempt committed finds its own outcome there.
  */
 export async function finishRun(
   db: Db,
   id: string,
   result: RunFinish,
   alongside?: ReturnType<Db['execute']>,
-): Promise<Record<string, unknown> | undefined> {
+): Promise<{ read: Record<string, unknown> | undefined; recorded: JobRunStatus | undefined }> {
   const update = db
     .update(jobRuns)
     .set({ ...result, finishedAt: sql`now()`, leaseUntil: null })
     .where(and(eq(jobRuns.id, id), eq(jobRuns.status, 'running')));
-  if (!alongside) {
-    await update;
-    return undefined;
-  }
-  const [, read] = await db.batch([update, alongside]);
-  return read.rows[0] as Record<string, unknown> | undefined;
+  const status = db.execute(sql`SELECT status FROM spacerr_jobs.job_runs WHERE id = ${id}`);
+  const [, after, read] = await db.batch([update, status, alongside ?? db.execute(sql`SELECT 1`)]);
+  return {
+    read: alongside ? (read.rows[0] as Record<string, unknown> | undefined) : undefined,
+    recorded: after.rows[0]?.status as JobRunStatus | undefined,
+  };
 }
 
 /**

@@ -47,7 +47,8 @@ export interface RunReport {
   job: string;
   runId: string;
   trigger: RunTrigger;
-  status: 'succeeded' | 'failed' | 'skipped';
+  /** `abandoned`: the run's lease ran out before it finished, and its record says so (another run took over). */
+  status: 'succeeded' | 'failed' | 'skipped' | 'abandoned';
   dryRun: boolean;
   counts: Record<string, number>;
   more: boolean;
@@ -203,7 +204,14 @@ export async function runJob(job: Job, deps: JobDeps, config: Config, opts: RunO
     // Retried once on a transient failure (it only updates this run's own `running` row, so it is
     // safe to repeat): a lost finish would hold the lock until the lease expires. The retry uses
     // the slack between RUN_SUBREQUEST_BUDGET and the platform's limit.
-    const read = await retryTransient(() => finishRun(deps.db, runId, result, alarmCheck?.query), { attempts: 2 });
+    const { read, recorded } = await retryTransient(() => finishRun(deps.db, runId, result, alarmCheck?.query), { attempts: 2 });
+    if (recorded !== status) {
+      // The record is not ours to overwrite: say what it says, and why.
+      report.status = 'abandoned';
+      report.error =
+        `the run's lease ran out before it finished and its record says ${recorded ?? 'nothing'}` +
+        `${report.error ? ` (its own outcome: ${report.error})` : ''}; another run may have taken over`;
+    }
     const alarm = alarmCheck && alarmOf(job, alarmCheck.read(read), config);
     if (alarm) alarms = [alarm];
     if (alarms.length > 0) report.alarms = alarms;
@@ -222,7 +230,7 @@ export async function runJob(job: Job, deps: JobDeps, config: Config, opts: RunO
     else await ping(heartbeat, 'success', { ...pingInfo, body: JSON.stringify({ counts: report.counts, more: report.more }) });
   }
   report.durationMs = clock() - started;
-  const level = report.status === 'failed' ? 'error' : alarms.length > 0 ? 'warn' : 'info';
+  const level = report.status === 'failed' || report.status === 'abandoned' ? 'error' : alarms.length > 0 ? 'warn' : 'info';
   logEvent(level, 'job_run', { ...report });
   return report;
 }

@@ -264,6 +264,25 @@ describe(JOB, () => {
     expect(await countRows(db, 'blob_deletions')).toBe(0);
   });
 
+  it('says a run was abandoned when its record was marked so before it finished, and leaves that record alone', async () => {
+    const db = testDb(e);
+    const s = await seedAccount(db, NOW, { id: t('u'), chats: [{ ageMinutes: 5, attachments: 1 }] });
+    await db.execute(sql`DELETE FROM attachments`);
+    // While the run is inside its R2 call, its lease is taken over, as a next run does once it ran out.
+    r2.state.during = async () => {
+      await db.execute(sql`UPDATE spacerr_jobs.job_runs SET status = 'abandoned', finished_at = now(), lease_until = NULL,
+        error = 'lease expired' WHERE job = ${JOB} AND status = 'running'`);
+    };
+
+    const report = await runNamed(e, JOB, { now: NOW });
+
+    expect(report).toMatchObject({ status: 'abandoned', counts: { blobs: 1 } });
+    expect(report.error).toMatch(/lease ran out before it finished and its record says abandoned/);
+    const [row] = await q(db, sql`SELECT status, error FROM spacerr_jobs.job_runs WHERE id = ${report.runId}`);
+    expect(row).toEqual({ status: 'abandoned', error: 'lease expired' });
+    expect(s.blobKeys).toHaveLength(1);
+  });
+
   it('deletes more than 1000 keys in one run, in R2 calls of at most 1000 keys', async () => {
     const db = testDb(e);
     const s = await seedAccount(db, NOW, { id: t('bulk') });
