@@ -16,7 +16,7 @@
  * Statement-level triggers with transition tables: one set-based statement per DELETE/INSERT, so a
  * bulk delete of 100k rows costs one INSERT … SELECT, not 100k trigger calls.
  */
-import { ident, isWallTime } from './sql';
+import { ident, isWallTime } from './sql.ts';
 import type { AppMap, MappedTable, Role } from './types';
 
 /** Prefix of every trigger and index the Worker creates in the app's schema (uninstall finds them by it). */
