@@ -97,7 +97,7 @@ export function benchLayout(layout: Layout): BenchLayout {
       if (!hit) throw new Error(`${table}: not a table of the ${layout} map`);
       return hit;
     },
-    ago: (role, logical, interval) => (wall(role, logical) ? `((now() AT TIME ZONE 'UTC') - ${interval})` : `(now() - ${interval})`),
+    ago: (role, logical, interval) => (wall(role, logical) ? `((now() AT TIME ZONE 'UTC') - (${interval}))` : `(now() - (${interval}))`),
     instant: (role, logical, alias) =>
       wall(role, logical) ? `(${alias}.${t(role).c(logical)} AT TIME ZONE 'UTC')` : `${alias}.${t(role).c(logical)}`,
   };
