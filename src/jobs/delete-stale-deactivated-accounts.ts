@@ -14,6 +14,7 @@ import { overdueBefore } from '../run/deadline';
 import { type AsOf, defineJob, type JobContext } from '../run/job';
 import { before, DAY_MS } from '../time';
 import { EVENT_ID, iso } from './account-events';
+import { holdsOn, unheld } from './account-holds';
 import { drainStreamDeletions } from './stream-deletions';
 
 /** Monthly, 00:00 UTC on the 1st. */
@@ -27,41 +28,11 @@ const overdue = (at: AsOf) => overdueBefore(CRON, cutoff, at) ?? new Date(0);
 
 const user = APP.role('user');
 
-/**
- * Foreign keys to the user that forbid its deletion (RESTRICT or NO ACTION, Prisma's default for
- * a required relation without onDelete): a user one of them still points at cannot be deleted,
- * and putting it in a batch would fail the whole batch. Such users are left out of every batch and
- * raise the `accounts_blocked` alarm naming the constraint, while the others are deleted.
- */
-const BLOCKING = APP.map.userReferences.filter((r) => (r.onDelete === 'RESTRICT' || r.onDelete === 'NO ACTION') && r.columns.length === 1);
-const quoted = (name: string) => sql.raw(`"${name.replaceAll('"', '""')}"`);
-/** No blocking row points at the user `u` (an alias of the user table). */
-const unblocked = (u: string): SQL =>
-  sql.join(
-    [
-      sql`true`,
-      ...BLOCKING.map(
-        (r) =>
-          sql`NOT EXISTS (SELECT 1 FROM ${quoted(APP.schema)}.${quoted(r.table)} b WHERE b.${quoted(r.columns[0]!)} = ${sql.raw(u)}.${user.id})`,
-      ),
-    ],
-    sql` AND `,
-  );
-/** Per blocking key, whether it holds the user `u`: the alarm names the constraints. */
-const blockedBy = (u: string): SQL =>
-  BLOCKING.length === 0
-    ? sql`NULL::text`
-    : sql`concat_ws(', ', ${sql.join(
-        BLOCKING.map(
-          (r) =>
-            sql`CASE WHEN EXISTS (SELECT 1 FROM ${quoted(APP.schema)}.${quoted(r.table)} b WHERE b.${quoted(r.columns[0]!)} = ${sql.raw(u)}.${user.id})
-                THEN ${`${r.constraint} (${r.table}, ON DELETE ${r.onDelete})`} END`,
-        ),
-        sql`, `,
-      )})`;
 /** `"deactivatedAt" < instant`, the instant in the column's own type (src/app-map/sql.ts): its index serves it. */
 const deactivatedBefore = (at: Date, alias?: string) =>
   sql`${alias ? sql.raw(`${alias}.`) : sql``}${user.col('deactivatedAt')} < ${user.asColumnTime('deactivatedAt', at)}`;
+/** Whether the user row `o` is past the cutoff as of `at` (a hold by another owner who goes too is none). */
+const stale = (at: AsOf) => (o: string) => deactivatedBefore(cutoff(at), o);
 
 export const deleteStaleDeactivatedAccounts = defineJob({
   name: 'delete-stale-deactivated-accounts',
@@ -73,10 +44,10 @@ export const deleteStaleDeactivatedAccounts = defineJob({
     eligible: capped(sql`FROM ${user.table} WHERE ${deactivatedBefore(cutoff(at))}`),
     overdue: capped(sql`FROM ${user.table} WHERE ${deactivatedBefore(overdue(at))}`),
     oldestOverdue: sql`(SELECT min(${user.instant('deactivatedAt')}) FROM ${user.table} WHERE ${deactivatedBefore(overdue(at))})`,
-    blocked: capped(sql`FROM ${user.table} u WHERE ${deactivatedBefore(cutoff(at), 'u')} AND NOT (${unblocked('u')})`),
-    blockedBy: sql`(SELECT string_agg(DISTINCT k, ', ') FROM (
-      SELECT unnest(string_to_array(${blockedBy('u')}, ', ')) AS k FROM ${user.table} u
-      WHERE ${deactivatedBefore(cutoff(at), 'u')} AND NOT (${unblocked('u')}) LIMIT 100) s)`,
+    blocked: capped(sql`FROM ${user.table} u WHERE ${deactivatedBefore(cutoff(at), 'u')} AND NOT (${unheld('u', stale(at))})`),
+    blockedBy: sql`(SELECT string_agg(DISTINCT k, '; ') FROM (
+      SELECT unnest(string_to_array(${holdsOn('u', stale(at))}, '; ')) AS k FROM ${user.table} u
+      WHERE ${deactivatedBefore(cutoff(at), 'u')} AND NOT (${unheld('u', stale(at))}) LIMIT 100) s)`,
   }),
   backlog: ['eligible', 'overdue', 'blocked'],
   alarm: {
@@ -89,8 +60,8 @@ export const deleteStaleDeactivatedAccounts = defineJob({
           code: 'accounts_blocked',
           count: blocked,
           message:
-            `${blocked} account(s) past ${config.accountRetentionDays} days cannot be deleted: rows under ` +
-            `${String(read.blockedBy)} still point at them and forbid it. Delete those rows or make the key ON DELETE CASCADE.`,
+            `${blocked} account(s) past ${config.accountRetentionDays} days are kept: deleting them would fail or take ` +
+            `a live user's rows, by ${String(read.blockedBy)}. Delete or move those rows, or change the key's ON DELETE.`,
         };
       }
       const count = num(read.overdue);
@@ -161,7 +132,7 @@ async function deleteBatch(ctx: JobContext, cutoff: Date, limit: number): Promis
       ctx.db.execute(sql`
       WITH doomed AS (
         SELECT u.${user.id} AS id FROM ${user.table} u
-        WHERE ${deactivatedBefore(cutoff, 'u')} AND ${unblocked('u')}
+        WHERE ${deactivatedBefore(cutoff, 'u')} AND ${unheld('u', (o) => deactivatedBefore(cutoff, o))}
         ORDER BY u.${user.col('deactivatedAt')}
         LIMIT ${limit}
         FOR UPDATE OF u SKIP LOCKED
@@ -204,29 +175,56 @@ function erasedEvents(ctx: JobContext): SQL {
 
 /** The dry run: what the batches would delete, counted per role the app has. */
 async function countStaleAccounts(ctx: JobContext, cutoff: Date) {
-  const parts: SQL[] = [sql`(SELECT count(*) FROM stale) AS users`];
-  if (APP.has('project')) {
-    const p = APP.role('project');
-    parts.push(sql`(SELECT count(*) FROM ${p.table} WHERE ${p.col('userId')} IN (SELECT id FROM stale)) AS projects`);
-  }
-  parts.push(sql`(SELECT count(*) FROM stale_chats) AS chats`, sql`(SELECT count(*) FROM stale_messages) AS messages`);
-  if (APP.has('attachment')) {
-    const a = APP.role('attachment');
-    parts.push(sql`(SELECT count(*) FROM ${a.table} WHERE ${a.col('userId')} IN (SELECT id FROM stale)) AS attachments`);
-  }
-  if (APP.has('messageSource')) {
-    const m = APP.role('messageSource');
-    parts.push(sql`(SELECT count(*) FROM ${m.table} WHERE ${m.col('messageId')} IN (SELECT id FROM stale_messages)) AS message_sources`);
-  }
-  const chat = APP.role('chat');
-  const message = APP.role('message');
   const result = await ctx.budget.request(() =>
     ctx.db.execute(sql`
-    WITH stale AS (SELECT u.${user.id} AS id FROM ${user.table} u WHERE ${deactivatedBefore(cutoff, 'u')} AND ${unblocked('u')}),
-    stale_chats AS (SELECT ${chat.id} AS id FROM ${chat.table} WHERE ${chat.col('userId')} IN (SELECT id FROM stale)),
-    stale_messages AS (SELECT ${message.id} AS id FROM ${message.table} WHERE ${message.col('chatId')} IN (SELECT id FROM stale_chats))
-    SELECT ${sql.join(parts, sql`, `)}`),
+    WITH ${sql.join(
+      [
+        sql`doomed_user AS (
+      SELECT u.${user.id} AS id FROM ${user.table} u
+      WHERE ${deactivatedBefore(cutoff, 'u')} AND ${unheld('u', (o) => deactivatedBefore(cutoff, o))})`,
+        ...CASCADED.map(
+          ({ role, keys }) =>
+            sql`${sql.raw(`doomed_${role}`)} AS (SELECT ${APP.role(role).id} AS id FROM ${APP.role(role).table}
+      WHERE ${sql.join(
+        keys.map((k) => sql`${sql.raw(`"${k.column.replaceAll('"', '""')}"`)} IN (SELECT id FROM ${sql.raw(`doomed_${k.from}`)})`),
+        sql` OR `,
+      )})`,
+        ),
+      ],
+      sql`,
+    `,
+    )}
+    SELECT ${sql.join(
+      ['user' as Role, ...CASCADED.map((c) => c.role)].map(
+        (r) => sql`(SELECT count(*) FROM ${sql.raw(`doomed_${r}`)}) AS ${sql.raw(COUNT_KEYS[r])}`,
+      ),
+      sql`, `,
+    )}`),
   );
   const row = result.rows[0] ?? {};
-  return Object.fromEntries(Object.entries(row).map(([k, v]) => [k, num(v)]));
+  const counts: Record<string, number> = Object.fromEntries(ACCOUNT_ROLES.map((r) => [COUNT_KEYS[r], 0]));
+  for (const [k, v] of Object.entries(row)) counts[k] = num(v);
+  return counts;
 }
+
+/**
+ * The dry run follows the same cascades the batch's DELETE sets off: per mapped role, in an order
+ * where a parent comes first, the rows whose `ON DELETE CASCADE` key points at a doomed row of
+ * its parent role (a chat in a doomed project, an upload in a doomed chat, …). So its counts are
+ * the run's, not a guess from owner columns.
+ */
+const CASCADED: Array<{ role: Role; keys: Array<{ column: string; from: Role }> }> = (() => {
+  const byTable = new Map<string, Role>([[user.name, 'user']]);
+  const out: Array<{ role: Role; keys: Array<{ column: string; from: Role }> }> = [];
+  for (const role of ['project', 'chat', 'message', 'attachment', 'messageSource'] as const) {
+    if (!APP.has(role)) continue;
+    const table = APP.role(role).name;
+    const keys = [...APP.map.relations, ...APP.map.userReferences]
+      .filter((r) => r.table === table && r.onDelete === 'CASCADE' && r.columns.length === 1 && byTable.has(r.references))
+      .map((r) => ({ column: r.columns[0]!, from: byTable.get(r.references)! }));
+    const unique = [...new Map(keys.map((k) => [`${k.column}/${k.from}`, k])).values()];
+    if (unique.length > 0) out.push({ role, keys: unique });
+    byTable.set(table, role);
+  }
+  return out;
+})();
