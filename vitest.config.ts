@@ -1,6 +1,46 @@
+import { readFileSync } from 'node:fs';
 import { cloudflareTest } from '@cloudflare/vitest-plugin';
-import { defineConfig } from 'vitest/config';
+import { defineConfig, type TestProjectInlineConfiguration } from 'vitest/config';
+import { LAYOUTS, type Layout, layoutMapFile, testLayout } from './scripts/stack/migrate.ts';
 import { unitProject } from './vitest.unit.config';
+
+/**
+ * Tests inside workerd. The Worker under test bundles the map of the app layout its databases have
+ * (src/app-map/index.ts): `worker` runs test/worker/ on APP_LAYOUT's (snake-plural by default);
+ * `layout:<name>` runs test/layouts/, written through the map, once on each shipped layout.
+ */
+function workerProject(name: string, include: string[], layout: Layout): TestProjectInlineConfiguration {
+  return {
+    plugins: [
+      cloudflareTest(({ inject }) => {
+        const stack = inject('stack');
+        return {
+          wrangler: { configPath: './wrangler.toml' },
+          miniflare: {
+            // Worker-level tests (SELF, exports.default) use the shared `spacerr_self`
+            // database; unit-level tests get a database of their own from the control server.
+            bindings: {
+              CRON_SECRET: 'test-cron-secret-0123456789',
+              DATABASE_URL: stack.selfBindings.DATABASE_URL,
+              NEON_HTTP_ENDPOINT: stack.selfBindings.NEON_HTTP_ENDPOINT,
+              UPSTASH_REDIS_REST_URL: stack.selfBindings.UPSTASH_REDIS_REST_URL,
+              UPSTASH_REDIS_REST_TOKEN: stack.selfBindings.UPSTASH_REDIS_REST_TOKEN,
+            },
+          },
+        };
+      }),
+    ],
+    define: { SPACERR_APP_MAP: readFileSync(layoutMapFile(layout), 'utf8') },
+    test: {
+      name,
+      include,
+      // `npm run soak -- --seconds N` (scripts/soak.ts) sets SOAK_SECONDS; npm test soaks a minute.
+      // TEST_NOW=<ISO instant> adds that instant to the ones the schedule tests fix (test/support/instants.ts).
+      provide: { soakSeconds: Number(process.env.SOAK_SECONDS ?? 60), testNow: process.env.TEST_NOW ?? '', layout },
+      testTimeout: 30_000,
+    },
+  };
+}
 
 export default defineConfig({
   test: {
@@ -13,38 +53,14 @@ export default defineConfig({
           name: 'node',
           include: ['test/node/**/*.test.ts', 'scripts/**/*.test.ts'],
           environment: 'node',
+          // The scripts these tests run (doctor, receipt, migrations) read the test layout's map.
+          env: { APP_MAP_FILE: layoutMapFile(testLayout()) },
+          setupFiles: ['./test/support/node-map.ts'],
           testTimeout: 30_000,
         },
       },
-      {
-        plugins: [
-          cloudflareTest(({ inject }) => {
-            const stack = inject('stack');
-            return {
-              wrangler: { configPath: './wrangler.toml' },
-              miniflare: {
-                // Worker-level tests (SELF, exports.default) use the shared `spacerr_self`
-                // database; unit-level tests get a database of their own from the control server.
-                bindings: {
-                  CRON_SECRET: 'test-cron-secret-0123456789',
-                  DATABASE_URL: stack.selfBindings.DATABASE_URL,
-                  NEON_HTTP_ENDPOINT: stack.selfBindings.NEON_HTTP_ENDPOINT,
-                  UPSTASH_REDIS_REST_URL: stack.selfBindings.UPSTASH_REDIS_REST_URL,
-                  UPSTASH_REDIS_REST_TOKEN: stack.selfBindings.UPSTASH_REDIS_REST_TOKEN,
-                },
-              },
-            };
-          }),
-        ],
-        test: {
-          name: 'worker',
-          include: ['test/worker/**/*.test.ts'],
-          // `npm run soak -- --seconds N` (scripts/soak.ts) sets SOAK_SECONDS; npm test soaks a minute.
-          // TEST_NOW=<ISO instant> adds that instant to the ones the schedule tests fix (test/support/instants.ts).
-          provide: { soakSeconds: Number(process.env.SOAK_SECONDS ?? 60), testNow: process.env.TEST_NOW ?? '' },
-          testTimeout: 30_000,
-        },
-      },
+      workerProject('worker', ['test/worker/**/*.test.ts'], testLayout()),
+      ...LAYOUTS.map((layout) => workerProject(`layout:${layout}`, ['test/layouts/**/*.test.ts'], layout)),
     ],
   },
 });

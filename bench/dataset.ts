@@ -18,9 +18,9 @@ export type Scale = keyof typeof SCALES;
 
 /** Indexes that exist only to find stale rows; the naive schema has none of them. */
 export const SUPPORTING_INDEXES = [
-  'public.users_deactivated_at_idx',
+  'public.spacerr_jobs_users_deactivated_at_idx',
   'spacerr_jobs.empty_chats_created_at_idx',
-  'public.message_sources_orphaned_idx',
+  'public.spacerr_jobs_message_sources_orphaned_idx',
   'spacerr_jobs.blob_deletions_due_idx',
 ];
 

@@ -1,4 +1,7 @@
-/** `npm run db:migrate`: applies `drizzle/` to DATABASE_URL (a Neon or any Postgres URL). */
+/**
+ * `npm run db:migrate`: applies `drizzle/` to DATABASE_URL (a Neon or any Postgres URL), then installs
+ * the triggers and indexes the app map (app-map.json) asks for on the app's tables, online.
+ */
 import { migrateDatabase } from './stack/migrate.ts';
 
 const url = process.env.DATABASE_URL;

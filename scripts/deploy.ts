@@ -12,7 +12,7 @@ import { migrationStatus, type MigrationStatus } from './deploy/migrations.ts';
 import { formatChecks, runChecks } from './doctor/checks.ts';
 import { checkSecrets, parseSecretList, REQUIRED_SECRETS } from './deploy/secrets.ts';
 import { bundleSize, runWrangler } from './deploy/wrangler.ts';
-import { MIGRATIONS_DIR, migrateDatabase } from './stack/migrate.ts';
+import { APP_MAP_FILE, MIGRATIONS_DIR, migrateDatabase, readMap } from './stack/migrate.ts';
 
 const USAGE = `usage: npm run deploy [-- --migrate] [-- --dry-run]
   --migrate   apply pending migrations to DATABASE_URL before deploying
@@ -73,7 +73,7 @@ async function checkMigrations(migrate: boolean): Promise<boolean> {
     let status = await migrationStatus(url, MIGRATIONS_DIR);
     if (migrate && status.some((m) => m.state === 'pending')) {
       console.log(`applying ${tags(status, 'pending')} to ${where}`);
-      await migrateDatabase(url);
+      await migrateDatabase(url, readMap(APP_MAP_FILE)); // the map the deployed Worker bundles
       status = await migrationStatus(url, MIGRATIONS_DIR);
     }
     let passed = true;
@@ -106,7 +106,8 @@ async function checkContract(): Promise<boolean> {
   const url = process.env.DATABASE_URL;
   if (!url) return false;
   try {
-    const checks = await runChecks(url, { migrations: false });
+    // Against the map the bundle deploys (app-map.json), whatever APP_MAP_FILE says.
+    const checks = await runChecks(url, { migrations: false, map: readMap(APP_MAP_FILE) });
     const broken = checks.filter((c) => !c.ok);
     if (broken.length === 0) {
       ok(`contract: all ${checks.length} checks of \`npm run doctor\` passed on ${describeDatabase(url)}`);

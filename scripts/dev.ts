@@ -11,7 +11,8 @@ import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { type Stack, startStack } from './stack/index.ts';
-import { ensureAppSchema, migrateDatabase } from './stack/migrate.ts';
+import { parseArgs } from 'node:util';
+import { ensureAppSchema, layoutMigrations, migrateDatabase, readMap } from './stack/migrate.ts';
 import { hasRedisServer, REDIS_MISSING } from './stack/redis.ts';
 import { wranglerConfig } from './wrangler-config.ts';
 
@@ -104,15 +105,21 @@ function cronLines(): string[] {
   return wranglerConfig().crons.map((cron) => `    curl "localhost:${PORT}/__scheduled?cron=${cron.replaceAll(' ', '+')}"`);
 }
 
+const { values: args } = parseArgs({ options: { 'app-migrations': { type: 'string' } } });
+/** The app's Prisma migrations folder: the app's own (`--app-migrations`), or the bundled Spacerr-shaped fixture. */
+const appMigrations = args['app-migrations'] ?? layoutMigrations('spacerr');
+
 if (!process.env.REDIS_URL && !hasRedisServer()) fail(REDIS_MISSING);
 if (!(await portFree(PORT))) fail(`Port ${PORT} on 127.0.0.1 is in use (another \`npm run dev\` or \`wrangler dev\`?). Stop it and retry.`);
 try {
   stackP = startStack({ dataDir: DATA_DIR, persistent: true, quiet: true });
   const stack = await stackP;
   const databaseUrl = process.env.DATABASE_URL ?? (await ensureDatabase(stack.postgresUrl, DB_NAME));
-  // The app's tables come from the app (here, the fixture standing for its Prisma migrations).
-  if (!process.env.DATABASE_URL) await ensureAppSchema(databaseUrl);
-  await migrateDatabase(databaseUrl);
+  // The app's tables come from the app: its Prisma migrations (--app-migrations), or the fixture
+  // standing for them. The Worker's triggers follow the bundled map (app-map.json, `npm run map`).
+  const map = readMap();
+  if (!process.env.DATABASE_URL) await ensureAppSchema(databaseUrl, map, appMigrations);
+  await migrateDatabase(databaseUrl, map);
   const { secret, generated } = writeVars({
     DATABASE_URL: databaseUrl,
     NEON_HTTP_ENDPOINT: stack.neon.url,

@@ -1,6 +1,6 @@
 import type { TestProject } from 'vitest/node';
 import { startStack } from '../scripts/stack/index.ts';
-import { createAppDatabase } from '../scripts/stack/migrate.ts';
+import { createAppDatabase, LAYOUTS, type Layout } from '../scripts/stack/migrate.ts';
 import { startControlServer, type TestBindings } from './support/control-server.ts';
 
 const TEMPLATE = 'spacerr_template';
@@ -15,7 +15,19 @@ export async function setup(project: TestProject) {
   const stack = await startStack({ dataDir: `.stack/test-${process.pid}`, quiet: true });
   try {
     await createAppDatabase(stack.postgresUrl, TEMPLATE);
-    const control = await startControlServer({ postgresUrl: stack.postgresUrl, redisUrl: stack.redisUrl, template: TEMPLATE });
+    // One more per shipped layout, for the tests that run on each of them (test/layouts/).
+    const layoutTemplates: Partial<Record<Layout, string>> = {};
+    for (const layout of LAYOUTS) {
+      const name = `spacerr_template_${layout.replaceAll('-', '_')}`;
+      await createAppDatabase(stack.postgresUrl, name, layout);
+      layoutTemplates[layout] = name;
+    }
+    const control = await startControlServer({
+      postgresUrl: stack.postgresUrl,
+      redisUrl: stack.redisUrl,
+      template: TEMPLATE,
+      layoutTemplates,
+    });
     stop = async () => {
       await control.close();
       await stack.stop();

@@ -25,6 +25,17 @@ export interface MigrationStatus {
   state: MigrationState;
 }
 
+/**
+ * Migrations rewritten in place when the app map took over what they installed on the app's
+ * tables (src/app-map/triggers.ts): the sha256 of the text a deployment of the earlier version
+ * applied (test/support/pre-map/). A database that recorded it has the migration: the installer
+ * replaces the triggers that text created, and drizzle's migrator never re-runs it.
+ */
+const FORMER_HASHES: Record<string, string[]> = {
+  '0001_app_triggers': ['936903a1e04b3b60ab56d4aae164326ac1672d495c10973da8ea7be39f515699'],
+  '0003_messages_moved': ['3b0c7c79c20bf5dfebf7ccd6af1969b8bea75a0d55fa1cf2847758dd9fe6e6a6'],
+};
+
 interface Journal {
   entries: Array<{ tag: string; when: number }>;
 }
@@ -37,8 +48,8 @@ export async function migrationStatus(databaseUrl: string, folder: string): Prom
   const recorded = await recordedMigrations(databaseUrl);
   const newest = Math.max(-Infinity, ...recorded.map((r) => r.createdAt));
   return journal.entries.map((entry, i) => {
-    const hash = files[i]?.hash;
-    const state: MigrationState = recorded.some((r) => r.hash === hash)
+    const hashes = [files[i]?.hash, ...(FORMER_HASHES[entry.tag] ?? [])];
+    const state: MigrationState = recorded.some((r) => hashes.includes(r.hash))
       ? 'applied'
       : recorded.some((r) => r.createdAt === entry.when)
         ? 'changed'

@@ -5,6 +5,7 @@
  * Index: account_events_once_idx (user_id first).
  */
 import pg from 'pg';
+import { readMap } from '../stack/migrate.ts';
 
 export interface ReceiptEvent {
   id: string;
@@ -25,7 +26,7 @@ export interface Receipt {
   /** The account.erased event, if one was recorded (and not yet pruned). */
   erased: ReceiptEvent | undefined;
   events: ReceiptEvent[];
-  /** The user still has a row in public.users. */
+  /** The user still has a row in the app's user table. */
   exists: boolean;
 }
 
@@ -40,7 +41,9 @@ export async function readReceipt(databaseUrl: string, userId: string): Promise<
        WHERE e.user_id = $1 ORDER BY e.created_at, e.id`,
       [userId],
     );
-    const exists = (await client.query('SELECT 1 FROM public.users WHERE id = $1', [userId])).rowCount === 1;
+    const user = readMap().roles.user!;
+    const table = `${pg.escapeIdentifier(readMap().schema)}.${pg.escapeIdentifier(user.table)}`;
+    const exists = (await client.query(`SELECT 1 FROM ${table} WHERE ${pg.escapeIdentifier(user.id.name)} = $1`, [userId])).rowCount === 1;
     return { userId, erased: rows.find((r) => r.type === 'account.erased'), events: rows, exists };
   } finally {
     await client.end();

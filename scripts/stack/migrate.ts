@@ -1,8 +1,10 @@
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
+import type { AppMap } from '../../src/app-map/types.ts';
+import { installAppObjects } from '../db/app-objects.ts';
 
 export const MIGRATIONS_DIR = resolve(import.meta.dirname, '../../drizzle');
 /** The layout before the Worker had a schema of its own: its tables in public (kept to test the move). */
@@ -10,14 +12,69 @@ export const LEGACY_MIGRATIONS_DIR = resolve(MIGRATIONS_DIR, 'legacy');
 /** The Worker's schema; drizzle's migrator keeps its journal there too. */
 export const WORKER_SCHEMA = 'spacerr_jobs';
 export const MIGRATIONS_TABLE = '__drizzle_migrations';
-/** Stands for the app's Prisma migrations: the app's tables, which the Worker's migrations expect. */
-export const APP_SCHEMA_SQL = resolve(import.meta.dirname, 'app-schema.sql');
+const ROOT = resolve(import.meta.dirname, '../..');
+/** The map the Worker bundles (written by `npm run map`). */
+export const APP_MAP_FILE = join(ROOT, 'app-map.json');
 
-/** Applies every migration in `drizzle/` that `databaseUrl` has not seen yet. */
-export async function migrateDatabase(databaseUrl: string): Promise<void> {
-  await withClient(databaseUrl, (client) =>
-    migrate(drizzle(client), { migrationsFolder: MIGRATIONS_DIR, migrationsSchema: WORKER_SCHEMA, migrationsTable: MIGRATIONS_TABLE }),
-  );
+/**
+ * The app layouts the project ships, each a Prisma schema with its migrations and the map derived
+ * from it (fixtures/<layout>/): Spacerr's own, Prisma's defaults without @@map, and snake_case
+ * plural tables. They stand for the app's Prisma migrations in tests, `npm run dev` and the bench.
+ */
+export const LAYOUTS = ['spacerr', 'prisma-defaults', 'snake-plural'] as const;
+export type Layout = (typeof LAYOUTS)[number];
+
+/** The layout the test stack uses: APP_LAYOUT, or snake-plural. */
+export function testLayout(): Layout {
+  const layout = process.env.APP_LAYOUT ?? 'snake-plural';
+  if (!(LAYOUTS as readonly string[]).includes(layout)) throw new Error(`APP_LAYOUT must be one of ${LAYOUTS.join(', ')}, got ${layout}`);
+  return layout as Layout;
+}
+
+export const layoutDir = (layout: Layout) => join(ROOT, 'fixtures', layout);
+export const layoutMigrations = (layout: Layout) => join(layoutDir(layout), 'prisma', 'migrations');
+/** The map of a shipped layout. */
+export function layoutMapFile(layout: Layout): string {
+  return join(layoutDir(layout), 'app-map.json');
+}
+
+/** An app map file: `file`, else APP_MAP_FILE from the environment, else the bundled app-map.json. */
+export function readMap(file: string = process.env.APP_MAP_FILE || APP_MAP_FILE): AppMap {
+  return JSON.parse(readFileSync(file, 'utf8')) as AppMap;
+}
+
+/**
+ * Applies every migration in `drizzle/` that `databaseUrl` has not seen yet, then installs the
+ * triggers and indexes the app map asks for on the app's tables (scripts/db/app-objects.ts).
+ */
+export async function migrateDatabase(databaseUrl: string, map: AppMap = readMap()): Promise<void> {
+  await withClient(databaseUrl, async (client) => {
+    await migrate(drizzle(client), {
+      migrationsFolder: MIGRATIONS_DIR,
+      migrationsSchema: WORKER_SCHEMA,
+      migrationsTable: MIGRATIONS_TABLE,
+    });
+    await installAppObjects(client, map);
+  });
+}
+
+/** The `migration.sql` files of a Prisma `migrations/` folder, in the order Prisma applies them. */
+export function prismaMigrationFiles(folder: string): string[] {
+  if (!existsSync(folder) || !statSync(folder).isDirectory()) throw new Error(`${folder}: not a Prisma migrations folder`);
+  const files = readdirSync(folder)
+    .filter((d) => statSync(join(folder, d)).isDirectory())
+    .sort()
+    .map((d) => join(folder, d, 'migration.sql'))
+    .filter((f) => existsSync(f));
+  if (files.length === 0) throw new Error(`${folder}: no <migration>/migration.sql in it`);
+  return files;
+}
+
+/** Applies a Prisma `migrations/` folder, each `<migration>/migration.sql` in order, as `prisma migrate deploy` would. */
+export async function applyPrismaMigrations(databaseUrl: string, folder: string): Promise<void> {
+  await withClient(databaseUrl, async (client) => {
+    for (const file of prismaMigrationFiles(folder)) await client.query(readFileSync(file, 'utf8'));
+  });
 }
 
 /** Applies the legacy layout's migrations (drizzle/legacy, journal in drizzle.__drizzle_migrations). */
@@ -25,21 +82,24 @@ export async function migrateLegacy(databaseUrl: string): Promise<void> {
   await withClient(databaseUrl, (client) => migrate(drizzle(client), { migrationsFolder: LEGACY_MIGRATIONS_DIR }));
 }
 
-/** Creates the app's tables (scripts/stack/app-schema.sql), as the app's own migrations would. */
-export async function applyAppSchema(databaseUrl: string): Promise<void> {
-  await withClient(databaseUrl, (client) => client.query(readFileSync(APP_SCHEMA_SQL, 'utf8')));
+/** Creates the app's tables of a shipped layout, from its Prisma migrations. */
+export async function applyAppSchema(databaseUrl: string, layout: Layout = testLayout()): Promise<void> {
+  await applyPrismaMigrations(databaseUrl, layoutMigrations(layout));
 }
 
 /**
  * Creates the app's tables unless the database has them (a dev database from an earlier run, or
  * one the legacy layout created): dev's stand-in for the app having run its migrations.
  */
-export async function ensureAppSchema(databaseUrl: string): Promise<boolean> {
+export async function ensureAppSchema(databaseUrl: string, map: AppMap, migrations: string): Promise<boolean> {
+  const user = map.roles.user;
   const { rows } = await withClient(databaseUrl, (client) =>
-    client.query<{ present: boolean }>(`SELECT to_regclass('public.users') IS NOT NULL AS present`),
+    client.query<{ present: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS present`, [
+      `${pg.escapeIdentifier(map.schema)}.${pg.escapeIdentifier(user?.table ?? '')}`,
+    ]),
   );
   if (rows[0]?.present) return false;
-  await applyAppSchema(databaseUrl);
+  await applyPrismaMigrations(databaseUrl, migrations);
   return true;
 }
 
@@ -59,11 +119,11 @@ export async function createDatabase(adminUrl: string, name: string, template?: 
   return url.toString();
 }
 
-/** Creates database `name` with the app's tables and every Worker migration, as dev and tests use it. */
-export async function createAppDatabase(adminUrl: string, name: string): Promise<string> {
+/** Creates database `name` with a layout's app tables and every Worker migration, as dev and tests use it. */
+export async function createAppDatabase(adminUrl: string, name: string, layout: Layout = testLayout()): Promise<string> {
   const url = await createDatabase(adminUrl, name);
-  await applyAppSchema(url);
-  await migrateDatabase(url);
+  await applyAppSchema(url, layout);
+  await migrateDatabase(url, readMap(layoutMapFile(layout)));
   return url;
 }
 
@@ -76,4 +136,9 @@ async function withClient<T>(databaseUrl: string, use: (client: pg.Client) => Pr
   } finally {
     await client.end();
   }
+}
+
+/** The map of the layout the test stack uses (APP_LAYOUT). */
+export function testMap(): AppMap {
+  return readMap(layoutMapFile(testLayout()));
 }

@@ -5,9 +5,10 @@
  * would, over HTTP and `/__scheduled`.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { layoutMapFile, testLayout } from './migrate.ts';
 import { freePort } from './ports.ts';
 
 export interface LocalWorker {
@@ -32,6 +33,8 @@ export interface LocalWorkerOptions {
   /** Echo the Worker's output to this process's stderr. */
   echo?: boolean;
   startTimeoutMs?: number;
+  /** The app map to bundle instead of app-map.json (default: the test layout's, scripts/stack/migrate.ts). */
+  appMapFile?: string;
 }
 
 const WRANGLER = 'node_modules/.bin/wrangler';
@@ -67,6 +70,9 @@ export async function startLocalWorker(opts: LocalWorkerOptions): Promise<LocalW
       '--show-interactive-dev-session=false',
       '--log-level',
       'log',
+      // The map of the app layout the stack's database has (src/app-map/index.ts).
+      '--define',
+      `SPACERR_APP_MAP:${readFileSync(opts.appMapFile ?? layoutMapFile(testLayout()), 'utf8').replace(/\s+/g, ' ')}`,
     ],
     { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', WRANGLER_SEND_METRICS: 'false', CI: '1' } },
   );

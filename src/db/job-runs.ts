@@ -7,7 +7,7 @@
  * lease runs out and the next start marks it `abandoned` and takes over. No lock lives in Redis, so
  * a Redis outage can neither let two runs in nor block the Postgres-only jobs.
  */
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, type SQL, sql } from 'drizzle-orm';
 import type { Db } from './client';
 import { type JobRunStatus, jobRuns, type RunTrigger } from './schema';
 
@@ -20,9 +20,12 @@ export interface RunStart {
   continues?: string | undefined;
   /** History older than this is pruned (JOB_RUNS_RETENTION_DAYS), at most PRUNE_LIMIT rows a run. */
   pruneBefore: Date;
+  /** A SELECT of `difference` rows sent in the same request (src/app-map/drift.ts). */
+  driftCheck?: SQL;
 }
 
-export type Acquired = { acquired: true } | { acquired: false; heldBy: string | null; reason: string; duplicate: boolean };
+export type Acquired =
+  { acquired: true; differences: string[] } | { acquired: false; heldBy: string | null; reason: string; duplicate: boolean };
 
 /** Bounds the pruning statement: a long-neglected history shrinks over several runs. */
 const PRUNE_LIMIT = 1000;
@@ -40,7 +43,7 @@ export async function acquireRun(db: Db, run: RunStart): Promise<Acquired> {
   const continues = run.continues ?? null;
   const duplicate = sql`${continues}::text IS NOT NULL AND EXISTS (
     SELECT 1 FROM spacerr_jobs.job_runs d WHERE d.continues = ${continues} AND d.status IN ('running', 'succeeded'))`;
-  const [, , , , rows] = await db.batch([
+  const [, , , , rows, drift] = await db.batch([
     db.execute(sql`
       DELETE FROM spacerr_jobs.job_runs WHERE id IN (
         SELECT id FROM spacerr_jobs.job_runs
@@ -64,9 +67,10 @@ export async function acquireRun(db: Db, run: RunStart): Promise<Acquired> {
     db.execute(sql`
       SELECT r.status, r.error, (SELECT h.id FROM spacerr_jobs.job_runs h WHERE h.job = ${run.job} AND h.status = 'running') AS holder
       FROM spacerr_jobs.job_runs r WHERE r.id = ${run.id}`),
+    db.execute(run.driftCheck ?? sql`SELECT NULL::text AS difference WHERE false`),
   ]);
   const row = rows.rows[0] as { status: JobRunStatus; error: string | null; holder: string | null } | undefined;
-  if (row?.status === 'running') return { acquired: true };
+  if (row?.status === 'running') return { acquired: true, differences: drift.rows.map((r) => String(r.difference)) };
   return { acquired: false, heldBy: row?.holder ?? null, reason: row?.error ?? BUSY, duplicate: row?.error === DUPLICATE };
 }
 
@@ -80,24 +84,27 @@ export interface RunFinish {
 
 /**
  * Records the outcome and releases the lock. One request: `alongside` (a read, such as the
- * backlog check of the run's alarms) rides in the same batch, and its rows come back.
+ * backlog check of the run's alarms) rides in the same batch, and its rows come back. `recorded`
+ * is the run's status as its row has it afterwards: the outcome, unless the row was no longer
+ * `running` (its lease ran out and another run marked it `abandoned`), which the update then left
+ * alone. A retried finish whose first attempt committed finds its own outcome there.
  */
 export async function finishRun(
   db: Db,
   id: string,
   result: RunFinish,
   alongside?: ReturnType<Db['execute']>,
-): Promise<Record<string, unknown> | undefined> {
+): Promise<{ read: Record<string, unknown> | undefined; recorded: JobRunStatus | undefined }> {
   const update = db
     .update(jobRuns)
     .set({ ...result, finishedAt: sql`now()`, leaseUntil: null })
     .where(and(eq(jobRuns.id, id), eq(jobRuns.status, 'running')));
-  if (!alongside) {
-    await update;
-    return undefined;
-  }
-  const [, read] = await db.batch([update, alongside]);
-  return read.rows[0] as Record<string, unknown> | undefined;
+  const status = db.execute(sql`SELECT status FROM spacerr_jobs.job_runs WHERE id = ${id}`);
+  const [, after, read] = await db.batch([update, status, alongside ?? db.execute(sql`SELECT 1`)]);
+  return {
+    read: alongside ? (read.rows[0] as Record<string, unknown> | undefined) : undefined,
+    recorded: after.rows[0]?.status as JobRunStatus | undefined,
+  };
 }
 
 /**

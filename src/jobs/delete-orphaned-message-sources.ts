@@ -5,11 +5,21 @@
  * in time proportional to the orphans.
  */
 import { sql } from 'drizzle-orm';
+import { APP } from '../app-map/app';
 import { capped } from '../db/backlog';
 import { num } from '../db/rows';
 import { type Batch, batchedRun, batchSize, timedBatch } from '../run/batched-run';
 import { defineJob, type JobContext } from '../run/job';
 import { EVERY_10_MINUTES } from '../run/schedule';
+
+/**
+ * Only in a layout whose message sources point at an attachments row (`attachmentId`, set NULL when
+ * the attachment goes). Spacerr's message_source is itself the file of a message and goes with it
+ * by cascade: there is nothing for this job to find, and it is off (the listing says so).
+ */
+const ON = APP.has('attachment') && APP.has('messageSource') && APP.role('messageSource').has('attachmentId');
+const source = ON ? APP.role('messageSource') : undefined;
+const attachment = ON ? APP.role('attachment') : undefined;
 
 export const deleteOrphanedMessageSources = defineJob({
   name: 'delete-orphaned-message-sources',
@@ -18,10 +28,11 @@ export const deleteOrphanedMessageSources = defineJob({
   sweep: true,
   // Index: message_sources_orphaned_idx (partial); the checks queue is small by construction.
   figures: () => ({
-    orphaned: capped(sql`FROM public.message_sources WHERE attachment_id IS NULL`),
+    orphaned: source ? capped(sql`FROM ${source.table} WHERE ${source.col('attachmentId')} IS NULL`) : sql`0`,
     checksQueued: capped(sql`FROM spacerr_jobs.message_source_checks`),
   }),
   backlog: ['orphaned', 'checksQueued'],
+  enabled: () => ON,
   run(ctx) {
     // A source row is small and found by index: 50,000 go in ≈ 25 ms of Postgres time at 1M chats,
     // so over a slow link batches grow until transport no longer dominates.
@@ -35,16 +46,18 @@ const SOURCES_BATCH_MAX = 100_000;
 
 /** Both kinds of orphan in one request (a batch runs in one transaction), up to `n` of each. */
 async function deleteBatch(ctx: JobContext, n: number): Promise<Batch> {
+  const s = source!;
+  const a = attachment!;
   const [gone, moved] = await ctx.budget.request(() =>
     ctx.db.batch([
       // FOR UPDATE re-checks attachment_id IS NULL on the newest row version, so a source the app
       // has just pointed at an attachment again is left alone. Index: message_sources_orphaned_idx.
       ctx.db.execute(sql`
       WITH doomed AS (
-        SELECT id FROM public.message_sources WHERE attachment_id IS NULL
+        SELECT ${s.id} AS id FROM ${s.table} WHERE ${s.col('attachmentId')} IS NULL
         LIMIT ${n} FOR UPDATE SKIP LOCKED
       ),
-      deleted AS (DELETE FROM public.message_sources WHERE id IN (SELECT id FROM doomed) RETURNING 1)
+      deleted AS (DELETE FROM ${s.table} WHERE ${s.id} IN (SELECT id FROM doomed) RETURNING 1)
       SELECT (SELECT count(*) FROM doomed) AS selected, (SELECT count(*) FROM deleted) AS deleted`),
       // FOR SHARE on the queued attachments reads their newest message_id and holds it until we
       // commit, so an attachment moved back to its message concurrently cannot lose its source.
@@ -56,12 +69,13 @@ async function deleteBatch(ctx: JobContext, n: number): Promise<Batch> {
         RETURNING attachment_id
       ),
       latest AS (
-        SELECT id, message_id FROM public.attachments WHERE id IN (SELECT attachment_id FROM checks) FOR SHARE
+        SELECT ${a.id} AS id, ${a.col('messageId')} AS message_id FROM ${a.table}
+        WHERE ${a.id} IN (SELECT attachment_id FROM checks) FOR SHARE
       ),
       deleted AS (
-        DELETE FROM public.message_sources s
-        WHERE s.attachment_id IN (SELECT attachment_id FROM checks)
-          AND NOT EXISTS (SELECT 1 FROM latest c WHERE c.id = s.attachment_id AND c.message_id = s.message_id)
+        DELETE FROM ${s.table} s
+        WHERE s.${s.col('attachmentId')} IN (SELECT attachment_id FROM checks)
+          AND NOT EXISTS (SELECT 1 FROM latest c WHERE c.id = s.${s.col('attachmentId')} AND c.message_id = s.${s.col('messageId')})
         RETURNING 1
       )
       SELECT (SELECT count(*) FROM checks) AS selected, (SELECT count(*) FROM deleted) AS deleted`),
@@ -76,13 +90,16 @@ async function deleteBatch(ctx: JobContext, n: number): Promise<Batch> {
 }
 
 async function countOrphans(ctx: JobContext) {
+  const s = source!;
+  const a = attachment!;
   const result = await ctx.budget.request(() =>
     ctx.db.execute(sql`
     SELECT
-      (SELECT count(*) FROM public.message_sources WHERE attachment_id IS NULL)
-      + (SELECT count(*) FROM public.message_sources s
-         WHERE s.attachment_id IN (SELECT attachment_id FROM spacerr_jobs.message_source_checks)
-           AND NOT EXISTS (SELECT 1 FROM public.attachments a WHERE a.id = s.attachment_id AND a.message_id = s.message_id))
+      (SELECT count(*) FROM ${s.table} WHERE ${s.col('attachmentId')} IS NULL)
+      + (SELECT count(*) FROM ${s.table} s
+         WHERE s.${s.col('attachmentId')} IN (SELECT attachment_id FROM spacerr_jobs.message_source_checks)
+           AND NOT EXISTS (SELECT 1 FROM ${a.table} a
+                           WHERE a.${a.id} = s.${s.col('attachmentId')} AND a.${a.col('messageId')} = s.${s.col('messageId')}))
       AS message_sources`),
   );
   return { message_sources: num(result.rows[0]?.message_sources) };

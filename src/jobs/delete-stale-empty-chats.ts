@@ -3,7 +3,8 @@
  * messages. Their attachments (uploaded but never sent) go with them by cascade, and the outbox
  * trigger queues their blobs.
  */
-import { sql } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
+import { APP } from '../app-map/app';
 import { capped } from '../db/backlog';
 import { num } from '../db/rows';
 import { batchedDeletes, batchSize, type DeleteBatch } from '../run/batched-run';
@@ -12,6 +13,17 @@ import { before, MINUTE_MS } from '../time';
 
 /** Chats created before this, without messages, are due for deletion. */
 const cutoff = ({ config, now }: AsOf) => before(now, config.emptyChatMinAgeMinutes, MINUTE_MS);
+
+const chat = APP.role('chat');
+const message = APP.role('message');
+/** No message of the app's names the chat `chatId` (an SQL expression). */
+const noMessage = (chatId: SQL) => sql`NOT EXISTS (SELECT 1 FROM ${message.table} m WHERE m.${message.col('chatId')} = ${chatId})`;
+/** Files uploaded to a chat and not yet sent, in a layout whose attachments table has a chat column. */
+const chatAttachments = APP.has('attachment') && APP.role('attachment').has('chatId') ? APP.role('attachment') : undefined;
+const countAttachments = (chatIds: SQL) =>
+  chatAttachments
+    ? sql`(SELECT count(*) FROM ${chatAttachments.table} a WHERE a.${chatAttachments.col('chatId')} = ANY(ARRAY(${chatIds})))`
+    : sql`0`;
 
 export const deleteStaleEmptyChats = defineJob({
   name: 'delete-stale-empty-chats',
@@ -60,16 +72,16 @@ async function deleteBatch(ctx: JobContext, cutoff: Date, limit: number): Promis
   const result = await ctx.budget.request(() =>
     ctx.db.execute(sql`
     WITH doomed AS (
-      SELECT c.id FROM spacerr_jobs.empty_chats e JOIN public.chats c ON c.id = e.chat_id
+      SELECT c.${chat.id} AS id FROM spacerr_jobs.empty_chats e JOIN ${chat.table} c ON c.${chat.id} = e.chat_id
       WHERE e.created_at < ${cutoff}
       ORDER BY e.created_at
       LIMIT ${limit}
       FOR UPDATE OF e, c SKIP LOCKED
     ),
     deleted AS (
-      DELETE FROM public.chats c
-      WHERE c.id = ANY(ARRAY(SELECT id FROM doomed)) AND NOT EXISTS (SELECT 1 FROM public.messages m WHERE m.chat_id = c.id)
-      RETURNING c.id
+      DELETE FROM ${chat.table} c
+      WHERE c.${chat.id} = ANY(ARRAY(SELECT id FROM doomed)) AND ${noMessage(sql`c.${chat.id}`)}
+      RETURNING c.${chat.id} AS id
     ),
     healed AS (
       DELETE FROM spacerr_jobs.empty_chats e
@@ -78,7 +90,7 @@ async function deleteBatch(ctx: JobContext, cutoff: Date, limit: number): Promis
     )
     SELECT (SELECT count(*) FROM doomed) AS selected,
            (SELECT count(*) FROM deleted) AS chats,
-           (SELECT count(*) FROM public.attachments a WHERE a.chat_id = ANY(ARRAY(SELECT id FROM deleted))) AS attachments`),
+           ${countAttachments(sql`SELECT id FROM deleted`)} AS attachments`),
   );
   const row = result.rows[0] ?? {};
   return { selected: num(row.selected), counts: { chats: num(row.chats), attachments: num(row.attachments) } };
@@ -90,10 +102,9 @@ async function countStaleEmptyChats(ctx: JobContext, cutoff: Date) {
     WITH stale AS (
       SELECT e.chat_id AS id FROM spacerr_jobs.empty_chats e
       WHERE e.created_at < ${cutoff}
-        AND NOT EXISTS (SELECT 1 FROM public.messages m WHERE m.chat_id = e.chat_id)
+        AND ${noMessage(sql`e.chat_id`)}
     )
-    SELECT (SELECT count(*) FROM stale) AS chats,
-           (SELECT count(*) FROM public.attachments a WHERE a.chat_id IN (SELECT id FROM stale)) AS attachments`),
+    SELECT (SELECT count(*) FROM stale) AS chats, ${countAttachments(sql`SELECT id FROM stale`)} AS attachments`),
   );
   const row = result.rows[0] ?? {};
   return { chats: num(row.chats), attachments: num(row.attachments) };

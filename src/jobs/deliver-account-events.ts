@@ -7,6 +7,7 @@
  * Unconfigured, it is never run: no lock, no request.
  */
 import { type SQL, sql } from 'drizzle-orm';
+import { APP } from '../app-map/app';
 import { capped } from '../db/backlog';
 import { num } from '../db/rows';
 import { addCounts, inBatches } from '../run/batched-run';
@@ -122,6 +123,8 @@ async function claim(ctx: JobContext, limit: number, first: boolean): Promise<[R
   return [recorded, claimed.rows as unknown as AccountEvent[]];
 }
 
+const user = APP.role('user');
+
 /**
  * Records `account.deletion_scheduled` for every deactivated user that the account job's next
  * runs within DELETION_NOTICE_DAYS will delete, once per deactivation (a reactivated user, whose
@@ -143,12 +146,13 @@ function recordNotices(ctx: JobContext): SQL | undefined {
   );
   return sql`
     WITH soon AS (
-      SELECT u.id, u.deactivated_at FROM public.users u
-      WHERE u.deactivated_at < ${last.toISOString()}::timestamptz - ${retention}
+      SELECT u.${user.id} AS id, ${user.instant('deactivatedAt', 'u')} AS deactivated_at FROM ${user.table} u
+      WHERE u.${user.col('deactivatedAt')} < ${user.asColumnTime('deactivatedAt', sql`${last.toISOString()}::timestamptz - ${retention}`)}
         AND NOT EXISTS (
           SELECT 1 FROM spacerr_jobs.account_events e
-          WHERE e.user_id = u.id AND e.deactivated_at = u.deactivated_at AND e.type = 'account.deletion_scheduled')
-      ORDER BY u.deactivated_at
+          WHERE e.user_id = u.${user.id} AND e.deactivated_at = ${user.instant('deactivatedAt', 'u')}
+            AND e.type = 'account.deletion_scheduled')
+      ORDER BY u.${user.col('deactivatedAt')}
       LIMIT ${NOTICES_PER_RUN}
       FOR KEY SHARE OF u SKIP LOCKED
     ),

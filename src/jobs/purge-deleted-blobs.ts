@@ -5,12 +5,32 @@
  * next_attempt_at; after BLOB_MAX_ATTEMPTS a row is parked and shown as needing attention.
  */
 import { type SQL, sql } from 'drizzle-orm';
+import { APP } from '../app-map/app';
 import { capped } from '../db/backlog';
 import { num } from '../db/rows';
 import type { BatchSize } from '../run/batch-size';
 import { type Batch, batchedRun, batchSize, timedBatch } from '../run/batched-run';
 import { defineJob, type JobContext } from '../run/job';
 import { EVERY_10_MINUTES } from '../run/schedule';
+
+/**
+ * A key is live while a row of the app names it again: an attachments row's key, or a message
+ * source's pathname (each found by the index the installer ensures). A message part naming it is
+ * not looked for: that would scan every message's parts, and Spacerr's pathnames carry a random
+ * suffix per upload, so a deleted part's pathname does not come back.
+ */
+function liveKey(key: SQL): SQL {
+  const checks: SQL[] = [];
+  if (APP.has('attachment')) {
+    const a = APP.role('attachment');
+    checks.push(sql`EXISTS (SELECT 1 FROM ${a.table} a WHERE a.${a.col('blobKey')} = ${key})`);
+  }
+  if (APP.has('messageSource') && APP.role('messageSource').has('pathname')) {
+    const m = APP.role('messageSource');
+    checks.push(sql`EXISTS (SELECT 1 FROM ${m.table} s WHERE s.${m.col('pathname')} = ${key})`);
+  }
+  return checks.length > 0 ? sql.join(checks, sql` OR `) : sql`false`;
+}
 
 /** R2's limit on keys per delete call. */
 export const R2_DELETE_MAX_KEYS = 1000;
@@ -70,6 +90,8 @@ interface Claimed {
   blob_key: string;
   attempts: number;
   live: boolean;
+  /** The row's enqueued_at as claimed, as text (exact to the microsecond). */
+  enqueued: string;
 }
 
 async function purgeBatch(ctx: JobContext, size: BatchSize): Promise<Batch> {
@@ -87,8 +109,7 @@ async function purgeBatch(ctx: JobContext, size: BatchSize): Promise<Batch> {
       )
       UPDATE spacerr_jobs.blob_deletions b SET next_attempt_at = now() + make_interval(secs => ${CLAIM_SECONDS})
       FROM due WHERE b.id = due.id
-      RETURNING b.id, b.blob_key, b.attempts,
-                EXISTS (SELECT 1 FROM public.attachments a WHERE a.blob_key = b.blob_key) AS live`),
+      RETURNING b.id, b.blob_key, b.attempts, b.enqueued_at::text AS enqueued, ${liveKey(sql`b.blob_key`)} AS live`),
     );
     const rows = claimed.rows as unknown as Claimed[];
     return { rows, full: rows.length >= limit };
@@ -105,11 +126,11 @@ async function purgeBatch(ctx: JobContext, size: BatchSize): Promise<Batch> {
       await ctx.blobs.delete(chunk.map((r) => r.blob_key));
     } catch (err) {
       const confirmed = [...rows.filter((r) => r.live), ...dead.slice(0, done)];
-      await settleFailure(ctx, { confirmed: ids(confirmed), failed: ids(chunk), untried: ids(dead.slice(done + R2_DELETE_MAX_KEYS)) }, err);
+      await settleFailure(ctx, { confirmed, failed: ids(chunk), untried: ids(dead.slice(done + R2_DELETE_MAX_KEYS)) }, err);
       throw new BlobDeleteError(`R2 delete of ${chunk.length} keys failed: ${errorText(err)}`, { cause: err });
     }
   }
-  await ctx.budget.request(() => ctx.db.execute(sql`DELETE FROM spacerr_jobs.blob_deletions WHERE id = ${anyId(ids(rows))}`));
+  await ctx.budget.request(() => ctx.db.execute(confirm(rows)));
   return {
     counts: { blobs: keys.length, blob_deletions: rows.length, reused_keys_kept: rows.length - keys.length },
     full,
@@ -118,6 +139,17 @@ async function purgeBatch(ctx: JobContext, size: BatchSize): Promise<Batch> {
 
 function ids(rows: Claimed[]): number[] {
   return rows.map((r) => num(r.id));
+}
+
+/**
+ * Removes the claimed rows from the outbox, each only as it was claimed: a row the app re-armed
+ * meanwhile (its key deleted again: a new object under a reused key) has a new enqueued_at and
+ * stays, due again, so that object is deleted too.
+ */
+function confirm(rows: Claimed[]): SQL {
+  return sql`DELETE FROM spacerr_jobs.blob_deletions b
+    USING unnest(${`{${rows.map((r) => r.id).join(',')}}`}::bigint[], ${`{${rows.map((r) => `"${r.enqueued}"`).join(',')}}`}::timestamptz[]) AS c(id, enqueued_at)
+    WHERE b.id = c.id AND b.enqueued_at = c.enqueued_at`;
 }
 
 /** `ANY('{1,2,…}')`: up to 10,000 ids as one parameter rather than one parameter each. */
@@ -131,10 +163,10 @@ function anyId(list: number[]): SQL {
  * attempts + 1, the error and an exponential backoff (1 min · 2^attempts, at most 6 h), parked at
  * the max; the rows whose call was never made are due again at once, their attempts untouched.
  */
-async function settleFailure(ctx: JobContext, rows: { confirmed: number[]; failed: number[]; untried: number[] }, err: unknown) {
+async function settleFailure(ctx: JobContext, rows: { confirmed: Claimed[]; failed: number[]; untried: number[] }, err: unknown) {
   await ctx.budget.request(() =>
     ctx.db.batch([
-      ctx.db.execute(sql`DELETE FROM spacerr_jobs.blob_deletions WHERE id = ${anyId(rows.confirmed)}`),
+      ctx.db.execute(confirm(rows.confirmed)),
       ctx.db.execute(sql`
       UPDATE spacerr_jobs.blob_deletions SET
         attempts = attempts + 1,

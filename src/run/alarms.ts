@@ -21,7 +21,8 @@ export interface Alarm {
 export function alarmOf(job: Job, read: Record<string, unknown>, config: Config): Alarm | undefined {
   if (!job.alarm) return undefined;
   const raised = job.alarm.raise(read, config);
-  return raised && { code: job.alarm.code, job: job.name, ...raised };
+  // A job's one alarm may stand under a more precise code of its own (accounts_blocked).
+  return raised && { job: job.name, ...raised, code: raised.code ?? job.alarm.code };
 }
 
 /**

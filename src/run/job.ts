@@ -46,7 +46,7 @@ export interface JobAlarm<F extends string = string> {
   /** The figures (of the job's own) the check reads: only these, in the run's finishing request. */
   readonly figures: readonly F[];
   /** The alarm standing given those figures as read, or undefined when all is well. */
-  raise(read: Readonly<Record<F, unknown>>, config: Config): { count: number; message: string } | undefined;
+  raise(read: Readonly<Record<F, unknown>>, config: Config): { count: number; message: string; code?: string } | undefined;
 }
 
 /** One job, declared once. `F` names its figures. */

@@ -13,7 +13,12 @@ import { type Alarm, alarmCheck as alarmCheckOf, alarmOf } from './alarms';
 import { Budget } from './budget';
 import { retryTransient, timedOut } from './retry';
 import { ping } from './heartbeat';
+import { APP_MAP } from '../app-map';
+import { AppMapDriftError, driftQuery } from '../app-map/drift';
 import { isEnabled, type Job, type JobDeps } from './job';
+
+/** The bundled map's catalog check, built once per isolate (src/app-map/drift.ts). */
+const DRIFT_CHECK = driftQuery(APP_MAP);
 
 export type { RunTrigger };
 /** Where a failed run failed: taking the lock, running the job, or recording the outcome. */
@@ -42,7 +47,8 @@ export interface RunReport {
   job: string;
   runId: string;
   trigger: RunTrigger;
-  status: 'succeeded' | 'failed' | 'skipped';
+  /** `abandoned`: the run's lease ran out before it finished, and its record says so (another run took over). */
+  status: 'succeeded' | 'failed' | 'skipped' | 'abandoned';
   dryRun: boolean;
   counts: Record<string, number>;
   more: boolean;
@@ -116,6 +122,7 @@ export async function runJob(job: Job, deps: JobDeps, config: Config, opts: RunO
           leaseMs: config.runTimeBudgetMs + LEASE_MARGIN_MS,
           continues: opts.continues,
           pruneBefore: before(opts.now, config.jobRunsRetentionDays, DAY_MS),
+          driftCheck: DRIFT_CHECK,
         });
       },
       { attempts: 2, mayRetry: (err) => !timedOut(err) },
@@ -165,6 +172,9 @@ export async function runJob(job: Job, deps: JobDeps, config: Config, opts: RunO
   let error: unknown;
   let phase: RunPhase | undefined;
   try {
+    // The live schema must still be the mapped one, or the job's SQL could delete by a column that
+    // means something else now: the run deletes nothing and fails, naming each difference.
+    if (lock.differences.length > 0) throw new AppMapDriftError(lock.differences);
     outcome = await job.run({ ...deps, config, budget, now: opts.now, dryRun: opts.dryRun, runId });
     // Work left and nothing spent on it: the budget cannot afford one batch. Continuing such a
     // run would only repeat it; fail it so the misconfiguration shows.
@@ -194,7 +204,14 @@ export async function runJob(job: Job, deps: JobDeps, config: Config, opts: RunO
     // Retried once on a transient failure (it only updates this run's own `running` row, so it is
     // safe to repeat): a lost finish would hold the lock until the lease expires. The retry uses
     // the slack between RUN_SUBREQUEST_BUDGET and the platform's limit.
-    const read = await retryTransient(() => finishRun(deps.db, runId, result, alarmCheck?.query), { attempts: 2 });
+    const { read, recorded } = await retryTransient(() => finishRun(deps.db, runId, result, alarmCheck?.query), { attempts: 2 });
+    if (recorded !== status) {
+      // The record is not ours to overwrite: say what it says, and why.
+      report.status = 'abandoned';
+      report.error =
+        `the run's lease ran out before it finished and its record says ${recorded ?? 'nothing'}` +
+        `${report.error ? ` (its own outcome: ${report.error})` : ''}; another run may have taken over`;
+    }
     const alarm = alarmCheck && alarmOf(job, alarmCheck.read(read), config);
     if (alarm) alarms = [alarm];
     if (alarms.length > 0) report.alarms = alarms;
@@ -213,7 +230,7 @@ export async function runJob(job: Job, deps: JobDeps, config: Config, opts: RunO
     else await ping(heartbeat, 'success', { ...pingInfo, body: JSON.stringify({ counts: report.counts, more: report.more }) });
   }
   report.durationMs = clock() - started;
-  const level = report.status === 'failed' ? 'error' : alarms.length > 0 ? 'warn' : 'info';
+  const level = report.status === 'failed' || report.status === 'abandoned' ? 'error' : alarms.length > 0 ? 'warn' : 'info';
   logEvent(level, 'job_run', { ...report });
   return report;
 }

@@ -69,7 +69,8 @@ echo "fake wrangler: unexpected command $*" >&2; exit 9
 `,
   );
   chmodSync(fakeWrangler, 0o755);
-  const env = await provisionNodeEnv();
+  // Shaped as the map the deployed Worker bundles says: Spacerr's.
+  const env = await provisionNodeEnv('spacerr');
   migratedUrl = env.DATABASE_URL;
 });
 
@@ -103,7 +104,8 @@ describe('migrations check', () => {
 
   it('--migrate applies them, then the check passes and the deploy runs', async () => {
     const url = await database('migrate');
-    await applyAppSchema(url); // the app's tables are the app's: the Worker's migrations expect them
+    // The app's tables are the app's, shaped as the map the deployed Worker bundles says (Spacerr's).
+    await applyAppSchema(url, 'spacerr');
     const r = await deploy(['--migrate'], { databaseUrl: url });
     expect(r.code, r.out).toBe(0);
     expect(r.out).toContain(`applying ${MIGRATIONS.join(', ')}`);

@@ -12,16 +12,21 @@ import { drizzle } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { INDEXES, TRIGGERS } from '../../scripts/doctor/contract.ts';
+import { installNeeds } from '../../scripts/doctor/contract.ts';
 import {
   applyAppSchema,
   createDatabase,
+  layoutMapFile,
   MIGRATIONS_DIR,
   MIGRATIONS_TABLE,
   migrateDatabase,
   migrateLegacy,
+  readMap,
+  testLayout,
+  testMap,
   WORKER_SCHEMA,
 } from '../../scripts/stack/migrate.ts';
+import type { InstalledObject } from '../../src/app-map/triggers.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const created: string[] = [];
@@ -86,11 +91,21 @@ async function dumpSchema(url: string, schema = 'public'): Promise<string[]> {
   });
 }
 
-/** Applies drizzle/'s migrations up to and including `tag`, as a deployment of that version did. */
-async function migrateUpTo(url: string, tag: string): Promise<void> {
+/**
+ * The texts of drizzle/0001 and 0003 as the version before the app map shipped them: they created
+ * the triggers on the app's tables that the installer (src/app-map/triggers.ts) now replaces.
+ */
+const PRE_MAP_DIR = join(ROOT, 'test/support/pre-map');
+
+/**
+ * Applies drizzle/'s migrations up to and including `tag`, as a deployment of that version did:
+ * with `preMap`, the version before the app map (its 0001 and 0003 texts).
+ */
+async function migrateUpTo(url: string, tag: string, opts: { preMap?: boolean } = {}): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'spacerr-migrations-'));
   try {
     cpSync(MIGRATIONS_DIR, dir, { recursive: true });
+    if (opts.preMap) cpSync(PRE_MAP_DIR, dir, { recursive: true });
     const journalFile = join(dir, 'meta/_journal.json');
     const journal = JSON.parse(readFileSync(journalFile, 'utf8')) as { entries: Array<{ tag: string }> };
     const last = journal.entries.findIndex((e) => e.tag === tag);
@@ -119,12 +134,13 @@ interface DoctorResult {
   out: string;
 }
 
-function doctor(databaseUrl: string): Promise<DoctorResult> {
+/** `npm run doctor` on `databaseUrl`, against the test layout's map (APP_MAP_FILE) unless `args` give --map. */
+function doctor(databaseUrl: string, args: string[] = []): Promise<DoctorResult> {
   return new Promise((done) => {
     execFile(
       process.execPath,
-      [join(ROOT, 'scripts/doctor.ts')],
-      { env: { ...process.env, DATABASE_URL: databaseUrl }, cwd: ROOT },
+      [join(ROOT, 'scripts/doctor.ts'), ...args],
+      { env: { ...process.env, DATABASE_URL: databaseUrl, APP_MAP_FILE: layoutMapFile(testLayout()) }, cwd: ROOT },
       (err, stdout, stderr) => done({ code: err ? ((err as { code?: number }).code ?? -1) : 0, out: stdout + stderr }),
     );
   });
@@ -135,12 +151,18 @@ describe("the Worker's footprint on the app's schema", () => {
     const url = await database('fresh');
     await applyAppSchema(url);
     const before = await dumpSchema(url);
-    await migrateDatabase(url);
+    await migrateDatabase(url, testMap());
     const after = await dumpSchema(url);
 
     expect(before.filter((l) => !after.includes(l))).toEqual([]); // nothing of the app's changed or went
     const added = after.filter((l) => !before.includes(l));
-    const documented = [...TRIGGERS.map((t) => `trigger ${t.name} on ${t.table}`), ...INDEXES.map((i) => `index ${i.name} on ${i.table}`)];
+    const objects = installNeeds(testMap()).map((n) => n.object);
+    const of = <K extends InstalledObject['kind']>(kind: K) =>
+      objects.filter((o): o is Extract<InstalledObject, { kind: K }> => o.kind === kind);
+    const documented = [
+      ...of('trigger').map((t) => `trigger ${t.name} on ${t.table}`),
+      ...of('index').map((i) => `index ${i.name} on ${i.table}`),
+    ];
     const describe = (line: string) => {
       const trigger = /^trigger CREATE TRIGGER (\S+) .* ON public\.(\S+) /.exec(line);
       if (trigger) return `trigger ${trigger[1]} on ${trigger[2]}`;
@@ -148,14 +170,29 @@ describe("the Worker's footprint on the app's schema", () => {
       return index ? `index ${index[1]} on ${index[2]}` : line;
     };
     for (const line of added) expect(documented, line).toContain(describe(line));
-    // Every trigger is there; of the indexes, the two partial ones the fixture (Prisma) lacks.
-    expect(added.filter((l) => l.startsWith('trigger')).length).toBe(TRIGGERS.length);
+    // Every trigger is there, each named with the Worker's prefix; of the indexes, only those
+    // whose column no index of the app's leads with (snake-plural's Prisma schema has the others),
+    // and the orphaned sources' partial one.
+    expect(
+      added
+        .filter((l) => l.startsWith('trigger'))
+        .map(describe)
+        .sort(),
+    ).toEqual(
+      of('trigger')
+        .map((t) => `trigger ${t.name} on ${t.table}`)
+        .sort(),
+    );
+    expect(of('trigger').every((t) => t.name.startsWith('spacerr_jobs_'))).toBe(true);
     expect(
       added
         .filter((l) => l.startsWith('index'))
         .map(describe)
         .sort(),
-    ).toEqual(['index message_sources_orphaned_idx on message_sources', 'index users_deactivated_at_idx on users']);
+    ).toEqual([
+      'index spacerr_jobs_message_sources_orphaned_idx on message_sources',
+      'index spacerr_jobs_users_deactivated_at_idx on users',
+    ]);
     expect(await schemas(url)).toEqual(['public', 'spacerr_jobs']);
     const worker = await dumpSchema(url, 'spacerr_jobs');
     for (const table of [
@@ -168,51 +205,115 @@ describe("the Worker's footprint on the app's schema", () => {
     ]) {
       expect(worker).toContain(`relation ${table} r`);
     }
+    for (const f of of('function')) expect(worker).toContain(`function spacerr_jobs.${f.name}()`);
   });
 });
 
 describe('npm run doctor', () => {
-  it('passes on a migrated database: one ✓ line per check, exit 0', async () => {
+  it('passes on a migrated database: one ✓ line per check, every check derived from the map, exit 0', async () => {
     const url = await database('doctor_ok');
     await applyAppSchema(url);
-    await migrateDatabase(url);
+    await migrateDatabase(url, testMap());
     const r = await doctor(url);
     expect(r.code, r.out).toBe(0);
     expect(r.out).not.toContain('✗');
-    expect(r.out).toContain('✓ foreign key messages.chat_id → chats ON DELETE CASCADE');
+    expect(r.out).toContain(`app map: fixtures/${testLayout()}/app-map.json`);
+    expect(r.out).toContain(
+      '✓ table "public"."messages" (message: model Message): id text, chat_id text, created_at timestamp(6) with time zone',
+    );
+    expect(r.out).toContain('✓ foreign key messages.chat_id → chats ON DELETE CASCADE (messages_chat_id_fkey)');
+    expect(r.out).toContain('✓ foreign key attachments.message_id → messages ON DELETE SET NULL (attachments_message_id_fkey)');
+    expect(r.out).toContain('- note: off: message.parts: model Message has no field parts');
+    expect(r.out).toContain('✓ function spacerr_jobs.message_updated() SECURITY DEFINER');
+    expect(r.out).toContain('✓ trigger spacerr_jobs_message_updated on messages');
+    expect(r.out).toContain('✓ index on messages (chat_id): messages_chat_id_idx');
+    expect(r.out).toContain('✓ index on users (deactivated_at): spacerr_jobs_users_deactivated_at_idx');
     expect(r.out).toContain('✓ schema spacerr_jobs at the latest migration');
-    expect(r.out).toMatch(/all \d+ checks passed/);
+    // One ✓ line per check: the map's tables, relations, the installer's objects, the migrations.
+    const map = testMap();
+    const checks = Object.keys(map.roles).length + map.relations.length + installNeeds(map).length + 1;
+    expect(r.out.split('\n').filter((l) => l.startsWith('✓')).length).toBe(checks);
+    expect(r.out).toContain(`all ${checks} checks passed`);
   });
 
-  it('fails with the fix when a contract foreign key loses its cascade, or a needed index is dropped', async () => {
+  it('fails with the fix when a foreign key loses its cascade, an index is dropped, a function is not SECURITY DEFINER', async () => {
     const url = await database('doctor_broken');
     await applyAppSchema(url);
-    await migrateDatabase(url);
+    await migrateDatabase(url, testMap());
     await withDb(url, async (c) => {
       await c.query(`ALTER TABLE chats DROP CONSTRAINT chats_user_id_fkey,
                      ADD CONSTRAINT chats_user_id_fkey FOREIGN KEY (user_id) REFERENCES users(id) ON DELETE SET NULL`);
       await c.query(`DROP INDEX messages_chat_id_idx`);
+      await c.query(`ALTER FUNCTION spacerr_jobs.add_emptied_chats() SECURITY INVOKER`);
+      await c.query(`ALTER TABLE messages ALTER COLUMN created_at TYPE timestamp(3)`);
     });
-    const r = await doctor(url);
+    const r = await doctor(url, ['--map', `fixtures/${testLayout()}/app-map.json`]);
     expect(r.code).toBe(1);
     expect(r.out).toContain('✗ foreign key chats.user_id → users ON DELETE CASCADE: is ON DELETE SET NULL (chats_user_id_fkey)');
     expect(r.out).toContain(
-      'fix: ALTER TABLE public.chats DROP CONSTRAINT chats_user_id_fkey, ADD CONSTRAINT chats_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;',
+      'fix: ALTER TABLE "public"."chats" DROP CONSTRAINT "chats_user_id_fkey", ADD CONSTRAINT "chats_user_id_fkey" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE CASCADE;',
     );
-    expect(r.out).toContain('fix: Prisma (model of chats): user User @relation(fields: [userId], references: [id], onDelete: Cascade)');
-    expect(r.out).toContain('✗ index on messages (chat_id)');
-    expect(r.out).toContain('fix: CREATE INDEX CONCURRENTLY IF NOT EXISTS messages_chat_id_idx ON public.messages (chat_id);');
-    expect(r.out).toContain('fix: Prisma (model of messages): @@index([chatId])');
-    expect(r.out).toContain('2 of ');
+    expect(r.out).toContain('fix: Prisma (model Chat): user User @relation(fields: [userId], references: [id], onDelete: Cascade)');
+    expect(r.out).toContain('✗ index on messages (chat_id): missing');
+    expect(r.out).toContain('fix: CREATE INDEX CONCURRENTLY "spacerr_jobs_messages_chat_id_idx" ON "public"."messages" ("chat_id");');
+    expect(r.out).toContain('fix: Prisma (model Message): @@index([chatId])');
+    expect(r.out).toContain('✗ function spacerr_jobs.add_emptied_chats() SECURITY DEFINER: is not SECURITY DEFINER');
+    expect(r.out).toContain(
+      '✗ table "public"."messages" (message: model Message): created_at is timestamp(3) without time zone, expected timestamp(6) with time zone',
+    );
+    expect(r.out).toContain('fix: Prisma (model Message): createdAt DateTime @map("created_at") @db.Timestamptz(6)');
+    expect(r.out).toMatch(/\n4 of \d+ checks failed/);
   });
 
-  it('fails on a database the Worker never migrated: no triggers, schema not at the latest migration', async () => {
+  it('fails on a database the Worker never migrated: no triggers, no functions, schema not at the latest migration', async () => {
     const url = await database('doctor_unmigrated');
     await applyAppSchema(url);
     const r = await doctor(url);
     expect(r.code).toBe(1);
-    expect(r.out).toContain('✗ trigger attachments_enqueue_blob_deletions on attachments: missing');
+    expect(r.out).toContain('✗ trigger spacerr_jobs_attachment_blobs on attachments: missing');
+    expect(r.out).toContain('✗ trigger spacerr_jobs_message_updated on messages: missing');
+    expect(r.out).toContain('✗ function spacerr_jobs.queue_attachment_blobs() SECURITY DEFINER: missing');
     expect(r.out).toContain('✗ schema spacerr_jobs not at the latest migration');
+  });
+
+  it("checks Spacerr's own layout with --map: every reference to the user, SET NULL noted, unlinked data warned", async () => {
+    const url = await database('doctor_spacerr');
+    await applyAppSchema(url, 'spacerr');
+    const map = readMap(layoutMapFile('spacerr'));
+    await migrateDatabase(url, map);
+    const args = ['--map', 'fixtures/spacerr/app-map.json'];
+    const r = await doctor(url, args);
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toContain('app map: fixtures/spacerr/app-map.json (from fixtures/spacerr/prisma/schema)');
+    expect(r.out).toContain(
+      '✓ table "public"."user" (user: model User): id text, deactivatedAt timestamp(3) without time zone, email text',
+    );
+    expect(r.out).toContain('✓ foreign key message.chatId → chat ON DELETE CASCADE (message_chatId_fkey)');
+    expect(r.out).toContain('✓ user reference session.userId → user ON DELETE CASCADE (session_userId_fkey)');
+    expect(r.out).toContain(
+      '✓ user reference deactivation_feedback.userId → user ON DELETE SET NULL (deactivation_feedback_userId_fkey)\n    note: its rows survive their user',
+    );
+    expect(r.out).toContain('! warning: "public"."verification": identifier can hold a user\'s email');
+    expect(r.out).toContain('- note: off: attachment: model Attachment not found');
+    expect(r.out).toContain('✓ trigger spacerr_jobs_message_part_blobs on message');
+    expect(r.out).toContain('✓ function spacerr_jobs.queue_message_source_blobs() SECURITY DEFINER');
+    expect(r.out).toContain('✓ index on user (deactivatedAt): user_deactivatedAt_idx');
+    expect(r.out).toMatch(/all \d+ checks passed/);
+
+    await withDb(url, (c) =>
+      c.query(`ALTER TABLE "session" DROP CONSTRAINT "session_userId_fkey",
+               ADD CONSTRAINT "session_userId_fkey" FOREIGN KEY ("userId") REFERENCES "user"("id") ON DELETE RESTRICT`),
+    );
+    const broken = await doctor(url, args);
+    expect(broken.code).toBe(1);
+    expect(broken.out).toContain(
+      '✗ user reference session.userId → user ON DELETE RESTRICT (session_userId_fkey): deleting a user fails while session has a row of theirs, so every account batch would fail',
+    );
+    expect(broken.out).toContain(
+      'fix: ALTER TABLE "public"."session" DROP CONSTRAINT "session_userId_fkey", ADD CONSTRAINT "session_userId_fkey" FOREIGN KEY ("userId") REFERENCES "public"."user"("id") ON DELETE CASCADE;',
+    );
+    expect(broken.out).toContain('fix: Prisma (model Session): user User @relation(fields: [userId], references: [id], onDelete: Cascade)');
+    expect(broken.out).toMatch(/\n1 of \d+ checks failed/);
   });
 });
 
@@ -235,7 +336,7 @@ describe('a deployment of the legacy layout (Worker tables in public, chats.has_
                      VALUES ('r1', 'purge-deleted-blobs', 'scheduled', now() - interval '1 hour', now(), 'succeeded', '{"blobs": 7}')`);
     });
 
-    await migrateDatabase(url);
+    await migrateDatabase(url, testMap());
 
     await withDb(url, async (c) => {
       const q = async (text: string) => (await c.query(text)).rows;
@@ -264,11 +365,32 @@ describe('a deployment of the legacy layout (Worker tables in public, chats.has_
   });
 });
 
-describe('a database migrated before messages moved between chats kept empty_chats (0003_messages_moved)', () => {
-  it('lists the chats that earlier moves left without messages; the doctor then passes', async () => {
+/** The triggers on the app's tables that are not the Worker's current ones (the prefix). */
+async function unprefixedTriggers(c: pg.Client): Promise<string[]> {
+  const { rows } = await c.query<{ tgname: string }>(
+    `SELECT t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = 'public' AND NOT t.tgisinternal AND t.tgname NOT LIKE 'spacerr\\_jobs\\_%' ORDER BY 1`,
+  );
+  return rows.map((r) => r.tgname);
+}
+
+async function workerFunctions(c: pg.Client): Promise<string[]> {
+  const { rows } = await c.query<{ proname: string }>(
+    `SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'spacerr_jobs' ORDER BY 1`,
+  );
+  return rows.map((r) => r.proname);
+}
+
+const installedFunctions = () =>
+  installNeeds(testMap())
+    .flatMap((n) => (n.object.kind === 'function' ? [n.object.name] : []))
+    .sort();
+
+describe('a database migrated by the version before the app map (its drizzle/0001 and 0003 created the triggers)', () => {
+  it('lists the chats that earlier moves left without messages (migrated up to 0002); the doctor then passes', async () => {
     const url = await database('before_moves');
     await applyAppSchema(url);
-    await migrateUpTo(url, '0002_account_events');
+    await migrateUpTo(url, '0002_account_events', { preMap: true });
     const listed = (c: pg.Client) =>
       c.query<{ chat_id: string }>(`SELECT chat_id FROM spacerr_jobs.empty_chats ORDER BY 1`).then((r) => r.rows.map((row) => row.chat_id));
     await withDb(url, async (c) => {
@@ -281,13 +403,51 @@ describe('a database migrated before messages moved between chats kept empty_cha
       expect(await listed(c)).toEqual(['target']); // what moves did before the trigger: 'left' unlisted
     });
 
-    await migrateDatabase(url);
+    await migrateDatabase(url, testMap());
 
     // 'left' is listed again; 'target' keeps its stale entry, which the job heals (its NOT EXISTS
     // sees the messages), and 'kept' still has a message.
-    expect(await withDb(url, listed)).toEqual(['left', 'target']);
+    await withDb(url, async (c) => {
+      expect(await listed(c)).toEqual(['left', 'target']);
+      expect(await unprefixedTriggers(c)).toEqual([]);
+      expect(await workerFunctions(c)).toEqual(installedFunctions());
+    });
     const r = await doctor(url);
     expect(r.code, r.out).toBe(0);
-    expect(r.out).toContain('✓ trigger messages_moved_update_empty_chats on messages');
+    expect(r.out).toContain('✓ trigger spacerr_jobs_message_updated on messages');
+    expect(r.out).toContain('✓ schema spacerr_jobs at the latest migration, 0003_messages_moved');
+  });
+
+  it('keeps its rows when migrated up to 0003, and ends with the new triggers only', async () => {
+    const url = await database('pre_map');
+    await applyAppSchema(url);
+    await migrateUpTo(url, '0003_messages_moved', { preMap: true });
+    await withDb(url, async (c) => {
+      expect(await unprefixedTriggers(c)).toContain('messages_moved_update_empty_chats');
+      await c.query(`INSERT INTO public.users (id, email) VALUES ('u', 'u@x')`);
+      await c.query(`INSERT INTO public.chats (id, user_id) VALUES ('empty', 'u'), ('busy', 'u')`);
+      await c.query(`INSERT INTO public.messages (id, chat_id, role) VALUES ('m1', 'busy', 'user')`);
+      await c.query(
+        `INSERT INTO public.attachments (id, user_id, chat_id, blob_key) VALUES ('a1', 'u', 'busy', 'k1'), ('a2', 'u', 'busy', 'k2')`,
+      );
+      await c.query(`DELETE FROM public.attachments WHERE id = 'a1'`); // queued by the old trigger
+    });
+
+    await migrateDatabase(url, testMap());
+
+    await withDb(url, async (c) => {
+      const q = async (text: string) => (await c.query(text)).rows;
+      expect(await q(`SELECT chat_id FROM spacerr_jobs.empty_chats ORDER BY 1`)).toEqual([{ chat_id: 'empty' }]);
+      expect(await q(`SELECT blob_key FROM spacerr_jobs.blob_deletions ORDER BY id`)).toEqual([{ blob_key: 'k1' }]);
+      expect(await unprefixedTriggers(c)).toEqual([]);
+      expect(await workerFunctions(c)).toEqual(installedFunctions());
+      // The new triggers do the old ones' work: one delete queues one key, once.
+      await c.query(`DELETE FROM public.attachments WHERE id = 'a2'`);
+      expect(await q(`SELECT blob_key FROM spacerr_jobs.blob_deletions ORDER BY id`)).toEqual([{ blob_key: 'k1' }, { blob_key: 'k2' }]);
+      await c.query(`DELETE FROM public.messages WHERE id = 'm1'`);
+      expect(await q(`SELECT chat_id FROM spacerr_jobs.empty_chats ORDER BY 1`)).toEqual([{ chat_id: 'busy' }, { chat_id: 'empty' }]);
+    });
+    const r = await doctor(url);
+    expect(r.code, r.out).toBe(0);
   });
 });

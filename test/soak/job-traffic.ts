@@ -5,12 +5,9 @@
  */
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from 'cloudflare:test';
 import worker from '../../src/index';
-import { CRONS, JOBS as ALL_JOBS } from '../../src/run/registry';
+import { CRONS } from '../../src/run/registry';
 import type { RunReport } from '../../src/run/runner';
-import type { TestEnv } from '../worker/support';
-
-/** The jobs this environment runs: account events (an optional job) are not configured here. */
-const JOBS = ALL_JOBS.filter((job) => !job.enabled);
+import { enabledJobs, type TestEnv } from '../worker/support';
 
 export interface JobTally {
   /** job → status (or `http <code>`) → count. */
@@ -53,7 +50,7 @@ export async function runOverHttp(e: TestEnv, job: string, tally: JobTally, init
 
 /** Runs every job over HTTP in a loop, and delivers a random cron every `cronEveryMs`, until `stopAt`. */
 export async function playJobs(e: TestEnv, tally: JobTally, stopAt: number, cronEveryMs = 700) {
-  const http = JOBS.map(async (job, j) => {
+  const http = enabledJobs(e).map(async (job, j) => {
     for (let i = 0; Date.now() < stopAt; i++) {
       await runOverHttp(e, job.name, tally, { method: (i + j) % 2 ? 'GET' : 'POST', dryRun: i % 10 === 9 });
       await pause(Math.random() * 300);
@@ -80,7 +77,7 @@ export async function playJobs(e: TestEnv, tally: JobTally, stopAt: number, cron
 
 /** The final quiet run: each job until it reports no work left (cleanup jobs after the deleting ones). */
 export async function quietRun(e: TestEnv, tally: JobTally) {
-  for (const job of JOBS) {
+  for (const job of enabledJobs(e)) {
     for (let i = 0; i < 50; i++) {
       const report = await runOverHttp(e, job.name, tally);
       if (report.status === 'succeeded' && !report.more) break;

@@ -28,7 +28,7 @@ import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { format } from 'prettier';
-import { createDatabase } from '../../scripts/stack/migrate.ts';
+import { createDatabase, type Layout } from '../../scripts/stack/migrate.ts';
 import { type ReceiverMode, startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.ts';
 import { type RunningRedis, startRedisServer } from '../../scripts/stack/redis.ts';
 import { NEON_FAULTS, type NeonHttpFault, type NeonHttpServer, startNeonHttp } from '../../scripts/stack/neon-http.ts';
@@ -70,7 +70,13 @@ async function billedCommands(redisUrl: string): Promise<number> {
   }
 }
 
-export async function startControlServer(opts: { postgresUrl: string; redisUrl: string; template: string }) {
+export async function startControlServer(opts: {
+  postgresUrl: string;
+  redisUrl: string;
+  /** The test layout's template (APP_LAYOUT), and one template per shipped layout. */
+  template: string;
+  layoutTemplates?: Partial<Record<Layout, string>>;
+}) {
   const envs = new Map<string, FileEnv>();
   const sessions = new Map<string, pg.Client>();
   const receivers = new Map<string, WebhookReceiver>();
@@ -81,9 +87,11 @@ export async function startControlServer(opts: { postgresUrl: string; redisUrl: 
     [
       'POST',
       /^\/env$/,
-      async (_m, body: { dedicatedRedis?: boolean }) => {
+      async (_m, body: { dedicatedRedis?: boolean; layout?: Layout }) => {
         const id = `t${process.pid}_${nextDb++}`;
-        const databaseUrl = await createDatabase(opts.postgresUrl, `test_${id}`, opts.template);
+        const template = body.layout ? opts.layoutTemplates?.[body.layout] : opts.template;
+        if (!template) throw new Error(`no template for layout ${body.layout}`);
+        const databaseUrl = await createDatabase(opts.postgresUrl, `test_${id}`, template);
         const neon = await startNeonHttp();
         const redis = body.dedicatedRedis ? await startRedisServer() : undefined;
         const upstash = await startUpstashRest({ redisUrl: redis?.url ?? opts.redisUrl });

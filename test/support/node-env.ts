@@ -6,6 +6,7 @@
 import pg from 'pg';
 import { inject } from 'vitest';
 import { type LocalWorker, startLocalWorker } from '../../scripts/stack/worker.ts';
+import type { Layout } from '../../scripts/stack/migrate.ts';
 import type { TestBindings } from './control-server.ts';
 
 function control<T>(path: string, body?: unknown): Promise<T> {
@@ -16,8 +17,8 @@ function control<T>(path: string, body?: unknown): Promise<T> {
   }).then((r) => r.json() as Promise<T>);
 }
 
-/** A fresh migrated database, Redis database and endpoint pair. */
-export const provisionNodeEnv = () => control<TestBindings>('/env');
+/** A fresh migrated database (of the test layout, or of `layout`), Redis database and endpoint pair. */
+export const provisionNodeEnv = (layout?: Layout) => control<TestBindings>('/env', layout ? { layout } : undefined);
 
 /** Breaks (or heals) that env's Neon or Upstash endpoint for real; Neon faults take a schedule. */
 export const setNodeFault = (

@@ -13,6 +13,8 @@ declare module 'vitest' {
     soakSeconds: number;
     /** TEST_NOW: one more instant for the tests that fix their own clock ('' when unset). */
     testNow: string;
+    /** The app layout the Worker under test bundles the map of, and its databases have. */
+    layout: import('../../scripts/stack/migrate.ts').Layout;
   }
 }
 

@@ -9,14 +9,13 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from 'cloudflare:test';
 import { expect, it, vi } from 'vitest';
 import worker from '../../src/index';
-import { CRONS, JOBS as ALL_JOBS } from '../../src/run/registry';
+import { CRONS } from '../../src/run/registry';
 import type { RunReport } from '../../src/run/runner';
 import { ACTIVE_STREAMS_KEY, streamKey } from '../../src/redis/streams';
 import { seedAccount } from './seed';
-import { countRows, provisionEnv, q, sql, type TestEnv, testDb, testRedis } from './support';
+import { countRows, enabledJobs, provisionEnv, q, sql, type TestEnv, testDb, testRedis } from './support';
 
 /** The jobs this environment runs: account events (an optional job) are not configured here. */
-const JOBS = ALL_JOBS.filter((job) => !job.enabled);
 
 const SECRET = 'load-test-secret-0123456789';
 const CONCURRENT = 50;
@@ -62,7 +61,7 @@ it(
     const collect = (line: unknown) => void lines.push(String(line));
     const spies = (['log', 'warn', 'error'] as const).map((level) => vi.spyOn(console, level).mockImplementation(collect));
 
-    const http = JOBS.flatMap((job) =>
+    const http = enabledJobs(e).flatMap((job) =>
       Array.from({ length: CONCURRENT }, async (_, i) => {
         const ctx = createExecutionContext();
         const res = await worker.fetch(
@@ -104,7 +103,7 @@ it(
         FROM spacerr_jobs.job_runs ORDER BY started_at, finished_at`,
     );
     const summary: Record<string, Record<string, number>> = {};
-    for (const job of JOBS) {
+    for (const job of enabledJobs(e)) {
       const mine = runs.filter((r) => r.job === job.name);
       const reports = answers.map((a) => a.report).filter((r) => r.job === job.name);
       // One row per answer plus the cron's run; nothing left running, nothing failed.

@@ -18,9 +18,19 @@ const real: R2Bucket = env.BLOBS;
  * or only the Nth), records delete calls and their keys.
  */
 function switchableBucket() {
-  const state = { failing: false, failCall: 0, deleteCalls: [] as number[], deleteKeys: [] as string[][] };
+  const state = {
+    failing: false,
+    failCall: 0,
+    deleteCalls: [] as number[],
+    deleteKeys: [] as string[][],
+    /** Runs inside the next delete call, before R2 answers: a hook at a known point of the run. */
+    during: undefined as (() => Promise<void>) | undefined,
+  };
   const binding = {
     async delete(keys: string | string[]) {
+      const during = state.during;
+      state.during = undefined;
+      await during?.();
       state.deleteCalls.push(Array.isArray(keys) ? keys.length : 1);
       state.deleteKeys.push(Array.isArray(keys) ? keys : [keys]);
       if (state.failing || state.deleteCalls.length === state.failCall) throw new Error('R2 is down (simulated)');
@@ -230,6 +240,47 @@ describe(JOB, () => {
     expect(r2.state.deleteCalls).toEqual([1]);
     expect(await (await real.get(reusedKey))?.text()).toBe('live data');
     expect(await countRows(db, 'blob_deletions')).toBe(0);
+  });
+
+  it('keeps a reused key queued again while its claim was out, and deletes that new object next run', async () => {
+    const db = testDb(e);
+    const s = await seedAccount(db, NOW, { id: t('u'), chats: [{ ageMinutes: 5, attachments: 2 }] });
+    const [goneKey, reusedKey] = s.blobKeys as [string, string];
+    await db.execute(sql`DELETE FROM attachments`);
+    await db.execute(sql`INSERT INTO attachments (id, user_id, blob_key) VALUES (${t('new')}, ${s.userId}, ${reusedKey})`);
+    await real.put(reusedKey, 'new object');
+    // Claimed as live (kept), then, while the run deletes the other key, the app deletes the new
+    // attachment: the trigger re-arms the same outbox row, for the new object under the key.
+    r2.state.during = async () => {
+      await db.execute(sql`DELETE FROM attachments WHERE id = ${t('new')}`);
+    };
+
+    const first = await runNamed(e, JOB, { now: NOW });
+
+    expect(first).toMatchObject({ status: 'succeeded', counts: { blobs: 1, reused_keys_kept: 1 } });
+    expect((await outbox()).map((r) => r.blob_key)).toEqual([reusedKey]); // still queued, not confirmed away
+    expect(await runNamed(e, JOB, { now: NOW })).toMatchObject({ status: 'succeeded', counts: { blobs: 1 } });
+    expect(await present([goneKey, reusedKey])).toEqual([]);
+    expect(await countRows(db, 'blob_deletions')).toBe(0);
+  });
+
+  it('says a run was abandoned when its record was marked so before it finished, and leaves that record alone', async () => {
+    const db = testDb(e);
+    const s = await seedAccount(db, NOW, { id: t('u'), chats: [{ ageMinutes: 5, attachments: 1 }] });
+    await db.execute(sql`DELETE FROM attachments`);
+    // While the run is inside its R2 call, its lease is taken over, as a next run does once it ran out.
+    r2.state.during = async () => {
+      await db.execute(sql`UPDATE spacerr_jobs.job_runs SET status = 'abandoned', finished_at = now(), lease_until = NULL,
+        error = 'lease expired' WHERE job = ${JOB} AND status = 'running'`);
+    };
+
+    const report = await runNamed(e, JOB, { now: NOW });
+
+    expect(report).toMatchObject({ status: 'abandoned', counts: { blobs: 1 } });
+    expect(report.error).toMatch(/lease ran out before it finished and its record says abandoned/);
+    const [row] = await q(db, sql`SELECT status, error FROM spacerr_jobs.job_runs WHERE id = ${report.runId}`);
+    expect(row).toEqual({ status: 'abandoned', error: 'lease expired' });
+    expect(s.blobKeys).toHaveLength(1);
   });
 
   it('deletes more than 1000 keys in one run, in R2 calls of at most 1000 keys', async () => {

@@ -8,7 +8,8 @@ import { type SQL, sql } from 'drizzle-orm';
 import { inject } from 'vitest';
 import { createDb, type Db } from '../../src/db/client';
 import { fromEnv } from '../../src/deps';
-import { findJob } from '../../src/run/registry';
+import { isEnabled } from '../../src/run/job';
+import { findJob, JOBS } from '../../src/run/registry';
 import { type RunOptions, type RunReport, runJob } from '../../src/run/runner';
 import { createRedis } from '../../src/redis/client';
 
@@ -32,7 +33,8 @@ export async function provisionEnv(
   overrides: Partial<Record<keyof Env, unknown>> = {},
   opts: { dedicatedRedis?: boolean } = {},
 ): Promise<TestEnv> {
-  const bindings = await call<Record<string, string>>('POST', '/env', opts);
+  // A database of the layout whose map the Worker under test bundles (vitest.config.ts).
+  const bindings = await call<Record<string, string>>('POST', '/env', { ...opts, layout: inject('layout') });
   return { ...env, ...bindings, ...overrides } as TestEnv;
 }
 
@@ -104,6 +106,15 @@ export class Session {
   close() {
     return call('DELETE', `/sessions/${this.id}`);
   }
+}
+
+/**
+ * The jobs this env runs: an optional job its settings leave nothing to do (account events
+ * without ACCOUNT_EVENTS_URL), or one the layout's map has nothing for, is off.
+ */
+export function enabledJobs(e: TestEnv) {
+  const config = fromEnv(e).config;
+  return JOBS.filter((job) => isEnabled(job, config));
 }
 
 /** Runs one job the way the HTTP route does, against this env. */

@@ -1,0 +1,545 @@
+/**
+ * What the Worker installs on the app's tables, generated from the app map (docs/contract.md, §3):
+ * trigger functions in spacerr_jobs, the triggers that call them, and the indexes the jobs need.
+ * `npm run db:migrate` applies these after drizzle's migrations (which own spacerr_jobs' tables),
+ * each statement on its own under a short lock_timeout, indexes CONCURRENTLY
+ * (scripts/db/install.ts), so an app write never waits long behind it.
+ *
+ * Rules every statement here keeps, so the app's own writes and migrations never fail:
+ * - Functions are SECURITY DEFINER with a fixed search_path: they run with the Worker's rights,
+ *   and an app role with DML rights on its own tables only can still write everything.
+ * - No trigger names a column in `UPDATE OF` or `WHEN`: Postgres would then refuse the app's own
+ *   `ALTER TABLE … ALTER COLUMN … TYPE` on it. Row-level update triggers compare OLD and NEW in
+ *   their body instead (one plpgsql IF per updated row, no query unless the value changed).
+ * - App times are copied as instants with the map's rule (src/app-map/sql.ts): exact whatever
+ *   the session's TimeZone.
+ * Statement-level triggers with transition tables: one set-based statement per DELETE/INSERT, so a
+ * bulk delete of 100k rows costs one INSERT … SELECT, not 100k trigger calls.
+ */
+// `.ts`: the Node scripts (db:migrate, the doctor) import this file under Node's own resolution.
+import { ident, isWallTime } from './sql.ts';
+import type { AppMap, MappedTable, Role } from './types.ts';
+
+/** Prefix of every trigger and index the Worker creates in the app's schema (uninstall finds them by it). */
+export const OBJECT_PREFIX = 'spacerr_jobs_';
+
+export interface InstallStep {
+  /** What the step does, for the installer's log. */
+  what: string;
+  sql: string;
+  /** Takes a lock on an app table: run under lock_timeout, retried. */
+  locksAppTable?: string;
+  /** `CREATE INDEX CONCURRENTLY`: outside any transaction, one statement at a time (split on `;\n`). */
+  concurrently?: boolean;
+  /** A query answering one row `{ present: boolean }`: the step is skipped when it is true. */
+  unless?: string;
+  /** What the step leaves in the database, for `npm run doctor` to check (scripts/doctor/). */
+  creates?: InstalledObject;
+}
+
+/** A function in spacerr_jobs, a trigger on an app table, or the need for an index led by a column. */
+export type InstalledObject =
+  | { kind: 'function'; name: string }
+  | { kind: 'trigger'; name: string; table: string; function: string }
+  | { kind: 'index'; name: string; table: string; column: string; partial?: string };
+
+const W = 'spacerr_jobs';
+
+/** The triggers and functions of the layouts before the app map (drizzle/0001, 0003; drizzle/legacy). */
+const OLD_TRIGGERS: Array<[trigger: string, table: string]> = [
+  ['attachments_enqueue_blob_deletions', 'attachments'],
+  ['attachments_enqueue_source_checks', 'attachments'],
+  ['messages_mark_chats', 'messages'],
+  ['messages_unmark_chats', 'messages'],
+  ['chats_enqueue_stream_deletions', 'chats'],
+  ['chats_add_empty_chats', 'chats'],
+  ['messages_remove_empty_chats', 'messages'],
+  ['messages_add_emptied_chats', 'messages'],
+  ['chats_move_empty_chats', 'chats'],
+  ['chats_truncate_empty_chats', 'chats'],
+  ['messages_truncate_add_all_chats', 'messages'],
+  ['chats_forget_deleted_chats', 'chats'],
+  ['messages_moved_update_empty_chats', 'messages'],
+];
+const OLD_FUNCTIONS = [
+  'public.enqueue_blob_deletions',
+  'public.enqueue_message_source_checks',
+  'public.mark_chats_with_messages',
+  'public.unmark_emptied_chats',
+  'public.enqueue_stream_deletions',
+  `${W}.enqueue_blob_deletions`,
+  `${W}.enqueue_message_source_checks`,
+  `${W}.move_empty_chat`,
+  `${W}.truncate_empty_chats`,
+  `${W}.add_all_chats`,
+  `${W}.update_empty_chats_for_moved_message`,
+  `${W}.queue_message_source_checks`,
+];
+
+/** Every step, in order: old triggers out, functions, triggers, indexes, the initial list of empty chats. */
+export function installSteps(map: AppMap): InstallStep[] {
+  const n = names(map);
+  const steps: InstallStep[] = [];
+  for (const [trigger, table] of OLD_TRIGGERS) {
+    steps.push({
+      what: `drop the old trigger ${trigger}`,
+      sql: `DO $$ BEGIN
+  IF to_regclass('${map.schema}.${table}') IS NOT NULL THEN
+    EXECUTE 'DROP TRIGGER IF EXISTS ${trigger} ON ${ident(map.schema)}.${ident(table)}';
+  END IF;
+END $$`,
+      locksAppTable: table,
+    });
+  }
+  for (const fn of OLD_FUNCTIONS) steps.push({ what: `drop the old function ${fn}`, sql: `DROP FUNCTION IF EXISTS ${fn}()` });
+
+  for (const f of functions(map, n)) {
+    steps.push({ what: `function ${f.name}`, sql: f.sql, creates: { kind: 'function', name: f.name } });
+    for (const t of f.triggers) {
+      steps.push({
+        what: `trigger ${t.name} on ${t.table}`,
+        sql: `CREATE OR REPLACE TRIGGER ${t.name} ${t.when} ON ${n.q(t.role)}${t.referencing ? ` ${t.referencing}` : ''} FOR EACH ${t.level} EXECUTE FUNCTION ${W}.${f.name}()`,
+        locksAppTable: t.table,
+        creates: { kind: 'trigger', name: t.name, table: t.table, function: f.name },
+      });
+    }
+  }
+  for (const index of indexes(map, n)) steps.push(index);
+  if (map.roles.chat && map.roles.message) {
+    // After the triggers: from here on they keep the list; this lists the chats that are empty
+    // now. A first message racing this insert leaves a listed chat that has a message: the job's
+    // fresh-snapshot re-check (the empty-chat job, src/jobs/) finds it and heals the row.
+    steps.push({
+      what: 'list the chats that are empty now',
+      sql: `INSERT INTO ${W}.empty_chats (chat_id, created_at)
+SELECT c.${n.c('chat', 'id')}, ${n.instant('chat', 'createdAt', 'c')} FROM ${n.q('chat')} c
+WHERE NOT EXISTS (SELECT 1 FROM ${n.q('message')} m WHERE m.${n.c('message', 'chatId')} = c.${n.c('chat', 'id')})
+ON CONFLICT (chat_id) DO NOTHING`,
+    });
+  }
+  return steps;
+}
+
+/** Everything `installSteps` created in the app's schema, and the Worker's schema itself. */
+export function uninstallSteps(map: AppMap): InstallStep[] {
+  const drop = `DO $$
+DECLARE r record;
+BEGIN
+  FOR r IN SELECT t.tgname, c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+           JOIN pg_namespace s ON s.oid = c.relnamespace
+           WHERE s.nspname = '${map.schema}' AND t.tgname LIKE '${OBJECT_PREFIX}%' AND NOT t.tgisinternal LOOP
+    EXECUTE format('DROP TRIGGER %I ON %I.%I', r.tgname, '${map.schema}', r.relname);
+  END LOOP;
+  FOR r IN SELECT c.relname FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
+           WHERE s.nspname = '${map.schema}' AND c.relkind = 'i' AND c.relname LIKE '${OBJECT_PREFIX}%' LOOP
+    EXECUTE format('DROP INDEX %I.%I', '${map.schema}', r.relname);
+  END LOOP;
+END $$`;
+  return [
+    { what: "drop the Worker's triggers and indexes on the app's tables", sql: drop },
+    { what: `drop schema ${W} (its tables, functions and migration journal)`, sql: `DROP SCHEMA IF EXISTS ${W} CASCADE` },
+  ];
+}
+
+interface Names {
+  q(role: Role): string;
+  c(role: Role, logical: string): string;
+  has(role: Role, logical?: string): boolean;
+  instant(role: Role, logical: string, alias: string): string;
+  table(role: Role): string;
+}
+
+function names(map: AppMap): Names {
+  const t = (role: Role): MappedTable => {
+    const table = map.roles[role];
+    if (!table) throw new Error(`the app map has no ${role}`);
+    return table;
+  };
+  const col = (role: Role, logical: string) => (logical === 'id' ? t(role).id : t(role).columns[logical]);
+  return {
+    q: (role) => `${ident(map.schema)}.${ident(t(role).table)}`,
+    c: (role, logical) => {
+      const c = col(role, logical);
+      if (!c) throw new Error(`the app map's ${role} has no ${logical}`);
+      return ident(c.name);
+    },
+    has: (role, logical) => map.roles[role] !== undefined && (logical === undefined || col(role, logical) !== undefined),
+    instant(role, logical, alias) {
+      const c = col(role, logical)!;
+      const ref = `${alias}.${ident(c.name)}`;
+      return isWallTime(c) ? `(${ref} AT TIME ZONE 'UTC')` : ref;
+    },
+    table: (role) => t(role).table,
+  };
+}
+
+interface TriggerSpec {
+  name: string;
+  role: Role;
+  table: string;
+  when: string;
+  level: 'ROW' | 'STATEMENT';
+  referencing?: string;
+}
+
+interface FunctionSpec {
+  name: string;
+  sql: string;
+  triggers: TriggerSpec[];
+}
+
+function fn(name: string, body: string): string {
+  return `CREATE OR REPLACE FUNCTION ${W}.${name}() RETURNS trigger LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+${body}
+  RETURN NULL;
+END $fn$`;
+}
+
+function trigger(n: Names, role: Role, what: string, when: string, level: 'ROW' | 'STATEMENT', referencing?: string): TriggerSpec {
+  return { name: `${OBJECT_PREFIX}${what}`, role, table: n.table(role), when, level, referencing };
+}
+
+/** The re-arming upsert into the blob outbox (a key queued again is a new object: due now, fresh count). */
+function queueBlobs(select: string): string {
+  return `  INSERT INTO ${W}.blob_deletions (blob_key)
+  ${select}
+  ON CONFLICT (blob_key) DO UPDATE
+    SET enqueued_at = now(), attempts = 0, next_attempt_at = now(), last_error = NULL, parked_at = NULL;`;
+}
+
+/** File parts' stored pathnames in a `parts` JSONB (the AI SDK's UI message parts, Spacerr's storage metadata). */
+function filePathnames(partsRef: string): string {
+  return `jsonb_path_query(CASE jsonb_typeof(${partsRef}) WHEN 'array' THEN ${partsRef} ELSE '[]'::jsonb END,
+    '$[*] ? (@.type == "file").providerMetadata.storage.pathname ? (@.type() == "string")') #>> '{}'`;
+}
+
+function functions(map: AppMap, n: Names): FunctionSpec[] {
+  const out: FunctionSpec[] = [];
+  const hasChat = n.has('chat') && n.has('message');
+
+  // 1. The blob outbox: whenever rows naming a stored file disappear, their keys are queued in the
+  // same transaction: never orphaned (committed with the delete), never deleted early.
+  if (n.has('attachment')) {
+    out.push({
+      name: 'queue_attachment_blobs',
+      sql: fn(
+        'queue_attachment_blobs',
+        queueBlobs(`SELECT ${n.c('attachment', 'blobKey')} FROM deleted_rows WHERE ${n.c('attachment', 'blobKey')} IS NOT NULL`),
+      ),
+      triggers: [trigger(n, 'attachment', 'attachment_blobs', 'AFTER DELETE', 'STATEMENT', 'REFERENCING OLD TABLE AS deleted_rows')],
+    });
+    // TRUNCATE fires no DELETE trigger, and after it the rows are gone: BEFORE, every key goes to
+    // the outbox (a full scan, as rare as the TRUNCATE; a TRUNCATE … CASCADE fires it too).
+    out.push({
+      name: 'attachments_truncating',
+      sql: fn(
+        'attachments_truncating',
+        queueBlobs(
+          `SELECT DISTINCT ${n.c('attachment', 'blobKey')} FROM ${n.q('attachment')} WHERE ${n.c('attachment', 'blobKey')} IS NOT NULL`,
+        ),
+      ),
+      triggers: [trigger(n, 'attachment', 'attachment_truncating', 'BEFORE TRUNCATE', 'STATEMENT')],
+    });
+  }
+  if (n.has('message', 'parts')) {
+    out.push({
+      name: 'queue_message_part_blobs',
+      sql: fn(
+        'queue_message_part_blobs',
+        queueBlobs(
+          `SELECT DISTINCT p FROM deleted_rows d, LATERAL (SELECT ${filePathnames(`d.${n.c('message', 'parts')}`)} AS p) f WHERE p IS NOT NULL`,
+        ),
+      ),
+      triggers: [trigger(n, 'message', 'message_part_blobs', 'AFTER DELETE', 'STATEMENT', 'REFERENCING OLD TABLE AS deleted_rows')],
+    });
+    out.push({
+      name: 'messages_truncating',
+      sql: fn(
+        'messages_truncating',
+        queueBlobs(
+          `SELECT DISTINCT p FROM ${n.q('message')} d, LATERAL (SELECT ${filePathnames(`d.${n.c('message', 'parts')}`)} AS p) f WHERE p IS NOT NULL`,
+        ),
+      ),
+      triggers: [trigger(n, 'message', 'message_truncating', 'BEFORE TRUNCATE', 'STATEMENT')],
+    });
+  }
+  if (n.has('messageSource', 'pathname')) {
+    const p = n.c('messageSource', 'pathname');
+    out.push({
+      name: 'queue_message_source_blobs',
+      sql: fn('queue_message_source_blobs', queueBlobs(`SELECT DISTINCT ${p} FROM deleted_rows WHERE ${p} IS NOT NULL`)),
+      triggers: [trigger(n, 'messageSource', 'message_source_blobs', 'AFTER DELETE', 'STATEMENT', 'REFERENCING OLD TABLE AS deleted_rows')],
+    });
+    out.push({
+      name: 'message_sources_truncating',
+      sql: fn('message_sources_truncating', queueBlobs(`SELECT DISTINCT ${p} FROM ${n.q('messageSource')} WHERE ${p} IS NOT NULL`)),
+      triggers: [trigger(n, 'messageSource', 'message_source_truncating', 'BEFORE TRUNCATE', 'STATEMENT')],
+    });
+    // A source whose pathname the app changes no longer names the old file.
+    out.push({
+      name: 'message_source_updated',
+      sql: fn(
+        'message_source_updated',
+        `  IF OLD.${p} IS DISTINCT FROM NEW.${p} AND OLD.${p} IS NOT NULL THEN
+  ${queueBlobs(`VALUES (OLD.${p})`)}
+  END IF;`,
+      ),
+      triggers: [trigger(n, 'messageSource', 'message_source_updated', 'AFTER UPDATE', 'ROW')],
+    });
+  }
+
+  if (hasChat) {
+    const chatId = n.c('chat', 'id');
+    const msgChat = n.c('message', 'chatId');
+    const chatCreated = n.c('chat', 'createdAt');
+    // 2. spacerr_jobs.empty_chats, the indexable form of "this chat has no message", kept without
+    // a column on the app's table. A chat is empty when created; its first message deletes its row
+    // inside the inserting transaction, and that row delete is what the empty-chat job's lock
+    // conflicts with (the argument is next to that job's SQL in src/jobs/).
+    out.push({
+      name: 'add_new_empty_chats',
+      sql: fn(
+        'add_new_empty_chats',
+        `  INSERT INTO ${W}.empty_chats (chat_id, created_at)
+  SELECT i.${chatId}, ${n.instant('chat', 'createdAt', 'i')} FROM inserted_rows i
+  ON CONFLICT (chat_id) DO UPDATE SET created_at = EXCLUDED.created_at;`,
+      ),
+      triggers: [trigger(n, 'chat', 'chat_inserted', 'AFTER INSERT', 'STATEMENT', 'REFERENCING NEW TABLE AS inserted_rows')],
+    });
+    // Every trigger that decides whether a chat is empty first takes the chat row FOR NO KEY
+    // UPDATE, so two transactions deciding about the same chat take turns, and the one that waited
+    // decides on a fresh snapshot (each statement of a volatile function takes its own under READ
+    // COMMITTED). Without it, a transaction deleting a chat's last message cannot see a first
+    // message another is inserting, nor that one the empty_chats row the first is adding: both
+    // commit, and the chat is listed as empty while it holds a message. With it, a listed chat
+    // never holds a committed message, which is what the empty-chat job's locking argument rests
+    // on. NO KEY UPDATE does not conflict with the KEY SHARE of the app's foreign-key checks, only
+    // with another such decision (or an UPDATE of the chat row) in flight on the same chat.
+    const lockChats = (ids: string) =>
+      `  PERFORM 1 FROM ${n.q('chat')} c WHERE c.${chatId} = ANY(ARRAY(${ids})) ORDER BY c.${chatId} FOR NO KEY UPDATE;`;
+    out.push({
+      name: 'remove_chats_with_messages',
+      sql: fn(
+        'remove_chats_with_messages',
+        `${lockChats(`SELECT DISTINCT ${msgChat} FROM inserted_rows`)}
+  DELETE FROM ${W}.empty_chats
+  WHERE chat_id = ANY(ARRAY(SELECT DISTINCT ${msgChat} FROM inserted_rows));`,
+      ),
+      triggers: [trigger(n, 'message', 'message_inserted', 'AFTER INSERT', 'STATEMENT', 'REFERENCING NEW TABLE AS inserted_rows')],
+    });
+    out.push({
+      name: 'add_emptied_chats',
+      sql: fn(
+        'add_emptied_chats',
+        `${lockChats(`SELECT DISTINCT ${msgChat} FROM deleted_rows`)}
+  -- A chat whose last message was deleted is empty again. During a chat's own cascade the chat
+  -- row is already gone and this adds nothing.
+  INSERT INTO ${W}.empty_chats (chat_id, created_at)
+  SELECT c.${chatId}, ${n.instant('chat', 'createdAt', 'c')} FROM ${n.q('chat')} c
+  WHERE c.${chatId} = ANY(ARRAY(SELECT DISTINCT ${msgChat} FROM deleted_rows))
+    AND NOT EXISTS (SELECT 1 FROM ${n.q('message')} m WHERE m.${msgChat} = c.${chatId})
+  ON CONFLICT (chat_id) DO NOTHING;`,
+      ),
+      triggers: [trigger(n, 'message', 'message_deleted', 'AFTER DELETE', 'STATEMENT', 'REFERENCING OLD TABLE AS deleted_rows')],
+    });
+    // A chat whose created_at or id the app changes keeps its row in step. Row-level (Postgres
+    // allows no transition table with a column list), and the comparison is in the body, so the
+    // app may still change these columns' types.
+    out.push({
+      name: 'chat_updated',
+      sql: fn(
+        'chat_updated',
+        `  IF NEW.${chatId} IS DISTINCT FROM OLD.${chatId} THEN
+    UPDATE ${W}.empty_chats SET chat_id = NEW.${chatId} WHERE chat_id = OLD.${chatId};
+  END IF;
+  IF NEW.${chatCreated} IS DISTINCT FROM OLD.${chatCreated} THEN
+    UPDATE ${W}.empty_chats SET created_at = ${n.instant('chat', 'createdAt', 'NEW')} WHERE chat_id = NEW.${chatId};
+  END IF;`,
+      ),
+      triggers: [trigger(n, 'chat', 'chat_updated', 'AFTER UPDATE', 'ROW')],
+    });
+    // A message whose parts the app edits so that a file part goes (or names another file) no
+    // longer names the old file: queued. Only a message that had a file part pays for the
+    // comparison of pathnames; a streamed text update costs one jsonpath existence check.
+    const parts = n.has('message', 'parts') ? n.c('message', 'parts') : undefined;
+    const partsEdited = parts
+      ? `  IF OLD.${parts} @? '$[*] ? (@.type == "file")' AND NEW.${parts} IS DISTINCT FROM OLD.${parts} THEN
+  ${queueBlobs(`SELECT p FROM (SELECT ${filePathnames(`OLD.${parts}`)} AS p) o WHERE p IS NOT NULL
+    EXCEPT SELECT ${filePathnames(`NEW.${parts}`)}`)}
+  END IF;
+`
+      : '';
+    // A message moved to another chat is, for the list, a message inserted into the chat it moves
+    // to and deleted from the chat it leaves. AFTER ROW triggers fire once the whole UPDATE is
+    // done, so the NOT EXISTS sees every row it moved. Every other update of a message (parts
+    // streamed in) costs the one comparison.
+    out.push({
+      name: 'message_updated',
+      sql: fn(
+        'message_updated',
+        `${partsEdited}  IF NEW.${msgChat} IS DISTINCT FROM OLD.${msgChat} THEN
+  ${lockChats(`VALUES (NEW.${msgChat}), (OLD.${msgChat})`)}
+    DELETE FROM ${W}.empty_chats WHERE chat_id = NEW.${msgChat};
+    INSERT INTO ${W}.empty_chats (chat_id, created_at)
+    SELECT c.${chatId}, ${n.instant('chat', 'createdAt', 'c')} FROM ${n.q('chat')} c
+    WHERE c.${chatId} = OLD.${msgChat}
+      AND NOT EXISTS (SELECT 1 FROM ${n.q('message')} m WHERE m.${msgChat} = c.${chatId})
+    ON CONFLICT (chat_id) DO NOTHING;
+  END IF;`,
+      ),
+      triggers: [trigger(n, 'message', 'message_updated', 'AFTER UPDATE', 'ROW')],
+    });
+    // TRUNCATE fires no DELETE trigger: a truncated chat table empties the list, and truncated
+    // messages make every chat empty again (a full scan, as rare as the TRUNCATE).
+    // Before a TRUNCATE of chats, the chats that had messages (not listed empty) go to the stream
+    // queue, as their DELETE would have sent them.
+    out.push({
+      name: 'chats_truncating',
+      sql: fn(
+        'chats_truncating',
+        `  INSERT INTO ${W}.stream_deletions (chat_id)
+  SELECT c.${chatId} FROM ${n.q('chat')} c
+  WHERE NOT EXISTS (SELECT 1 FROM ${W}.empty_chats e WHERE e.chat_id = c.${chatId})
+  ON CONFLICT (chat_id) DO NOTHING;`,
+      ),
+      triggers: [trigger(n, 'chat', 'chat_truncating', 'BEFORE TRUNCATE', 'STATEMENT')],
+    });
+    out.push({
+      name: 'chats_truncated',
+      sql: fn('chats_truncated', `  TRUNCATE ${W}.empty_chats;`),
+      triggers: [trigger(n, 'chat', 'chat_truncated', 'AFTER TRUNCATE', 'STATEMENT')],
+    });
+    out.push({
+      name: 'messages_truncated',
+      sql: fn(
+        'messages_truncated',
+        `  INSERT INTO ${W}.empty_chats (chat_id, created_at)
+  SELECT c.${chatId}, ${n.instant('chat', 'createdAt', 'c')} FROM ${n.q('chat')} c
+  ON CONFLICT (chat_id) DO NOTHING;`,
+      ),
+      triggers: [trigger(n, 'message', 'message_truncated', 'AFTER TRUNCATE', 'STATEMENT')],
+    });
+    // 3. Deleted chats: their empty_chats rows go, and only a chat that had messages can have had
+    // a stream: those are queued in stream_deletions, so their stream state in Redis is removed
+    // without scanning the keyspace. One function, because the order matters: queue, then forget.
+    out.push({
+      name: 'forget_deleted_chats',
+      sql: fn(
+        'forget_deleted_chats',
+        `  WITH emptied AS (
+    DELETE FROM ${W}.empty_chats
+    WHERE chat_id = ANY(ARRAY(SELECT ${chatId} FROM deleted_rows))
+    RETURNING chat_id
+  )
+  INSERT INTO ${W}.stream_deletions (chat_id)
+  SELECT ${chatId} FROM deleted_rows WHERE ${chatId} NOT IN (SELECT chat_id FROM emptied)
+  ON CONFLICT (chat_id) DO NOTHING;`,
+      ),
+      triggers: [trigger(n, 'chat', 'chat_deleted', 'AFTER DELETE', 'STATEMENT', 'REFERENCING OLD TABLE AS deleted_rows')],
+    });
+  }
+
+  // 4. An attachments row updated: a changed blob key no longer names the old file (queued); and
+  // one moved to another message may leave message sources pointing at it from the old message,
+  // queued for the orphaned-sources job, which re-checks before deleting.
+  if (n.has('attachment')) {
+    const key = n.c('attachment', 'blobKey');
+    const checks =
+      n.has('attachment', 'messageId') && n.has('messageSource', 'attachmentId')
+        ? `  IF OLD.${n.c('attachment', 'messageId')} IS NOT NULL AND OLD.${n.c('attachment', 'messageId')} IS DISTINCT FROM NEW.${n.c('attachment', 'messageId')} THEN
+    INSERT INTO ${W}.message_source_checks (attachment_id) VALUES (NEW.${n.c('attachment', 'id')})
+    ON CONFLICT (attachment_id) DO NOTHING;
+  END IF;
+`
+        : '';
+    out.push({
+      name: 'attachment_updated',
+      sql: fn(
+        'attachment_updated',
+        `${checks}  IF OLD.${key} IS DISTINCT FROM NEW.${key} AND OLD.${key} IS NOT NULL THEN
+  ${queueBlobs(`VALUES (OLD.${key})`)}
+  END IF;`,
+      ),
+      triggers: [trigger(n, 'attachment', 'attachment_updated', 'AFTER UPDATE', 'ROW')],
+    });
+  }
+  return out;
+}
+
+/**
+ * The indexes the jobs need on the app's tables: the foreign keys the cascades follow probe by
+ * probe, and the deactivation time. Created only where no index of the app's already leads with
+ * that column (Prisma's `@@index([userId, updatedAt])` serves `userId`), CONCURRENTLY.
+ */
+function indexes(map: AppMap, n: Names): InstallStep[] {
+  const wanted: Array<[Role, string, string?]> = [
+    ['user', 'deactivatedAt', 'IS NOT NULL'],
+    ['project', 'userId'],
+    ['chat', 'userId'],
+    ['chat', 'projectId'],
+    ['message', 'chatId'],
+    ['messageSource', 'messageId'],
+    ['messageSource', 'chatId'],
+    ['messageSource', 'attachmentId'],
+    ['messageSource', 'pathname'],
+    ['attachment', 'blobKey'],
+    ['attachment', 'userId'],
+    ['attachment', 'projectId'],
+    ['attachment', 'chatId'],
+    ['attachment', 'messageId'],
+  ];
+  const steps: InstallStep[] = [];
+  // The orphaned-sources job's only access path: sources whose attachment is gone (SET NULL). Tiny.
+  if (n.has('messageSource', 'attachmentId') && n.has('attachment')) {
+    const table = map.roles.messageSource!;
+    const name = `${OBJECT_PREFIX}${table.table}_orphaned_idx`.slice(0, 63);
+    steps.push({
+      what: `index ${name}`,
+      unless: `SELECT to_regclass('${ident(map.schema)}.${ident(name)}') IS NOT NULL AS present`,
+      sql: `CREATE INDEX CONCURRENTLY ${ident(name)} ON ${ident(map.schema)}.${ident(table.table)} (${ident(table.id.name)}) WHERE ${ident(table.columns.attachmentId!.name)} IS NULL`,
+      concurrently: true,
+      creates: {
+        kind: 'index',
+        name,
+        table: table.table,
+        column: table.id.name,
+        partial: `${ident(table.columns.attachmentId!.name)} IS NULL`,
+      },
+    });
+  }
+  // Physical (table, column): the roles' columns above, then every foreign key column the
+  // cascades of a user's deletion follow (sessions, accounts, billing rows, …: each deleted user
+  // probes them), and the blocking keys the account job checks. One index per column.
+  const physical = new Map<string, [table: string, column: string, partial?: string]>();
+  for (const [role, logical, partial] of wanted) {
+    if (!n.has(role, logical)) continue;
+    const table = map.roles[role]!;
+    const column = logical === 'id' ? table.id.name : table.columns[logical]!.name;
+    physical.set(`${table.table}.${column}`, [table.table, column, partial]);
+  }
+  for (const key of [...map.relations, ...map.userReferences]) {
+    if (map.relationMode !== 'foreignKeys' || key.columns.length === 0) continue;
+    const id = `${key.table}.${key.columns[0]}`;
+    if (!physical.has(id)) physical.set(id, [key.table, key.columns[0]!]);
+  }
+  for (const [table, column, partial] of physical.values()) {
+    const name = `${OBJECT_PREFIX}${table}_${column}_idx`.slice(0, 63);
+    const where = partial ? ` WHERE ${ident(column)} ${partial}` : '';
+    steps.push({
+      what: `index ${name}`,
+      // Skipped where a valid index of the table already leads with the column (the app's own, or ours).
+      unless: `SELECT EXISTS (
+  SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+  WHERE i.indrelid = '${ident(map.schema)}.${ident(table)}'::regclass AND a.attname = '${column.replaceAll("'", "''")}' AND i.indisvalid
+) AS present`,
+      // An invalid one is what an interrupted CONCURRENTLY leaves behind: dropped, then built again.
+      sql: `DROP INDEX CONCURRENTLY IF EXISTS ${ident(map.schema)}.${ident(name)};
+CREATE INDEX CONCURRENTLY ${ident(name)} ON ${ident(map.schema)}.${ident(table)} (${ident(column)})${where}`,
+      concurrently: true,
+      creates: { kind: 'index', name, table, column, ...(partial && { partial: `${ident(column)} ${partial}` }) },
+    });
+  }
+  return steps;
+}
