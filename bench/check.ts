@@ -3,7 +3,9 @@
  * contender deleted the same rows, and nothing was left for the no-op run. Never a time: CI runs
  * it on a shared machine, so it validates what was measured, not how fast.
  */
-import { BENCH_JOBS } from './jobs.ts';
+import { WRITE_KINDS } from './app-writes.ts';
+import { benchJobs } from './jobs.ts';
+import { benchLayout, LEGACY_LAYOUT, parseLayout } from './layout.ts';
 import { CONTENDERS, type JobResult, type ScaleResult } from './result.ts';
 
 const NUMBERS = [
@@ -28,8 +30,12 @@ export function checkResult(result: ScaleResult): void {
   for (const key of ['nproc', 'memoryGiB', 'cpu', 'postgres', 'node'] as const) {
     if (!result.machine?.[key]) problems.push(where(`machine.${key} missing`));
   }
-  if (!(result.dataset?.rows?.chats === result.chats)) problems.push(where('dataset.rows.chats differs from chats'));
-  for (const job of BENCH_JOBS) {
+  // A file written before --layout is snake-plural, and has neither measurement of the app's writes.
+  const L = benchLayout(parseLayout(result.layout ?? LEGACY_LAYOUT));
+  const chatTable = L.t('chat').name;
+  if (!(result.dataset?.rows?.[chatTable] === result.chats)) problems.push(where(`dataset.rows.${chatTable} differs from chats`));
+  if (result.layout !== undefined) checkAppWrites(result, problems, where);
+  for (const job of benchJobs(L)) {
     const byContender = result.jobs?.[job.name];
     if (!byContender) {
       problems.push(where(`job ${job.name} missing`));
@@ -59,6 +65,37 @@ export function checkResult(result: ScaleResult): void {
     if (!result.firstBatchPlans?.[job.name]?.includes('Buffers')) problems.push(where(`firstBatchPlans.${job.name} missing`));
   }
   if (problems.length > 0) throw new Error(`bench result check failed:\n${problems.join('\n')}`);
+}
+
+/** The app-write ratios and the install wait: every kind the layout can do measured, every figure a number. */
+function checkAppWrites(result: ScaleResult, problems: string[], where: (s: string) => string) {
+  const w = result.appWrites;
+  if (!w) problems.push(where('appWrites missing'));
+  else {
+    if (!(w.triggers.length > 0)) problems.push(where('appWrites.triggers: no Worker trigger was toggled'));
+    for (const kind of WRITE_KINDS) {
+      const k = w.kinds[kind];
+      if (!k) {
+        if (!w.skipped?.[kind]) problems.push(where(`appWrites.kinds["${kind}"] neither measured nor skipped`));
+        continue;
+      }
+      for (const key of ['n', 'withoutUs', 'withUs', 'ratio'] as const) {
+        if (!isCount(k[key])) problems.push(where(`appWrites.kinds["${kind}"].${key} is not a finite number ≥ 0`));
+      }
+      if (!(k.n > 0)) problems.push(where(`appWrites.kinds["${kind}"]: no write timed`));
+    }
+    if (!w.kinds['insert chat'] || !w.kinds['insert message']) problems.push(where('appWrites: the inserts must always be measured'));
+  }
+  const i = result.install;
+  if (!i) problems.push(where('install missing'));
+  else {
+    for (const key of ['installMs', 'steps', 'retries', 'inserts', 'maxInsertMs', 'p99InsertMs', 'over50Ms', 'over100Ms'] as const) {
+      if (!isCount(i[key])) problems.push(where(`install.${key} is not a finite number ≥ 0`));
+    }
+    if (!(i.steps > 0)) problems.push(where('install: no install step ran'));
+    if (!(i.inserts > 0)) problems.push(where('install: no app insert ran during the install'));
+    if (!isCount(i.baseline?.maxInsertMs) || !(i.baseline.inserts > 0)) problems.push(where('install.baseline missing'));
+  }
 }
 
 function isCount(v: unknown): boolean {

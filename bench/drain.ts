@@ -11,8 +11,10 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type pg from 'pg';
 import { startStack } from '../scripts/stack/index.ts';
+import { testLayout } from '../scripts/stack/migrate.ts';
 import { startLocalWorker } from '../scripts/stack/worker.ts';
 import { buildTemplate, cloneDatabase, SCALES, type Scale } from './dataset.ts';
+import { benchLayout } from './layout.ts';
 import { connect, countRows } from './measure.ts';
 import { writeJson } from './write.ts';
 
@@ -35,11 +37,13 @@ try {
   stops.unshift(stack.stop);
 
   process.stderr.write(`drain ${scale}: building ${SCALES[scale]} chats\n`);
-  await buildTemplate(stack.postgresUrl, 'drain_template', SCALES[scale]);
+  // The stack's layout (APP_LAYOUT, snake-plural by default): the Worker below bundles its map.
+  const L = benchLayout(testLayout());
+  await buildTemplate(stack.postgresUrl, 'drain_template', SCALES[scale], L);
   const databaseUrl = await cloneDatabase(stack.postgresUrl, 'drain_template', 'drain');
   const db = await connect(databaseUrl);
   stops.unshift(() => db.end());
-  const before = await countRows(db);
+  const before = await countRows(db, L);
   const worker = await startLocalWorker({
     vars: {
       DATABASE_URL: databaseUrl,
@@ -82,7 +86,7 @@ try {
       .reduce((n, r) => n + Number(r.subrequests), 0),
     wallMs: Math.round(wallMs),
     rowsBefore: before,
-    rowsAfter: await countRows(db),
+    rowsAfter: await countRows(db, L),
     staleLeft: left[0],
     jobs: Object.fromEntries(
       [...jobs].map(([job, list]) => [

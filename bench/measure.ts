@@ -4,12 +4,7 @@
  * transaction that is rolled back, so the plan is shown without changing the data.
  */
 import pg from 'pg';
-
-export const TABLES = ['users', 'projects', 'chats', 'messages', 'attachments', 'message_sources', 'blob_deletions'] as const;
-export type Table = (typeof TABLES)[number];
-
-/** The Worker's table lives in its schema, the app's in public; results keep the bare names. */
-const qualified = (t: Table) => (t === 'blob_deletions' ? `spacerr_jobs.${t}` : `public.${t}`);
+import type { BenchLayout } from './layout.ts';
 
 /** One plan: its text, and the shared buffers (hit + read) its top node touched. */
 export interface Explained {
@@ -18,15 +13,15 @@ export interface Explained {
   executionMs: number;
 }
 
-/** Rows per table, counted exactly. */
-export async function countRows(client: pg.Client, tables: readonly Table[] = TABLES): Promise<Record<string, number>> {
-  const select = tables.map((t) => `(SELECT count(*) FROM ${qualified(t)})::bigint AS ${t}`).join(', ');
+/** Rows per table (the layout's physical names, bench/layout.ts `tables`), counted exactly. */
+export async function countRows(client: pg.Client, L: BenchLayout, tables: readonly string[] = L.tables): Promise<Record<string, number>> {
+  const select = tables.map((t) => `(SELECT count(*) FROM ${L.qualified(t)})::bigint AS ${pg.escapeIdentifier(t)}`).join(', ');
   const { rows } = await client.query(`SELECT ${select}`);
   return Object.fromEntries(Object.entries(rows[0] as Record<string, string>).map(([k, v]) => [k, Number(v)]));
 }
 
 /** Sum over `tables` of how many rows went away between two counts. */
-export function rowsGone(before: Record<string, number>, after: Record<string, number>, tables: readonly Table[]): number {
+export function rowsGone(before: Record<string, number>, after: Record<string, number>, tables: readonly string[]): number {
   return tables.reduce((sum, t) => sum + Math.max(0, (before[t] ?? 0) - (after[t] ?? 0)), 0);
 }
 
@@ -47,9 +42,9 @@ export async function explain(client: pg.Client, query: string, params: unknown[
  * hours after the last deletions, when autovacuum has removed the dead rows and index entries.
  * Measured without it, the no-op would time the cleanup of the run just before, not the design.
  */
-export async function settle(client: pg.Client, tables: readonly Table[]): Promise<void> {
+export async function settle(client: pg.Client, L: BenchLayout, tables: readonly string[]): Promise<void> {
   // Deleted chats also left their rows in spacerr_jobs.empty_chats (by trigger): vacuumed with them.
-  const all = [...tables.map(qualified), ...(tables.includes('chats') ? ['spacerr_jobs.empty_chats'] : [])];
+  const all = [...tables.map(L.qualified), ...(tables.includes(L.t('chat').name) ? ['spacerr_jobs.empty_chats'] : [])];
   await client.query(`VACUUM (ANALYZE) ${all.join(', ')}`);
 }
 

@@ -6,8 +6,10 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { WRITE_KINDS } from './app-writes.ts';
 import { logLogChart } from './chart.ts';
-import { BENCH_JOBS } from './jobs.ts';
+import { benchJobs } from './jobs.ts';
+import { benchLayout, LEGACY_LAYOUT, parseLayout } from './layout.ts';
 import { CONTENDERS, type ScaleResult } from './result.ts';
 import { writeJson } from './write.ts';
 
@@ -21,7 +23,7 @@ const FREE_SUBREQUESTS = 50;
 export function targets(results: ScaleResult[]) {
   const small = results[0]!;
   const large = results[results.length - 1]!;
-  const jobs = BENCH_JOBS.map((j) => {
+  const jobs = benchJobsOf(small).map((j) => {
     const w = large.jobs[j.name]!.worker;
     const noopSmall = small.jobs[j.name]!.worker.noop;
     return {
@@ -40,7 +42,7 @@ export function targets(results: ScaleResult[]) {
     largeScale: large.scale,
     jobs,
     longestStatementMs: Object.fromEntries(
-      results.map((r) => [r.scale, Math.max(...BENCH_JOBS.map((j) => r.jobs[j.name]!.worker.longestStatementMs))]),
+      results.map((r) => [r.scale, Math.max(...benchJobsOf(r).map((j) => r.jobs[j.name]!.worker.longestStatementMs))]),
     ),
     fitsFreePlan: jobs.every((j) => j.maxSubrequestsPerRun <= FREE_SUBREQUESTS),
   };
@@ -65,7 +67,7 @@ function summaryMarkdown(results: ScaleResult[], t: ReturnType<typeof targets>):
   const m = results[0]!.machine;
   const out = [
     `Run of ${results[results.length - 1]!.startedAt.slice(0, 10)} on ${m.nproc} cores (${m.cpu}), ${m.memoryGiB} GiB, ` +
-      `Postgres ${m.postgres}, Node ${m.node}, ${m.platform}; DELETE_BATCH_SIZE ${results[0]!.settings.DELETE_BATCH_SIZE}.`,
+      `Postgres ${m.postgres}, Node ${m.node}, ${m.platform}; layout ${results[0]!.layout ?? LEGACY_LAYOUT}; DELETE_BATCH_SIZE ${results[0]!.settings.DELETE_BATCH_SIZE}.`,
     '',
     `### Targets (${t.largeScale} vs ${t.smallScale}, one run)`,
     '',
@@ -100,7 +102,7 @@ function summaryMarkdown(results: ScaleResult[], t: ReturnType<typeof targets>):
       '| job | contender | rows deleted | wall ms | DB ms | rows/s | statements | subrequests (runs) | longest transaction ms | no-op DB ms | no-op buffers |',
     );
     out.push('|---|---|---|---|---|---|---|---|---|---|---|');
-    for (const j of BENCH_JOBS) {
+    for (const j of benchJobsOf(r)) {
       for (const c of CONTENDERS) {
         const x = r.jobs[j.name]![c];
         out.push(
@@ -108,14 +110,49 @@ function summaryMarkdown(results: ScaleResult[], t: ReturnType<typeof targets>):
         );
       }
     }
-    out.push('');
+    out.push('', ...appCostMarkdown([r]), '');
   }
   return out.join('\n');
 }
 
+/** The jobs of a result, in the order they ran, as the layout defines them (bench/jobs.ts). */
+function benchJobsOf(r: ScaleResult) {
+  return benchJobs(benchLayout(parseLayout(r.layout ?? LEGACY_LAYOUT))).filter((j) => r.jobs[j.name]);
+}
+
+/** The app's write cost with and without the Worker's triggers, and the install's wait, per scale (as ratios). */
+export function appCostMarkdown(results: ScaleResult[]): string[] {
+  const out: string[] = [];
+  const measured = results.filter((r) => r.appWrites && r.install);
+  if (measured.length === 0) return out;
+  out.push('| scale | layout | app write | n | µs without triggers | µs with | with / without |', '|---|---|---|---|---|---|---|');
+  for (const r of measured) {
+    for (const kind of WRITE_KINDS) {
+      const k = r.appWrites!.kinds[kind];
+      out.push(
+        k
+          ? `| ${r.scale} | ${r.layout} | ${kind} | ${k.n} | ${k.withoutUs.toFixed(0)} | ${k.withUs.toFixed(0)} | ${k.ratio.toFixed(2)} |`
+          : `| ${r.scale} | ${r.layout} | ${kind} | – | – | – | skipped: ${r.appWrites!.skipped[kind] ?? ''} |`,
+      );
+    }
+  }
+  out.push(
+    '',
+    '| scale | layout | install (migrateDatabase) ms | steps | retries | app inserts during it | longest insert ms (≤ 100 at 1m) | p99 ms | > 50 ms | longest / longest before the install |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+  );
+  for (const r of measured) {
+    const i = r.install!;
+    out.push(
+      `| ${r.scale} | ${r.layout} | ${i.installMs.toFixed(0)} | ${i.steps} | ${i.retries} | ${i.inserts} | ${i.maxInsertMs.toFixed(1)} | ${i.p99InsertMs.toFixed(1)} | ${i.over50Ms} | ${(i.maxInsertMs / Math.max(0.001, i.baseline.maxInsertMs)).toFixed(1)} (${i.baseline.maxInsertMs.toFixed(1)} ms) |`,
+    );
+  }
+  return out;
+}
+
 function charts(results: ScaleResult[]): Record<string, string> {
   const sum = (r: ScaleResult, c: (typeof CONTENDERS)[number], f: (x: ScaleResult['jobs'][string]['worker']) => number) =>
-    BENCH_JOBS.reduce((s, j) => s + f(r.jobs[j.name]![c]), 0);
+    benchJobsOf(r).reduce((s, j) => s + f(r.jobs[j.name]![c]), 0);
   const series = (f: Parameters<typeof sum>[2]) =>
     CONTENDERS.map((c) => ({ name: c, points: results.map((r) => [r.chats, sum(r, c, f)] as [number, number]) }));
   return {

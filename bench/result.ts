@@ -36,9 +36,50 @@ export interface JobResult {
   noop: NoopResult;
 }
 
+/** One kind of app write, timed with the Worker's triggers disabled and enabled (bench/app-writes.ts). */
+export interface WriteKindResult {
+  /** Writes timed in each mode. */
+  n: number;
+  /** Mean client-side time of one write (one statement, one transaction), µs. */
+  withoutUs: number;
+  withUs: number;
+  /** withUs / withoutUs. */
+  ratio: number;
+}
+
+export interface AppWritesResult {
+  /** Alternating rounds, off first. */
+  rounds: number;
+  /** The Worker's triggers that were toggled. */
+  triggers: string[];
+  kinds: Record<string, WriteKindResult>;
+  /** Kinds the layout cannot do, with the reason. */
+  skipped: Record<string, string>;
+}
+
+/** App inserts while `migrateDatabase` installs the Worker's objects on a full database. */
+export interface InstallWaitResult {
+  /** Concurrent app sessions inserting messages back to back. */
+  loops: number;
+  installMs: number;
+  steps: number;
+  skipped: number;
+  /** InstallReport.retries: lock timeouts the installer gave way on. */
+  retries: number;
+  inserts: number;
+  maxInsertMs: number;
+  p99InsertMs: number;
+  over50Ms: number;
+  over100Ms: number;
+  /** The same loops with nothing else running, just before. */
+  baseline: { inserts: number; maxInsertMs: number; p99InsertMs: number };
+}
+
 export interface ScaleResult {
   scale: string;
   chats: number;
+  /** The app layout (fixtures/<layout>/); files written before --layout lack it and are snake-plural. */
+  layout?: string;
   startedAt: string;
   machine: Machine;
   /** Worker settings that shape the numbers (DELETE_BATCH_SIZE, RUN_SUBREQUEST_BUDGET). */
@@ -47,6 +88,10 @@ export interface ScaleResult {
   jobs: Record<string, Record<Contender, JobResult>>;
   /** EXPLAIN (ANALYZE, BUFFERS) of the Worker's first batch of each job, on fresh data. */
   firstBatchPlans: Record<string, string>;
+  /** The indexes the naive contender's clone went without (bench/dataset.ts supportingIndexes). */
+  naiveDroppedIndexes?: string[];
+  appWrites?: AppWritesResult;
+  install?: InstallWaitResult;
 }
 
 export interface Machine {

@@ -1,7 +1,10 @@
 /**
- * `npm run bench [-- --scale 10k|100k|1m ...] [--check] [--batch-size N] [--rtt-ms N] [--var NAME=VALUE]`: per scale, builds the
+ * `npm run bench [-- --layout spacerr|snake-plural|prisma-defaults] [--scale 10k|100k|1m ...] [--check] [--batch-size N] [--rtt-ms N] [--var NAME=VALUE]`: per scale, builds the
  * dataset once into a template database, clones it for each contender (the Worker, the raw-SQL
- * limit, the naive statements), runs every job on each and writes `bench/results/<scale>.json`.
+ * limit, the naive statements), runs every job on each, then times the app's own writes with and
+ * without the Worker's triggers and an app insert during `migrateDatabase`, and writes
+ * `bench/results/<scale>[-<layout>].json` (no suffix for snake-plural, the layout of the older files).
+ * The layout (default spacerr) is the app's tables (fixtures/<layout>/) and the map the Worker bundles.
  * A run of more than one scale also writes the summary (`bench/results/summary.md`, the charts,
  * and the results section of `bench/README.md`). `--check` validates the written files' shape;
  * `--check-file <path>` validates result files already written, without running anything.
@@ -21,8 +24,10 @@ import { startUpstashRest } from '../scripts/stack/upstash-rest.ts';
 import { wranglerConfig } from '../scripts/wrangler-config.ts';
 import { checkResult } from './check.ts';
 import { writeCpu } from './cpu.ts';
-import { buildTemplate, cloneDatabase, SCALES, type Scale } from './dataset.ts';
-import { BENCH_JOBS } from './jobs.ts';
+import { appWriteCost, installWait } from './app-writes.ts';
+import { buildTemplate, cloneDatabase, cloneNaive, SCALES, type Scale } from './dataset.ts';
+import { benchJobs } from './jobs.ts';
+import { benchLayout, LEGACY_LAYOUT, parseLayout } from './layout.ts';
 import { connect, countRows, explain } from './measure.ts';
 import { writeSummary } from './report.ts';
 import type { Machine, ScaleResult } from './result.ts';
@@ -35,6 +40,8 @@ const RESULTS_DIR = join(import.meta.dirname, 'results');
 const { values } = parseArgs({
   options: {
     scale: { type: 'string', multiple: true },
+    layout: { type: 'string' },
+    'app-writes': { type: 'string', default: '1500' },
     check: { type: 'boolean', default: false },
     'check-file': { type: 'string', multiple: true },
     'batch-size': { type: 'string' },
@@ -58,8 +65,22 @@ for (const v of values.var ?? []) {
 // Added latency per request in the local Neon and Upstash endpoints (scripts/stack/latency.ts).
 const rttMs = Number(values['rtt-ms']);
 if (!/^\d+$/.test(values['rtt-ms'] ?? '')) usage(`--rtt-ms: expected a whole number of milliseconds, got "${values['rtt-ms']}"`);
-/** A run with added latency is written beside the loopback one: `1m-rtt25.json`. */
-const suffix = rttMs > 0 ? `-rtt${rttMs}` : '';
+let layout: ReturnType<typeof parseLayout>;
+try {
+  layout = parseLayout(values.layout);
+} catch (err) {
+  usage((err as Error).message);
+}
+const L = benchLayout(layout);
+const BENCH_JOBS = benchJobs(L);
+// App writes of each kind timed with the triggers off, and as many with them on.
+const appWritesN = Number(values['app-writes']);
+if (!/^[1-9]\d*$/.test(values['app-writes'] ?? '')) usage(`--app-writes: expected a whole number, got "${values['app-writes']}"`);
+/**
+ * A run with added latency is written beside the loopback one (`1m-rtt25.json`), a run on another
+ * layout than the older files' snake-plural beside those (`10k-spacerr.json`).
+ */
+const suffix = `${layout === LEGACY_LAYOUT ? '' : `-${layout}`}${rttMs > 0 ? `-rtt${rttMs}` : ''}`;
 
 try {
   if (values['check-file']) checkFiles(values['check-file']);
@@ -104,23 +125,25 @@ async function run() {
     mkdirSync(RESULTS_DIR, { recursive: true });
     for (const scale of scales as Scale[]) {
       const chats = SCALES[scale];
-      process.stderr.write(`bench ${scale}: building ${chats} chats\n`);
+      process.stderr.write(`bench ${scale}: building ${chats} chats (${layout})\n`);
       const started = performance.now();
       const template = `bench_${scale}_template`;
-      const templateUrl = await buildTemplate(adminUrl, template, chats);
+      const templateUrl = await buildTemplate(adminUrl, template, chats, L);
       const buildMs = performance.now() - started;
-      const rows = await withClient(templateUrl, (c) => countRows(c));
+      const rows = await withClient(templateUrl, (c) => countRows(c, L));
 
       process.stderr.write(`bench ${scale}: limit\n`);
       // With added latency the limit's statement pays it too: one request over the Worker's link.
       const limit = await runSqlContender(
         await cloneDatabase(adminUrl, template, 'bench_limit'),
+        L,
         BENCH_JOBS,
         'limit',
         rttMs > 0 ? { neonUrl: neon.url } : undefined,
       );
       process.stderr.write(`bench ${scale}: naive\n`);
-      const naive = await runSqlContender(await cloneDatabase(adminUrl, template, 'bench_naive', true), BENCH_JOBS, 'naive');
+      const naiveDb = await cloneNaive(adminUrl, template, 'bench_naive', L);
+      const naive = await runSqlContender(naiveDb.url, L, BENCH_JOBS, 'naive');
       process.stderr.write(`bench ${scale}: worker\n`);
       log.queries.length = 0;
       const worker = await runWorkerContender(
@@ -131,6 +154,7 @@ async function run() {
           upstashToken,
           vars,
         },
+        L,
         BENCH_JOBS,
         log,
       );
@@ -139,9 +163,14 @@ async function run() {
       await withClient(await cloneDatabase(adminUrl, template, 'bench_explain'), async (c) => {
         for (const [job, q] of Object.entries(worker.firstBatches)) firstBatchPlans[job] = (await explain(c, q.query, q.params)).plan;
       });
+      process.stderr.write(`bench ${scale}: app writes with and without the triggers\n`);
+      const appWrites = await appWriteCost(await cloneDatabase(adminUrl, template, 'bench_writes'), L, appWritesN);
+      process.stderr.write(`bench ${scale}: app inserts during migrateDatabase\n`);
+      const install = await installWait(await cloneDatabase(adminUrl, template, 'bench_install'), L, chats);
       const result: ScaleResult = {
         scale,
         chats,
+        layout,
         startedAt: new Date().toISOString(),
         machine,
         settings: {
@@ -156,12 +185,15 @@ async function run() {
           BENCH_JOBS.map((j) => [j.name, { worker: worker.results[j.name]!, limit: limit[j.name]!, naive: naive[j.name]! }]),
         ),
         firstBatchPlans,
+        naiveDroppedIndexes: naiveDb.dropped,
+        appWrites,
+        install,
       };
       await writeJson(join(RESULTS_DIR, `${scale}${suffix}.json`), result);
-      if (rttMs === 0) cpuRuns.push({ scale, cpu: worker.cpu });
+      if (rttMs === 0) cpuRuns.push({ scale: `${scale}${suffix}`, cpu: worker.cpu });
       written.push(result);
       await withClient(adminUrl, async (c) => {
-        for (const db of ['bench_limit', 'bench_naive', 'bench_worker', 'bench_explain', template]) {
+        for (const db of ['bench_limit', 'bench_naive', 'bench_worker', 'bench_explain', 'bench_writes', 'bench_install', template]) {
           await c.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
         }
       });

@@ -7,12 +7,14 @@
  */
 import { neon, neonConfig } from '@neondatabase/serverless';
 import type { BenchJob } from './jobs.ts';
+import type { BenchLayout } from './layout.ts';
 import { connect, countRows, explain, rowsGone, settle, timed } from './measure.ts';
 import type { JobResult } from './result.ts';
 
 /** Runs every job once, in order, on the database at `url`; then each again with nothing left (no-op). */
 export async function runSqlContender(
   url: string,
+  L: BenchLayout,
   jobs: BenchJob[],
   pick: 'limit' | 'naive',
   link?: { neonUrl: string },
@@ -22,12 +24,12 @@ export async function runSqlContender(
   try {
     for (const job of jobs) {
       const query = job[pick];
-      const before = await countRows(client, job.tables);
+      const before = await countRows(client, L, job.tables);
       const run = link ? await timedOverLink(link.neonUrl, url, query) : await timed(client, query);
-      const after = await countRows(client, job.tables);
+      const after = await countRows(client, L, job.tables);
       const rowsDeleted = rowsGone(before, after, job.tables);
       // The no-op: the same statement once nothing is stale, then its plan and buffers.
-      await settle(client, job.tables);
+      await settle(client, L, job.tables);
       const noop = await timed(client, query);
       const plan = await explain(client, query);
       results[job.name] = {

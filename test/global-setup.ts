@@ -9,7 +9,7 @@ let stop: (() => Promise<void>) | undefined;
 
 /**
  * Starts the local stack once for the whole run: real Postgres, real Redis, a template database
- * with the app's tables (scripts/stack/app-schema.sql) and every Worker migration applied (each test file clones it in milliseconds), and the control server.
+ * with the app's tables (a layout's Prisma migrations, fixtures/<layout>/) and every Worker migration applied (each test file clones it in milliseconds), and the control server.
  */
 export async function setup(project: TestProject) {
   const stack = await startStack({ dataDir: `.stack/test-${process.pid}`, quiet: true });

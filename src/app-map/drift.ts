@@ -58,10 +58,12 @@ export function driftQuery(map: AppMap): SQL {
 
 export class AppMapDriftError extends Error {
   override name = 'AppMapDriftError';
-  constructor(readonly differences: string[]) {
+  readonly differences: string[];
+  constructor(differences: string[]) {
     super(
       `the app's schema no longer matches the bundled app map (${differences.join('; ')}): nothing was deleted. ` +
         'Run `npm run map -- --prisma <your schema>` and redeploy the Worker.',
     );
+    this.differences = differences;
   }
 }

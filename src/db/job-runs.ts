@@ -100,11 +100,12 @@ export async function finishRun(
     .set({ ...result, finishedAt: sql`now()`, leaseUntil: null })
     .where(and(eq(jobRuns.id, id), eq(jobRuns.status, 'running')));
   const status = db.execute(sql`SELECT status FROM spacerr_jobs.job_runs WHERE id = ${id}`);
-  const [, after, read] = await db.batch([update, status, alongside ?? db.execute(sql`SELECT 1`)]);
-  return {
-    read: alongside ? (read.rows[0] as Record<string, unknown> | undefined) : undefined,
-    recorded: after.rows[0]?.status as JobRunStatus | undefined,
-  };
+  if (!alongside) {
+    const [, after] = await db.batch([update, status]);
+    return { read: undefined, recorded: after.rows[0]?.status as JobRunStatus | undefined };
+  }
+  const [, after, read] = await db.batch([update, status, alongside]);
+  return { read: read.rows[0] as Record<string, unknown> | undefined, recorded: after.rows[0]?.status as JobRunStatus | undefined };
 }
 
 /**

@@ -71,6 +71,11 @@ export async function insertInto(db: Db, table: string, values: Record<string, u
   );
 }
 
+/** A user of the app, deactivated at `deactivatedAt` (null: active), with an email where the map has one. */
+export function insertUser(db: Db, id: string, deactivatedAt: Date | null = null): Promise<void> {
+  return insertRow(db, 'user', { id, deactivatedAt, ...(APP.role('user').has('email') ? { email: `${id}@example.com` } : {}) });
+}
+
 /** The ids of a role's rows still there, sorted. */
 export async function idsOf(db: Db, role: Role): Promise<string[]> {
   const t = APP.role(role);

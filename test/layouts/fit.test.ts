@@ -9,15 +9,14 @@ import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { APP } from '../../src/app-map/app';
 import { MINUTE_MS } from '../../src/time';
 import { provisionEnv, q, runNamed, Session, type TestEnv, testDb } from '../worker/support';
-import { idsOf, insertInto, insertRow, queuedKeys, runOn, seedChatWithFiles, sessionDb } from './app-rows';
+import { idsOf, insertInto, insertRow, insertUser, queuedKeys, runOn, seedChatWithFiles, sessionDb } from './app-rows';
 
 const DAY = 86_400_000;
 const layout = inject('layout');
 const user = APP.role('user');
 const chat = APP.role('chat');
 
-const seedUser = (db: ReturnType<typeof testDb>, id: string, deactivatedAt: Date | null) =>
-  insertRow(db, 'user', { id, deactivatedAt, ...(user.has('email') ? { email: `${id}@example.com` } : {}) });
+const seedUser = insertUser;
 
 describe(`on the ${layout} layout`, () => {
   let e: TestEnv;

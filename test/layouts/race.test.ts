@@ -8,11 +8,10 @@ import { sql } from 'drizzle-orm';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { APP } from '../../src/app-map/app';
 import { provisionEnv, q, runNamed, Session, type TestEnv, testDb } from '../worker/support';
-import { insertRow, runOn, sessionDb } from './app-rows';
+import { insertRow, insertUser, runOn, sessionDb } from './app-rows';
 
 const DAY = 86_400_000;
 const layout = inject('layout');
-const user = APP.role('user');
 const chat = APP.role('chat');
 const message = APP.role('message');
 
@@ -39,7 +38,7 @@ describe(`on the ${layout} layout, the last message of a chat deleted while anot
   beforeAll(async () => {
     e = await provisionEnv({ BATCH_TARGET_MS: '0' });
     db = testDb(e);
-    await insertRow(db, 'user', { id: 'racer', ...(user.has('email') ? { email: 'racer@example.com' } : {}) });
+    await insertUser(db, 'racer');
   });
 
   /** Whether `chatId` is listed as empty, and how many messages it holds. */

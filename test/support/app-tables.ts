@@ -1,7 +1,7 @@
 /**
  * The app's tables as the tests seed them, for typed inserts. They are not the Worker's: the app
  * (its Prisma migrations) creates them, and the tests create them from
- * `scripts/stack/app-schema.sql`, which stands for those migrations. Keys, foreign keys and
+ * the snake-plural fixture's Prisma migrations (fixtures/snake-plural/prisma/migrations). Keys, foreign keys and
  * indexes live there; only the columns are described here.
  */
 import { bigint, jsonb, pgTable, text, timestamp } from 'drizzle-orm/pg-core';

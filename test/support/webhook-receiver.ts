@@ -19,6 +19,8 @@ export interface ReceivedAttempt {
   body: { type: string; timestamp: string; data: Record<string, string> } | null;
 }
 
+const PATH = '/hooks/account-events';
+
 export async function startWebhookReceiver(secret: string) {
   const verifier = new Webhook(secret);
   const attempts: ReceivedAttempt[] = [];
@@ -39,7 +41,9 @@ export async function startWebhookReceiver(secret: string) {
     } catch {
       body = null;
     }
-    const status = mode === 'reset' ? 0 : !verified ? 400 : mode === 'http503' ? 503 : 204;
+    // A wrong URL (another path) is answered 404, a wrong secret 400: what a real receiver says.
+    const wrongPath = req.url !== PATH;
+    const status = mode === 'reset' ? 0 : wrongPath ? 404 : !verified ? 400 : mode === 'http503' ? 503 : 204;
     attempts.push({ webhookId: headers['webhook-id'] ?? '', verified, status, body });
     if (status === 0) req.socket.destroy();
     else res.writeHead(status).end();
@@ -47,7 +51,7 @@ export async function startWebhookReceiver(secret: string) {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}/hooks/account-events`,
+    url: `http://127.0.0.1:${port}${PATH}`,
     attempts,
     setMode(m: ReceiverMode) {
       mode = m;

@@ -232,6 +232,25 @@ describe(`${JOB}: delivery`, () => {
     expect(await events()).toMatchObject(ids.map(() => ({ attempts: 3, delivered: true, last_error: null })));
   });
 
+  it('never counts a receiver refusing the request (a wrong URL: 404, a wrong secret: 400) as delivered', async () => {
+    const now = at('2026-04-01T00:00:00Z');
+    for (const [name, extra] of [
+      ['wrong-url', { ACCOUNT_EVENTS_URL: `${receiver.url}-typo` }],
+      ['wrong-secret', { ACCOUNT_EVENTS_SECRET: `whsec_${btoa('another-32-byte-secret-0123456789')}` }],
+    ] as const) {
+      const env = await withEvents(extra);
+      await seedAccount(testDb(env), now, { id: name, deactivatedAt: at('2026-02-01T00:00:00Z') });
+      await runNamed(env, ACCOUNTS, { now });
+      const report = await runNamed(env, JOB, { now });
+      expect(report.counts, name).toMatchObject({ delivered: 0, failed: 1 });
+      const [event] = await q<{ delivered: boolean; attempts: number; last_error: string }>(
+        testDb(env),
+        sql`SELECT delivered_at IS NOT NULL AS delivered, attempts, last_error FROM spacerr_jobs.account_events`,
+      );
+      expect(event, name).toEqual({ delivered: false, attempts: 1, last_error: name === 'wrong-url' ? 'HTTP 404' : 'HTTP 400' });
+    }
+  });
+
   it('parks an event after ACCOUNT_EVENTS_MAX_ATTEMPTS and raises account_events_parked', async () => {
     e = await withEvents({ ACCOUNT_EVENTS_MAX_ATTEMPTS: '2' });
     const now = at('2026-04-01T00:00:00Z');

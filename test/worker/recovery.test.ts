@@ -16,6 +16,8 @@ import { afterEach, beforeEach, describe, expect, it, type MockInstance, vi } fr
 import { parseConfig } from '../../src/config/parse';
 import worker from '../../src/index';
 import type { Continuation } from '../../src/run/continuation';
+import { RECOVERY_STEPS, recoveryDelay } from '../../src/run/recovery';
+import { nextRunAt } from '../../src/run/schedule';
 import { SWEEPS } from '../../src/run/registry';
 import { seedAccount } from './seed';
 import { provisionEnv, q, setFault, sql, type TestEnv, testDb } from './support';
@@ -134,5 +136,27 @@ describe('a scheduled run that fails', () => {
     expect(events(errors)).toContainEqual(expect.objectContaining({ event: 'recovery_failed', job: JOB, recovery: true }));
     expect(await runs()).toEqual([]); // a lock-phase failure leaves no row; its log line is the record
     expect(events(errors)).toContainEqual(expect.objectContaining({ event: 'job_run', job: JOB, status: 'failed', phase: 'lock' }));
+  });
+});
+
+// Pinned apart (issue 21, item 11): removing the guard in recoveryDelay passed the suite before.
+describe('recovery of a failed scheduled run', () => {
+  const config = { recoveryDelaySeconds: 60 };
+  const HOURLY = '0 * * * *';
+
+  it('waits its step when the next cron is further away', () => {
+    const now = new Date('2026-12-01T10:00:05Z');
+    expect(recoveryDelay(1, config, now, nextRunAt(HOURLY, now))).toBe(RECOVERY_STEPS[0] * 60);
+  });
+
+  it("makes no attempt that would land at or after the job's next cron: that run is the retry", () => {
+    const now = new Date('2026-12-01T10:59:30Z'); // the next cron is 30 s away, the first step 60 s
+    expect(recoveryDelay(1, config, now, nextRunAt(HOURLY, now))).toBeUndefined();
+    const exactly = new Date('2026-12-01T10:59:00Z'); // lands exactly on it
+    expect(recoveryDelay(1, config, exactly, nextRunAt(HOURLY, exactly))).toBeUndefined();
+  });
+
+  it('stops after its last step', () => {
+    expect(recoveryDelay(RECOVERY_STEPS.length + 1, config, new Date('2026-12-01T10:00:00Z'), null)).toBeUndefined();
   });
 });
