@@ -135,10 +135,14 @@ const user = APP.role('user');
  * Records `account.deletion_scheduled` for every deactivated user that the account job's next
  * runs within DELETION_NOTICE_DAYS will delete, once per deactivation (a reactivated user, whose
  * deactivated_at is NULL, is not selected; one who deactivates again has a new deactivated_at).
- * `FOR KEY SHARE SKIP LOCKED`: a user the account job is deleting right now (its batch holds the
- * row FOR UPDATE) is skipped, and one it deleted after our snapshot is no longer returned, so a
- * notice is never recorded for an account already erased. KEY SHARE does not block the app's
- * UPDATE of deactivated_at. Index: users_deactivated_at_idx (partial), account_events_once_idx.
+ * `FOR SHARE SKIP LOCKED`: a user the account job is deleting right now (its batch holds the row
+ * FOR UPDATE) is skipped, and one it deleted after our snapshot is no longer returned, so a notice
+ * is never recorded for an account already erased. A user whose row an uncommitted UPDATE holds (a
+ * reactivation in flight: `deactivated_at = NULL`) is skipped too, and re-checked by the next run;
+ * one reactivated after our snapshot is re-read at the lock and no longer matches. (FOR KEY SHARE,
+ * used before, does not conflict with an UPDATE, so it recorded the notice of a user being
+ * reactivated.) The price: an UPDATE of a selected user row waits for this one statement.
+ * Index: users_deactivated_at_idx (partial), account_events_once_idx.
  */
 function recordNotices(ctx: JobContext): SQL | undefined {
   const account = deleteStaleDeactivatedAccounts;
@@ -160,7 +164,7 @@ function recordNotices(ctx: JobContext): SQL | undefined {
             AND e.type = 'account.deletion_scheduled')
       ORDER BY u.${user.col('deactivatedAt')}
       LIMIT ${NOTICES_PER_RUN}
-      FOR KEY SHARE OF u SKIP LOCKED
+      FOR SHARE OF u SKIP LOCKED
     ),
     scheduled AS (
       SELECT s.id, s.deactivated_at, s.deactivated_at + ${retention} AS delete_after,

@@ -184,6 +184,25 @@ describe(`${JOB}: account.deletion_scheduled`, () => {
     expect((await receiver.attempts()).map((a) => a.body!.data.userId)).toEqual(['free']);
   });
 
+  it('is not recorded for an account whose reactivation is in flight; the next run re-checks it', async () => {
+    const march28 = at('2026-03-28T12:00:00Z');
+    await seedAccount(testDb(e), march28, { id: 'returning', deactivatedAt: at('2026-02-20T08:00:00Z') });
+    await seedAccount(testDb(e), march28, { id: 'free', deactivatedAt: at('2026-02-20T08:00:00Z') });
+    const app = await Session.open(e);
+    try {
+      // The user signs in: the app's reactivation holds the row, uncommitted, while the run records notices.
+      await app.query('BEGIN');
+      await app.query(`UPDATE users SET deactivated_at = NULL WHERE id = 'returning'`);
+      expect((await runNamed(e, JOB, { now: march28 })).counts).toMatchObject({ notices: 1 });
+      await app.query('COMMIT');
+    } finally {
+      await app.close();
+    }
+    expect((await runNamed(e, JOB, { now: march28 })).counts).toMatchObject({ notices: 0 });
+    expect((await receiver.attempts()).map((a) => a.body!.data.userId)).toEqual(['free']);
+    expect((await events()).map((r) => r.user_id)).toEqual(['free']);
+  });
+
   it('names the right run when the window spans two monthly runs', async () => {
     e = await withEvents({ DELETION_NOTICE_DAYS: '45' });
     const now = at('2026-03-20T12:00:00Z'); // runs within 45 days: 04-01 and 05-01
