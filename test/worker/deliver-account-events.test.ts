@@ -8,7 +8,7 @@ import { inject } from 'vitest';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/http/app';
 import { seedAccount } from './seed';
-import { endpointStats, provisionEnv, q, runNamed, Session, sql, type TestEnv, testDb } from './support';
+import { endpointStats, provisionEnv, q, runNamed, Session, setFault, sql, type TestEnv, testDb } from './support';
 
 const ACCOUNTS = 'delete-stale-deactivated-accounts';
 const JOB = 'deliver-account-events';
@@ -184,6 +184,25 @@ describe(`${JOB}: account.deletion_scheduled`, () => {
     expect((await receiver.attempts()).map((a) => a.body!.data.userId)).toEqual(['free']);
   });
 
+  it('is not recorded for an account whose reactivation is in flight; the next run re-checks it', async () => {
+    const march28 = at('2026-03-28T12:00:00Z');
+    await seedAccount(testDb(e), march28, { id: 'returning', deactivatedAt: at('2026-02-20T08:00:00Z') });
+    await seedAccount(testDb(e), march28, { id: 'free', deactivatedAt: at('2026-02-20T08:00:00Z') });
+    const app = await Session.open(e);
+    try {
+      // The user signs in: the app's reactivation holds the row, uncommitted, while the run records notices.
+      await app.query('BEGIN');
+      await app.query(`UPDATE users SET deactivated_at = NULL WHERE id = 'returning'`);
+      expect((await runNamed(e, JOB, { now: march28 })).counts).toMatchObject({ notices: 1 });
+      await app.query('COMMIT');
+    } finally {
+      await app.close();
+    }
+    expect((await runNamed(e, JOB, { now: march28 })).counts).toMatchObject({ notices: 0 });
+    expect((await receiver.attempts()).map((a) => a.body!.data.userId)).toEqual(['free']);
+    expect((await events()).map((r) => r.user_id)).toEqual(['free']);
+  });
+
   it('names the right run when the window spans two monthly runs', async () => {
     e = await withEvents({ DELETION_NOTICE_DAYS: '45' });
     const now = at('2026-03-20T12:00:00Z'); // runs within 45 days: 04-01 and 05-01
@@ -278,6 +297,41 @@ describe(`${JOB}: delivery`, () => {
     expect(after.counts).toMatchObject({ delivered: 1 });
     expect(after.alarms).toBeUndefined();
     expect(await events()).toMatchObject([{ attempts: 1, parked: false, delivered: true }]);
+  });
+
+  it('counts an attempt once when the request recording it committed and its reply was lost', async () => {
+    // Two attempts park an event: counted twice, one failed delivery would park it.
+    e = await withEvents({ ACCOUNT_EVENTS_MAX_ATTEMPTS: '2' });
+    const now = at('2026-04-01T00:00:00Z');
+    for (const id of ['r1', 'r2']) await seedAccount(testDb(e), now, { id, deactivatedAt: at('2026-02-01T00:00:00Z') });
+    await runNamed(e, ACCOUNTS, { now });
+    await receiver.setMode('http503');
+    // Request 1 takes the lock, 2 claims; the POSTs fail; 3 records them: it commits, its reply
+    // is lost, and the Worker sends it again.
+    await setFault(e, 'neon', 'commit-then-drop', { afterRequests: 2, count: 1 });
+    const failed = await runNamed(e, JOB, { now });
+    expect(failed).toMatchObject({ status: 'succeeded', counts: { delivered: 0, failed: 2 } });
+    expect(failed.alarms).toBeUndefined();
+    expect(await events()).toMatchObject([
+      { attempts: 1, parked: false, delivered: false, last_error: 'HTTP 503' },
+      { attempts: 1, parked: false, delivered: false, last_error: 'HTTP 503' },
+    ]);
+    const [backoff] = await q<{ min_s: number }>(
+      testDb(e),
+      sql`SELECT min(extract(epoch FROM next_attempt_at - now()))::float8 AS min_s FROM spacerr_jobs.account_events`,
+    );
+    expect(backoff!.min_s).toBeLessThan(61); // the first backoff (one minute), not the second
+
+    // The same for a delivery: recorded once, with its one attempt.
+    await receiver.setMode('ok');
+    await makeDue();
+    await setFault(e, 'neon', 'commit-then-drop', { afterRequests: 2, count: 1 });
+    expect((await runNamed(e, JOB, { now })).counts).toMatchObject({ delivered: 2, failed: 0 });
+    expect(await events()).toMatchObject([
+      { attempts: 2, parked: false, delivered: true, last_error: null },
+      { attempts: 2, parked: false, delivered: true, last_error: null },
+    ]);
+    expect(delivered(await receiver.attempts())).toHaveLength(2);
   });
 
   it('costs one request per attempt plus lock, one batch and finish, all counted in the budget', async () => {
