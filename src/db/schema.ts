@@ -155,7 +155,7 @@ export const accountEvents = pgTable(
  * them out and retry them in halves (`batch_size` is the smallest batch each was in that timed
  * out), so the rest of the accounts proceed. One that timed out alone is set aside
  * (`set_aside_at`): no batch tries it again, the `accounts_set_aside` alarm names it, and the
- * operator deletes it in steps (`npm run job -- delete-stale-deactivated-accounts --account <id>`).
+ * operator deletes it in steps (`npm run job -- <the account job> --account <id>`).
  * A row goes in the statement that deletes its user.
  */
 export const slowAccounts = pgTable(

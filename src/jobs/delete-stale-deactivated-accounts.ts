@@ -236,17 +236,20 @@ const statementTimeout = (ctx: JobContext) =>
 
 /**
  * After a batch timed out: marks the accounts it held (the same selection, read as it stands; the
- * batch was rolled back) with the number of them, the batch's size. One alone is set aside.
+ * batch was rolled back) with the number of them, the batch's size. One that Postgres's timeout
+ * cancelled alone is set aside.
  */
 async function markTimedOut(ctx: JobContext, at: Date, pick: Pick, limit: number | undefined, err: unknown): Promise<void> {
-  const how =
-    classifyFailure(err).kind === 'SQLSTATE 57014'
-      ? `cancelled by Postgres after STATEMENT_TIMEOUT_MS (${ctx.config.statementTimeoutMs} ms)`
-      : 'abandoned by the Worker after its 10 s request timeout';
+  // Only Postgres's own timeout sets an account aside: the client's abort can also be a hung link,
+  // which says nothing of the account, so one alone is marked and tried again.
+  const byServer = classifyFailure(err).kind === 'SQLSTATE 57014';
+  const how = byServer
+    ? `cancelled by Postgres after STATEMENT_TIMEOUT_MS (${ctx.config.statementTimeoutMs} ms)`
+    : 'abandoned by the Worker after its 10 s request timeout';
   await ctx.budget.request(() =>
     ctx.db.execute(sql`
       INSERT INTO ${SLOW} (user_id, batch_size, timed_out_at, set_aside_at, run_id, last_error)
-      SELECT c.id::text, c.n, now(), CASE WHEN c.n = 1 THEN now() END, ${ctx.runId}, ${how}
+      SELECT c.id::text, c.n, now(), CASE WHEN c.n = 1 AND ${byServer}::boolean THEN now() END, ${ctx.runId}, ${how}
       FROM (SELECT id, count(*) OVER () AS n FROM (${candidates(at, pick, limit, false)}) t) c
       ON CONFLICT (user_id) DO UPDATE SET batch_size = EXCLUDED.batch_size, timed_out_at = EXCLUDED.timed_out_at,
         set_aside_at = EXCLUDED.set_aside_at, run_id = EXCLUDED.run_id, last_error = EXCLUDED.last_error`),
