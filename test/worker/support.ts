@@ -132,7 +132,7 @@ export async function countRows(db: Db, table: string): Promise<number> {
 }
 
 /** The Worker's tables live in its own schema; the app's in public. Nothing relies on a search_path. */
-const WORKER_TABLES = new Set(['job_runs', 'blob_deletions', 'stream_deletions', 'message_source_checks', 'empty_chats']);
+const WORKER_TABLES = new Set(['job_runs', 'blob_deletions', 'stream_deletions', 'message_source_checks', 'empty_chats', 'slow_accounts']);
 function qualified(table: string): string {
   return WORKER_TABLES.has(table) ? `spacerr_jobs.${table}` : table;
 }
