@@ -142,21 +142,24 @@ describe(`delete-stale-empty-chats on the ${layout} layout`, () => {
   });
 
   // Only a layout with an attachments table can hold a file in a chat without messages
-  // (Spacerr's files are parts of a message): elsewhere an empty chat has no file to take.
-  it.runIf(withAttachments)('takes the attachments of an abandoned chat with it and queues their files', async () => {
-    const db = testDb(e);
-    const s = await seedAccount(db, NOW, {
-      id: 'u',
-      chats: [
-        { ageMinutes: 60, files: 2 },
-        { ageMinutes: 60, messages: 1, files: 1 },
-      ],
+  // (Spacerr's files are parts of a message): elsewhere an empty chat has no file to take, and the
+  // test is not defined (rather than skipped).
+  if (withAttachments) {
+    it('takes the attachments of an abandoned chat with it and queues their files', async () => {
+      const db = testDb(e);
+      const s = await seedAccount(db, NOW, {
+        id: 'u',
+        chats: [
+          { ageMinutes: 60, files: 2 },
+          { ageMinutes: 60, messages: 1, files: 1 },
+        ],
+      });
+      const report = await runNamed(e, JOB, { now: NOW });
+      expect(report.counts).toEqual({ chats: 1, attachments: 2 });
+      expect(await queuedKeys(db)).toEqual(s.keys.slice(0, 2));
+      expect(await countOf(db, 'attachment')).toBe(1);
     });
-    const report = await runNamed(e, JOB, { now: NOW });
-    expect(report.counts).toEqual({ chats: 1, attachments: 2 });
-    expect(await queuedKeys(db)).toEqual(s.keys.slice(0, 2));
-    expect(await countOf(db, 'attachment')).toBe(1);
-  });
+  }
 
   it('keeps a chat whose files sit on its message, and queues nothing', async () => {
     const db = testDb(e);
