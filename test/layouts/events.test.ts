@@ -197,7 +197,7 @@ describe(`${JOB} on the ${layout} layout: account.deletion_scheduled`, () => {
     try {
       // The user signs in: the app's reactivation holds the row, uncommitted, while the run records notices.
       await app.query('BEGIN');
-      await app.query(`UPDATE users SET deactivated_at = NULL WHERE id = 'returning'`);
+      await runOn(app, sql`UPDATE ${user.table} SET ${user.col('deactivatedAt')} = NULL WHERE ${user.id} = 'returning'`);
       expect((await runNamed(e, JOB, { now: march28 })).counts).toMatchObject({ notices: 1 });
       await app.query('COMMIT');
     } finally {

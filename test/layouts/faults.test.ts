@@ -16,7 +16,21 @@ import { afterEach, beforeEach, describe, expect, inject, it, type MockInstance,
 import { APP } from '../../src/app-map/app';
 import { ACTIVE_STREAMS_KEY, streamKey } from '../../src/redis/streams';
 import type { RunReport } from '../../src/run/runner';
-import { fixedBatches, provisionEnv, q, runNamed, Session, setFault, sql, type TestEnv, testDb, testRedis } from '../worker/support';
+import {
+  drain,
+  expectRecordedAndUnlocked,
+  expectRecordedFailure,
+  fixedBatches,
+  provisionEnv,
+  q,
+  runNamed,
+  Session,
+  setFault,
+  sql,
+  type TestEnv,
+  testDb,
+  testRedis,
+} from '../worker/support';
 import { idsOf, queuedKeys, seedAccount, wholeOrGone as wholeOrGoneOf } from './app-rows';
 
 const layout = inject('layout');
@@ -42,33 +56,6 @@ const seedChats = (n: number, env = e) =>
 const wholeOrGone = (n: number) => wholeOrGoneOf(testDb(e), 'u', n, true);
 /** How many files the outbox holds: one per deleted chat where they have files, else none. */
 const queuedFor = (chats: number) => (withFiles ? chats : 0);
-
-/** The run is recorded failed with its error, and logged once at error level. */
-async function expectRecordedFailure(report: RunReport, error: RegExp) {
-  expect(report).toMatchObject({ status: 'failed', error: expect.stringMatching(error) });
-  const [row] = await q<{ status: string; error: string }>(
-    testDb(e),
-    sql`SELECT status, error FROM spacerr_jobs.job_runs WHERE id = ${report.runId}`,
-  );
-  expect(row).toEqual({ status: 'failed', error: report.error });
-  const lines = errors.mock.calls.map((c) => JSON.parse(String(c[0])) as Record<string, unknown>);
-  expect(lines.filter((l) => l.event === 'job_run' && l.runId === report.runId)).toEqual([
-    expect.objectContaining({ status: 'failed', error: report.error }),
-  ]);
-}
-
-/** The run's own row says how it ended; no run of the job still holds the lock. */
-async function expectRecordedAndUnlocked(runId: string, status: string) {
-  expect(await q(testDb(e), sql`SELECT status FROM spacerr_jobs.job_runs WHERE id = ${runId}`)).toEqual([{ status }]);
-  expect(await q(testDb(e), sql`SELECT id FROM spacerr_jobs.job_runs WHERE status = 'running'`)).toEqual([]);
-}
-
-async function drain(job: string) {
-  let report: RunReport;
-  do report = await runNamed(e, job, { now: NOW });
-  while (report.status === 'succeeded' && report.more);
-  expect(report.status).toBe('succeeded');
-}
 
 /** A fresh env of `n` chats whose request number `after + 1` on gets `fault`, `after` counted on a twin env as the one before the finishing request. */
 async function atFinishingRequest(n: number, fault: 'http500' | 'commit-then-drop', count: number) {
@@ -144,9 +131,9 @@ describe(`on the ${layout} layout, Postgres failing in the middle of a run`, () 
     // Request 1 takes the lock, 2-6 are five one-row batches; the 7th and its two retries fail.
     await setFault(e, 'neon', 'http500', { afterRequests: 6, count: 3 });
     const report = await runNamed(e, JOB, { now: NOW });
-    await expectRecordedFailure(report, /HTTP status 500/);
+    await expectRecordedFailure(e, errors, report, /HTTP status 500/);
     expect(await wholeOrGone(N)).toBe(5);
-    await drain(JOB);
+    await drain(e, JOB, NOW);
     expect(await wholeOrGone(N)).toBe(N);
   });
 
@@ -202,7 +189,7 @@ describe(`on the ${layout} layout, Postgres failing in the middle of a run`, () 
         await app.close();
         await admin.close();
       }
-      await drain(JOB);
+      await drain(e, JOB, NOW);
       expect(await wholeOrGone(N)).toBe(N);
     },
   );
@@ -244,7 +231,7 @@ describe(`on the ${layout} layout, a reply lost after its commit`, () => {
     const report = await runNamed(e, JOB, { now: NOW });
     expect(report).toMatchObject({ status: 'succeeded', more: false, counts: { chats: N } });
     expect(await wholeOrGone(N)).toBe(N);
-    await expectRecordedAndUnlocked(report.runId, 'succeeded');
+    await expectRecordedAndUnlocked(e, report.runId, 'succeeded');
     expect((await runNamed(e, JOB, { now: NOW })).status).toBe('succeeded'); // not skipped
   });
 
@@ -258,7 +245,7 @@ describe(`on the ${layout} layout, a reply lost after its commit`, () => {
     expect(await queuedKeys(testDb(e))).toHaveLength(queuedFor(N));
     // The batch whose reply was lost deleted its chat, but the run never heard how many rows.
     expect(report.counts.chats).toBe(N - 1);
-    await expectRecordedAndUnlocked(report.runId, 'succeeded');
+    await expectRecordedAndUnlocked(e, report.runId, 'succeeded');
   });
 
   it('on the finishing request: the retry changes nothing, the run is recorded once and the lock is free', async () => {
@@ -269,7 +256,7 @@ describe(`on the ${layout} layout, a reply lost after its commit`, () => {
       sql`SELECT counts FROM spacerr_jobs.job_runs WHERE id = ${report.runId}`,
     );
     expect(row?.counts.chats).toBe(N);
-    await expectRecordedAndUnlocked(report.runId, 'succeeded');
+    await expectRecordedAndUnlocked(e, report.runId, 'succeeded');
     expect((await runNamed(e, JOB, { now: NOW })).status).toBe('succeeded'); // not skipped
   });
 });
@@ -312,11 +299,11 @@ describe(`on the ${layout} layout, Redis behind the Upstash endpoint failing`, (
     expect(await wholeOrGone(N)).toBe(N);
 
     const streams = await runNamed(e, 'clear-stale-streams', { now: NOW });
-    await expectRecordedFailure(streams, /.+/);
+    await expectRecordedFailure(e, errors, streams, /.+/);
     const queued = async () => (await q(testDb(e), sql`SELECT chat_id FROM spacerr_jobs.stream_deletions`)).length;
     expect(await queued()).toBeGreaterThan(0); // kept for the next run
     await setFault(e, 'upstash', 'none');
-    await drain('clear-stale-streams');
+    await drain(e, 'clear-stale-streams', NOW);
     expect(await queued()).toBe(0);
   });
 });

@@ -8,7 +8,20 @@ import { env } from 'cloudflare:workers';
 import { afterEach, beforeEach, describe, expect, it, type MockInstance, vi } from 'vitest';
 import type { RunReport } from '../../src/run/runner';
 import { seedChatsWithBlobs } from './chats-with-blobs';
-import { countRows, fixedBatches, provisionEnv, q, runNamed, setFault, sql, testDb, type TestEnv } from './support';
+import {
+  countRows,
+  drain,
+  expectRecordedAndUnlocked,
+  expectRecordedFailure,
+  fixedBatches,
+  provisionEnv,
+  q,
+  runNamed,
+  setFault,
+  sql,
+  testDb,
+  type TestEnv,
+} from './support';
 
 const N = 30;
 const NOW = new Date('2026-11-01T12:00:00.000Z');
@@ -28,37 +41,10 @@ afterEach(() => vi.restoreAllMocks());
 
 const seedChats = () => seedChatsWithBlobs(e, NOW, id, N);
 
-/** The run is recorded failed with its error, and logged once at error level. */
-async function expectRecordedFailure(report: RunReport, error: RegExp) {
-  expect(report).toMatchObject({ status: 'failed', error: expect.stringMatching(error) });
-  const [row] = await q<{ status: string; error: string }>(
-    testDb(e),
-    sql`SELECT status, error FROM spacerr_jobs.job_runs WHERE id = ${report.runId}`,
-  );
-  expect(row).toEqual({ status: 'failed', error: report.error });
-  const lines = errors.mock.calls.map((c) => JSON.parse(String(c[0])) as Record<string, unknown>);
-  expect(lines.filter((l) => l.event === 'job_run' && l.runId === report.runId)).toEqual([
-    expect.objectContaining({ status: 'failed', error: report.error }),
-  ]);
-}
-
-/** The run's own row says how it ended; no run of the job still holds the lock. */
-async function expectRecordedAndUnlocked(runId: string, status: string) {
-  expect(await q(testDb(e), sql`SELECT status FROM spacerr_jobs.job_runs WHERE id = ${runId}`)).toEqual([{ status }]);
-  expect(await q(testDb(e), sql`SELECT id FROM spacerr_jobs.job_runs WHERE status = 'running'`)).toEqual([]);
-}
-
-async function drain(job: string) {
-  let report: RunReport;
-  do report = await runNamed(e, job, { now: NOW });
-  while (report.status === 'succeeded' && report.more);
-  expect(report.status).toBe('succeeded');
-}
-
 describe('R2 throwing', () => {
   it('leaves the outbox rows with attempts and the error, deletes no object; the next healthy run purges', async () => {
     await seedChats();
-    await drain('delete-stale-empty-chats');
+    await drain(e, 'delete-stale-empty-chats', NOW);
     for (let i = 0; i < N; i++) await env.BLOBS.put(`blobs/${id}-c${i}-a0`, 'x');
     const broken = {
       ...e,
@@ -70,7 +56,7 @@ describe('R2 throwing', () => {
       }),
     } as TestEnv;
     const report = await runNamed(broken, 'purge-deleted-blobs', { now: NOW });
-    await expectRecordedFailure(report, /R2 is down/);
+    await expectRecordedFailure(e, errors, report, /R2 is down/);
     const outbox = await q<{ attempts: number; last_error: string }>(
       testDb(e),
       sql`SELECT attempts, last_error FROM spacerr_jobs.blob_deletions`,
@@ -81,7 +67,7 @@ describe('R2 throwing', () => {
 
     // The backoff has passed (fast-forwarded), R2 is back.
     await testDb(e).execute(sql`UPDATE spacerr_jobs.blob_deletions SET next_attempt_at = now()`);
-    await drain('purge-deleted-blobs');
+    await drain(e, 'purge-deleted-blobs', NOW);
     expect(await countRows(testDb(e), 'blob_deletions')).toBe(0);
     expect((await env.BLOBS.list({ prefix: `blobs/${id}-` })).objects).toEqual([]);
   });
@@ -102,7 +88,7 @@ describe('a reply lost after its commit', () => {
     expect(report.counts.blobs ?? 0).toBe(0);
     expect(await countRows(testDb(e), 'blob_deletions')).toBe(N);
     expect((await env.BLOBS.list({ prefix: `blobs/${id}-` })).objects).toHaveLength(N);
-    await expectRecordedAndUnlocked(report.runId, 'succeeded');
+    await expectRecordedAndUnlocked(e, report.runId, 'succeeded');
 
     // The claim runs out (fast-forwarded): the keys are due again and are purged, each once.
     await testDb(e).execute(sql`UPDATE spacerr_jobs.blob_deletions SET next_attempt_at = now()`);
