@@ -20,12 +20,14 @@ const DEFAULT_MAX_RUNS = 1000;
 
 const USAGE = `usage:
   npm run job -- <job> [--dry-run] [--url URL] [--max-runs N]   run a job until it is done
+  npm run job -- delete-stale-deactivated-accounts --account ID  delete one (set-aside) account in steps
   npm run job -- list [--url URL]                                jobs, crons, last runs, backlog, alarms
   npm run job -- requeue <job> [--url URL]                       parked rows due again (purge-deleted-blobs, deliver-account-events)
 
   --url       the Worker (default: $JOBS_URL or ${DEFAULT_URL}, what \`npm run dev\` serves)
   --dry-run   count what would be deleted, delete nothing (one run)
   --max-runs  stop after N runs even if work is left (default ${DEFAULT_MAX_RUNS})
+  --account   delete that account alone, in steps: its chats in bounded batches, then the user
 The secret is CRON_SECRET from the environment, else from .dev.vars in this directory.`;
 
 async function main(argv: string[]): Promise<number> {
@@ -65,11 +67,18 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write('stopping after this run (Ctrl-C again to quit now)\n');
   });
 
+  if (values.account !== undefined) {
+    if (command !== 'delete-stale-deactivated-accounts')
+      throw new CliError(`--account is for delete-stale-deactivated-accounts only`, EXIT.usage);
+    if (values['dry-run']) throw new CliError('--account and --dry-run cannot be combined', EXIT.usage);
+    if (values.account === '') throw new CliError('--account: expected an account id', EXIT.usage);
+  }
   const result = await runUntilDone({
     url,
     secret,
     job: command,
     dryRun: values['dry-run'] ?? false,
+    ...(values.account === undefined ? {} : { target: { param: 'account', id: values.account } }),
     maxRuns,
     progress: (line) => process.stderr.write(`${line}\n`),
     interrupted: () => interrupted,
@@ -118,6 +127,7 @@ function parseCommandLine(argv: string[]) {
         'dry-run': { type: 'boolean' },
         url: { type: 'string' },
         'max-runs': { type: 'string' },
+        account: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });

@@ -28,6 +28,8 @@ export interface RunLoopOptions {
   secret: Secret;
   job: string;
   dryRun: boolean;
+  /** The one account (or other item) the job's run is for: `?account=<id>`. */
+  target?: { param: string; id: string };
   /** Stop after this many runs even if work is left. */
   maxRuns: number;
   /** Where progress lines go (stderr). */
@@ -50,7 +52,8 @@ export interface RunLoopResult {
 /** Runs the job until done (or failed, skipped, interrupted, or `maxRuns` reached). */
 export async function runUntilDone(opts: RunLoopOptions): Promise<RunLoopResult> {
   const result: RunLoopResult = { end: 'done', runs: [], totals: {}, subrequests: 0, durationMs: 0 };
-  const path = `/api/internal/jobs/${encodeURIComponent(opts.job)}${opts.dryRun ? '?dryRun=1' : ''}`;
+  const query = opts.target ? `?${opts.target.param}=${encodeURIComponent(opts.target.id)}` : opts.dryRun ? '?dryRun=1' : '';
+  const path = `/api/internal/jobs/${encodeURIComponent(opts.job)}${query}`;
   for (let n = 1; ; n++) {
     const answer = await callWorker(opts.url, path, opts.secret, 'POST');
     if (answer.status === 404 && answer.body.error === 'unknown_job') {

@@ -47,6 +47,7 @@ async function runSteps(client: pg.Client, steps: InstallStep[], log: (line: str
 }
 
 async function runStep(client: pg.Client, step: InstallStep): Promise<number> {
+  if (step.backfill) return backfill(client, step.backfill, step.what);
   if (step.concurrently) {
     // CREATE INDEX CONCURRENTLY waits for transactions to end rather than locking writes out.
     for (const statement of step.sql.split(/;\n/)) await client.query(statement);
@@ -67,5 +68,31 @@ async function runStep(client: pg.Client, step: InstallStep): Promise<number> {
       }
       await new Promise((r) => setTimeout(r, Math.min(1000, 20 * attempt)));
     }
+  }
+}
+
+/** Keyset batches, each under the short lock_timeout and retried like any step (see InstallStep.backfill). */
+async function backfill(client: pg.Client, step: { lock: string; fill: string }, what: string): Promise<number> {
+  let retries = 0;
+  for (let last = ''; ;) {
+    let ids: string[] = [];
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await client.query('BEGIN');
+        await client.query(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT_MS}ms'`);
+        ids = (await client.query<{ id: string }>(step.lock, [last])).rows.map((r) => r.id);
+        if (ids.length > 0) await client.query(step.fill, [ids]);
+        await client.query('COMMIT');
+        break;
+      } catch (err) {
+        await client.query('ROLLBACK');
+        if ((err as { code?: string }).code !== '55P03' || attempt >= ATTEMPTS)
+          throw new Error(`${what}: ${(err as Error).message}`, { cause: err });
+        retries++;
+        await new Promise((r) => setTimeout(r, Math.min(1000, 20 * attempt)));
+      }
+    }
+    if (ids.length === 0) return retries;
+    last = ids.at(-1)!;
   }
 }

@@ -61,12 +61,14 @@ export async function examine(databaseUrl: string, opts: CheckOptions = {}): Pro
   try {
     await client.query('BEGIN READ ONLY');
     const catalog = await readCatalog(client, map);
+    const data = await dataRemarks(client, map, catalog);
     await client.query('COMMIT');
     findings = [
       ...tableChecks(map, catalog),
       ...relationChecks(map, catalog),
       ...userReferenceChecks(map, catalog),
       ...map.unlinkedUserData.map((u): Remark => ({ remark: 'warning', line: `${qualified(map.schema, u.table)}: ${u.why}` })),
+      ...data,
       ...map.gaps.map((g): Remark => ({ remark: 'note', line: `off: ${g.role}${g.column ? `.${g.column}` : ''}: ${g.why}` })),
       ...installChecks(map, catalog),
     ];
@@ -151,6 +153,68 @@ async function readCatalog(client: pg.Client, map: AppMap): Promise<Catalog> {
     triggers: triggers.rows,
     functions: functions.rows,
   };
+}
+
+/**
+ * Rows of the app that the contract's rules on message sources (docs/contract.md, §5.6) say the
+ * Worker deletes, counted: warnings, not checks, since the doctor cannot tell an orphan waiting
+ * for the sweep from a row the app meant to keep. Only on a layout whose sources point at an
+ * attachment (the older layout): Spacerr's message_source is itself the file and goes with its
+ * message. Each count is one statement over the sources table.
+ */
+async function dataRemarks(client: pg.Client, map: AppMap, catalog: Catalog): Promise<Remark[]> {
+  const source = map.roles.messageSource;
+  const attachment = map.roles.attachment;
+  const attachmentId = source?.columns.attachmentId;
+  if (!source || !attachment || !attachmentId) return [];
+  // Only columns the database has: a missing one is a ✗ of the table check already.
+  const has = (table: string, column: string) => catalog.columns.some((c) => c.table === table && c.column === column);
+  const messageId = source.columns.messageId;
+  if (!has(source.table, attachmentId.name) || !messageId || !has(source.table, messageId.name)) return [];
+  const sources = qualified(map.schema, source.table);
+  const remarks: Remark[] = [];
+
+  // (i) A source without an attachment is an orphan by the rule: the sweep deletes every one.
+  const [noFile] = (await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${sources} WHERE ${q(attachmentId.name)} IS NULL`))
+    .rows;
+  if ((noFile?.n ?? 0) > 0) {
+    remarks.push({
+      remark: 'warning',
+      line:
+        `${sources}: ${noFile!.n} message source(s) with ${attachmentId.name} NULL; delete-orphaned-message-sources deletes every ` +
+        `such row at its next run (within 10 minutes while the app is used): a source the app stores without a file is deleted too (contract §5.6)`,
+    });
+  }
+
+  // (ii) A source of another message than its attachment's (a reply citing the user's upload) is
+  // deleted once that attachment is re-checked (moved to another message: queued by a trigger).
+  const attMessage = attachment.columns.messageId;
+  if (!attMessage || !has(attachment.table, attMessage.name)) return remarks;
+  const queuedSql = (await workerTableExists(client, 'message_source_checks'))
+    ? `count(*) FILTER (WHERE a.${q(attachment.id.name)} IN (SELECT attachment_id FROM ${WORKER_SCHEMA}.message_source_checks))::int`
+    : '0';
+  const [other] = (
+    await client.query<{ n: number; queued: number }>(
+      `SELECT count(*)::int AS n, ${queuedSql} AS queued
+       FROM ${sources} s JOIN ${qualified(map.schema, attachment.table)} a ON a.${q(attachment.id.name)} = s.${q(attachmentId.name)}
+       WHERE a.${q(attMessage.name)} IS DISTINCT FROM s.${q(messageId.name)}`,
+    )
+  ).rows;
+  if ((other?.n ?? 0) > 0) {
+    remarks.push({
+      remark: 'warning',
+      line:
+        `${sources}: ${other!.n} message source(s) of another message than their attachment's ${attMessage.name}; ` +
+        `each is deleted once its attachment is re-checked (moved to another message)` +
+        `${other!.queued > 0 ? `, and ${other!.queued} of them are queued for that re-check now: the next run deletes them` : ''} (contract §5.6)`,
+    });
+  }
+  return remarks;
+}
+
+async function workerTableExists(client: pg.Client, table: string): Promise<boolean> {
+  const { rows } = await client.query<{ ok: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS ok`, [`${WORKER_SCHEMA}.${table}`]);
+  return rows[0]?.ok === true;
 }
 
 /** 1. Each role's table, with each mapped column of the type the map says. */

@@ -25,7 +25,7 @@ export async function startRedisServer(opts: { port?: number } = {}): Promise<Ru
   const port = opts.port ?? (await freePort());
   const child = spawn(
     'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--databases', '256', '--protected-mode', 'no'],
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--databases', '4096', '--protected-mode', 'no'],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';

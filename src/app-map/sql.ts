@@ -82,7 +82,9 @@ function tableSql(schema: string, table: MappedTable): TableSql {
       return isWallTime(column(logical)) ? sql`(${ref(logical, alias)} AT TIME ZONE 'UTC')` : ref(logical, alias);
     },
     asColumnTime(logical, at) {
-      const value = at instanceof Date ? sql`${at.toISOString()}::timestamptz` : at;
+      // Parenthesized: `AT TIME ZONE` binds tighter than `-`, so `t - interval AT TIME ZONE 'UTC'`
+      // would apply the zone to the interval alone (no such function) rather than to the difference.
+      const value = at instanceof Date ? sql`${at.toISOString()}::timestamptz` : sql`(${at})`;
       return isWallTime(column(logical)) ? sql`(${value} AT TIME ZONE 'UTC')` : sql`(${value})`;
     },
   };

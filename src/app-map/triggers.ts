@@ -33,6 +33,11 @@ export interface InstallStep {
   concurrently?: boolean;
   /** A query answering one row `{ present: boolean }`: the step is skipped when it is true. */
   unless?: string;
+  /**
+   * A backfill in keyset batches, each its own transaction: `lock` ($1: the last id so far, '' at
+   * first) selects and locks the next batch's ids, `fill` ($1: those ids) writes on a fresh snapshot.
+   */
+  backfill?: { lock: string; fill: string };
   /** What the step leaves in the database, for `npm run doctor` to check (scripts/doctor/). */
   creates?: InstalledObject;
 }
@@ -44,6 +49,8 @@ export type InstalledObject =
   | { kind: 'index'; name: string; table: string; column: string; partial?: string };
 
 const W = 'spacerr_jobs';
+/** Chats per batch of the initial list of empty chats: a few ms of row locks each. */
+export const BACKFILL_BATCH = 1000;
 
 /** The triggers and functions of the layouts before the app map (drizzle/0001, 0003; drizzle/legacy). */
 const OLD_TRIGGERS: Array<[trigger: string, table: string]> = [
@@ -107,14 +114,22 @@ END $$`,
   for (const index of indexes(map, n)) steps.push(index);
   if (map.roles.chat && map.roles.message) {
     // After the triggers: from here on they keep the list; this lists the chats that are empty
-    // now. A first message racing this insert leaves a listed chat that has a message: the job's
-    // fresh-snapshot re-check (the empty-chat job, src/jobs/) finds it and heals the row.
+    // now, in batches of BACKFILL_BATCH chats by id. Each batch takes its chats FOR NO KEY UPDATE
+    // (as the triggers do: a first message in flight finishes first), then decides on a fresh
+    // snapshot in a second statement, so no chat is listed with a committed message.
+    const id = n.c('chat', 'id');
     steps.push({
       what: 'list the chats that are empty now',
-      sql: `INSERT INTO ${W}.empty_chats (chat_id, created_at)
-SELECT c.${n.c('chat', 'id')}, ${n.instant('chat', 'createdAt', 'c')} FROM ${n.q('chat')} c
-WHERE NOT EXISTS (SELECT 1 FROM ${n.q('message')} m WHERE m.${n.c('message', 'chatId')} = c.${n.c('chat', 'id')})
+      sql: '',
+      locksAppTable: n.table('chat'),
+      backfill: {
+        lock: `SELECT c.${id} AS id FROM ${n.q('chat')} c WHERE c.${id} > $1 ORDER BY c.${id} LIMIT ${BACKFILL_BATCH} FOR NO KEY UPDATE`,
+        fill: `INSERT INTO ${W}.empty_chats (chat_id, created_at)
+SELECT c.${id}, ${n.instant('chat', 'createdAt', 'c')} FROM ${n.q('chat')} c
+WHERE c.${id} = ANY($1::text[])
+  AND NOT EXISTS (SELECT 1 FROM ${n.q('message')} m WHERE m.${n.c('message', 'chatId')} = c.${id})
 ON CONFLICT (chat_id) DO NOTHING`,
+      },
     });
   }
   return steps;

@@ -86,6 +86,15 @@ export const SETTINGS = [
     parse: integer(0, 1000),
   },
   {
+    name: 'STATEMENT_TIMEOUT_MS',
+    kind: 'var',
+    default: 9000,
+    meaning:
+      "server-side bound on each statement of the account job's batches (`statement_timeout`, set inside the batch's transaction), under the client's 10 s abort: a batch that reaches it is cancelled and rolled back, its accounts are retried in halves, and one that cannot be deleted alone is set aside (100–9000)",
+    key: 'statementTimeoutMs',
+    parse: integer(100, 9000),
+  },
+  {
     name: 'BLOB_MAX_ATTEMPTS',
     kind: 'var',
     default: 8,

@@ -148,3 +148,33 @@ export const accountEvents = pgTable(
       .where(sql`${t.deliveredAt} IS NOT NULL`),
   ],
 );
+
+/**
+ * Accounts whose deletion ran into STATEMENT_TIMEOUT_MS (written by the account job, never by
+ * the app). A batch that timed out marks the accounts it held with its size; later batches leave
+ * them out and retry them in halves (`batch_size` is the smallest batch each was in that timed
+ * out), so the rest of the accounts proceed. One that timed out alone is set aside
+ * (`set_aside_at`): no batch tries it again, the `accounts_set_aside` alarm names it, and the
+ * operator deletes it in steps (`npm run job -- <the account job> --account <id>`).
+ * A row goes in the statement that deletes its user.
+ */
+export const slowAccounts = pgTable(
+  'slow_accounts',
+  {
+    /** The app user's id, as text (whatever its type in the app). */
+    userId: text('user_id').primaryKey(),
+    batchSize: integer('batch_size').notNull(),
+    timedOutAt: timestamp('timed_out_at', { withTimezone: true }).notNull().defaultNow(),
+    setAsideAt: timestamp('set_aside_at', { withTimezone: true }),
+    /** The run whose batch timed out last, and how (a server-side 57014, or the client's abort). */
+    runId: text('run_id').notNull(),
+    lastError: text('last_error').notNull(),
+    /** For an account deleted in steps: chats per step, halved after a step that timed out (unset: 64). */
+    chatStep: integer('chat_step'),
+  },
+  (t) => [
+    index('slow_accounts_batch_size_idx')
+      .on(t.batchSize)
+      .where(sql`${t.setAsideAt} IS NULL`),
+  ],
+);

@@ -39,9 +39,14 @@ export async function requeueRoute(c: Context<AppEnv>) {
 export async function runJobRoute(c: Context<AppEnv>) {
   const job = findJob(c.req.param('job') ?? '');
   if (!job) return unknownJob(c);
-  const dryRun = parseRunQuery(c.req.queries());
+  const { dryRun, target } = parseRunQuery(c.req.queries(), job.target?.param);
   const deps = fromEnv(c.env);
-  const report = await runJob(job, deps, deps.config, { trigger: 'http', now: new Date(), dryRun });
+  const report = await runJob(job, deps, deps.config, {
+    trigger: 'http',
+    now: new Date(),
+    dryRun,
+    ...(target === undefined ? {} : { target }),
+  });
   return c.json(report, report.status === 'failed' ? 500 : 200);
 }
 
@@ -142,13 +147,24 @@ async function probe(check: () => Promise<unknown>) {
  * typed `?dryrun=1` or `?dry_run=1` meant a dry run, and must get a 400, never a real deletion.
  * A bare `?dryRun` is a dry run too.
  */
-function parseRunQuery(query: Record<string, string[]>): boolean {
-  const unknown = Object.keys(query).filter((key) => key !== 'dryRun');
+function parseRunQuery(query: Record<string, string[]>, targetParam?: string): { dryRun: boolean; target?: string } {
+  const accepted = ['dryRun', ...(targetParam ? [targetParam] : [])];
+  const unknown = Object.keys(query).filter((key) => !accepted.includes(key));
   if (unknown.length > 0) {
     const hint = unknown.some((k) => k.toLowerCase().replace(/[^a-z]/g, '') === 'dryrun') ? ' Did you mean dryRun?' : '';
-    throw badRequest(`Unknown query parameter ${JSON.stringify(unknown[0]?.slice(0, 40))}; only dryRun is accepted.${hint}`);
+    const only = accepted.length > 1 ? `only ${accepted.join(' and ')} are accepted` : 'only dryRun is accepted';
+    throw badRequest(`Unknown query parameter ${JSON.stringify(unknown[0]?.slice(0, 40))}; ${only}.${hint}`);
   }
-  const values = query.dryRun;
+  const target = targetParam === undefined ? undefined : query[targetParam];
+  if (target !== undefined && (target.length !== 1 || target[0] === '' || target[0]!.length > 200)) {
+    throw badRequest(`${targetParam} must be given once, as one id.`);
+  }
+  const dryRun = parseDryRun(query.dryRun);
+  if (dryRun && target !== undefined) throw badRequest(`dryRun and ${targetParam} cannot be combined.`);
+  return target === undefined ? { dryRun } : { dryRun, target: target[0]! };
+}
+
+function parseDryRun(values: string[] | undefined): boolean {
   if (values === undefined || values.length === 0) return false;
   if (values.length > 1) throw badRequest('dryRun was given more than once.');
   const value = (values[0] ?? '').toLowerCase();

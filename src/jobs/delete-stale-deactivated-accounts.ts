@@ -9,11 +9,14 @@ import { APP, COUNT_KEYS } from '../app-map/app';
 import type { Role } from '../app-map/types';
 import { capped } from '../db/backlog';
 import { num } from '../db/rows';
-import { addCounts, batchedDeletes, batchSize, type DeleteBatch } from '../run/batched-run';
+import { addCounts, batchSize, inBatches, timedBatch } from '../run/batched-run';
+import { statementTimedOut } from '../run/retry';
+import { classifyFailure } from '../run/transient';
 import { overdueBefore } from '../run/deadline';
-import { type AsOf, defineJob, type JobContext } from '../run/job';
+import { type AsOf, defineJob, type JobContext, type JobOutcome } from '../run/job';
 import { before, DAY_MS } from '../time';
 import { EVENT_ID, iso } from './account-events';
+import { holdsOn, unheld } from './account-holds';
 import { drainStreamDeletions } from './stream-deletions';
 
 /** Monthly, 00:00 UTC on the 1st. */
@@ -27,41 +30,11 @@ const overdue = (at: AsOf) => overdueBefore(CRON, cutoff, at) ?? new Date(0);
 
 const user = APP.role('user');
 
-/**
- * Foreign keys to the user that forbid its deletion (RESTRICT or NO ACTION, Prisma's default for
- * a required relation without onDelete): a user one of them still points at cannot be deleted,
- * and putting it in a batch would fail the whole batch. Such users are left out of every batch and
- * raise the `accounts_blocked` alarm naming the constraint, while the others are deleted.
- */
-const BLOCKING = APP.map.userReferences.filter((r) => (r.onDelete === 'RESTRICT' || r.onDelete === 'NO ACTION') && r.columns.length === 1);
-const quoted = (name: string) => sql.raw(`"${name.replaceAll('"', '""')}"`);
-/** No blocking row points at the user `u` (an alias of the user table). */
-const unblocked = (u: string): SQL =>
-  sql.join(
-    [
-      sql`true`,
-      ...BLOCKING.map(
-        (r) =>
-          sql`NOT EXISTS (SELECT 1 FROM ${quoted(APP.schema)}.${quoted(r.table)} b WHERE b.${quoted(r.columns[0]!)} = ${sql.raw(u)}.${user.id})`,
-      ),
-    ],
-    sql` AND `,
-  );
-/** Per blocking key, whether it holds the user `u`: the alarm names the constraints. */
-const blockedBy = (u: string): SQL =>
-  BLOCKING.length === 0
-    ? sql`NULL::text`
-    : sql`concat_ws(', ', ${sql.join(
-        BLOCKING.map(
-          (r) =>
-            sql`CASE WHEN EXISTS (SELECT 1 FROM ${quoted(APP.schema)}.${quoted(r.table)} b WHERE b.${quoted(r.columns[0]!)} = ${sql.raw(u)}.${user.id})
-                THEN ${`${r.constraint} (${r.table}, ON DELETE ${r.onDelete})`} END`,
-        ),
-        sql`, `,
-      )})`;
 /** `"deactivatedAt" < instant`, the instant in the column's own type (src/app-map/sql.ts): its index serves it. */
 const deactivatedBefore = (at: Date, alias?: string) =>
   sql`${alias ? sql.raw(`${alias}.`) : sql``}${user.col('deactivatedAt')} < ${user.asColumnTime('deactivatedAt', at)}`;
+/** Whether the user row `o` is past the cutoff as of `at` (a hold by another owner who goes too is none). */
+const stale = (at: AsOf) => (o: string) => deactivatedBefore(cutoff(at), o);
 
 export const deleteStaleDeactivatedAccounts = defineJob({
   name: 'delete-stale-deactivated-accounts',
@@ -73,24 +46,43 @@ export const deleteStaleDeactivatedAccounts = defineJob({
     eligible: capped(sql`FROM ${user.table} WHERE ${deactivatedBefore(cutoff(at))}`),
     overdue: capped(sql`FROM ${user.table} WHERE ${deactivatedBefore(overdue(at))}`),
     oldestOverdue: sql`(SELECT min(${user.instant('deactivatedAt')}) FROM ${user.table} WHERE ${deactivatedBefore(overdue(at))})`,
-    blocked: capped(sql`FROM ${user.table} u WHERE ${deactivatedBefore(cutoff(at), 'u')} AND NOT (${unblocked('u')})`),
-    blockedBy: sql`(SELECT string_agg(DISTINCT k, ', ') FROM (
-      SELECT unnest(string_to_array(${blockedBy('u')}, ', ')) AS k FROM ${user.table} u
-      WHERE ${deactivatedBefore(cutoff(at), 'u')} AND NOT (${unblocked('u')}) LIMIT 100) s)`,
+    blocked: capped(sql`FROM ${user.table} u WHERE ${deactivatedBefore(cutoff(at), 'u')} AND NOT (${unheld('u', stale(at))})`),
+    blockedBy: sql`(SELECT string_agg(DISTINCT k, '; ') FROM (
+      SELECT unnest(string_to_array(${holdsOn('u', stale(at))}, '; ')) AS k FROM ${user.table} u
+      WHERE ${deactivatedBefore(cutoff(at), 'u')} AND NOT (${unheld('u', stale(at))}) LIMIT 100) s)`,
+    // Index: slow_accounts' primary key, from the (few) set-aside rows.
+    setAside: capped(sql`FROM ${SLOW} s JOIN ${user.table} u ON ${idText('u')} = s.user_id
+      WHERE s.set_aside_at IS NOT NULL AND ${deactivatedBefore(cutoff(at), 'u')}`),
+    setAsideIds: sql`(SELECT string_agg(id, ', ' ORDER BY id) FROM (
+      SELECT s.user_id AS id FROM ${SLOW} s JOIN ${user.table} u ON ${idText('u')} = s.user_id
+      WHERE s.set_aside_at IS NOT NULL AND ${deactivatedBefore(cutoff(at), 'u')} ORDER BY s.user_id LIMIT ${SET_ASIDE_NAMED}) s)`,
   }),
-  backlog: ['eligible', 'overdue', 'blocked'],
+  backlog: ['eligible', 'overdue', 'blocked', 'setAside'],
   alarm: {
     code: 'accounts_overdue',
-    figures: ['overdue', 'oldestOverdue', 'blocked', 'blockedBy'],
+    figures: ['overdue', 'oldestOverdue', 'blocked', 'blockedBy', 'setAside', 'setAsideIds'],
     raise(read, config) {
       const blocked = num(read.blocked);
+      const setAside = num(read.setAside);
+      if (setAside > 0) {
+        const more = setAside > SET_ASIDE_NAMED ? ` and ${setAside - SET_ASIDE_NAMED} more` : '';
+        return {
+          code: 'accounts_set_aside',
+          count: setAside,
+          message:
+            `${setAside} account(s) past ${config.accountRetentionDays} days could not be deleted within ` +
+            `STATEMENT_TIMEOUT_MS (${config.statementTimeoutMs} ms) even alone and are set aside: ${String(read.setAsideIds)}${more}. ` +
+            `Delete each in steps: npm run job -- delete-stale-deactivated-accounts --account <id>.` +
+            (blocked > 0 ? ` Also ${blocked} account(s) blocked by ${String(read.blockedBy)}.` : ''),
+        };
+      }
       if (blocked > 0) {
         return {
           code: 'accounts_blocked',
           count: blocked,
           message:
-            `${blocked} account(s) past ${config.accountRetentionDays} days cannot be deleted: rows under ` +
-            `${String(read.blockedBy)} still point at them and forbid it. Delete those rows or make the key ON DELETE CASCADE.`,
+            `${blocked} account(s) past ${config.accountRetentionDays} days are kept: deleting them would fail or take ` +
+            `a live user's rows, by ${String(read.blockedBy)}. Delete or move those rows, or change the key's ON DELETE.`,
         };
       }
       const count = num(read.overdue);
@@ -104,29 +96,136 @@ export const deleteStaleDeactivatedAccounts = defineJob({
       };
     },
   },
+  target: {
+    param: 'account',
+    meaning: 'deletes that one account in steps (its chats in bounded batches, then the user): for an account set aside',
+  },
   async run(ctx) {
-    // A batch costs 1; keep 3 in hand so one drain of the stream queue below still fits.
-    const outcome = await batchedDeletes(ctx, {
-      cutoff: cutoff(ctx),
-      // One account's cascade can be any size, and nothing is known of it before the first batch:
-      // sized by time, that batch is a quarter of DELETE_BATCH_SIZE (500 whole accounts took up to
-      // 1.4 s at 1M chats), and no batch grows past DELETE_BATCH_SIZE, so one grown on small
-      // accounts cannot hold its locks for seconds when it meets large ones. Fixed sizes
-      // (BATCH_TARGET_MS=0): every batch is DELETE_BATCH_SIZE.
-      size: batchSize(ctx, {
-        start: ctx.config.batchTargetMs > 0 ? Math.ceil(ctx.config.deleteBatchSize / 4) : ctx.config.deleteBatchSize,
-        max: ctx.config.deleteBatchSize,
-      }),
-      cost: 4,
-      count: countStaleAccounts,
-      deleteBatch,
-    });
+    const at = cutoff(ctx);
+    const outcome = ctx.target !== undefined ? await deleteInSteps(ctx, at, ctx.target) : await deleteAccounts(ctx, at);
     // Redis state of the chats just deleted; whatever the budget leaves for later,
     // the stream-cleanup job picks up from the same queue. No chats deleted: nothing of ours queued.
     if ((outcome.counts.chats ?? 0) > 0 && !ctx.dryRun) addCounts(outcome.counts, (await drainStreamDeletions(ctx)).counts);
     return outcome;
   },
 });
+
+/** A batch costs 1; keep 3 in hand so one drain of the stream queue after the batches still fits. */
+const BATCH_COST = 4;
+
+/**
+ * The batches of a run. First the accounts no batch has timed out on, in order of deactivation;
+ * then those a batch timed out on, in halves (see `Pick`). A batch that runs into
+ * STATEMENT_TIMEOUT_MS is cancelled by Postgres and rolled back; it is never sent again as it was:
+ * its accounts are marked in `slow_accounts` (one request), so the next batch leaves them out and
+ * the rest proceed, and they are retried in halves down to one account, within this run while the
+ * budget lasts and in the next runs after it (the marks are in the database). One that times out
+ * alone is set aside, and the alarm names it.
+ */
+async function deleteAccounts(ctx: JobContext, at: Date): Promise<JobOutcome> {
+  if (ctx.dryRun) return { counts: await countStaleAccounts(ctx, at), more: false };
+  // One account's cascade can be any size, and nothing is known of it before the first batch:
+  // sized by time, that batch is a quarter of DELETE_BATCH_SIZE (500 whole accounts took up to
+  // 1.4 s at 1M chats), and no batch grows past DELETE_BATCH_SIZE, so one grown on small
+  // accounts cannot hold its locks for seconds when it meets large ones. Fixed sizes
+  // (BATCH_TARGET_MS=0): every batch is DELETE_BATCH_SIZE.
+  const size = batchSize(ctx, {
+    start: ctx.config.batchTargetMs > 0 ? Math.ceil(ctx.config.deleteBatchSize / 4) : ctx.config.deleteBatchSize,
+    max: ctx.config.deleteBatchSize,
+  });
+  const counts: Record<string, number> = {};
+  let pick: Pick = 'fresh';
+  const more = await inBatches(ctx.budget, BATCH_COST, async () => {
+    let batch: AccountBatch & { full?: boolean };
+    try {
+      batch =
+        pick === 'fresh'
+          ? await timedBatch(ctx, size, async (limit) => {
+              const b = await deleteBatch(ctx, at, { pick, limit });
+              return { ...b, full: b.selected >= limit };
+            })
+          : await deleteBatch(ctx, at, { pick });
+    } catch (err) {
+      if (!statementTimedOut(err)) throw err;
+      // Marking costs one request; without it, the next run sends this batch again and marks it then.
+      if (ctx.budget.canAfford(BATCH_COST)) await markTimedOut(ctx, at, pick, pick === 'fresh' ? size.value : undefined, err);
+      return true;
+    }
+    addCounts(counts, batch.counts);
+    if (pick === 'fresh') {
+      if (batch.full) return true;
+      pick = 'halves';
+      return batch.halvesLeft;
+    }
+    // Nothing selected although some wait: they are locked (a reactivation in flight). Next run.
+    return batch.selected > 0 && batch.halvesLeft;
+  });
+  return { counts, more };
+}
+
+/**
+ * Which accounts a batch takes. `fresh`: those no batch timed out on, oldest deactivation first, up
+ * to the batch size. `halves`: of the accounts a batch timed out on and not set aside, those whose
+ * smallest timed-out batch is the smallest (`level`), half of that many (rounded up), oldest
+ * first: a batch of n that times out is retried as ⌈n/2⌉, then the rest, each half again after a
+ * timeout, down to one account; one that times out alone is set aside.
+ */
+type Pick = 'fresh' | 'halves';
+
+const SLOW = sql`spacerr_jobs.slow_accounts`;
+/** The user id as text, as slow_accounts keeps it (whatever its type in the app). */
+const idText = (u: string): SQL => sql`${sql.raw(u)}.${user.id}::text`;
+/** How many set-aside accounts the alarm names. */
+const SET_ASIDE_NAMED = 20;
+/** Due for deletion, as of `at`: deactivated before it, and no hold keeps it (src/jobs/account-holds.ts). */
+const due = (at: Date, u: string): SQL => sql`${deactivatedBefore(at, u)} AND ${unheld(u, (o) => deactivatedBefore(at, o))}`;
+/** The smallest batch size a due, not set-aside, timed-out account timed out in (NULL: none). */
+const level = (at: Date): SQL =>
+  sql`(SELECT min(s.batch_size) FROM ${SLOW} s JOIN ${user.table} lu ON ${idText('lu')} = s.user_id
+       WHERE s.set_aside_at IS NULL AND ${due(at, 'lu')})`;
+
+/** The ids a batch takes (locked, or as they stand for marking them after a timeout). */
+function candidates(at: Date, pick: Pick, limit: number | undefined, lock: boolean): SQL {
+  const locking = lock ? sql`FOR UPDATE OF u SKIP LOCKED` : sql``;
+  if (pick === 'fresh') {
+    return sql`SELECT u.${user.id} AS id FROM ${user.table} u
+      WHERE ${due(at, 'u')} AND NOT EXISTS (SELECT 1 FROM ${SLOW} s WHERE s.user_id = ${idText('u')})
+      ORDER BY u.${user.col('deactivatedAt')}
+      LIMIT ${limit ?? 1}
+      ${locking}`;
+  }
+  return sql`SELECT u.${user.id} AS id FROM ${user.table} u JOIN ${SLOW} s ON s.user_id = ${idText('u')}
+      WHERE ${due(at, 'u')} AND s.set_aside_at IS NULL AND s.batch_size = ${level(at)}
+      ORDER BY u.${user.col('deactivatedAt')}, u.${user.id}
+      LIMIT (${level(at)} + 1) / 2
+      ${locking}`;
+}
+
+/** Bounds every statement after it in the batch's transaction (SET LOCAL: the batch is one transaction). */
+const statementTimeout = (ctx: JobContext) =>
+  ctx.db.execute(sql`SELECT set_config('statement_timeout', ${String(ctx.config.statementTimeoutMs)}, true)`);
+
+/**
+ * After a batch timed out: marks the accounts it held (the same selection, read as it stands; the
+ * batch was rolled back) with the number of them, the batch's size. One that Postgres's timeout
+ * cancelled alone is set aside.
+ */
+async function markTimedOut(ctx: JobContext, at: Date, pick: Pick, limit: number | undefined, err: unknown): Promise<void> {
+  // Only Postgres's own timeout sets an account aside: the client's abort can also be a hung link,
+  // which says nothing of the account, so one alone is marked and tried again.
+  const byServer = classifyFailure(err).kind === 'SQLSTATE 57014';
+  const how = byServer
+    ? `cancelled by Postgres after STATEMENT_TIMEOUT_MS (${ctx.config.statementTimeoutMs} ms)`
+    : 'abandoned by the Worker after its 10 s request timeout';
+  await ctx.budget.request(() =>
+    ctx.db.execute(sql`
+      INSERT INTO ${SLOW} (user_id, batch_size, timed_out_at, set_aside_at, run_id, last_error)
+      SELECT c.id::text, c.n, now(), CASE WHEN c.n = 1 AND ${byServer}::boolean THEN now() END, ${ctx.runId}, ${how}
+      FROM (SELECT id, count(*) OVER () AS n FROM (${candidates(at, pick, limit, false)}) t) c
+      ON CONFLICT (user_id) DO UPDATE SET batch_size = EXCLUDED.batch_size, timed_out_at = EXCLUDED.timed_out_at,
+        set_aside_at = EXCLUDED.set_aside_at, run_id = EXCLUDED.run_id, last_error = EXCLUDED.last_error`),
+  );
+}
 
 /** The roles an account's rows live in, as counted per batch: those the app has. */
 const ACCOUNT_ROLES = (['user', 'project', 'chat', 'message', 'attachment', 'messageSource'] as const).filter((r) => APP.has(r));
@@ -148,37 +247,145 @@ const COUNTED = new Map<string, string>(ACCOUNT_ROLES.map((r: Role) => [APP.role
  * - Once we hold the row, a reactivation waits for us and then updates no row: the user was
  *   already gone when it arrived.
  * Index: users_deactivated_at_idx (partial); `= ANY(ARRAY(…))` keeps the delete on users_pkey.
+ *
+ * The batch's first statement bounds every later one to STATEMENT_TIMEOUT_MS on the server, a
+ * little under the client's 10 s abort: an attempt the Worker gave up on is cancelled by Postgres
+ * and rolled back, never committed behind its back. The statement also drops the deleted users'
+ * slow_accounts rows and says whether timed-out accounts still wait (`halvesLeft`).
  */
-async function deleteBatch(ctx: JobContext, cutoff: Date, limit: number): Promise<DeleteBatch> {
-  const deletedRows = sql`
-    SELECT relname, n_tup_del FROM pg_stat_xact_user_tables
-    WHERE schemaname = ${APP.schema} AND relname IN ${[...COUNTED.keys()]}`;
-  const [before, deleted, after] = await ctx.budget.request(() =>
-    ctx.db.batch([
-      // The counters may also hold earlier transactions of this connection not yet flushed to the
-      // statistics collector; the difference across our delete is exactly ours.
-      ctx.db.execute(deletedRows),
-      ctx.db.execute(sql`
-      WITH doomed AS (
-        SELECT u.${user.id} AS id FROM ${user.table} u
-        WHERE ${deactivatedBefore(cutoff, 'u')} AND ${unblocked('u')}
-        ORDER BY u.${user.col('deactivatedAt')}
-        LIMIT ${limit}
-        FOR UPDATE OF u SKIP LOCKED
-      ),
+interface AccountBatch {
+  selected: number;
+  counts: Record<string, number>;
+  /** Accounts a batch timed out on, due and not set aside, remain after this batch. */
+  halvesLeft: boolean;
+}
+
+async function deleteBatch(ctx: JobContext, at: Date, batch: { pick: Pick; limit?: number }): Promise<AccountBatch> {
+  const {
+    rows: [row],
+    counts,
+  } = await countedDelete(
+    ctx,
+    sql`
+      WITH doomed AS (${candidates(at, batch.pick, batch.limit, true)}),
       deleted AS (
         DELETE FROM ${user.table} WHERE ${user.id} = ANY(ARRAY(SELECT id FROM doomed))
         RETURNING ${user.id} AS id, ${user.instant('deactivatedAt')} AS deactivated_at
-      )${erasedEvents(ctx)}
-      SELECT (SELECT count(*) FROM doomed) AS selected, (SELECT count(*) FROM deleted) AS users`),
-      ctx.db.execute(deletedRows),
-    ]),
+      ),
+      forgotten AS (DELETE FROM ${SLOW} WHERE user_id IN (SELECT id::text FROM deleted) RETURNING 1)${erasedEvents(ctx)}
+      SELECT (SELECT count(*) FROM doomed) AS selected, (SELECT count(*) FROM deleted) AS users,
+        EXISTS (SELECT 1 FROM ${SLOW} s JOIN ${user.table} lu ON ${idText('lu')} = s.user_id
+                WHERE s.set_aside_at IS NULL AND ${due(at, 'lu')} AND s.user_id NOT IN (SELECT id::text FROM deleted)) AS halves_left`,
+  );
+  return { selected: num(row?.selected), counts, halvesLeft: row?.halves_left === true || row?.halves_left === 't' };
+}
+
+/**
+ * Sends `statement` in one batch (one request, one transaction) bounded by STATEMENT_TIMEOUT_MS,
+ * and counts per table every row its transaction deleted, cascades included, from
+ * pg_stat_xact_user_tables read around it. A timeout is not retried as it was: the caller decides.
+ */
+async function countedDelete(
+  ctx: JobContext,
+  statement: SQL,
+): Promise<{ rows: Record<string, unknown>[]; counts: Record<string, number> }> {
+  const deletedRows = sql`
+    SELECT relname, n_tup_del FROM pg_stat_xact_user_tables
+    WHERE schemaname = ${APP.schema} AND relname IN ${[...COUNTED.keys()]}`;
+  const [, before, result, after] = await ctx.budget.request(
+    () =>
+      ctx.db.batch([
+        statementTimeout(ctx),
+        // The counters may also hold earlier transactions of this connection not yet flushed to the
+        // statistics collector; the difference across our delete is exactly ours.
+        ctx.db.execute(deletedRows),
+        ctx.db.execute(statement),
+        ctx.db.execute(deletedRows),
+      ]),
+    { mayRetry: (err) => !statementTimedOut(err) },
   );
   const counts: Record<string, number> = Object.fromEntries([...COUNTED.values()].map((k) => [k, 0]));
   const key = (row: Record<string, unknown>) => COUNTED.get(String(row.relname)) ?? String(row.relname);
   for (const row of after.rows) counts[key(row)] = num(row.n_tup_del);
   for (const row of before.rows) counts[key(row)] = (counts[key(row)] ?? 0) - num(row.n_tup_del);
-  return { selected: num(deleted.rows[0]?.selected), counts };
+  return { rows: result.rows, counts };
+}
+
+/** Chats in the first step of an account deleted in steps; halved after each step that times out. */
+export const STEP_CHATS = 64;
+
+/**
+ * One account deleted in steps, for an operator (`--account <id>`): an account set aside because
+ * even alone its deletion outlasts STATEMENT_TIMEOUT_MS. Each step is one batch: it locks the user
+ * (and re-checks it is due, so a reactivation in flight or done stops the steps: its data is kept)
+ * and deletes up to `chat_step` of its chats with their cascade; once it has none, the same step
+ * deletes the user with the rest (and records its erasure event). A step that times out halves
+ * `chat_step`, kept in the account's slow_accounts row so the next run starts there; a single chat
+ * that cannot be deleted in time fails the run, naming it.
+ */
+async function deleteInSteps(ctx: JobContext, at: Date, id: string): Promise<JobOutcome> {
+  if (ctx.dryRun) throw new Error('an account deleted in steps has no dry run');
+  const chat = APP.role('chat');
+  const counts: Record<string, number> = {};
+  let done = false;
+  const more = await inBatches(ctx.budget, BATCH_COST, async () => {
+    const step = sql`(SELECT chat_step FROM ${SLOW} WHERE user_id = ${id})`;
+    let row: Record<string, unknown> | undefined;
+    try {
+      const result = await countedDelete(
+        ctx,
+        sql`
+        WITH target AS (
+          SELECT u.${user.id} AS id FROM ${user.table} u WHERE u.${user.id} = ${id} AND ${due(at, 'u')}
+          FOR UPDATE OF u SKIP LOCKED
+        ),
+        doomed_chats AS (
+          SELECT c.${chat.id} AS id FROM ${chat.table} c WHERE c.${chat.col('userId')} IN (SELECT id FROM target)
+          ORDER BY c.${chat.id} LIMIT coalesce(${step}, ${STEP_CHATS})
+          FOR UPDATE OF c
+        ),
+        deleted_chats AS (DELETE FROM ${chat.table} WHERE ${chat.id} = ANY(ARRAY(SELECT id FROM doomed_chats)) RETURNING 1),
+        doomed AS (SELECT id FROM target WHERE NOT EXISTS (SELECT 1 FROM doomed_chats)),
+        deleted AS (
+          DELETE FROM ${user.table} WHERE ${user.id} = ANY(ARRAY(SELECT id FROM doomed))
+          RETURNING ${user.id} AS id, ${user.instant('deactivatedAt')} AS deactivated_at
+        ),
+        forgotten AS (DELETE FROM ${SLOW} WHERE user_id IN (SELECT id::text FROM deleted) RETURNING 1)${erasedEvents(ctx)}
+        SELECT (SELECT count(*) FROM target) AS target, (SELECT count(*) FROM doomed_chats) AS chats,
+               (SELECT count(*) FROM deleted) AS users, (SELECT min(id::text) FROM doomed_chats) AS first_chat`,
+      );
+      addCounts(counts, result.counts);
+      row = result.rows[0];
+    } catch (err) {
+      if (!statementTimedOut(err)) throw err;
+      const [halved] = (
+        await ctx.budget.request(() =>
+          ctx.db.execute(sql`
+          INSERT INTO ${SLOW} (user_id, batch_size, set_aside_at, run_id, last_error, chat_step)
+          VALUES (${id}, 1, now(), ${ctx.runId}, 'deleted in steps: a step timed out', ${STEP_CHATS / 2})
+          ON CONFLICT (user_id) DO UPDATE SET chat_step = coalesce(${SLOW}.chat_step, ${STEP_CHATS}) / 2,
+            timed_out_at = now(), run_id = EXCLUDED.run_id
+          RETURNING chat_step`),
+        )
+      ).rows;
+      if (num(halved?.chat_step) === 0) {
+        throw new Error(
+          `account ${id}: one chat (its first by id) cannot be deleted within STATEMENT_TIMEOUT_MS ` +
+            `(${ctx.config.statementTimeoutMs} ms), even alone; delete its messages first, or raise STATEMENT_TIMEOUT_MS`,
+        );
+      }
+      return true;
+    }
+    if (num(row?.target) === 0) {
+      throw new Error(
+        `account ${id} is not due for deletion: no such user, not deactivated more than ${ctx.config.accountRetentionDays} days ` +
+          `ago, held by a RESTRICT key, or its reactivation is in flight`,
+      );
+    }
+    done = num(row?.users) > 0;
+    return !done;
+  });
+  return { counts, more: more && !done };
 }
 
 /**
@@ -202,31 +409,59 @@ function erasedEvents(ctx: JobContext): SQL {
       )`;
 }
 
-/** The dry run: what the batches would delete, counted per role the app has. */
+/** The dry run: what the batches would delete (set-aside accounts left out), counted per role the app has. */
 async function countStaleAccounts(ctx: JobContext, cutoff: Date) {
-  const parts: SQL[] = [sql`(SELECT count(*) FROM stale) AS users`];
-  if (APP.has('project')) {
-    const p = APP.role('project');
-    parts.push(sql`(SELECT count(*) FROM ${p.table} WHERE ${p.col('userId')} IN (SELECT id FROM stale)) AS projects`);
-  }
-  parts.push(sql`(SELECT count(*) FROM stale_chats) AS chats`, sql`(SELECT count(*) FROM stale_messages) AS messages`);
-  if (APP.has('attachment')) {
-    const a = APP.role('attachment');
-    parts.push(sql`(SELECT count(*) FROM ${a.table} WHERE ${a.col('userId')} IN (SELECT id FROM stale)) AS attachments`);
-  }
-  if (APP.has('messageSource')) {
-    const m = APP.role('messageSource');
-    parts.push(sql`(SELECT count(*) FROM ${m.table} WHERE ${m.col('messageId')} IN (SELECT id FROM stale_messages)) AS message_sources`);
-  }
-  const chat = APP.role('chat');
-  const message = APP.role('message');
   const result = await ctx.budget.request(() =>
     ctx.db.execute(sql`
-    WITH stale AS (SELECT u.${user.id} AS id FROM ${user.table} u WHERE ${deactivatedBefore(cutoff, 'u')} AND ${unblocked('u')}),
-    stale_chats AS (SELECT ${chat.id} AS id FROM ${chat.table} WHERE ${chat.col('userId')} IN (SELECT id FROM stale)),
-    stale_messages AS (SELECT ${message.id} AS id FROM ${message.table} WHERE ${message.col('chatId')} IN (SELECT id FROM stale_chats))
-    SELECT ${sql.join(parts, sql`, `)}`),
+    WITH ${sql.join(
+      [
+        sql`doomed_user AS (
+      SELECT u.${user.id} AS id FROM ${user.table} u
+      WHERE ${due(cutoff, 'u')}
+        AND NOT EXISTS (SELECT 1 FROM ${SLOW} s WHERE s.user_id = ${idText('u')} AND s.set_aside_at IS NOT NULL))`,
+        ...CASCADED.map(
+          ({ role, keys }) =>
+            sql`${sql.raw(`doomed_${role}`)} AS (SELECT ${APP.role(role).id} AS id FROM ${APP.role(role).table}
+      WHERE ${sql.join(
+        keys.map((k) => sql`${sql.raw(`"${k.column.replaceAll('"', '""')}"`)} IN (SELECT id FROM ${sql.raw(`doomed_${k.from}`)})`),
+        sql` OR `,
+      )})`,
+        ),
+      ],
+      sql`,
+    `,
+    )}
+    SELECT ${sql.join(
+      ['user' as Role, ...CASCADED.map((c) => c.role)].map(
+        (r) => sql`(SELECT count(*) FROM ${sql.raw(`doomed_${r}`)}) AS ${sql.raw(COUNT_KEYS[r])}`,
+      ),
+      sql`, `,
+    )}`),
   );
   const row = result.rows[0] ?? {};
-  return Object.fromEntries(Object.entries(row).map(([k, v]) => [k, num(v)]));
+  const counts: Record<string, number> = Object.fromEntries(ACCOUNT_ROLES.map((r) => [COUNT_KEYS[r], 0]));
+  for (const [k, v] of Object.entries(row)) counts[k] = num(v);
+  return counts;
 }
+
+/**
+ * The dry run follows the same cascades the batch's DELETE sets off: per mapped role, in an order
+ * where a parent comes first, the rows whose `ON DELETE CASCADE` key points at a doomed row of
+ * its parent role (a chat in a doomed project, an upload in a doomed chat, …). So its counts are
+ * the run's, not a guess from owner columns.
+ */
+const CASCADED: Array<{ role: Role; keys: Array<{ column: string; from: Role }> }> = (() => {
+  const byTable = new Map<string, Role>([[user.name, 'user']]);
+  const out: Array<{ role: Role; keys: Array<{ column: string; from: Role }> }> = [];
+  for (const role of ['project', 'chat', 'message', 'attachment', 'messageSource'] as const) {
+    if (!APP.has(role)) continue;
+    const table = APP.role(role).name;
+    const keys = [...APP.map.relations, ...APP.map.userReferences]
+      .filter((r) => r.table === table && r.onDelete === 'CASCADE' && r.columns.length === 1 && byTable.has(r.references))
+      .map((r) => ({ column: r.columns[0]!, from: byTable.get(r.references)! }));
+    const unique = [...new Map(keys.map((k) => [`${k.column}/${k.from}`, k])).values()];
+    if (unique.length > 0) out.push({ role, keys: unique });
+    byTable.set(table, role);
+  }
+  return out;
+})();

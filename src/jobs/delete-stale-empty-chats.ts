@@ -20,6 +20,17 @@ const message = APP.role('message');
 const noMessage = (chatId: SQL) => sql`NOT EXISTS (SELECT 1 FROM ${message.table} m WHERE m.${message.col('chatId')} = ${chatId})`;
 /** Files uploaded to a chat and not yet sent, in a layout whose attachments table has a chat column. */
 const chatAttachments = APP.has('attachment') && APP.role('attachment').has('chatId') ? APP.role('attachment') : undefined;
+/**
+ * A file uploaded to a chat that stayed empty but sent with a message of another chat (the older
+ * layout's attachments row keeps the draft's chat id and gains the message's): the chat's cascade
+ * would take a file a live message names. Such a chat is not deleted (its row leaves the list,
+ * healed, so it cannot hold the head of the index); it goes with its user.
+ */
+const keepsSentFiles = (chatId: SQL) =>
+  chatAttachments && chatAttachments.has('messageId')
+    ? sql`AND NOT EXISTS (SELECT 1 FROM ${chatAttachments.table} a
+          WHERE a.${chatAttachments.col('chatId')} = ${chatId} AND a.${chatAttachments.col('messageId')} IS NOT NULL)`
+    : sql``;
 const countAttachments = (chatIds: SQL) =>
   chatAttachments
     ? sql`(SELECT count(*) FROM ${chatAttachments.table} a WHERE a.${chatAttachments.col('chatId')} = ANY(ARRAY(${chatIds})))`
@@ -80,7 +91,7 @@ async function deleteBatch(ctx: JobContext, cutoff: Date, limit: number): Promis
     ),
     deleted AS (
       DELETE FROM ${chat.table} c
-      WHERE c.${chat.id} = ANY(ARRAY(SELECT id FROM doomed)) AND ${noMessage(sql`c.${chat.id}`)}
+      WHERE c.${chat.id} = ANY(ARRAY(SELECT id FROM doomed)) AND ${noMessage(sql`c.${chat.id}`)} ${keepsSentFiles(sql`c.${chat.id}`)}
       RETURNING c.${chat.id} AS id
     ),
     healed AS (
@@ -102,7 +113,7 @@ async function countStaleEmptyChats(ctx: JobContext, cutoff: Date) {
     WITH stale AS (
       SELECT e.chat_id AS id FROM spacerr_jobs.empty_chats e
       WHERE e.created_at < ${cutoff}
-        AND ${noMessage(sql`e.chat_id`)}
+        AND ${noMessage(sql`e.chat_id`)} ${keepsSentFiles(sql`e.chat_id`)}
     )
     SELECT (SELECT count(*) FROM stale) AS chats, ${countAttachments(sql`SELECT id FROM stale`)} AS attachments`),
   );

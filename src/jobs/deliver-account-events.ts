@@ -75,7 +75,7 @@ async function run(ctx: JobContext): Promise<JobOutcome> {
         return deliver(target, event, sentAt);
       }),
     );
-    await recordAttempts(ctx, results);
+    await recordAttempts(ctx, claimed, results);
     const delivered = results.filter((r) => r.ok).length;
     addCounts(counts, { delivered, failed: results.length - delivered });
     return claimed.length >= posts;
@@ -90,7 +90,7 @@ async function run(ctx: JobContext): Promise<JobOutcome> {
  * before recording its attempts leaves the events for a later run, and SKIP LOCKED keeps two
  * runs from claiming the same event.
  */
-async function claim(ctx: JobContext, limit: number, first: boolean): Promise<[Record<string, number>, AccountEvent[]]> {
+async function claim(ctx: JobContext, limit: number, first: boolean): Promise<[Record<string, number>, ClaimedEvent[]]> {
   const claimSql = sql`
     WITH due AS (
       SELECT id FROM spacerr_jobs.account_events
@@ -101,10 +101,10 @@ async function claim(ctx: JobContext, limit: number, first: boolean): Promise<[R
     )
     UPDATE spacerr_jobs.account_events e SET next_attempt_at = now() + make_interval(secs => ${CLAIM_SECONDS})
     FROM due WHERE e.id = due.id
-    RETURNING e.id, e.type, ${iso(sql`e.created_at`)} AS timestamp, e.data`;
+    RETURNING e.id, e.type, ${iso(sql`e.created_at`)} AS timestamp, e.data, e.attempts, e.next_attempt_at::text AS claimed_until`;
   if (!first) {
     const claimed = await ctx.budget.request(() => ctx.db.execute(claimSql));
-    return [{}, claimed.rows as unknown as AccountEvent[]];
+    return [{}, claimed.rows as unknown as ClaimedEvent[]];
   }
   const [notices, pruned, claimed] = await ctx.budget.request(() =>
     ctx.db.batch([
@@ -120,7 +120,13 @@ async function claim(ctx: JobContext, limit: number, first: boolean): Promise<[R
     ]),
   );
   const recorded = { notices: num(notices.rows[0]?.notices), pruned: num(pruned.rows[0]?.pruned) };
-  return [recorded, claimed.rows as unknown as AccountEvent[]];
+  return [recorded, claimed.rows as unknown as ClaimedEvent[]];
+}
+
+/** An event as claimed: its attempts and the next_attempt_at the claim set are the claim's token. */
+interface ClaimedEvent extends AccountEvent {
+  attempts: number;
+  claimed_until: string;
 }
 
 const user = APP.role('user');
@@ -129,10 +135,14 @@ const user = APP.role('user');
  * Records `account.deletion_scheduled` for every deactivated user that the account job's next
  * runs within DELETION_NOTICE_DAYS will delete, once per deactivation (a reactivated user, whose
  * deactivated_at is NULL, is not selected; one who deactivates again has a new deactivated_at).
- * `FOR KEY SHARE SKIP LOCKED`: a user the account job is deleting right now (its batch holds the
- * row FOR UPDATE) is skipped, and one it deleted after our snapshot is no longer returned, so a
- * notice is never recorded for an account already erased. KEY SHARE does not block the app's
- * UPDATE of deactivated_at. Index: users_deactivated_at_idx (partial), account_events_once_idx.
+ * `FOR SHARE SKIP LOCKED`: a user the account job is deleting right now (its batch holds the row
+ * FOR UPDATE) is skipped, and one it deleted after our snapshot is no longer returned, so a notice
+ * is never recorded for an account already erased. A user whose row an uncommitted UPDATE holds (a
+ * reactivation in flight: `deactivated_at = NULL`) is skipped too, and re-checked by the next run;
+ * one reactivated after our snapshot is re-read at the lock and no longer matches. (FOR KEY SHARE,
+ * used before, does not conflict with an UPDATE, so it recorded the notice of a user being
+ * reactivated.) The price: an UPDATE of a selected user row waits for this one statement.
+ * Index: users_deactivated_at_idx (partial), account_events_once_idx.
  */
 function recordNotices(ctx: JobContext): SQL | undefined {
   const account = deleteStaleDeactivatedAccounts;
@@ -154,7 +164,7 @@ function recordNotices(ctx: JobContext): SQL | undefined {
             AND e.type = 'account.deletion_scheduled')
       ORDER BY u.${user.col('deactivatedAt')}
       LIMIT ${NOTICES_PER_RUN}
-      FOR KEY SHARE OF u SKIP LOCKED
+      FOR SHARE OF u SKIP LOCKED
     ),
     scheduled AS (
       SELECT s.id, s.deactivated_at, s.deactivated_at + ${retention} AS delete_after,
@@ -176,10 +186,21 @@ function recordNotices(ctx: JobContext): SQL | undefined {
 
 /**
  * One request for the batch's outcomes: delivered, or attempts + 1 with the error and backoff
- * (1 min · 2^attempts, at most 6 h), parked at ACCOUNT_EVENTS_MAX_ATTEMPTS.
+ * (1 min · 2^attempts, at most 6 h), parked at ACCOUNT_EVENTS_MAX_ATTEMPTS. Each event is written
+ * only as it was claimed (the same attempts, the next_attempt_at the claim set), and writing it
+ * changes attempts: when this request committed but its reply was lost, the retry finds no event
+ * as claimed and changes nothing, so one attempt counts once. An event an operator requeued
+ * meanwhile is left as requeued.
  */
-async function recordAttempts(ctx: JobContext, results: Awaited<ReturnType<typeof deliver>>[]) {
-  const rows = results.map((r) => ({ id: r.id, ok: r.ok, error: r.ok ? null : r.error.slice(0, 500) }));
+async function recordAttempts(ctx: JobContext, claims: ClaimedEvent[], results: Awaited<ReturnType<typeof deliver>>[]) {
+  const claimOf = new Map(claims.map((c) => [c.id, c]));
+  const rows = results.map((r) => ({
+    id: r.id,
+    ok: r.ok,
+    error: r.ok ? null : r.error.slice(0, 500),
+    attempts: claimOf.get(r.id)?.attempts,
+    claimed_until: claimOf.get(r.id)?.claimed_until,
+  }));
   await ctx.budget.request(() =>
     ctx.db.execute(sql`
     UPDATE spacerr_jobs.account_events e SET
@@ -189,8 +210,8 @@ async function recordAttempts(ctx: JobContext, results: Awaited<ReturnType<typeo
       next_attempt_at = CASE WHEN r.ok THEN e.next_attempt_at
                              ELSE now() + make_interval(secs => least(60 * power(2, e.attempts), 21600)) END,
       parked_at = CASE WHEN NOT r.ok AND e.attempts + 1 >= ${ctx.config.accountEventsMaxAttempts} THEN now() END
-    FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS r(id text, ok boolean, error text)
-    WHERE e.id = r.id`),
+    FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS r(id text, ok boolean, error text, attempts int, claimed_until timestamptz)
+    WHERE e.id = r.id AND e.attempts = r.attempts AND e.next_attempt_at = r.claimed_until`),
   );
 }
 

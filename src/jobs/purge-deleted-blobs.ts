@@ -3,6 +3,8 @@
  * A key leaves the outbox only after R2 confirmed its deletion (deleting a key that is already gone
  * succeeds in R2). An R2 failure leaves the rows with attempts + 1, last_error and a backed-off
  * next_attempt_at; after BLOB_MAX_ATTEMPTS a row is parked and shown as needing attention.
+ * Every write after the claim applies to a row only as it was claimed, so a request repeated after
+ * its reply was lost (it committed) changes nothing the second time.
  */
 import { type SQL, sql } from 'drizzle-orm';
 import { APP } from '../app-map/app';
@@ -92,6 +94,8 @@ interface Claimed {
   live: boolean;
   /** The row's enqueued_at as claimed, as text (exact to the microsecond). */
   enqueued: string;
+  /** The next_attempt_at the claim set (now() + CLAIM_SECONDS), as text: with `attempts`, the claim's token. */
+  claimed_until: string;
 }
 
 async function purgeBatch(ctx: JobContext, size: BatchSize): Promise<Batch> {
@@ -109,7 +113,7 @@ async function purgeBatch(ctx: JobContext, size: BatchSize): Promise<Batch> {
       )
       UPDATE spacerr_jobs.blob_deletions b SET next_attempt_at = now() + make_interval(secs => ${CLAIM_SECONDS})
       FROM due WHERE b.id = due.id
-      RETURNING b.id, b.blob_key, b.attempts, b.enqueued_at::text AS enqueued, ${liveKey(sql`b.blob_key`)} AS live`),
+      RETURNING b.id, b.blob_key, b.attempts, b.enqueued_at::text AS enqueued, b.next_attempt_at::text AS claimed_until, ${liveKey(sql`b.blob_key`)} AS live`),
     );
     const rows = claimed.rows as unknown as Claimed[];
     return { rows, full: rows.length >= limit };
@@ -126,7 +130,7 @@ async function purgeBatch(ctx: JobContext, size: BatchSize): Promise<Batch> {
       await ctx.blobs.delete(chunk.map((r) => r.blob_key));
     } catch (err) {
       const confirmed = [...rows.filter((r) => r.live), ...dead.slice(0, done)];
-      await settleFailure(ctx, { confirmed, failed: ids(chunk), untried: ids(dead.slice(done + R2_DELETE_MAX_KEYS)) }, err);
+      await settleFailure(ctx, { confirmed, failed: chunk, untried: dead.slice(done + R2_DELETE_MAX_KEYS) }, err);
       throw new BlobDeleteError(`R2 delete of ${chunk.length} keys failed: ${errorText(err)}`, { cause: err });
     }
   }
@@ -137,10 +141,6 @@ async function purgeBatch(ctx: JobContext, size: BatchSize): Promise<Batch> {
   };
 }
 
-function ids(rows: Claimed[]): number[] {
-  return rows.map((r) => num(r.id));
-}
-
 /**
  * Removes the claimed rows from the outbox, each only as it was claimed: a row the app re-armed
  * meanwhile (its key deleted again: a new object under a reused key) has a new enqueued_at and
@@ -148,13 +148,27 @@ function ids(rows: Claimed[]): number[] {
  */
 function confirm(rows: Claimed[]): SQL {
   return sql`DELETE FROM spacerr_jobs.blob_deletions b
-    USING unnest(${`{${rows.map((r) => r.id).join(',')}}`}::bigint[], ${`{${rows.map((r) => `"${r.enqueued}"`).join(',')}}`}::timestamptz[]) AS c(id, enqueued_at)
+    USING unnest(${pgArray(rows.map((r) => r.id))}::bigint[], ${pgArray(rows.map((r) => r.enqueued))}::timestamptz[]) AS c(id, enqueued_at)
     WHERE b.id = c.id AND b.enqueued_at = c.enqueued_at`;
 }
 
-/** `ANY('{1,2,…}')`: up to 10,000 ids as one parameter rather than one parameter each. */
-function anyId(list: number[]): SQL {
-  return sql`ANY(${`{${list.join(',')}}`}::bigint[])`;
+/**
+ * The claimed rows that are still as this claim left them: the same attempts, and the
+ * next_attempt_at the claim set. Writing an attempt's outcome changes attempts, so a request that
+ * committed and is sent again (its reply was lost) finds no row as claimed and changes nothing: a
+ * failed call counts once, however often its recording is retried. A row the app re-armed, or an
+ * operator requeued, meanwhile (next_attempt_at = now()) is no longer as claimed either, and is
+ * left as they made it. Binds `c` (with `c.id`) for the statement's FROM and `b` for the row.
+ */
+function asClaimed(rows: Claimed[]): SQL {
+  return sql`unnest(${pgArray(rows.map((r) => r.id))}::bigint[], ${pgArray(rows.map((r) => r.attempts))}::int[],
+                    ${pgArray(rows.map((r) => r.claimed_until))}::timestamptz[]) AS c(id, attempts, claimed_until)`;
+}
+const matchesClaim = sql`b.id = c.id AND b.attempts = c.attempts AND b.next_attempt_at = c.claimed_until`;
+
+/** A Postgres array literal as one parameter (up to 10,000 values rather than one parameter each). */
+function pgArray(values: Array<string | number>): string {
+  return `{${values.map((v) => `"${v}"`).join(',')}}`;
 }
 
 /**
@@ -162,19 +176,21 @@ function anyId(list: number[]): SQL {
  * the keys R2 already deleted (and the reused keys) leave the outbox; the failed call's rows get
  * attempts + 1, the error and an exponential backoff (1 min · 2^attempts, at most 6 h), parked at
  * the max; the rows whose call was never made are due again at once, their attempts untouched.
+ * Each UPDATE touches a row only as claimed (`asClaimed`): the request is safe to repeat.
  */
-async function settleFailure(ctx: JobContext, rows: { confirmed: Claimed[]; failed: number[]; untried: number[] }, err: unknown) {
+async function settleFailure(ctx: JobContext, rows: { confirmed: Claimed[]; failed: Claimed[]; untried: Claimed[] }, err: unknown) {
   await ctx.budget.request(() =>
     ctx.db.batch([
       ctx.db.execute(confirm(rows.confirmed)),
       ctx.db.execute(sql`
-      UPDATE spacerr_jobs.blob_deletions SET
-        attempts = attempts + 1,
+      UPDATE spacerr_jobs.blob_deletions b SET
+        attempts = b.attempts + 1,
         last_error = ${errorText(err).slice(0, 500)},
-        next_attempt_at = now() + make_interval(secs => least(60 * power(2, attempts), 21600)),
-        parked_at = CASE WHEN attempts + 1 >= ${ctx.config.blobMaxAttempts} THEN now() END
-      WHERE id = ${anyId(rows.failed)}`),
-      ctx.db.execute(sql`UPDATE spacerr_jobs.blob_deletions SET next_attempt_at = now() WHERE id = ${anyId(rows.untried)}`),
+        next_attempt_at = now() + make_interval(secs => least(60 * power(2, b.attempts), 21600)),
+        parked_at = CASE WHEN b.attempts + 1 >= ${ctx.config.blobMaxAttempts} THEN now() END
+      FROM ${asClaimed(rows.failed)} WHERE ${matchesClaim}`),
+      ctx.db.execute(sql`UPDATE spacerr_jobs.blob_deletions b SET next_attempt_at = now()
+      FROM ${asClaimed(rows.untried)} WHERE ${matchesClaim}`),
     ]),
   );
 }

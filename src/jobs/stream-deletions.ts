@@ -3,6 +3,11 @@
  * Redis (filled by a trigger on chats). Shared by the account job, which cleans up after the
  * chats it just deleted, and the stream-cleanup job, which catches every other deletion.
  * Redis first, then the queue rows: if Redis fails, the rows stay for the next run.
+ *
+ * The two can drain at once (the account job's chain and the sweep), read the same rows and both
+ * remove their Redis state (a no-op the second time). Each counts only the rows its own DELETE
+ * removed (RETURNING): of two DELETEs of one row, the second waits for the first and then finds
+ * it gone (READ COMMITTED), so a row is counted by one drain only.
  */
 import { inArray, sql } from 'drizzle-orm';
 import { streamDeletions } from '../db/schema';
@@ -31,8 +36,10 @@ export async function drainStreamDeletions(ctx: JobContext): Promise<{ counts: R
       if (rows.length === 0) return { full: false };
       const ids = rows.map((r) => r.chatId);
       counts.redis_streams += await ctx.budget.request(() => removeChatStreams(ctx.redis, ids));
-      await ctx.budget.request(() => ctx.db.delete(streamDeletions).where(inArray(streamDeletions.chatId, ids)));
-      counts.stream_deletions += ids.length;
+      const removed = await ctx.budget.request(() =>
+        ctx.db.delete(streamDeletions).where(inArray(streamDeletions.chatId, ids)).returning({ chatId: streamDeletions.chatId }),
+      );
+      counts.stream_deletions += removed.length;
       return { full: rows.length === limit };
     });
     return full;

@@ -61,14 +61,16 @@ export class Budget {
    * reached) is retried after 200 ms, then 400 ms, if budget and time remain; anything else, or
    * the last failure, is thrown. Every statement the jobs send is safe to repeat: a batch whose
    * reply was lost either committed (and its rows are gone) or did not (and they are picked again).
+   * `mayRetry` can refuse another try of a failure the caller handles itself (a timed-out batch
+   * is retried smaller, never as it was).
    */
-  request<T>(send: () => Promise<T>): Promise<T> {
+  request<T>(send: () => Promise<T>, opts: { mayRetry?: (err: unknown) => boolean } = {}): Promise<T> {
     return retryTransient(
       () => {
         this.spend();
         return send();
       },
-      { attempts: MAX_ATTEMPTS, sleep: this.#sleep, mayRetry: () => this.canAfford(1) },
+      { attempts: MAX_ATTEMPTS, sleep: this.#sleep, mayRetry: (err) => this.canAfford(1) && (opts.mayRetry?.(err) ?? true) },
     );
   }
 }

@@ -30,6 +30,8 @@ export interface JobContext extends JobDeps, AsOf {
   dryRun: boolean;
   /** This run's id, as job_runs records it (events name the run that deleted a user). */
   runId: string;
+  /** For a job with `target`: the one item this run is for (an operator's run), else undefined. */
+  target?: string | undefined;
 }
 
 export interface JobOutcome {
@@ -85,6 +87,12 @@ export interface JobDeclaration<Name extends string = string, F extends string =
    * a fresh count of attempts, `RETURNING 1` per row (POST /api/internal/jobs/:job/requeue).
    */
   readonly requeue?: SQL;
+  /**
+   * For a job an operator can run for one item: the query parameter that names it
+   * (`POST /api/internal/jobs/:job?<param>=<id>`, `npm run job -- <job> --<param> <id>`); the run
+   * then has it as `ctx.target`, under the job's lock like any other run.
+   */
+  readonly target?: { readonly param: string; readonly meaning: string };
   run(ctx: JobContext): Promise<JobOutcome>;
 }
 

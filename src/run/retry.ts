@@ -5,7 +5,7 @@
 
 import { isTransient } from './transient';
 
-export { isTransient, timedOut } from './transient';
+export { isTransient, statementTimedOut, timedOut } from './transient';
 
 const BACKOFF_MS = 200;
 

@@ -41,6 +41,8 @@ export interface RunOptions {
   share?: number;
   /** Subrequests the caller spends after the run (sending a continuation), kept out of the budget. */
   reserve?: number;
+  /** The one item the run is for (a job with `target` only): an operator's run. */
+  target?: string;
 }
 
 export interface RunReport {
@@ -175,7 +177,8 @@ export async function runJob(job: Job, deps: JobDeps, config: Config, opts: RunO
     // The live schema must still be the mapped one, or the job's SQL could delete by a column that
     // means something else now: the run deletes nothing and fails, naming each difference.
     if (lock.differences.length > 0) throw new AppMapDriftError(lock.differences);
-    outcome = await job.run({ ...deps, config, budget, now: opts.now, dryRun: opts.dryRun, runId });
+    if (opts.target !== undefined && !job.target) throw new Error(`${job.name} runs for no single item`);
+    outcome = await job.run({ ...deps, config, budget, now: opts.now, dryRun: opts.dryRun, runId, target: opts.target });
     // Work left and nothing spent on it: the budget cannot afford one batch. Continuing such a
     // run would only repeat it; fail it so the misconfiguration shows.
     if (outcome.more && budget.used === 0) throw new BudgetTooSmallError(budget.limit, config, share);

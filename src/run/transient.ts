@@ -57,6 +57,15 @@ export function timedOut(err: unknown): boolean {
   return /(^|: )timeout$/.test(classifyFailure(err).kind);
 }
 
+/**
+ * True when the statement ran out of time: Postgres cancelled it (SQLSTATE 57014, query_canceled:
+ * `statement_timeout`, set inside the batch's transaction) or our own abort ended the request.
+ * Either way the transaction was rolled back, and the same statement would only time out again.
+ */
+export function statementTimedOut(err: unknown): boolean {
+  return timedOut(err) || classifyFailure(err).kind === 'SQLSTATE 57014';
+}
+
 /** The decision and what it rests on. */
 export function classifyFailure(err: unknown): Failure {
   if (!(err instanceof Error) && !isDomException(err)) return { transient: false, kind: 'not an error' };

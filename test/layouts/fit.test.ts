@@ -306,3 +306,30 @@ describe(`on the ${layout} layout, a chat whose primary key the app changes`, ()
     expect(await idsOf(db, 'chat')).toEqual([]);
   });
 });
+
+// Only where the shape exists: a layout whose attachments row keeps the chat it was uploaded to
+// and the message it was sent with (snake-plural). Spacerr's files are parts of the message.
+if (APP.has('attachment') && APP.role('attachment').has('messageId')) {
+  describe(`on the ${layout} layout, a file uploaded in a draft chat and sent in another`, () => {
+    it('is not taken by the empty-chat job with the draft: the draft stays, the file and its message too', async () => {
+      const e = await provisionEnv({ BATCH_TARGET_MS: '0' });
+      const db = testDb(e);
+      const now = new Date();
+      await seedUser(db, 'drafter', null);
+      await insertRow(db, 'chat', { id: 'draft', userId: 'drafter', createdAt: new Date(now.getTime() - DAY) });
+      await insertRow(db, 'chat', { id: 'sent-in', userId: 'drafter', createdAt: new Date(now.getTime() - DAY) });
+      await insertRow(db, 'message', { id: 'sent-in-m', chatId: 'sent-in' });
+      await insertRow(db, 'attachment', { id: 'moved', userId: 'drafter', chatId: 'draft', messageId: 'sent-in-m', blobKey: 'k-moved' });
+      await insertRow(db, 'chat', { id: 'plain-draft', userId: 'drafter', createdAt: new Date(now.getTime() - DAY) });
+
+      const dry = await runNamed(e, 'delete-stale-empty-chats', { now, dryRun: true });
+      const report = await runNamed(e, 'delete-stale-empty-chats', { now });
+
+      expect(report.counts).toMatchObject({ chats: 1, attachments: 0 });
+      expect(dry.counts).toEqual(report.counts);
+      expect(await idsOf(db, 'chat')).toEqual(['draft', 'sent-in']);
+      expect(await idsOf(db, 'attachment')).toEqual(['moved']);
+      expect(await queuedKeys(db)).toEqual([]);
+    });
+  });
+}

@@ -201,6 +201,7 @@ describe("the Worker's footprint on the app's schema", () => {
       'stream_deletions',
       'message_source_checks',
       'empty_chats',
+      'slow_accounts',
       '__drizzle_migrations',
     ]) {
       expect(worker).toContain(`relation ${table} r`);
@@ -317,6 +318,45 @@ describe('npm run doctor', () => {
   });
 });
 
+describe('npm run doctor on the data the message-source rules delete (contract §5.6)', () => {
+  it('warns with counts of sources without an attachment and of sources citing another message’s file; checks still pass', async () => {
+    const url = await database('doctor_sources');
+    await applyAppSchema(url);
+    await migrateDatabase(url, testMap());
+    const clean = await doctor(url);
+    expect(clean.code, clean.out).toBe(0);
+    expect(clean.out).not.toContain('message source(s)');
+
+    await withDb(url, async (c) => {
+      await c.query(`INSERT INTO users (id, email) VALUES ('u', 'u@x')`);
+      await c.query(`INSERT INTO chats (id, user_id) VALUES ('c', 'u')`);
+      await c.query(`INSERT INTO messages (id, chat_id, role) VALUES ('m1', 'c', 'user'), ('m2', 'c', 'assistant'), ('m3', 'c', 'user')`);
+      await c.query(`INSERT INTO attachments (id, user_id, chat_id, message_id, blob_key) VALUES ('a1', 'u', 'c', 'm1', 'blobs/a1')`);
+      // s1: the upload's own source. s2: the reply citing it. s3: stored without a file.
+      await c.query(
+        `INSERT INTO message_sources (id, message_id, attachment_id) VALUES ('s1', 'm1', 'a1'), ('s2', 'm2', 'a1'), ('s3', 'm1', NULL)`,
+      );
+    });
+    const r = await doctor(url);
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toMatch(/all \d+ checks passed/);
+    expect(r.out).toContain(
+      '! warning: "public"."message_sources": 1 message source(s) with attachment_id NULL; delete-orphaned-message-sources deletes every such row at its next run',
+    );
+    expect(r.out).toContain(
+      '! warning: "public"."message_sources": 1 message source(s) of another message than their attachment\'s message_id; each is deleted once its attachment is re-checked (moved to another message) (contract §5.6)',
+    );
+
+    // The file moves to another message: the trigger queues it, and the next run deletes both sources.
+    await withDb(url, (c) => c.query(`UPDATE attachments SET message_id = 'm3' WHERE id = 'a1'`));
+    const moved = await doctor(url);
+    expect(moved.code, moved.out).toBe(0);
+    expect(moved.out).toContain(
+      "2 message source(s) of another message than their attachment's message_id; each is deleted once its attachment is re-checked (moved to another message), and 2 of them are queued for that re-check now: the next run deletes them",
+    );
+  });
+});
+
 describe('a deployment of the legacy layout (Worker tables in public, chats.has_messages)', () => {
   it('moves to spacerr_jobs by migration, losing no outbox row, stream deletion, source check or run', async () => {
     const url = await database('legacy');
@@ -415,7 +455,7 @@ describe('a database migrated by the version before the app map (its drizzle/000
     const r = await doctor(url);
     expect(r.code, r.out).toBe(0);
     expect(r.out).toContain('✓ trigger spacerr_jobs_message_updated on messages');
-    expect(r.out).toContain('✓ schema spacerr_jobs at the latest migration, 0003_messages_moved');
+    expect(r.out).toContain('✓ schema spacerr_jobs at the latest migration, 0004_slow_accounts');
   });
 
   it('keeps its rows when migrated up to 0003, and ends with the new triggers only', async () => {

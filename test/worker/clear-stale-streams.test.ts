@@ -6,7 +6,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ACTIVE_STREAMS_KEY } from '../../src/redis/streams';
 import { seedAccount } from './seed';
-import { countRows, endpointStats, provisionEnv, runNamed, sql, type TestEnv, testDb, testRedis } from './support';
+import { countRows, endpointStats, provisionEnv, runNamed, Session, sql, type TestEnv, testDb, testRedis } from './support';
 
 const JOB = 'clear-stale-streams';
 const NOW = new Date('2026-11-01T12:00:00.000Z');
@@ -192,5 +192,50 @@ describe(JOB, () => {
     expect(await snapshot()).toEqual(before);
     expect(Object.keys(before.members)).toHaveLength(4);
     expect(await countRows(db, 'stream_deletions')).toBe(1);
+  });
+});
+
+describe('the stream queue drained by the account job and the sweep at once', () => {
+  it('counts each queued chat once across both drains, whichever deletes it', async () => {
+    const db = testDb(e);
+    // Three chats the app deleted (queued), and an account past retention whose batch queues its chat.
+    const app = await seedAccount(db, NOW, { id: 'app', chats: [1, 2, 3].map(() => ({ ageMinutes: 30, messages: 1 })) });
+    const gone = await seedAccount(db, NOW, { id: 'gone', deactivatedDaysAgo: 60, chats: [{ ageMinutes: 90_000, messages: 1 }] });
+    const chats = [...app.chatIds, ...gone.chatIds];
+    await addStreams(chats.map((id): [string, number] => [id, at(0)]));
+    await db.execute(sql`DELETE FROM chats WHERE user_id = 'app'`);
+    expect(await countRows(db, 'stream_deletions')).toBe(3);
+
+    // The test holds the queued rows: both drains read them and remove their Redis state, then
+    // each DELETE waits for the test's lock. Released only once Postgres shows both waiting.
+    const holder = await Session.open(e);
+    const watch = await Session.open(e);
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT chat_id FROM spacerr_jobs.stream_deletions FOR UPDATE');
+      const runs = Promise.all([runNamed(e, 'delete-stale-deactivated-accounts', { now: NOW }), runNamed(e, JOB, { now: NOW })]);
+      let settled = false;
+      void runs.finally(() => (settled = true)).catch(() => {});
+      for (let i = 0; ; i++) {
+        if (settled || i > 2000) throw new Error('the two drains did not both wait for the held rows');
+        const [row] = await watch.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity
+           WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ILIKE 'delete from "spacerr_jobs"."stream_deletions"%'`,
+        );
+        if (row?.n === 2) break;
+      }
+      await holder.query('COMMIT');
+      const [account, sweep] = await runs;
+      expect(account).toMatchObject({ status: 'succeeded', counts: { users: 1, chats: 1 } });
+      expect(sweep.status).toBe('succeeded');
+      // Each counts what its own DELETE removed: together, every queued chat once.
+      expect((account.counts.stream_deletions ?? 0) + (sweep.counts.stream_deletions ?? 0)).toBe(4);
+      expect((account.counts.redis_streams ?? 0) + (sweep.counts.redis_streams ?? 0)).toBe(4);
+    } finally {
+      await holder.close();
+      await watch.close();
+    }
+    expect(await countRows(db, 'stream_deletions')).toBe(0);
+    expect(await snapshot()).toEqual({ members: {}, strings: [] });
   });
 });

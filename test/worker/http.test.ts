@@ -120,6 +120,10 @@ describe('routes', () => {
     ['DELETE on the list', 'DELETE', '/api/internal/jobs', 405],
     ['dryRun=yes', 'GET', '/api/internal/jobs/delete-stale-empty-chats?dryRun=yes', 400],
     ['dryRun twice', 'GET', '/api/internal/jobs/delete-stale-empty-chats?dryRun=1&dryRun=0', 400],
+    ['account on a job with no single item', 'POST', '/api/internal/jobs/delete-stale-empty-chats?account=u', 400],
+    ['account twice', 'POST', '/api/internal/jobs/delete-stale-deactivated-accounts?account=u&account=v', 400],
+    ['account empty', 'POST', '/api/internal/jobs/delete-stale-deactivated-accounts?account=', 400],
+    ['account with dryRun', 'POST', '/api/internal/jobs/delete-stale-deactivated-accounts?account=u&dryRun=1', 400],
   ])('%s → %s %s answers %i with the internal headers', async (_n, method, path, status) => {
     const res = await call(path, authed({ method }));
     expect(res.status).toBe(status);

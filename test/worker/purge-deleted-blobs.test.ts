@@ -6,7 +6,7 @@ import { env } from 'cloudflare:workers';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/http/app';
 import { seedAccount } from './seed';
-import { countRows, provisionEnv, q, runNamed, sql, type TestEnv, testDb } from './support';
+import { countRows, provisionEnv, q, runNamed, setFault, sql, type TestEnv, testDb } from './support';
 
 const JOB = 'purge-deleted-blobs';
 const AUTH = { Authorization: 'Bearer test-cron-secret-0123456789' };
@@ -200,6 +200,29 @@ describe(JOB, () => {
     expect(after).toMatchObject({ status: 'succeeded', counts: { blobs: 1, blob_deletions: 1 } });
     expect(after.alarms).toBeUndefined();
     expect(await present(s.blobKeys)).toEqual([]);
+  });
+
+  it('counts a failed R2 call once when the request recording it committed and its reply was lost', async () => {
+    // Two attempts park a row: counted twice, one failure would park it.
+    e = await provisionEnv({ BLOBS: r2.binding, BLOB_MAX_ATTEMPTS: '2' });
+    const db = testDb(e);
+    const s = await seedAccount(db, NOW, { id: t('u'), chats: [{ ageMinutes: 5, attachments: 3 }] });
+    await putAll(s.blobKeys);
+    await db.execute(sql`DELETE FROM attachments`);
+    r2.state.failing = true;
+    // Request 1 takes the lock, 2 claims; the R2 call fails; 3 records the failure: it commits,
+    // its reply is lost, and the Worker sends it again.
+    await setFault(e, 'neon', 'commit-then-drop', { afterRequests: 2, count: 1 });
+
+    const report = await runNamed(e, JOB, { now: NOW });
+
+    expect(report).toMatchObject({ status: 'failed', subrequests: 6 }); // lock, claim, R2, record twice, finish
+    const rows = await outbox();
+    expect(rows.map(({ attempts, parked, last_error }) => ({ attempts, parked, last_error }))).toEqual(
+      s.blobKeys.map(() => ({ attempts: 1, parked: false, last_error: 'R2 is down (simulated)' })),
+    );
+    for (const r of rows) expect(r.due_in_s).toBeGreaterThan(30); // the first backoff (one minute), not the second
+    expect(report.alarms).toBeUndefined();
   });
 
   it('queues a parked key afresh when its attachment comes back and is deleted again', async () => {

@@ -5,7 +5,7 @@
  */
 import { env } from 'cloudflare:workers';
 import { type SQL, sql } from 'drizzle-orm';
-import { inject } from 'vitest';
+import { expect, inject, type MockInstance } from 'vitest';
 import { createDb, type Db } from '../../src/db/client';
 import { fromEnv } from '../../src/deps';
 import { isEnabled } from '../../src/run/job';
@@ -132,7 +132,35 @@ export async function countRows(db: Db, table: string): Promise<number> {
 }
 
 /** The Worker's tables live in its own schema; the app's in public. Nothing relies on a search_path. */
-const WORKER_TABLES = new Set(['job_runs', 'blob_deletions', 'stream_deletions', 'message_source_checks', 'empty_chats']);
+const WORKER_TABLES = new Set(['job_runs', 'blob_deletions', 'stream_deletions', 'message_source_checks', 'empty_chats', 'slow_accounts']);
 function qualified(table: string): string {
   return WORKER_TABLES.has(table) ? `spacerr_jobs.${table}` : table;
+}
+
+/** The run is recorded failed with its error, and logged once at error level (`errors`: a spy on console.error). */
+export async function expectRecordedFailure(e: TestEnv, errors: MockInstance, report: RunReport, error: RegExp) {
+  expect(report).toMatchObject({ status: 'failed', error: expect.stringMatching(error) });
+  const [row] = await q<{ status: string; error: string }>(
+    testDb(e),
+    sql`SELECT status, error FROM spacerr_jobs.job_runs WHERE id = ${report.runId}`,
+  );
+  expect(row).toEqual({ status: 'failed', error: report.error });
+  const lines = errors.mock.calls.map((c) => JSON.parse(String(c[0])) as Record<string, unknown>);
+  expect(lines.filter((l) => l.event === 'job_run' && l.runId === report.runId)).toEqual([
+    expect.objectContaining({ status: 'failed', error: report.error }),
+  ]);
+}
+
+/** The run's own row says how it ended; no run of the job still holds the lock. */
+export async function expectRecordedAndUnlocked(e: TestEnv, runId: string, status: string) {
+  expect(await q(testDb(e), sql`SELECT status FROM spacerr_jobs.job_runs WHERE id = ${runId}`)).toEqual([{ status }]);
+  expect(await q(testDb(e), sql`SELECT id FROM spacerr_jobs.job_runs WHERE status = 'running'`)).toEqual([]);
+}
+
+/** Runs `job` until it reports no work left; every run must succeed. */
+export async function drain(e: TestEnv, job: string, now: Date) {
+  let report: RunReport;
+  do report = await runNamed(e, job, { now });
+  while (report.status === 'succeeded' && report.more);
+  expect(report.status).toBe('succeeded');
 }

@@ -1,19 +1,24 @@
 /**
- * Account lifecycle events end to end: the account job records `account.erased` in its delete
+ * Account lifecycle events end to end, on every shipped layout (the users written through the map): the account job records `account.erased` in its delete
  * statement, deliver-account-events records the notices and POSTs both to a real HTTP receiver
  * (test/support/webhook-receiver.ts) that checks every signature with the standardwebhooks
  * library's own verifier. Receiver faults are real (503s, reset connections), set before the run.
  */
-import { inject } from 'vitest';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, inject, it } from 'vitest';
+import { APP } from '../../src/app-map/app';
 import { createApp } from '../../src/http/app';
-import { seedAccount } from './seed';
-import { endpointStats, provisionEnv, q, runNamed, Session, sql, type TestEnv, testDb } from './support';
+import { endpointStats, provisionEnv, q, runNamed, Session, setFault, sql, type TestEnv, testDb } from '../worker/support';
+import { runOn, seedAccount, setDeactivatedAt } from './app-rows';
 
 const ACCOUNTS = 'delete-stale-deactivated-accounts';
 const JOB = 'deliver-account-events';
 const SECRET = `whsec_${btoa(String.fromCharCode(...Array.from({ length: 32 }, (_, i) => (i * 37 + 11) % 256)))}`;
 const at = (s: string) => new Date(s);
+const layout = inject('layout');
+const user = APP.role('user');
+/** The users left, with their deactivation time. */
+const usersLeft = (env: TestEnv) =>
+  q(testDb(env), sql`SELECT ${user.id} AS id, ${user.col('deactivatedAt')} AS deactivated_at FROM ${user.table} ORDER BY 1`);
 
 interface Attempt {
   webhookId: string;
@@ -71,7 +76,7 @@ const events = () =>
 const makeDue = () => testDb(e).execute(sql`UPDATE spacerr_jobs.account_events SET next_attempt_at = now()`);
 const delivered = (attempts: Attempt[]) => attempts.filter((a) => a.status === 204);
 
-describe(`${JOB}: account.erased`, () => {
+describe(`${JOB} on the ${layout} layout: account.erased`, () => {
   it('is recorded by the batch that deletes the user, delivered signed once, and not again', async () => {
     const now = at('2026-04-01T00:00:00Z');
     await seedAccount(testDb(e), now, { id: 'gone', deactivatedAt: at('2026-02-01T10:00:00Z'), chats: [{ ageMinutes: 900, messages: 1 }] });
@@ -106,14 +111,14 @@ describe(`${JOB}: account.erased`, () => {
       // The app's reactivation is in flight (uncommitted) before the run starts: the batch must
       // skip the row it holds, then the reactivation commits.
       await app.query('BEGIN');
-      await app.query(`UPDATE users SET deactivated_at = NULL WHERE id = 'racer'`);
+      await runOn(app, setDeactivatedAt('racer', null));
       const run = await runNamed(e, ACCOUNTS, { now });
       expect(run.counts.users).toBe(2);
       await app.query('COMMIT');
     } finally {
       await app.close();
     }
-    expect(await q(testDb(e), sql`SELECT id, deactivated_at FROM users`)).toEqual([{ id: 'racer', deactivated_at: null }]);
+    expect(await usersLeft(e)).toEqual([{ id: 'racer', deactivated_at: null }]);
     expect((await events()).map((r) => [r.type, r.user_id])).toEqual([
       ['account.erased', 'a'],
       ['account.erased', 'b'],
@@ -121,7 +126,7 @@ describe(`${JOB}: account.erased`, () => {
   });
 });
 
-describe(`${JOB}: account.deletion_scheduled`, () => {
+describe(`${JOB} on the ${layout} layout: account.deletion_scheduled`, () => {
   it('is sent once per deactivation when the deleting run is DELETION_NOTICE_DAYS away; reactivation stops it; a new deactivation gets a new one', async () => {
     const db = testDb(e);
     const march28 = at('2026-03-28T12:00:00Z'); // the next account run is 2026-04-01, 3.5 days away
@@ -147,12 +152,12 @@ describe(`${JOB}: account.deletion_scheduled`, () => {
     expect((await runNamed(e, JOB, { now: at('2026-03-30T00:00:00Z') })).counts).toMatchObject({ notices: 0, delivered: 0 });
 
     // The user signs in: the deleting run keeps the account and nothing more is sent.
-    await db.execute(sql`UPDATE users SET deactivated_at = NULL WHERE id = 'soon'`);
+    await db.execute(setDeactivatedAt('soon', null));
     expect((await runNamed(e, ACCOUNTS, { now: at('2026-04-01T00:00:00Z') })).counts.users).toBe(0);
     expect((await runNamed(e, JOB, { now: at('2026-04-01T00:10:00Z') })).counts).toMatchObject({ notices: 0, delivered: 0 });
 
     // Deactivated again: a new deactivation, a new notice (with its own webhook-id) before the run of 05-01.
-    await db.execute(sql`UPDATE users SET deactivated_at = '2026-03-29T00:00:00Z' WHERE id = 'soon'`);
+    await db.execute(setDeactivatedAt('soon', at('2026-03-29T00:00:00Z')));
     expect((await runNamed(e, JOB, { now: at('2026-04-27T00:00:00Z') })).counts).toMatchObject({ notices: 2, delivered: 2 });
     const all = await receiver.attempts();
     expect(all.every((a) => a.verified && a.status === 204)).toBe(true);
@@ -173,15 +178,34 @@ describe(`${JOB}: account.deletion_scheduled`, () => {
     try {
       // What the account job's batch holds while it deletes: the user row, FOR UPDATE.
       await batch.query('BEGIN');
-      await batch.query(`SELECT id FROM users WHERE id = 'held' FOR UPDATE`);
+      await runOn(batch, sql`SELECT ${user.id} FROM ${user.table} WHERE ${user.id} = 'held' FOR UPDATE`);
       expect((await runNamed(e, JOB, { now: march28 })).counts).toMatchObject({ notices: 1 });
-      await batch.query(`DELETE FROM users WHERE id = 'held'`);
+      await runOn(batch, sql`DELETE FROM ${user.table} WHERE ${user.id} = 'held'`);
       await batch.query('COMMIT');
     } finally {
       await batch.close();
     }
     expect((await runNamed(e, JOB, { now: march28 })).counts).toMatchObject({ notices: 0 });
     expect((await receiver.attempts()).map((a) => a.body!.data.userId)).toEqual(['free']);
+  });
+
+  it('is not recorded for an account whose reactivation is in flight; the next run re-checks it', async () => {
+    const march28 = at('2026-03-28T12:00:00Z');
+    await seedAccount(testDb(e), march28, { id: 'returning', deactivatedAt: at('2026-02-20T08:00:00Z') });
+    await seedAccount(testDb(e), march28, { id: 'free', deactivatedAt: at('2026-02-20T08:00:00Z') });
+    const app = await Session.open(e);
+    try {
+      // The user signs in: the app's reactivation holds the row, uncommitted, while the run records notices.
+      await app.query('BEGIN');
+      await runOn(app, sql`UPDATE ${user.table} SET ${user.col('deactivatedAt')} = NULL WHERE ${user.id} = 'returning'`);
+      expect((await runNamed(e, JOB, { now: march28 })).counts).toMatchObject({ notices: 1 });
+      await app.query('COMMIT');
+    } finally {
+      await app.close();
+    }
+    expect((await runNamed(e, JOB, { now: march28 })).counts).toMatchObject({ notices: 0 });
+    expect((await receiver.attempts()).map((a) => a.body!.data.userId)).toEqual(['free']);
+    expect((await events()).map((r) => r.user_id)).toEqual(['free']);
   });
 
   it('names the right run when the window spans two monthly runs', async () => {
@@ -196,7 +220,7 @@ describe(`${JOB}: account.deletion_scheduled`, () => {
   });
 });
 
-describe(`${JOB}: delivery`, () => {
+describe(`${JOB} on the ${layout} layout: delivery`, () => {
   it('retries while the receiver is down, then delivers every event once, with the same ids', async () => {
     const now = at('2026-04-01T00:00:00Z');
     for (const id of ['u1', 'u2', 'u3']) await seedAccount(testDb(e), now, { id, deactivatedAt: at('2026-02-01T00:00:00Z') });
@@ -280,6 +304,41 @@ describe(`${JOB}: delivery`, () => {
     expect(await events()).toMatchObject([{ attempts: 1, parked: false, delivered: true }]);
   });
 
+  it('counts an attempt once when the request recording it committed and its reply was lost', async () => {
+    // Two attempts park an event: counted twice, one failed delivery would park it.
+    e = await withEvents({ ACCOUNT_EVENTS_MAX_ATTEMPTS: '2' });
+    const now = at('2026-04-01T00:00:00Z');
+    for (const id of ['r1', 'r2']) await seedAccount(testDb(e), now, { id, deactivatedAt: at('2026-02-01T00:00:00Z') });
+    await runNamed(e, ACCOUNTS, { now });
+    await receiver.setMode('http503');
+    // Request 1 takes the lock, 2 claims; the POSTs fail; 3 records them: it commits, its reply
+    // is lost, and the Worker sends it again.
+    await setFault(e, 'neon', 'commit-then-drop', { afterRequests: 2, count: 1 });
+    const failed = await runNamed(e, JOB, { now });
+    expect(failed).toMatchObject({ status: 'succeeded', counts: { delivered: 0, failed: 2 } });
+    expect(failed.alarms).toBeUndefined();
+    expect(await events()).toMatchObject([
+      { attempts: 1, parked: false, delivered: false, last_error: 'HTTP 503' },
+      { attempts: 1, parked: false, delivered: false, last_error: 'HTTP 503' },
+    ]);
+    const [backoff] = await q<{ min_s: number }>(
+      testDb(e),
+      sql`SELECT min(extract(epoch FROM next_attempt_at - now()))::float8 AS min_s FROM spacerr_jobs.account_events`,
+    );
+    expect(backoff!.min_s).toBeLessThan(61); // the first backoff (one minute), not the second
+
+    // The same for a delivery: recorded once, with its one attempt.
+    await receiver.setMode('ok');
+    await makeDue();
+    await setFault(e, 'neon', 'commit-then-drop', { afterRequests: 2, count: 1 });
+    expect((await runNamed(e, JOB, { now })).counts).toMatchObject({ delivered: 2, failed: 0 });
+    expect(await events()).toMatchObject([
+      { attempts: 2, parked: false, delivered: true, last_error: null },
+      { attempts: 2, parked: false, delivered: true, last_error: null },
+    ]);
+    expect(delivered(await receiver.attempts())).toHaveLength(2);
+  });
+
   it('costs one request per attempt plus lock, one batch and finish, all counted in the budget', async () => {
     const now = at('2026-04-01T00:00:00Z');
     for (const id of ['c1', 'c2']) await seedAccount(testDb(e), now, { id, deactivatedAt: at('2026-02-01T00:00:00Z') });
@@ -307,7 +366,7 @@ describe(`${JOB}: delivery`, () => {
   });
 });
 
-describe('account events off (no ACCOUNT_EVENTS_URL / SECRET)', () => {
+describe(`on the ${layout} layout, account events off (no ACCOUNT_EVENTS_URL / SECRET)`, () => {
   it('records nothing, sends nothing and takes no lock', async () => {
     e = await provisionEnv();
     const now = at('2026-04-01T00:00:00Z');
