@@ -1,15 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { cloudflareTest } from '@cloudflare/vitest-plugin';
 import { defineConfig, type TestProjectInlineConfiguration } from 'vitest/config';
-import { LAYOUTS, type Layout, layoutMapFile, testLayout } from './scripts/stack/migrate.ts';
+import { type AppSource, LAYOUTS, layoutMapFile, layoutSource, ownAppSource, testLayout } from './scripts/stack/migrate.ts';
 import { unitProject } from './vitest.unit.config';
 
 /**
  * Tests inside workerd. The Worker under test bundles the map of the app layout its databases have
  * (src/app-map/index.ts): `worker` runs test/worker/ on APP_LAYOUT's (snake-plural by default);
- * `layout:<name>` runs test/layouts/, written through the map, once on each shipped layout.
+ * `layout:<name>` runs test/layouts/, written through the map, once on each shipped layout (and as
+ * `layout:app` on the owner's own app when APP_MIGRATIONS is set).
  */
-function workerProject(name: string, include: string[], layout: Layout): TestProjectInlineConfiguration {
+function workerProject(name: string, include: string[], source: AppSource): TestProjectInlineConfiguration {
   return {
     plugins: [
       cloudflareTest(({ inject }) => {
@@ -30,13 +31,13 @@ function workerProject(name: string, include: string[], layout: Layout): TestPro
         };
       }),
     ],
-    define: { SPACERR_APP_MAP: readFileSync(layoutMapFile(layout), 'utf8') },
+    define: { SPACERR_APP_MAP: readFileSync(source.mapFile, 'utf8') },
     test: {
       name,
       include,
       // `npm run soak -- --seconds N` (scripts/soak.ts) sets SOAK_SECONDS; npm test soaks a minute.
       // TEST_NOW=<ISO instant> adds that instant to the ones the schedule tests fix (test/support/instants.ts).
-      provide: { soakSeconds: Number(process.env.SOAK_SECONDS ?? 60), testNow: process.env.TEST_NOW ?? '', layout },
+      provide: { soakSeconds: Number(process.env.SOAK_SECONDS ?? 60), testNow: process.env.TEST_NOW ?? '', layout: source.name },
       testTimeout: 30_000,
     },
   };
@@ -59,8 +60,10 @@ export default defineConfig({
           testTimeout: 30_000,
         },
       },
-      workerProject('worker', ['test/worker/**/*.test.ts'], testLayout()),
-      ...LAYOUTS.map((layout) => workerProject(`layout:${layout}`, ['test/layouts/**/*.test.ts'], layout)),
+      workerProject('worker', ['test/worker/**/*.test.ts'], layoutSource(testLayout())),
+      ...LAYOUTS.map((layout) => workerProject(`layout:${layout}`, ['test/layouts/**/*.test.ts'], layoutSource(layout))),
+      // APP_MIGRATIONS=<your prisma/migrations> [APP_MAP_FILE=<its map>]: test/layouts/ on your own app too.
+      ...[ownAppSource()].filter((s) => s !== undefined).map((s) => workerProject('layout:app', ['test/layouts/**/*.test.ts'], s)),
     ],
   },
 });

@@ -41,6 +41,8 @@ interface RunReport {
  * catalog reads (≈ 60–80 buffers, the same at any scale) for part of every no-op's data cost.
  */
 const OVERHEAD = /job_runs|accounts_eligible|', mapped as '/;
+/** A batch's own setting (the server-side statement_timeout of the account job): no plan to explain. */
+const SETTING = /^\s*SELECT set_config\(/;
 
 /** Runs every job to completion through the Worker, then once more with nothing left (no-op). */
 export async function runWorkerContender(target: WorkerTarget, L: BenchLayout, jobs: BenchJob[], log: QueryLog) {
@@ -107,7 +109,9 @@ export async function runWorkerContender(target: WorkerTarget, L: BenchLayout, j
       const noopRun = await call(job.name, 'noop');
       const noopSent = log.queries.slice(noopFrom);
       const plans = [];
-      for (const q of noopSent.filter((s) => !OVERHEAD.test(s.query))) plans.push(await explain(client, q.query, q.params));
+      for (const q of noopSent.filter((s) => !OVERHEAD.test(s.query) && !SETTING.test(s.query))) {
+        plans.push(await explain(client, q.query, q.params));
+      }
       results[job.name] = {
         rowsDeleted,
         wallMs,

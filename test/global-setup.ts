@@ -1,6 +1,6 @@
 import type { TestProject } from 'vitest/node';
 import { startStack } from '../scripts/stack/index.ts';
-import { createAppDatabase, LAYOUTS, type Layout } from '../scripts/stack/migrate.ts';
+import { createAppDatabase, createSourceDatabase, LAYOUTS, layoutSource, ownAppSource } from '../scripts/stack/migrate.ts';
 import { startControlServer, type TestBindings } from './support/control-server.ts';
 
 const TEMPLATE = 'spacerr_template';
@@ -15,12 +15,13 @@ export async function setup(project: TestProject) {
   const stack = await startStack({ dataDir: `.stack/test-${process.pid}`, quiet: true });
   try {
     await createAppDatabase(stack.postgresUrl, TEMPLATE);
-    // One more per shipped layout, for the tests that run on each of them (test/layouts/).
-    const layoutTemplates: Partial<Record<Layout, string>> = {};
-    for (const layout of LAYOUTS) {
-      const name = `spacerr_template_${layout.replaceAll('-', '_')}`;
-      await createAppDatabase(stack.postgresUrl, name, layout);
-      layoutTemplates[layout] = name;
+    // One more per shipped layout, and for the owner's app (APP_MIGRATIONS), for the tests that
+    // run on each of them (test/layouts/).
+    const layoutTemplates: Record<string, string> = {};
+    for (const source of [...LAYOUTS.map(layoutSource), ...[ownAppSource()].filter((s) => s !== undefined)]) {
+      const name = `spacerr_template_${source.name.replaceAll('-', '_')}`;
+      await createSourceDatabase(stack.postgresUrl, name, source);
+      layoutTemplates[source.name] = name;
     }
     const control = await startControlServer({
       postgresUrl: stack.postgresUrl,

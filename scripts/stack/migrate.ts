@@ -139,6 +139,41 @@ async function withClient<T>(databaseUrl: string, use: (client: pg.Client) => Pr
   }
 }
 
+/** Where a test database's app tables and the Worker's map come from. */
+export interface AppSource {
+  /** `spacerr`, `prisma-defaults`, `snake-plural`, or `app` for the owner's own. */
+  name: string;
+  /** A Prisma `migrations/` folder. */
+  migrations: string;
+  mapFile: string;
+}
+
+export const layoutSource = (layout: Layout): AppSource => ({
+  name: layout,
+  migrations: layoutMigrations(layout),
+  mapFile: layoutMapFile(layout),
+});
+
+/**
+ * The owner's own app for the tests' stack: APP_MIGRATIONS (the app's Prisma `migrations/` folder)
+ * with the map APP_MAP_FILE, else the bundled app-map.json (`npm run map` wrote it from the app's
+ * schema). Unset: none, and the tests run on the shipped layouts only.
+ */
+export function ownAppSource(): AppSource | undefined {
+  const migrations = process.env.APP_MIGRATIONS;
+  if (!migrations) return undefined;
+  prismaMigrationFiles(resolve(migrations)); // fails now, naming the folder, rather than in every test
+  return { name: 'app', migrations: resolve(migrations), mapFile: resolve(process.env.APP_MAP_FILE || APP_MAP_FILE) };
+}
+
+/** Creates database `name` with a source's app tables and every Worker migration and trigger. */
+export async function createSourceDatabase(adminUrl: string, name: string, source: AppSource): Promise<string> {
+  const url = await createDatabase(adminUrl, name);
+  await applyPrismaMigrations(url, source.migrations);
+  await migrateDatabase(url, readMap(source.mapFile));
+  return url;
+}
+
 /** The map of the layout the test stack uses (APP_LAYOUT). */
 export function testMap(): AppMap {
   return readMap(layoutMapFile(testLayout()));

@@ -28,7 +28,7 @@ import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { format } from 'prettier';
-import { createDatabase, type Layout } from '../../scripts/stack/migrate.ts';
+import { createDatabase } from '../../scripts/stack/migrate.ts';
 import { type ReceiverMode, startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.ts';
 import { type RunningRedis, startRedisServer } from '../../scripts/stack/redis.ts';
 import { NEON_FAULTS, type NeonHttpFault, type NeonHttpServer, startNeonHttp } from '../../scripts/stack/neon-http.ts';
@@ -75,7 +75,7 @@ export async function startControlServer(opts: {
   redisUrl: string;
   /** The test layout's template (APP_LAYOUT), and one template per shipped layout. */
   template: string;
-  layoutTemplates?: Partial<Record<Layout, string>>;
+  layoutTemplates?: Record<string, string>;
 }) {
   const envs = new Map<string, FileEnv>();
   const sessions = new Map<string, pg.Client>();
@@ -87,7 +87,7 @@ export async function startControlServer(opts: {
     [
       'POST',
       /^\/env$/,
-      async (_m, body: { dedicatedRedis?: boolean; layout?: Layout }) => {
+      async (_m, body: { dedicatedRedis?: boolean; layout?: string }) => {
         const id = `t${process.pid}_${nextDb++}`;
         const template = body.layout ? opts.layoutTemplates?.[body.layout] : opts.template;
         if (!template) throw new Error(`no template for layout ${body.layout}`);

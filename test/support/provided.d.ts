@@ -14,7 +14,7 @@ declare module 'vitest' {
     /** TEST_NOW: one more instant for the tests that fix their own clock ('' when unset). */
     testNow: string;
     /** The app layout the Worker under test bundles the map of, and its databases have. */
-    layout: import('../../scripts/stack/migrate.ts').Layout;
+    layout: string;
   }
 }
 
