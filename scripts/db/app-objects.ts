@@ -53,46 +53,43 @@ async function runStep(client: pg.Client, step: InstallStep): Promise<number> {
     for (const statement of step.sql.split(/;\n/)) await client.query(statement);
     return 0;
   }
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await client.query('BEGIN');
-      await client.query(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT_MS}ms'`);
-      await client.query(step.sql);
-      await client.query('COMMIT');
-      return attempt - 1;
-    } catch (err) {
-      await client.query('ROLLBACK');
-      // 55P03 lock_not_available: the app holds the table; let it finish and try again.
-      if ((err as { code?: string }).code !== '55P03' || attempt >= ATTEMPTS) {
-        throw new Error(`${step.what}: ${(err as Error).message}`, { cause: err });
-      }
-      await new Promise((r) => setTimeout(r, Math.min(1000, 20 * attempt)));
-    }
-  }
+  return (await underLockTimeout(client, step.what, () => client.query(step.sql))).retries;
 }
 
 /** Keyset batches, each under the short lock_timeout and retried like any step (see InstallStep.backfill). */
 async function backfill(client: pg.Client, step: { lock: string; fill: string }, what: string): Promise<number> {
   let retries = 0;
   for (let last = ''; ;) {
-    let ids: string[] = [];
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await client.query('BEGIN');
-        await client.query(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT_MS}ms'`);
-        ids = (await client.query<{ id: string }>(step.lock, [last])).rows.map((r) => r.id);
-        if (ids.length > 0) await client.query(step.fill, [ids]);
-        await client.query('COMMIT');
-        break;
-      } catch (err) {
-        await client.query('ROLLBACK');
-        if ((err as { code?: string }).code !== '55P03' || attempt >= ATTEMPTS)
-          throw new Error(`${what}: ${(err as Error).message}`, { cause: err });
-        retries++;
-        await new Promise((r) => setTimeout(r, Math.min(1000, 20 * attempt)));
+    const batch = await underLockTimeout(client, what, async () => {
+      const ids = (await client.query<{ id: string }>(step.lock, [last])).rows.map((r) => r.id);
+      if (ids.length > 0) await client.query(step.fill, [ids]);
+      return ids;
+    });
+    retries += batch.retries;
+    if (batch.value.length === 0) return retries;
+    last = batch.value.at(-1)!;
+  }
+}
+
+/**
+ * Runs `body` in a transaction of its own under LOCK_TIMEOUT_MS, again (after a short pause) while
+ * it gives way to the app holding a table, up to ATTEMPTS times. Returns its value and the retries.
+ */
+async function underLockTimeout<T>(client: pg.Client, what: string, body: () => Promise<T>): Promise<{ value: T; retries: number }> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await client.query('BEGIN');
+      await client.query(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT_MS}ms'`);
+      const value = await body();
+      await client.query('COMMIT');
+      return { value, retries: attempt - 1 };
+    } catch (err) {
+      await client.query('ROLLBACK');
+      // 55P03 lock_not_available: the app holds the table; let it finish and try again.
+      if ((err as { code?: string }).code !== '55P03' || attempt >= ATTEMPTS) {
+        throw new Error(`${what}: ${(err as Error).message}`, { cause: err });
       }
+      await new Promise((r) => setTimeout(r, Math.min(1000, 20 * attempt)));
     }
-    if (ids.length === 0) return retries;
-    last = ids.at(-1)!;
   }
 }

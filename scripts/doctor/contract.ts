@@ -4,12 +4,13 @@
  * table or column. Each expectation carries its fix: SQL, and the Prisma schema line where one
  * exists.
  */
+import { ident } from '../../src/app-map/sql.ts';
 import { type InstalledObject, installSteps } from '../../src/app-map/triggers.ts';
 import type { AppMap, MappedColumn, MappedForeignKey, OnDelete, Role } from '../../src/app-map/types.ts';
 import { prismaAction } from '../map/foreign-keys.ts';
 
 /** An identifier quoted for SQL (the app's names may be camelCase or reserved words: `"user"`). */
-export const q = (name: string) => `"${name.replaceAll('"', '""')}"`;
+export const q = ident;
 
 export const qualified = (schema: string, table: string) => `${q(schema)}.${q(table)}`;
 

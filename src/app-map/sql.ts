@@ -69,7 +69,8 @@ function tableSql(schema: string, table: MappedTable): TableSql {
     if (!c) throw new Error(`the app map's ${table.model} has no column for "${logical}"`);
     return c;
   };
-  const ref = (logical: string, alias?: string) => sql.raw(`${alias ? `${quote(alias)}.` : ''}${quote(column(logical).name)}`);
+  const refText = (logical: string, alias?: string) => `${alias ? `${quote(alias)}.` : ''}${quote(column(logical).name)}`;
+  const ref = (logical: string, alias?: string) => sql.raw(refText(logical, alias));
   return {
     map: table,
     table: sql.raw(`${quote(schema)}.${quote(table.table)}`),
@@ -78,9 +79,7 @@ function tableSql(schema: string, table: MappedTable): TableSql {
     col: (logical) => ref(logical),
     colName: (logical) => column(logical).name,
     has: (logical) => logical === 'id' || table.columns[logical] !== undefined,
-    instant(logical, alias) {
-      return isWallTime(column(logical)) ? sql`(${ref(logical, alias)} AT TIME ZONE 'UTC')` : ref(logical, alias);
-    },
+    instant: (logical, alias) => sql.raw(instantOf(refText(logical, alias), column(logical))),
     asColumnTime(logical, at) {
       // Parenthesized: `AT TIME ZONE` binds tighter than `-`, so `t - interval AT TIME ZONE 'UTC'`
       // would apply the zone to the interval alone (no such function) rather than to the difference.
@@ -93,6 +92,11 @@ function tableSql(schema: string, table: MappedTable): TableSql {
 /** A `timestamp without time zone` column: UTC wall time by the contract's rule. */
 export function isWallTime(column: MappedColumn): boolean {
   return column.time === 'timestamp';
+}
+
+/** `ref` (a column reference as SQL text) read as an instant, by the column's type: the one rule both the jobs' SQL and the triggers' text use. */
+export function instantOf(ref: string, column: MappedColumn): string {
+  return isWallTime(column) ? `(${ref} AT TIME ZONE 'UTC')` : ref;
 }
 
 /** Quotes an identifier for DDL text (the trigger installer builds whole statements as text). */

@@ -17,7 +17,7 @@
  * bulk delete of 100k rows costs one INSERT … SELECT, not 100k trigger calls.
  */
 // `.ts`: the Node scripts (db:migrate, the doctor) import this file under Node's own resolution.
-import { ident, isWallTime } from './sql.ts';
+import { ident, instantOf } from './sql.ts';
 import type { AppMap, MappedTable, Role } from './types.ts';
 
 /** Prefix of every trigger and index the Worker creates in the app's schema (uninstall finds them by it). */
@@ -179,11 +179,7 @@ function names(map: AppMap): Names {
       return ident(c.name);
     },
     has: (role, logical) => map.roles[role] !== undefined && (logical === undefined || col(role, logical) !== undefined),
-    instant(role, logical, alias) {
-      const c = col(role, logical)!;
-      const ref = `${alias}.${ident(c.name)}`;
-      return isWallTime(c) ? `(${ref} AT TIME ZONE 'UTC')` : ref;
-    },
+    instant: (role, logical, alias) => instantOf(`${alias}.${ident(col(role, logical)!.name)}`, col(role, logical)!),
     table: (role) => t(role).table,
   };
 }

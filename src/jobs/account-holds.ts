@@ -11,6 +11,7 @@
  */
 import { type SQL, sql } from 'drizzle-orm';
 import { APP } from '../app-map/app';
+import { ident } from '../app-map/sql';
 import type { MappedForeignKey } from '../app-map/types';
 
 export interface Hold {
@@ -20,7 +21,7 @@ export interface Hold {
   holds(u: string, stale: (alias: string) => SQL): SQL;
 }
 
-const q = (name: string) => sql.raw(`"${name.replaceAll('"', '""')}"`);
+const q = (name: string) => sql.raw(ident(name));
 const table = (name: string) => sql`${q(APP.schema)}.${q(name)}`;
 const user = APP.role('user');
 

@@ -6,6 +6,7 @@
  */
 import { type SQL, sql } from 'drizzle-orm';
 import { APP, COUNT_KEYS } from '../app-map/app';
+import { ident } from '../app-map/sql';
 import type { Role } from '../app-map/types';
 import { capped } from '../db/backlog';
 import { num } from '../db/rows';
@@ -423,7 +424,7 @@ async function countStaleAccounts(ctx: JobContext, cutoff: Date) {
           ({ role, keys }) =>
             sql`${sql.raw(`doomed_${role}`)} AS (SELECT ${APP.role(role).id} AS id FROM ${APP.role(role).table}
       WHERE ${sql.join(
-        keys.map((k) => sql`${sql.raw(`"${k.column.replaceAll('"', '""')}"`)} IN (SELECT id FROM ${sql.raw(`doomed_${k.from}`)})`),
+        keys.map((k) => sql`${sql.raw(ident(k.column))} IN (SELECT id FROM ${sql.raw(`doomed_${k.from}`)})`),
         sql` OR `,
       )})`,
         ),
