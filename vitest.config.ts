@@ -7,7 +7,7 @@ import { unitProject } from './vitest.unit.config';
 /**
  * Tests inside workerd. The Worker under test bundles the map of the app layout its databases have
  * (src/app-map/index.ts): `worker` runs test/worker/ on APP_LAYOUT's (snake-plural by default);
- * `layout:<name>` runs test/layouts/, written through the map, once on each shipped layout (and as
+ * `spacerr` runs test/spacerr/ on Spacerr's layout only; `layout:<name>` runs test/layouts/, written through the map, once on each shipped layout (and as
  * `layout:app` on the owner's own app when APP_MIGRATIONS is set).
  */
 function workerProject(name: string, include: string[], source: AppSource): TestProjectInlineConfiguration {
@@ -61,6 +61,9 @@ export default defineConfig({
         },
       },
       workerProject('worker', ['test/worker/**/*.test.ts'], layoutSource(testLayout())),
+      // What only Spacerr's own layout has (file parts in `message.parts`, `activeStreamId`, its
+      // blob prefixes): test/spacerr/ runs once, on the bundled Spacerr map.
+      workerProject('spacerr', ['test/spacerr/**/*.test.ts'], layoutSource('spacerr')),
       ...LAYOUTS.map((layout) => workerProject(`layout:${layout}`, ['test/layouts/**/*.test.ts'], layoutSource(layout))),
       // APP_MIGRATIONS=<your prisma/migrations> [APP_MAP_FILE=<its map>]: test/layouts/ on your own app too.
       ...[ownAppSource()].filter((s) => s !== undefined).map((s) => workerProject('layout:app', ['test/layouts/**/*.test.ts'], s)),
