@@ -71,7 +71,7 @@ export async function acquireRun(db: Db, run: RunStart): Promise<Acquired> {
       DELETE FROM spacerr_jobs.job_runs WHERE id IN (
         SELECT id FROM spacerr_jobs.job_runs
         WHERE job = ${run.job} AND started_at < ${run.pruneBefore} AND status <> 'running'
-          AND slot IS DISTINCT FROM (SELECT max(l.slot) FROM spacerr_jobs.job_runs l WHERE l.job = ${run.job} AND l.slot IS NOT NULL)
+          AND (slot IS NULL OR slot < (SELECT max(l.slot) FROM spacerr_jobs.job_runs l WHERE l.job = ${run.job}))
         LIMIT ${PRUNE_LIMIT})`),
     db.execute(sql`
       UPDATE spacerr_jobs.job_runs
