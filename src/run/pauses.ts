@@ -6,7 +6,7 @@
  * a chain that was to follow it goes on to the next job. A run already past its lock finishes its
  * own invocation. A pause standing longer than PAUSE_ALARM_HOURS raises `job_paused`.
  */
-import { asc, eq, sql } from 'drizzle-orm';
+import { asc, eq } from 'drizzle-orm';
 import type { Config } from '../config/parse';
 import type { Db } from '../db/client';
 import { jobPauses } from '../db/schema';
@@ -78,9 +78,4 @@ export function pauseAlarms(pauses: readonly Pause[], config: Pick<Config, 'paus
 
 function toPause(row: typeof jobPauses.$inferSelect): Pause {
   return { job: row.job, reason: row.reason, by: row.pausedBy, since: row.since.toISOString() };
-}
-
-/** SQL of the pause standing for `job`, as one JSON value (null when none): for the lock request. */
-export function pauseJson(job: string) {
-  return sql`(SELECT row_to_json(p) FROM spacerr_jobs.job_pauses p WHERE p.job = ${job})`;
 }
