@@ -130,6 +130,33 @@ describe('a slot whose delivery never came', () => {
   });
 });
 
+describe('a catch-up that finds the job busy', () => {
+  it('leaves the slot missed, and the next delivery that checks runs it', async () => {
+    const db = testDb(e);
+    await deliver(MONTHLY, '2099-11-01T00:00:00.000Z');
+    // Another run of the account job holds its lock (a manual run, say) when the catch-up comes.
+    await db.execute(sql`INSERT INTO spacerr_jobs.job_runs (id, job, trigger, started_at, status, lease_until)
+      VALUES ('holder', ${ACCOUNTS}, 'http', now(), 'running', now() + interval '5 minutes')`);
+    await deliver(TWELVE_HOURLY, '2099-12-01T12:00:00.000Z');
+    expect((await runsOf(ACCOUNTS)).at(-1)).toMatchObject({
+      status: 'skipped',
+      slot: null,
+      error: 'another run of this job is in progress',
+    });
+    await db.execute(
+      sql`UPDATE spacerr_jobs.job_runs SET status = 'succeeded', finished_at = now(), lease_until = NULL WHERE id = 'holder'`,
+    );
+    await deliver(TWELVE_HOURLY, '2099-12-02T00:00:00.000Z');
+    expect((await runsOf(ACCOUNTS)).at(-1)).toEqual({
+      trigger: 'scheduled',
+      status: 'succeeded',
+      slot: '2099-12-01T00:00:00.000Z',
+      missed: ['2099-12-01T00:00:00.000Z'],
+      error: null,
+    });
+  });
+});
+
 describe('a slot delivered twice', () => {
   it('runs once: the second delivery is recorded skipped and deletes nothing', async () => {
     const db = testDb(e);
