@@ -4,12 +4,14 @@
  * The secret is CRON_SECRET from the environment, else from `.dev.vars` (written by `npm run dev`).
  * Exit codes: 0 done, 1 a run failed or the Worker is unreachable, 2 usage (arguments, secret,
  * unknown job), 3 skipped (another run holds the lock), 130 interrupted. `npm run job -- requeue <job>`
- * makes a job's parked rows due again.
+ * makes a job's parked rows due again. `npm run job -- pause <job> --reason "…" [--by <name>]` pauses a
+ * job (its runs are skipped) and `npm run job -- resume <job>` lifts the pause.
  */
 import { parseArgs } from 'node:util';
 import { CliError, EXIT } from './cli/errors.ts';
 import { formatDuration } from './cli/format.ts';
 import { listJobs } from './cli/list.ts';
+import { pauseJob, resumeJob } from './cli/pause.ts';
 import { requeueJob } from './cli/requeue.ts';
 import { type RunLoopResult, runUntilDone } from './cli/run.ts';
 import { findSecret } from './cli/secret.ts';
@@ -23,11 +25,15 @@ const USAGE = `usage:
   npm run job -- delete-stale-deactivated-accounts --account ID  delete one (set-aside) account in steps
   npm run job -- list [--url URL]                                jobs, crons, last runs, backlog, alarms
   npm run job -- requeue <job> [--url URL]                       parked rows due again (purge-deleted-blobs, deliver-account-events)
+  npm run job -- pause <job> --reason "…" [--by NAME] [--url URL] skip the job's runs until it is resumed
+  npm run job -- resume <job> [--url URL]                        lift the pause
 
   --url       the Worker (default: $JOBS_URL or ${DEFAULT_URL}, what \`npm run dev\` serves)
   --dry-run   count what would be deleted, delete nothing (one run)
   --max-runs  stop after N runs even if work is left (default ${DEFAULT_MAX_RUNS})
   --account   delete that account alone, in steps: its chats in bounded batches, then the user
+  --reason    why the job is paused (required by pause; shown in its skipped runs and the listing)
+  --by        who paused it
 The secret is CRON_SECRET from the environment, else from .dev.vars in this directory.`;
 
 async function main(argv: string[]): Promise<number> {
@@ -44,6 +50,9 @@ async function main(argv: string[]): Promise<number> {
     console.log(await requeueJob(url, findSecret(process.env, process.cwd()), extra[0]!));
     return 0;
   }
+  if (command === 'pause' || command === 'resume') return pauseCommand(command, extra, values);
+  if (values.reason !== undefined || values.by !== undefined)
+    throw new CliError(`--reason and --by are for pause only\n${USAGE}`, EXIT.usage);
   if (!command || extra.length > 0) throw new CliError(`expected one job name or "list"\n${USAGE}`, EXIT.usage);
   const url = parseUrl(values.url ?? process.env.JOBS_URL ?? DEFAULT_URL);
   const secret = findSecret(process.env, process.cwd());
@@ -87,6 +96,23 @@ async function main(argv: string[]): Promise<number> {
   return endCode(command, result);
 }
 
+async function pauseCommand(command: 'pause' | 'resume', extra: string[], values: ReturnType<typeof parseCommandLine>['values']) {
+  if (extra.length !== 1 || values['dry-run'] || values['max-runs'] || values.account !== undefined)
+    throw new CliError(`${command} takes one job name${command === 'pause' ? ', --reason, --by' : ''} and --url\n${USAGE}`, EXIT.usage);
+  const job = extra[0]!;
+  const url = parseUrl(values.url ?? process.env.JOBS_URL ?? DEFAULT_URL);
+  if (command === 'resume') {
+    if (values.reason !== undefined || values.by !== undefined) throw new CliError('resume takes no --reason or --by', EXIT.usage);
+    console.log(await resumeJob(url, findSecret(process.env, process.cwd()), job));
+    return 0;
+  }
+  if (values.reason === undefined || values.reason.trim() === '') throw new CliError(`pause needs --reason "why"\n${USAGE}`, EXIT.usage);
+  if (values.by !== undefined && values.by.trim() === '') throw new CliError('--by: expected a name', EXIT.usage);
+  const p = values.by === undefined ? { reason: values.reason } : { reason: values.reason, by: values.by };
+  console.log(await pauseJob(url, findSecret(process.env, process.cwd()), job, p));
+  return 0;
+}
+
 function summary(job: string, dryRun: boolean, r: RunLoopResult): string {
   const runs = `${r.runs.length} run${r.runs.length === 1 ? '' : 's'}`;
   const head = `${job}${dryRun ? ' (dry run)' : ''}: ${runs}, ${r.subrequests} subrequest${r.subrequests === 1 ? '' : 's'}, ${formatDuration(r.durationMs)}`;
@@ -107,6 +133,10 @@ function endCode(job: string, r: RunLoopResult): number {
       console.error('interrupted with work left; run again to continue');
       return 130;
     case 'skipped':
+      if (last?.paused) {
+        console.error(`skipped: ${job} is ${last.error ?? 'paused'}; nothing was done — \`npm run job -- resume ${job}\` first`);
+        return EXIT.skipped;
+      }
       console.error(
         `skipped: another run of ${job} holds its lock (${last?.heldBy ? `run ${last.heldBy}` : (last?.error ?? 'unknown run')}); ` +
           'nothing was done by this call — try again when it finishes',
@@ -128,6 +158,8 @@ function parseCommandLine(argv: string[]) {
         url: { type: 'string' },
         'max-runs': { type: 'string' },
         account: { type: 'string' },
+        reason: { type: 'string' },
+        by: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });

@@ -8,6 +8,8 @@ export const LOG_EVENTS = [
   'config_invalid',
   'unknown_cron',
   'tick',
+  'slots_missed',
+  'slot_check_failed',
   'continuation_sent',
   'continuation_failed',
   'continuation_limit',
@@ -18,6 +20,8 @@ export const LOG_EVENTS = [
   'heartbeat_failed',
   'http_error',
   'requeued',
+  'job_paused',
+  'job_resumed',
 ] as const;
 export type LogEvent = (typeof LOG_EVENTS)[number];
 export type LogLevel = 'info' | 'warn' | 'error';

@@ -3,6 +3,8 @@
  * one run, with the invocation's whole budget (max_batch_size = 1 in wrangler.toml). Outcomes:
  * - succeeded → ack (the next hop was sent if the run stopped with `more`, see runContinuing);
  * - skipped as a duplicate (this run was already continued) → ack;
+ * - skipped because the job is paused → ack: the chain stops there (the jobs of its `then` were
+ *   sent on, see runContinuing); the next cron after the resume does the work;
  * - skipped because another run holds the lock → retry later (that run may be a manual one that
  *   will not continue the chain);
  * - failed → retry with a delay; after the queue's max_retries the message is dropped and the next
@@ -48,7 +50,7 @@ export async function queue(batch: MessageBatch<unknown>, env: Env, _ctx: Execut
     );
     if (report.status === 'failed' && body.recovery) retryRecovery(job, message, body, deps.config, now);
     else if (report.status === 'failed') message.retry({ delaySeconds: FAILED_RETRY_SECONDS });
-    else if (report.status === 'skipped' && !report.duplicate) message.retry({ delaySeconds: BUSY_RETRY_SECONDS });
+    else if (report.status === 'skipped' && !report.duplicate && !report.paused) message.retry({ delaySeconds: BUSY_RETRY_SECONDS });
     else message.ack();
   }
 }

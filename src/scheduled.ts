@@ -1,5 +1,6 @@
 /**
- * Cron entry point: dispatches on `controller.cron` to the jobs the registry maps it to. A run
+ * Cron entry point: dispatches on `controller.cron` to the jobs the registry maps it to, each run
+ * for the delivery's slot, after a catch-up of any deleting job's missed slot (src/run/slots.ts). A run
  * that stops at its budget with work left is continued through the CONTINUATIONS queue. A cron of
  * sweeps runs them only when its Upstash-only tick finds the app active; a cron of deleting jobs
  * is followed by the sweeps through the queue. An
@@ -7,12 +8,14 @@
  * dashboard shows the cron event as failed.
  */
 import type { Config } from './config/parse';
-import { fromEnv } from './deps';
+import { latestSlots } from './db/job-runs';
+import { fromEnv, type Invocation } from './deps';
 import { runContinuing } from './run/continuation';
 import { isEnabled, type Job } from './run/job';
 import { recoverFailedRun } from './run/recovery';
-import { jobsForCron, SWEEPS } from './run/registry';
+import { JOBS, jobsForCron, SWEEPS } from './run/registry';
 import type { RunReport } from './run/runner';
+import { planRuns, type SlotRun, tracksSlots } from './run/slots';
 import { tick } from './run/tick';
 import { logEvent, publicMessage } from './log';
 
@@ -49,23 +52,62 @@ export async function scheduled(controller: ScheduledController, env: Env, _ctx:
   }
   // An optional job left unconfigured takes no share of the invocation's budget.
   const jobs = declared.filter((job) => isEnabled(job, deps.config));
+  // The slot this delivery is for: Cloudflare's scheduledTime is the cron's time, not the clock's.
   const now = new Date(controller.scheduledTime);
   const defers = deps.config.continuationMaxHops > 0;
   if (defers && sweepsOnly(jobs) && !(await tick(deps, deps.config, now, controller.cron)).sweep) return;
+  // From here the delivery touches Postgres anyway: it checks for missed slots first (one request).
+  const runs = await slotRuns(deps, jobs, now, controller.cron);
   const reports: RunReport[] = [];
   const then = defers ? followUps(jobs, deps.config) : [];
-  // Sequentially: the jobs of one cron share the invocation's subrequest limit.
-  for (const [i, job] of jobs.entries()) {
-    const opts = { trigger: 'scheduled', now, dryRun: false, share: 1 / jobs.length } as const;
-    const follow = i === jobs.length - 1 ? then : [];
-    const report = await runContinuing(job, deps, env.CONTINUATIONS, opts, 1, follow);
+  // Sequentially: the runs of one delivery share the invocation's subrequest limit.
+  for (const [i, run] of runs.entries()) {
+    const opts = {
+      trigger: 'scheduled',
+      now,
+      dryRun: false,
+      share: 1 / runs.length,
+      slot: run.slot,
+      missed: run.missed,
+      catchUp: run.catchUp,
+      reserve: i === 0 ? SLOT_CHECK_SUBREQUESTS : 0,
+    } as const;
+    const follow = i === runs.length - 1 ? then : [];
+    const report = await runContinuing(run.job, deps, env.CONTINUATIONS, opts, 1, follow);
     // A failed run is retried through the queue within minutes, not at the next cron; the sweeps
     // that would have followed it follow its recovery.
-    await recoverFailedRun(job, report, env.CONTINUATIONS, deps.config, new Date(), 1, follow);
+    await recoverFailedRun(run.job, report, env.CONTINUATIONS, deps.config, new Date(), 1, follow);
     reports.push(report);
   }
   const failed = reports.filter((r) => r.status === 'failed');
   if (failed.length > 0) {
     throw new ScheduledError(failed.map((r) => `${r.job} failed: ${r.error}`).join('; '));
   }
+}
+
+/** The slot check's one Neon request, spent before the runs (kept out of the first run's budget). */
+const SLOT_CHECK_SUBREQUESTS = 1;
+
+/**
+ * The runs of this delivery: a catch-up for each deleting job whose latest slot was missed, then
+ * the cron's own jobs (src/run/slots.ts); one `slots_missed` line per job that missed slots. If
+ * Postgres does not answer the check, the cron's own jobs run (and report the outage themselves).
+ */
+async function slotRuns(deps: Invocation, own: readonly Job[], now: Date, cron: string): Promise<SlotRun[]> {
+  const deleting = JOBS.filter((job) => tracksSlots(job) && isEnabled(job, deps.config));
+  let latest: Map<string, Date>;
+  try {
+    latest = await latestSlots(
+      deps.db,
+      deleting.map((job) => job.name),
+    );
+  } catch (err) {
+    logEvent('warn', 'slot_check_failed', { cron, error: publicMessage(err) });
+    latest = new Map();
+  }
+  const runs = planRuns(own, deleting, latest, now);
+  for (const run of runs.filter((r) => r.missed.length > 0)) {
+    logEvent('warn', 'slots_missed', { job: run.job.name, cron: run.job.cron, delivery: cron, slots: run.missed, catchUp: run.catchUp });
+  }
+  return runs;
 }

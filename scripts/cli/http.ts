@@ -13,14 +13,25 @@ export interface WorkerAnswer {
   body: Record<string, unknown>;
 }
 
-/** Calls `{baseUrl}{path}` with the bearer secret and returns the status and parsed JSON body. */
-export async function callWorker(baseUrl: string, path: string, secret: Secret, method: 'GET' | 'POST'): Promise<WorkerAnswer> {
+/** Calls `{baseUrl}{path}` with the bearer secret (and `body` as JSON) and returns the status and parsed JSON body. */
+export async function callWorker(
+  baseUrl: string,
+  path: string,
+  secret: Secret,
+  method: 'GET' | 'POST',
+  body?: unknown,
+): Promise<WorkerAnswer> {
   const url = new URL(path, baseUrl);
   let res: Response;
   try {
     res = await fetch(url, {
       method,
-      headers: { authorization: `Bearer ${secret.value}`, accept: 'application/json' },
+      headers: {
+        authorization: `Bearer ${secret.value}`,
+        accept: 'application/json',
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     });
   } catch (err) {
@@ -30,17 +41,17 @@ export async function callWorker(baseUrl: string, path: string, secret: Secret, 
   if (res.status === 401) {
     throw new CliError(`wrong or missing CRON_SECRET for ${baseUrl} (the secret came from ${secret.source})`, EXIT.usage);
   }
-  let body: unknown;
+  let answer: unknown;
   try {
-    body = JSON.parse(text);
+    answer = JSON.parse(text);
   } catch {
-    body = undefined;
+    answer = undefined;
   }
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+  if (typeof answer !== 'object' || answer === null || Array.isArray(answer)) {
     const type = res.headers.get('content-type') ?? 'no content type';
     throw new CliError(`unexpected answer from ${url}: HTTP ${res.status} (${type}), not the jobs API's JSON — is the URL right?`);
   }
-  return { status: res.status, body: body as Record<string, unknown> };
+  return { status: res.status, body: answer as Record<string, unknown> };
 }
 
 /** The error for an answer that is neither a run report nor a listing. */

@@ -27,6 +27,8 @@ interface JobEntry {
   nextRunAt?: string | null;
   lastRun?: LastRun | null;
   backlog?: Record<string, number>;
+  paused?: { reason?: string; by?: string | null; since?: string } | null;
+  missed?: { runId?: string; slots?: string[]; foundAt?: string } | null;
 }
 
 interface Alarm {
@@ -62,6 +64,14 @@ export function renderListing(listing: { now?: string; ok?: boolean; jobs: JobEn
   const out = [renderTable(['job', 'cron', 'next run', 'last run', 'when', 'duration', 'counts', 'backlog'], rows)];
   const errors = listing.jobs.filter((j) => j.lastRun?.error && j.lastRun.status !== 'succeeded');
   for (const job of errors) out.push(`${job.name}: last run ${job.lastRun?.id ?? ''} ${job.lastRun?.status}: ${job.lastRun?.error}`);
+  for (const job of listing.jobs.filter((j) => j.paused)) {
+    const p = job.paused!;
+    out.push(`${job.name}: PAUSED${p.by ? ` by ${p.by}` : ''} since ${p.since ?? '?'}: ${p.reason ?? ''}`);
+  }
+  for (const job of listing.jobs.filter((j) => j.missed?.slots?.length)) {
+    const m = job.missed!;
+    out.push(`${job.name}: missed slot(s) ${m.slots!.join(', ')} (found by run ${m.runId ?? '?'}, ${formatRelative(m.foundAt, now)})`);
+  }
   const alarms = listing.alarms ?? [];
   if (alarms.length > 0) {
     out.push('', `ALARMS (${alarms.length}):`);

@@ -21,6 +21,8 @@ export interface RunReport {
   error?: string;
   phase?: string;
   heldBy?: string | null;
+  /** Set when the run was skipped because the job is paused. */
+  paused?: { reason: string; by: string | null; since: string };
 }
 
 export interface RunLoopOptions {

@@ -119,6 +119,14 @@ export const SETTINGS = [
     parse: integer(1, 8760),
   },
   {
+    name: 'PAUSE_ALARM_HOURS',
+    kind: 'var',
+    default: 24,
+    meaning: 'a job paused longer than this raises the `job_paused` alarm (1–8760)',
+    key: 'pauseAlarmHours',
+    parse: integer(1, 8760),
+  },
+  {
     name: 'CONTINUATION_MAX_HOPS',
     kind: 'var',
     default: 200,

@@ -9,6 +9,7 @@
  */
 import { and, eq, type SQL, sql } from 'drizzle-orm';
 import type { Db } from './client';
+import { type Pause, pauseOf } from '../run/pauses';
 import { type JobRunStatus, jobRuns, type RunTrigger } from './schema';
 
 export interface RunStart {
@@ -18,60 +19,107 @@ export interface RunStart {
   dryRun: boolean;
   leaseMs: number;
   continues?: string | undefined;
+  /** The cron slot the run is for (src/run/slots.ts): a slot whose run exists is not run again. */
+  slot?: Date | undefined;
+  /** Slots found missed, recorded with the run (ISO times). */
+  missed?: readonly string[] | undefined;
+  /**
+   * A catch-up of a missed slot: skipped because another run holds the lock, it records no slot,
+   * so the slot stays missed and the next check runs it.
+   */
+  catchUp?: boolean | undefined;
   /** History older than this is pruned (JOB_RUNS_RETENTION_DAYS), at most PRUNE_LIMIT rows a run. */
   pruneBefore: Date;
   /** A SELECT of `difference` rows sent in the same request (src/app-map/drift.ts). */
   driftCheck?: SQL;
 }
 
-export type Acquired =
-  { acquired: true; differences: string[] } | { acquired: false; heldBy: string | null; reason: string; duplicate: boolean };
+export type Skipped = { acquired: false; heldBy: string | null; reason: string; duplicate: boolean; paused?: Pause };
+export type Acquired = { acquired: true; differences: string[] } | Skipped;
 
 /** Bounds the pruning statement: a long-neglected history shrinks over several runs. */
 const PRUNE_LIMIT = 1000;
 const BUSY = 'another run of this job is in progress';
 const DUPLICATE = 'this continuation already ran (a queue message delivered twice)';
+const SLOT_TAKEN = 'this slot already ran (a cron delivery that came twice)';
 
 /**
  * Takes the job's lock and records the run, or records it as skipped; prunes old history of the
  * job on the way. One request (a batch is one transaction over HTTP).
  * A continuation (`continues` set) is also skipped when another run already continued the same
- * run: a queue may deliver a message twice, and the second delivery must not fork the chain.
+ * run: a queue may deliver a message twice, and the second delivery must not fork the chain. A
+ * run for a cron slot is skipped when that slot already has a run (job_runs_one_slot_idx), and
+ * every run but a dry run is skipped while the job is paused (src/run/pauses.ts): the pause is
+ * read here, so it costs no request of its own.
  */
 export async function acquireRun(db: Db, run: RunStart): Promise<Acquired> {
   const lease = sql`now() + make_interval(secs => ${run.leaseMs / 1000})`;
   const continues = run.continues ?? null;
+  const slot = run.slot ?? null;
+  const missed = run.missed && run.missed.length > 0 ? JSON.stringify(run.missed) : null;
   const duplicate = sql`${continues}::text IS NOT NULL AND EXISTS (
     SELECT 1 FROM spacerr_jobs.job_runs d WHERE d.continues = ${continues} AND d.status IN ('running', 'succeeded'))`;
+  const slotTaken = sql`${slot}::timestamptz IS NOT NULL AND EXISTS (
+    SELECT 1 FROM spacerr_jobs.job_runs s WHERE s.job = ${run.job} AND s.slot = ${slot}::timestamptz AND s.status <> 'skipped')`;
+  const paused = sql`NOT ${run.dryRun}::boolean AND EXISTS (SELECT 1 FROM spacerr_jobs.job_pauses p WHERE p.job = ${run.job})`;
+  const pausedText = sql`(SELECT 'paused' || COALESCE(' by ' || p.paused_by, '') || ' since '
+      || to_char(p.since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') || ': ' || p.reason
+    FROM spacerr_jobs.job_pauses p WHERE p.job = ${run.job})`;
   const [, , , , rows, drift] = await db.batch([
+    // The job's latest slot stays, whatever its age: the missed-slot check reads it.
     db.execute(sql`
       DELETE FROM spacerr_jobs.job_runs WHERE id IN (
         SELECT id FROM spacerr_jobs.job_runs
         WHERE job = ${run.job} AND started_at < ${run.pruneBefore} AND status <> 'running'
+          AND (slot IS NULL OR slot < (SELECT max(l.slot) FROM spacerr_jobs.job_runs l WHERE l.job = ${run.job}))
         LIMIT ${PRUNE_LIMIT})`),
     db.execute(sql`
       UPDATE spacerr_jobs.job_runs
       SET status = 'abandoned', finished_at = now(), lease_until = NULL,
           error = 'lease expired: the run ended without reporting (its invocation was killed?)'
       WHERE job = ${run.job} AND status = 'running' AND lease_until < now()`),
+    // No conflict target: of two deliveries of one slot, the second blocks on the first's entry in
+    // job_runs_one_slot_idx (or job_runs_one_running_idx) until it commits, then inserts nothing.
     db.execute(sql`
-      INSERT INTO spacerr_jobs.job_runs (id, job, trigger, started_at, status, dry_run, lease_until, continues)
-      SELECT ${run.id}, ${run.job}, ${run.trigger}, now(), 'running', ${run.dryRun}, ${lease}, ${continues}
-      WHERE NOT (${duplicate})
-      ON CONFLICT (job) WHERE status = 'running' DO NOTHING`),
+      INSERT INTO spacerr_jobs.job_runs (id, job, trigger, started_at, status, dry_run, lease_until, continues, slot, missed)
+      SELECT ${run.id}, ${run.job}, ${run.trigger}, now(), 'running', ${run.dryRun}, ${lease}, ${continues}, ${slot}::timestamptz, ${missed}::jsonb
+      WHERE NOT (${duplicate}) AND NOT (${slotTaken}) AND NOT (${paused})
+      ON CONFLICT DO NOTHING`),
     db.execute(sql`
-      INSERT INTO spacerr_jobs.job_runs (id, job, trigger, started_at, finished_at, status, dry_run, error, continues)
+      INSERT INTO spacerr_jobs.job_runs (id, job, trigger, started_at, finished_at, status, dry_run, error, continues, slot, missed)
       SELECT ${run.id}, ${run.job}, ${run.trigger}, now(), now(), 'skipped', ${run.dryRun},
-             CASE WHEN ${duplicate} THEN ${DUPLICATE} ELSE ${BUSY} END, ${continues}
+             CASE WHEN ${paused} THEN ${pausedText} WHEN ${duplicate} THEN ${DUPLICATE} WHEN ${slotTaken} THEN ${SLOT_TAKEN} ELSE ${BUSY} END,
+             ${continues},
+             CASE WHEN ${run.catchUp ?? false}::boolean AND NOT (${paused}) AND NOT (${slotTaken}) THEN NULL ELSE ${slot}::timestamptz END,
+             ${missed}::jsonb
       WHERE NOT EXISTS (SELECT 1 FROM spacerr_jobs.job_runs WHERE id = ${run.id})`),
     db.execute(sql`
-      SELECT r.status, r.error, (SELECT h.id FROM spacerr_jobs.job_runs h WHERE h.job = ${run.job} AND h.status = 'running') AS holder
+      SELECT r.status, r.error, (SELECT h.id FROM spacerr_jobs.job_runs h WHERE h.job = ${run.job} AND h.status = 'running') AS holder,
+             (SELECT row_to_json(p) FROM spacerr_jobs.job_pauses p WHERE p.job = ${run.job}) AS pause
       FROM spacerr_jobs.job_runs r WHERE r.id = ${run.id}`),
     db.execute(run.driftCheck ?? sql`SELECT NULL::text AS difference WHERE false`),
   ]);
-  const row = rows.rows[0] as { status: JobRunStatus; error: string | null; holder: string | null } | undefined;
+  const row = rows.rows[0] as { status: JobRunStatus; error: string | null; holder: string | null; pause: unknown } | undefined;
   if (row?.status === 'running') return { acquired: true, differences: drift.rows.map((r) => String(r.difference)) };
-  return { acquired: false, heldBy: row?.holder ?? null, reason: row?.error ?? BUSY, duplicate: row?.error === DUPLICATE };
+  const reason = row?.error ?? BUSY;
+  const pause = reason.startsWith('paused') ? pauseOf(row?.pause) : undefined;
+  return {
+    acquired: false,
+    heldBy: row?.holder ?? null,
+    reason,
+    duplicate: reason === DUPLICATE || reason === SLOT_TAKEN,
+    ...(pause ? { paused: pause } : {}),
+  };
+}
+
+/** The latest slot each of `jobs` recorded (any status), by job; absent for a job that has none. One request. */
+export async function latestSlots(db: Db, jobs: readonly string[]): Promise<Map<string, Date>> {
+  const result = await db.execute(sql`
+    SELECT j.name, (SELECT max(r.slot) FROM spacerr_jobs.job_runs r WHERE r.job = j.name AND r.slot IS NOT NULL) AS slot
+    FROM unnest(${sql.param([...jobs])}::text[]) AS j(name)`);
+  const slots = new Map<string, Date>();
+  for (const row of result.rows as Array<{ name: string; slot: string | null }>) if (row.slot) slots.set(row.name, new Date(row.slot));
+  return slots;
 }
 
 export interface RunFinish {
@@ -110,14 +158,20 @@ export async function finishRun(
 
 /**
  * The latest run of each job: one index probe per job (job_runs_job_started_idx) through a
- * LATERAL join, so the cost does not grow with the history kept.
+ * LATERAL join, so the cost does not grow with the history kept; with it, the latest run that
+ * found missed slots (job_runs_missed_idx).
  */
 export async function latestRuns(db: Db, jobs: readonly string[]) {
   const result = await db.execute(sql`
-    SELECT r.* FROM unnest(${sql.param([...jobs])}::text[]) AS j(name)
+    SELECT r.*, m.id AS missed_run_id, m.missed AS missed_slots, m.started_at AS missed_found_at
+    FROM unnest(${sql.param([...jobs])}::text[]) AS j(name)
     CROSS JOIN LATERAL (
       SELECT * FROM spacerr_jobs.job_runs WHERE job = j.name ORDER BY started_at DESC LIMIT 1
-    ) r`);
+    ) r
+    LEFT JOIN LATERAL (
+      SELECT id, missed, started_at FROM spacerr_jobs.job_runs
+      WHERE job = j.name AND missed IS NOT NULL ORDER BY started_at DESC LIMIT 1
+    ) m ON true`);
   return (result.rows as Array<Record<string, unknown>>).map((row) => ({
     id: row.id as string,
     job: row.job as string,
@@ -131,5 +185,11 @@ export async function latestRuns(db: Db, jobs: readonly string[]) {
     subrequests: row.subrequests as number,
     error: row.error as string | null,
     continues: row.continues as string | null,
+    slot: row.slot == null ? null : new Date(row.slot as string),
+    missed: (row.missed as string[] | null) ?? null,
+    lastMissed:
+      row.missed_run_id == null
+        ? null
+        : { runId: row.missed_run_id as string, slots: row.missed_slots as string[], foundAt: new Date(row.missed_found_at as string) },
   }));
 }

@@ -97,6 +97,13 @@ export const jobRuns = pgTable(
     leaseUntil: timestamp('lease_until', { withTimezone: true }),
     /** The run this one continues (a queued continuation draining a backlog), if any. */
     continues: text('continues'),
+    /**
+     * The cron slot (scheduled time) a scheduled run is for: its delivery's, or for a catch-up the
+     * missed slot it runs for (src/run/slots.ts). Null for runs no cron delivered.
+     */
+    slot: timestamp('slot', { withTimezone: true }),
+    /** Slots of the job's cron whose delivery never came, found by this run (ISO times, oldest first). */
+    missed: jsonb('missed').$type<string[]>(),
   },
   (t) => [
     // The lock: at most one running run per job, enforced by Postgres itself.
@@ -104,8 +111,32 @@ export const jobRuns = pgTable(
       .on(t.job)
       .where(sql`${t.status} = 'running'`),
     index('job_runs_job_started_idx').on(t.job, t.startedAt.desc()),
+    // A slot runs once: a second delivery of it (or a catch-up racing its late delivery) inserts nothing.
+    uniqueIndex('job_runs_one_slot_idx')
+      .on(t.job, t.slot)
+      .where(sql`${t.slot} IS NOT NULL AND ${t.status} <> 'skipped'`),
+    // The latest slot each job recorded: the missed-slot check's one probe per job.
+    index('job_runs_job_slot_idx')
+      .on(t.job, t.slot.desc())
+      .where(sql`${t.slot} IS NOT NULL`),
+    // The latest run of a job that found missed slots (the listing's `missed`).
+    index('job_runs_missed_idx')
+      .on(t.job, t.startedAt.desc())
+      .where(sql`${t.missed} IS NOT NULL`),
   ],
 );
+
+/**
+ * Jobs an operator paused (`npm run job -- pause`, POST /api/internal/jobs/:job/pause): while a
+ * row stands, every run of the job but a dry run is recorded `skipped` with the reason, read inside
+ * the lock request (src/db/job-runs.ts), so its deliveries, continuations and recoveries stop.
+ */
+export const jobPauses = pgTable('job_pauses', {
+  job: text('job').primaryKey(),
+  reason: text('reason').notNull(),
+  pausedBy: text('paused_by'),
+  since: timestamp('since', { withTimezone: true }).notNull(),
+});
 
 export const ACCOUNT_EVENT_TYPES = ['account.deletion_scheduled', 'account.erased'] as const;
 export type AccountEventType = (typeof ACCOUNT_EVENT_TYPES)[number];

@@ -6,7 +6,7 @@ import { type Context, Hono } from 'hono';
 import type { Invocation } from '../deps';
 import { cronSecretAuth } from './auth';
 import { onError, withInternalHeaders } from './errors';
-import { healthRoute, listJobsRoute, requeueRoute, runJobRoute } from './routes';
+import { healthRoute, listJobsRoute, pauseRoute, requeueRoute, resumeRoute, runJobRoute } from './routes';
 
 export type AppEnv = { Bindings: Env; Variables: { deps: Invocation } };
 
@@ -24,6 +24,10 @@ export function createApp() {
   });
   app.post('/api/internal/jobs/:job/requeue', requeueRoute);
   app.all('/api/internal/jobs/:job/requeue', allowOnly('POST'));
+  app.post('/api/internal/jobs/:job/pause', pauseRoute);
+  app.all('/api/internal/jobs/:job/pause', allowOnly('POST'));
+  app.post('/api/internal/jobs/:job/resume', resumeRoute);
+  app.all('/api/internal/jobs/:job/resume', allowOnly('POST'));
   app.on(['GET', 'POST'], '/api/internal/jobs/:job', runJobRoute);
   app.all('/api/internal/jobs/:job', getOrPost);
   app.all('/api/internal/jobs', allowOnly('GET'));

@@ -8,6 +8,7 @@ import { latestRuns } from '../db/job-runs';
 import { fromEnv } from '../deps';
 import { type Alarm, alarmsAt, backlogAt } from '../run/alarms';
 import { isEnabled, type Job } from '../run/job';
+import { listPauses, type Pause, pauseAlarms, pauseJob, resumeJob } from '../run/pauses';
 import { findJob, JOBS } from '../run/registry';
 import { runJob } from '../run/runner';
 import { nextRunAt } from '../run/schedule';
@@ -35,6 +36,34 @@ export async function requeueRoute(c: Context<AppEnv>) {
   return c.json({ job: job.name, requeued });
 }
 
+/** Longest `reason` and `by` a pause takes (they are shown in run records and alarms). */
+const PAUSE_REASON_MAX = 500;
+const PAUSE_BY_MAX = 100;
+
+/**
+ * POST /api/internal/jobs/:job/pause `{ "reason", "by"? }` — pauses the job (src/run/pauses.ts):
+ * its runs are skipped until it is resumed. One request.
+ */
+export async function pauseRoute(c: Context<AppEnv>) {
+  const job = findJob(c.req.param('job') ?? '');
+  if (!job) return unknownJob(c);
+  const { reason, by } = parsePauseBody(await c.req.text());
+  const { db } = fromEnv(c.env);
+  const pause = await pauseJob(db, job.name, by === undefined ? { reason } : { reason, by }, new Date());
+  logEvent('info', 'job_paused', { ...pause });
+  return c.json({ pause });
+}
+
+/** POST /api/internal/jobs/:job/resume — lifts the job's pause; `resumed: false` when it had none. One request. */
+export async function resumeRoute(c: Context<AppEnv>) {
+  const job = findJob(c.req.param('job') ?? '');
+  if (!job) return unknownJob(c);
+  const { db } = fromEnv(c.env);
+  const resumed = await resumeJob(db, job.name);
+  logEvent('info', 'job_resumed', { job: job.name, resumed });
+  return c.json({ resumed });
+}
+
 /** GET|POST /api/internal/jobs/:job[?dryRun=1] — runs the job now. */
 export async function runJobRoute(c: Context<AppEnv>) {
   const job = findJob(c.req.param('job') ?? '');
@@ -51,20 +80,22 @@ export async function runJobRoute(c: Context<AppEnv>) {
 }
 
 /**
- * GET /api/internal/jobs — per job: its cron and next scheduled time, its last run, and its
- * backlog; plus the alarms standing. Two Postgres requests (last runs, backlog).
+ * GET /api/internal/jobs — per job: its cron and next scheduled time, its last run, the latest
+ * slots it found missed, its pause and its backlog; plus the alarms standing. Three Postgres
+ * requests, sent at once (runs, backlog, pauses).
  */
 export async function listJobsRoute(c: Context<AppEnv>) {
   const deps = fromEnv(c.env);
   const now = new Date();
-  const [runs, backlog] = await Promise.all([
+  const [runs, backlog, pauses] = await Promise.all([
     latestRuns(
       deps.db,
       JOBS.map((j) => j.name),
     ),
     backlogAt(deps.db, JOBS, { config: deps.config, now }),
+    listPauses(deps.db),
   ]);
-  const alarms = backlog.alarms;
+  const alarms = [...backlog.alarms, ...pauseAlarms(pauses, deps.config, now)];
   const next = (job: Job) => (isEnabled(job, deps.config) ? nextRunAt(job.cron, now) : null);
   // A sweep's own cron runs it only while users are active (src/run/tick.ts); on an idle app it
   // runs after the next chain of a deleting job. With CONTINUATION_MAX_HOPS=0 every tick sweeps.
@@ -97,8 +128,14 @@ export async function listJobsRoute(c: Context<AppEnv>) {
               subrequests: run.subrequests,
               error: run.error,
               continues: run.continues,
+              slot: run.slot?.toISOString() ?? null,
+              missed: run.missed,
             }
           : null,
+        missed: run?.lastMissed
+          ? { runId: run.lastMissed.runId, slots: run.lastMissed.slots, foundAt: run.lastMissed.foundAt.toISOString() }
+          : null,
+        paused: pauses.find((p) => p.job === job.name) ?? null,
         backlog: backlog.byJob.get(job.name) ?? {},
       };
     }),
@@ -117,19 +154,24 @@ function earliest(dates: Array<Date | null>): Date | null {
 
 /**
  * GET /api/internal/health — Postgres and Redis answer, and no alarm stands (data overdue for
- * deletion, blob deletions parked). 503 otherwise, so an uptime monitor pages someone.
+ * deletion, blob deletions parked, a job paused too long). 503 otherwise, so an uptime monitor
+ * pages someone. `paused` lists the pauses standing (a paused job alone is not unhealthy).
  */
 export async function healthRoute(c: Context<AppEnv>) {
   const deps = fromEnv(c.env);
   let alarms: Alarm[] = [];
+  let paused: Pause[] = [];
   const [postgres, redis] = await Promise.all([
     probe(async () => {
-      alarms = await alarmsAt(deps.db, JOBS, { config: deps.config, now: new Date() });
+      const now = new Date();
+      const [standing, pauses] = await Promise.all([alarmsAt(deps.db, JOBS, { config: deps.config, now }), listPauses(deps.db)]);
+      paused = pauses;
+      alarms = [...standing, ...pauseAlarms(pauses, deps.config, now)];
     }),
     probe(() => deps.redis.ping()),
   ]);
   const ok = postgres.ok && redis.ok && alarms.length === 0;
-  return c.json({ ok, postgres, redis, alarms }, ok ? 200 : 503);
+  return c.json({ ok, postgres, redis, alarms, paused }, ok ? 200 : 503);
 }
 
 async function probe(check: () => Promise<unknown>) {
@@ -171,6 +213,27 @@ function parseDryRun(values: string[] | undefined): boolean {
   if (TRUE_VALUES.has(value) || value === '') return true;
   if (FALSE_VALUES.has(value)) return false;
   throw badRequest('dryRun must be 1, true, 0 or false.');
+}
+
+/** The pause route's body: JSON with a non-empty `reason` and an optional `by`; anything else is a 400. */
+function parsePauseBody(text: string): { reason: string; by?: string } {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw badRequest('Send a JSON body: {"reason": "…", "by": "…"} (by is optional).');
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('The body must be a JSON object with a reason.');
+  const { reason, by, ...rest } = body as Record<string, unknown>;
+  const unknown = Object.keys(rest);
+  if (unknown.length > 0) throw badRequest(`Unknown field ${JSON.stringify(unknown[0]?.slice(0, 40))}; only reason and by are accepted.`);
+  if (typeof reason !== 'string' || reason.trim() === '') throw badRequest('reason is required: say why the job is paused.');
+  if (reason.length > PAUSE_REASON_MAX) throw badRequest(`reason is longer than ${PAUSE_REASON_MAX} characters.`);
+  if (by === undefined || by === null) return { reason: reason.trim() };
+  if (typeof by !== 'string' || by.trim() === '' || by.length > PAUSE_BY_MAX) {
+    throw badRequest(`by, when given, must be a name of 1 to ${PAUSE_BY_MAX} characters.`);
+  }
+  return { reason: reason.trim(), by: by.trim() };
 }
 
 function badRequest(message: string) {

@@ -49,7 +49,9 @@ function nextHop(report: RunReport, hop: number, maxHops: number, then: readonly
  */
 function followUp(report: RunReport, hop: number, then: readonly string[]): Continuation | undefined {
   const [job, ...rest] = then;
-  if (job === undefined || report.status !== 'succeeded' || report.more || report.dryRun) return undefined;
+  // A paused job's chain ends at once, and the jobs that were to follow it still run.
+  const done = (report.status === 'succeeded' && !report.more) || report.paused !== undefined;
+  if (job === undefined || !done || report.dryRun) return undefined;
   return { job, continues: report.runId, hop, ...withThen(rest) };
 }
 
@@ -82,20 +84,21 @@ async function sendContinuation(queue: ContinuationQueue, next: Continuation): P
 /**
  * Runs `job` as link `hop` of a chain (1 for a scheduled run), keeping one subrequest for the
  * continuation, and sends the next link when the run stopped with work left — or, when the chain
- * is done, the first job of `then`. The one path by
+ * is done (or the job is paused), the first job of `then`. `opts.reserve` is what the caller spent
+ * besides. The one path by
  * which both cron runs and queued continuations run and continue.
  */
 export async function runContinuing(
   job: Job,
   deps: Invocation,
   queue: ContinuationQueue,
-  opts: Omit<RunOptions, 'reserve'>,
+  opts: RunOptions,
   hop: number,
   then: readonly string[] = [],
 ): Promise<RunReport> {
   const maxHops = deps.config.continuationMaxHops;
   const sends = maxHops > 0 || then.length > 0;
-  const report = await runJob(job, deps, deps.config, { ...opts, reserve: sends ? CONTINUATION_SUBREQUESTS : 0 });
+  const report = await runJob(job, deps, deps.config, { ...opts, reserve: (opts.reserve ?? 0) + (sends ? CONTINUATION_SUBREQUESTS : 0) });
   const next = nextHop(report, hop, maxHops, then) ?? followUp(report, hop, then);
   if (next) await sendContinuation(queue, next);
   else if (report.status === 'succeeded' && report.more && maxHops > 0 && hop > maxHops) {

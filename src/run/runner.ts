@@ -16,6 +16,7 @@ import { ping } from './heartbeat';
 import { APP_MAP } from '../app-map';
 import { AppMapDriftError, driftQuery } from '../app-map/drift';
 import { isEnabled, type Job, type JobDeps } from './job';
+import type { Pause } from './pauses';
 
 /** The bundled map's catalog check, built once per isolate (src/app-map/drift.ts). */
 const DRIFT_CHECK = driftQuery(APP_MAP);
@@ -43,6 +44,12 @@ export interface RunOptions {
   reserve?: number;
   /** The one item the run is for (a job with `target` only): an operator's run. */
   target?: string;
+  /** The cron slot a scheduled run is for (src/run/slots.ts). */
+  slot?: Date;
+  /** Slots of the job's cron found missed (ISO): recorded with the run, and its heartbeat fails. */
+  missed?: readonly string[];
+  /** The run catches up a missed slot (`slot` is the latest of `missed`). */
+  catchUp?: boolean;
 }
 
 export interface RunReport {
@@ -62,8 +69,14 @@ export interface RunReport {
   phase?: RunPhase;
   /** For skipped runs: the run that holds the lock. */
   heldBy?: string | null;
-  /** For skipped continuations: another run already continued the same run. */
+  /** For skipped runs: another run already continued the same run, or already ran the same slot. */
   duplicate?: boolean;
+  /** For runs skipped because the job is paused: the pause. */
+  paused?: Pause;
+  /** The cron slot the run is for (scheduled runs). */
+  slot?: string;
+  /** Slots of the job's cron whose delivery never came, found by this run (oldest first). */
+  missed?: string[];
   /** The run this one continues, if any. */
   continues?: string;
   /** Alarms the run left standing (data overdue, blob deletions parked). */
@@ -85,6 +98,8 @@ export async function runJob(job: Job, deps: JobDeps, config: Config, opts: RunO
     trigger: opts.trigger,
     dryRun: opts.dryRun,
     ...(opts.continues ? { continues: opts.continues } : {}),
+    ...(opts.slot ? { slot: opts.slot.toISOString() } : {}),
+    ...(opts.missed && opts.missed.length > 0 ? { missed: [...opts.missed] } : {}),
   };
   // Dry runs are not the scheduled work: they neither ping nor check alarms.
   const heartbeat = opts.dryRun ? undefined : config.heartbeatUrls[job.name];
@@ -123,6 +138,9 @@ export async function runJob(job: Job, deps: JobDeps, config: Config, opts: RunO
           dryRun: opts.dryRun,
           leaseMs: config.runTimeBudgetMs + LEASE_MARGIN_MS,
           continues: opts.continues,
+          slot: opts.slot,
+          missed: opts.missed,
+          catchUp: opts.catchUp,
           pruneBefore: before(opts.now, config.jobRunsRetentionDays, DAY_MS),
           driftCheck: DRIFT_CHECK,
         });
@@ -156,6 +174,7 @@ export async function runJob(job: Job, deps: JobDeps, config: Config, opts: RunO
       heldBy: lock.heldBy,
       error: lock.reason,
       ...(lock.duplicate ? { duplicate: true } : {}),
+      ...(lock.paused ? { paused: lock.paused } : {}),
     };
     logEvent('info', 'job_run', { ...report });
     return report;
@@ -228,7 +247,7 @@ export async function runJob(job: Job, deps: JobDeps, config: Config, opts: RunO
     }
   }
   if (heartbeat) {
-    const failure = report.error ?? alarms.map((a) => a.message).join('\n');
+    const failure = [report.error ?? alarms.map((a) => a.message).join('\n'), missedMessage(job, report.missed)].filter(Boolean).join('\n');
     if (failure) await ping(heartbeat, 'fail', { ...pingInfo, body: `${job.name}: ${failure}` });
     else await ping(heartbeat, 'success', { ...pingInfo, body: JSON.stringify({ counts: report.counts, more: report.more }) });
   }
@@ -236,6 +255,12 @@ export async function runJob(job: Job, deps: JobDeps, config: Config, opts: RunO
   const level = report.status === 'failed' || report.status === 'abandoned' ? 'error' : alarms.length > 0 ? 'warn' : 'info';
   logEvent(level, 'job_run', { ...report });
   return report;
+}
+
+/** The heartbeat's word on missed slots: a delivery that never came is a failure to know about. */
+function missedMessage(job: Job, missed: readonly string[] | undefined): string {
+  if (!missed || missed.length === 0) return '';
+  return `${missed.length} slot(s) of cron "${job.cron}" were never delivered (${missed.join(', ')}); this run caught up`;
 }
 
 export class BudgetTooSmallError extends Error {

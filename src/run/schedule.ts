@@ -23,3 +23,11 @@ export function nextRunAt(cron: string, now: Date): Date | null {
 export function previousRunAt(cron: string, before: Date): Date | null {
   return parse(cron).previousRuns(1, before)[0] ?? null;
 }
+
+/** The times `cron` fired after `after` and before `before` (both exclusive), the latest `limit` of them, oldest first. */
+export function runsBetween(cron: string, after: Date, before: Date, limit: number): Date[] {
+  return parse(cron)
+    .previousRuns(limit, before)
+    .filter((at) => at.getTime() > after.getTime())
+    .reverse();
+}

@@ -60,7 +60,7 @@ const setNeonFault = (fault: string) => setNodeFault(stackEnv, 'neon', fault);
 const count = async (sql: string) => Number((await db.query(sql)).rows[0].n);
 
 async function seed() {
-  await db.query(`TRUNCATE users, spacerr_jobs.job_runs, spacerr_jobs.blob_deletions CASCADE`);
+  await db.query(`TRUNCATE users, spacerr_jobs.job_runs, spacerr_jobs.blob_deletions, spacerr_jobs.job_pauses CASCADE`);
   await db.query(`INSERT INTO users (id, email) VALUES ('u1', 'u1@example.com')`);
   await db.query(
     `INSERT INTO chats (id, user_id, created_at)
@@ -208,6 +208,41 @@ describe('npm run job -- requeue <job>', () => {
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain('nothing_to_requeue: This job parks nothing.');
     expect((await cli(['requeue', '--url', worker.url])).code).toBe(2);
+  });
+});
+
+describe('npm run job -- pause <job> / resume <job>', () => {
+  it('pauses the job: its runs are skipped (exit 3) with the reason and who paused it, the listing says so; resume lets it run', async () => {
+    const paused = await cli(['pause', JOB, '--reason', 'incident 42: wrong retention', '--by', 'alice', '--url', worker.url]);
+    expect(paused.code, paused.stderr).toBe(0);
+    expect(paused.stdout).toMatch(new RegExp(`^${JOB}: paused by alice since \\S+Z: incident 42: wrong retention`));
+
+    const skipped = await cli([JOB, '--url', worker.url]);
+    expect(skipped.code).toBe(3);
+    expect(skipped.stderr).toContain(`resume ${JOB}`);
+    expect(await count(`SELECT count(*) AS n FROM chats`)).toBe(STALE_CHATS + FRESH_CHATS);
+    const [run] = (await db.query(`SELECT status, error FROM spacerr_jobs.job_runs WHERE job = $1`, [JOB])).rows;
+    expect(run).toEqual({ status: 'skipped', error: expect.stringMatching(/^paused by alice since \S+Z: incident 42: wrong retention$/) });
+
+    const list = await cli(['list', '--url', worker.url]);
+    expect(list.stdout).toMatch(new RegExp(`^${JOB}: PAUSED by alice since \\S+: incident 42`, 'm'));
+
+    const resumed = await cli(['resume', JOB, '--url', worker.url]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stdout.trim()).toBe(`${JOB}: resumed; its next cron runs it`);
+    expect((await cli(['resume', JOB, '--url', worker.url])).stdout.trim()).toBe(`${JOB}: was not paused`);
+    expect((await cli([JOB, '--url', worker.url])).code).toBe(0);
+    expect(await count(`SELECT count(*) AS n FROM chats WHERE id LIKE 'stale-%'`)).toBe(0);
+  });
+
+  it('refuses a pause without --reason and an unknown job (exit 2), pausing nothing', async () => {
+    const noReason = await cli(['pause', JOB, '--url', worker.url]);
+    expect(noReason.code).toBe(2);
+    expect(noReason.stderr).toContain('pause needs --reason');
+    const unknown = await cli(['pause', 'delete-everything', '--reason', 'x', '--url', worker.url]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('unknown job. Jobs: delete-stale-deactivated-accounts');
+    expect(await count(`SELECT count(*) AS n FROM spacerr_jobs.job_pauses`)).toBe(0);
   });
 });
 

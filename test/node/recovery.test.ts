@@ -29,9 +29,9 @@ it(
   { timeout: 90_000 },
   async () => {
     await db.query(`INSERT INTO users (id, email, created_at, deactivated_at) VALUES ('gone', 'g@x', now(), now() - interval '40 days')`);
-    // The next two requests (the run's lock and its one retry) lose their connection; the endpoint
-    // is healthy after them.
-    await setNodeFault(env, 'neon', 'connection-lost', { count: 2 });
+    // The next three requests (the delivery's slot check, the run's lock and its one retry) lose
+    // their connection; the endpoint is healthy after them.
+    await setNodeFault(env, 'neon', 'connection-lost', { count: 3 });
     const res = await worker.triggerCron('0 0 1 * *');
     await res.text();
     expect(res.status).toBe(500); // the invocation failed, as the dashboard shows it

@@ -20,6 +20,8 @@
  *   POST   /receivers         {secret} a Standard Webhooks receiver (test/support/webhook-receiver.ts)
  *   POST   /receivers/:id/mode {mode: 'ok'|'http503'|'reset'} how it answers from now on
  *   GET    /receivers/:id     the attempts it received, verified or not, in order
+ *   POST   /pings/<check>/…   a heartbeat ping (Healthchecks-style: `/start`, ``, `/fail`), answered 200
+ *   GET    /pings/<check>     the pings that check received, with their bodies, in order
  */
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
@@ -80,6 +82,8 @@ export async function startControlServer(opts: {
   const envs = new Map<string, FileEnv>();
   const sessions = new Map<string, pg.Client>();
   const receivers = new Map<string, WebhookReceiver>();
+  /** Heartbeat pings received under /pings/<check>/…: a Healthchecks-style endpoint that answers 200. */
+  const pings: Array<{ path: string; body: string }> = [];
   let nextRedisDb = 1;
   let nextDb = 0;
 
@@ -199,6 +203,18 @@ export async function startControlServer(opts: {
 
   const server = createServer(async (req, res) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
+    if (path.startsWith('/pings/')) {
+      if (req.method === 'GET') {
+        const received = pings.filter((p) => p.path.startsWith(`${path}/`) || p.path === path);
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ pings: received }));
+        return;
+      }
+      let body = '';
+      for await (const chunk of req) body += chunk;
+      pings.push({ path, body });
+      res.writeHead(200).end();
+      return;
+    }
     for (const [method, pattern, handler] of routes) {
       const m = path.match(pattern);
       if (!m || req.method !== method) continue;

@@ -72,8 +72,9 @@ const users = async () => (await q<{ id: string }>(testDb(e), sql`SELECT id FROM
 describe('a scheduled run that fails', () => {
   it('is retried through the queue a minute later, as a run continuing the failed one, which does the work', async () => {
     await seedAccount(testDb(e), new Date(), { id: 'gone', deactivatedDaysAgo: 40 });
-    // Request 1 takes the lock; the first batch and its two retries lose their connection (Neon's 400).
-    await setFault(e, 'neon', 'connection-lost', { afterRequests: 1, count: 3 });
+    // Request 1 checks the slots (src/run/slots.ts), 2 takes the lock; the first batch and its two
+    // retries lose their connection (Neon's 400).
+    await setFault(e, 'neon', 'connection-lost', { afterRequests: 2, count: 3 });
     await expect(fire()).rejects.toThrow(/delete-stale-deactivated-accounts failed/);
     const [failed] = await runs();
     expect(failed).toMatchObject({ trigger: 'scheduled', status: 'failed' });
@@ -98,7 +99,8 @@ describe('a scheduled run that fails', () => {
 
   it('a failing attempt is delivered again on the backoff, each attempt a run continuing the failed one; the 4th is the last', async () => {
     await seedAccount(testDb(e), new Date(), { id: 'gone', deactivatedDaysAgo: 40 });
-    await setFault(e, 'neon', 'http500', { afterRequests: 1, count: 3 });
+    // After the slot check and the lock.
+    await setFault(e, 'neon', 'http500', { afterRequests: 2, count: 3 });
     await expect(fire()).rejects.toThrow();
     const body = sent[0]!.body;
 
@@ -131,7 +133,7 @@ describe('a scheduled run that fails', () => {
 
   it('when the queue refuses the send, logs recovery_failed and fails the cron invocation as before', async () => {
     e = { ...e, CONTINUATIONS: { send: () => Promise.reject(new Error('Queue send failed: 503')) } as unknown as Queue };
-    await setFault(e, 'neon', 'connection-lost', { count: 2 }); // the lock request and its one retry
+    await setFault(e, 'neon', 'connection-lost', { count: 3 }); // the slot check, the lock request and its one retry
     await expect(fire()).rejects.toThrow(/failed/);
     expect(events(errors)).toContainEqual(expect.objectContaining({ event: 'recovery_failed', job: JOB, recovery: true }));
     expect(await runs()).toEqual([]); // a lock-phase failure leaves no row; its log line is the record

@@ -21,7 +21,7 @@ import { attachments, chats, messages } from '../support/app-tables';
 import worker from '../../src/index';
 import { ACTIVE_STREAMS_KEY } from '../../src/redis/streams';
 import { CRONS } from '../../src/run/registry';
-import { nextRunAt } from '../../src/run/schedule';
+import { nextRunAt, previousRunAt } from '../../src/run/schedule';
 import { seedAccount } from './seed';
 import { endpointStats, provisionEnv, q, sql, type TestEnv, testDb, testRedis, writeResult } from './support';
 
@@ -155,12 +155,21 @@ async function appSlot(e: TestEnv, slot: number, at: number) {
   if (slot % 6 === 5) await db.delete(chats).where(inArray(chats.id, [`${owner}-c0`]));
 }
 
-async function simulate(busy: boolean, fast: boolean) {
+/** A delivery the platform loses (src/run/slots.ts): the monthly one of the simulated day. */
+const LOST_MONTHLY = (cron: string, at: number) => cron === MONTHLY && at === DAY_START;
+
+async function simulate(busy: boolean, fast: boolean, lost: (cron: string, at: number) => boolean = () => false) {
   const e = await provisionEnv({}, { dedicatedRedis: true });
   const day = new Day(e);
+  // The month before ran on time: the deleting jobs' latest slots, which a lost delivery is missed against.
+  for (const cron of Object.keys(CRONS).filter((c) => c !== '*/10 * * * *')) {
+    await day.deliver(cron, previousRunAt(cron, new Date(DAY_START))?.getTime() ?? DAY_START - DAY);
+  }
+  day.invocations.splice(0);
   const appMinutes: number[] = [];
   let slot = 0;
   for (const { cron, at } of deliveries(fast)) {
+    if (lost(cron, at)) continue;
     const minute = (at - DAY_START) / MIN;
     // The app acts between ticks: once per 10 minutes of its active hours, before the tick at that time.
     while (busy && slot * 10 <= minute && slot * 10 < ACTIVE_TO) {
@@ -250,6 +259,30 @@ describe('simulated days', () => {
     expect(s.firstOfMonth.postgresQueueInvocations).toBe(9);
     expect(s.firstOfMonth.wakeUps).toBe(2);
   });
+
+  it(
+    'idle app, the monthly delivery lost: the next 12-hourly delivery runs it once, still at most 3 wakes',
+    { timeout: 120_000 },
+    async () => {
+      const run = await simulate(false, false, LOST_MONTHLY);
+      const s = summarise(run);
+      expect(s.byCron[MONTHLY]).toBeUndefined();
+      expect(s.byCron['*/10 * * * *']).toEqual({ deliveries: 144, postgresDeliveries: 0 });
+      expect(s.firstOfMonth.postgresDeliveries).toBeLessThanOrEqual(3);
+      expect(s.firstOfMonth.wakeUps).toBeLessThanOrEqual(3);
+      const runs = await q<{ slot: string; missed: string[] }>(
+        testDb(run.e),
+        sql`SELECT slot, missed FROM spacerr_jobs.job_runs
+          WHERE job = 'delete-stale-deactivated-accounts' AND status = 'succeeded' AND missed IS NOT NULL`,
+      );
+      // One catch-up, by the 12:00 delivery (00:00's is of the same minute, the ticks are idle).
+      const day = new Date(DAY_START).toISOString();
+      expect(runs.map((r) => ({ slot: new Date(r.slot).toISOString(), missed: r.missed }))).toEqual([{ slot: day, missed: [day] }]);
+      const twelve = run.invocations.filter((i) => i.kind === 'cron' && i.cron === '0 */12 * * *').map((i) => i.neon);
+      // The 12:00 delivery made the catch-up as well as its own run: more requests than 00:00's.
+      expect(twelve[1]).toBeGreaterThan(twelve[0]!);
+    },
+  );
 
   it('busy app, default schedule: the sweeps run on the tick while users chat', { timeout: 180_000 }, async () => {
     const run = await simulate(true, false);

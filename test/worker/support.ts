@@ -69,6 +69,18 @@ export function endpointStats(e: TestEnv) {
   return call<{ neonRequests: number; upstashRequests: number; upstashBilled?: number }>('GET', `/env/${e.id}/stats`);
 }
 
+/**
+ * A heartbeat check of its own on the control server (Healthchecks-style, answers 200): its URL
+ * for HEARTBEAT_URL_<JOB>, and the pings it received (`/start`, ``, `/fail`, with their bodies).
+ */
+export function heartbeatCheck(name: string) {
+  const url = `${control()}/pings/${name}-${crypto.randomUUID()}`;
+  return {
+    url,
+    received: async () => (await call<{ pings: Array<{ path: string; body: string }> }>('GET', new URL(url).pathname)).pings,
+  };
+}
+
 /** Writes a JSON result under bench/results/ (the Node side writes it; workerd has no file system). */
 export function writeResult(name: string, data: unknown) {
   return call('POST', '/results', { name, data });
