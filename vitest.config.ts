@@ -10,7 +10,12 @@ import { unitProject } from './vitest.unit.config';
  * `spacerr` runs test/spacerr/ on Spacerr's layout only; `layout:<name>` runs test/layouts/, written through the map, once on each shipped layout (and as
  * `layout:app` on the owner's own app when APP_MIGRATIONS is set).
  */
-function workerProject(name: string, include: string[], source: AppSource, vars: Record<string, string> = {}): TestProjectInlineConfiguration {
+function workerProject(
+  name: string,
+  include: string[],
+  source: AppSource,
+  vars: Record<string, string> = {},
+): TestProjectInlineConfiguration {
   return {
     plugins: [
       cloudflareTest(({ inject }) => {
@@ -71,7 +76,9 @@ export default defineConfig({
       workerProject('spacerr', ['test/spacerr/**/*.test.ts'], layoutSource('spacerr')),
       ...LAYOUTS.map((layout) => workerProject(`layout:${layout}`, ['test/layouts/**/*.test.ts'], layoutSource(layout), HEARTBEATS)),
       // APP_MIGRATIONS=<your prisma/migrations> [APP_MAP_FILE=<its map>]: test/layouts/ on your own app too.
-      ...[ownAppSource()].filter((s) => s !== undefined).map((s) => workerProject('layout:app', ['test/layouts/**/*.test.ts'], s, HEARTBEATS)),
+      ...[ownAppSource()]
+        .filter((s) => s !== undefined)
+        .map((s) => workerProject('layout:app', ['test/layouts/**/*.test.ts'], s, HEARTBEATS)),
     ],
   },
 });

@@ -51,7 +51,8 @@ export const SETTINGS = [
     name: 'STREAM_KEY_PREFIX',
     kind: 'var',
     default: 'resumable-stream',
-    meaning: "with `resumable-stream`: the `keyPrefix` the app gives `createResumableStreamContext` (sentinels are `<prefix>:rs:sentinel:<streamId>`)",
+    meaning:
+      'with `resumable-stream`: the `keyPrefix` the app gives `createResumableStreamContext` (sentinels are `<prefix>:rs:sentinel:<streamId>`)',
     key: 'streamKeyPrefix',
     parse: keyPrefix,
   },

@@ -131,7 +131,8 @@ export function oneOf<const T extends string>(values: readonly T[]): Parser<T> {
       throw new ConfigError(name, `is not set; set it in wrangler.toml [vars] (one of ${values.map((v) => `"${v}"`).join(', ')})`);
     }
     const found = values.find((v) => v === raw);
-    if (found === undefined) throw new ConfigError(name, `must be one of ${values.map((v) => `"${v}"`).join(', ')}, got ${JSON.stringify(raw)}`);
+    if (found === undefined)
+      throw new ConfigError(name, `must be one of ${values.map((v) => `"${v}"`).join(', ')}, got ${JSON.stringify(raw)}`);
     return found;
   };
 }

@@ -93,7 +93,11 @@ export async function judgeSentinels(
 ): Promise<SentinelState[]> {
   if (streamIds.length === 0) return [];
   const keys = streamIds.map((id) => sentinelKey(limits.prefix, id));
-  const out = (await redis.eval(JUDGE_KEYS, keys, [String(limits.maxDurationSeconds), String(SENTINEL_TTL_SECONDS), end ? '1' : '0'])) as unknown[];
+  const out = (await redis.eval(JUDGE_KEYS, keys, [
+    String(limits.maxDurationSeconds),
+    String(SENTINEL_TTL_SECONDS),
+    end ? '1' : '0',
+  ])) as unknown[];
   return out.map((s) => String(s) as SentinelState);
 }
 

@@ -43,7 +43,7 @@ function deliveries(): Array<{ cron: string; at: number }> {
   const order = Object.keys(CRONS).sort((a, b) => a.length - b.length);
   const out: Array<{ cron: string; at: number }> = [];
   for (const cron of order) {
-    for (let at = DAY_START - 1; ; ) {
+    for (let at = DAY_START - 1; ;) {
       const next = nextRunAt(cron, new Date(at))?.getTime();
       if (next === undefined || next >= DAY_START + 1440 * MIN) break;
       out.push({ cron, at: next });
@@ -78,70 +78,77 @@ function perDay(xs: Invocation[]) {
 }
 
 describe('simulated day, Spacerr layout', () => {
-  it('idle app: the ticks find no live sentinel and leave Neon asleep; a dead stream is cleared after the 12-hourly run', { timeout: 120_000 }, async () => {
-    const e = await provisionEnv({}, { dedicatedRedis: true });
-    const db = testDb(e);
-    const chat = APP.role('chat');
-    const [chatId] = (await seedAccount(db, new Date(DAY_START - 60 * MIN), { id: 'u', chats: [{ ageMinutes: 60, messages: 2 }] })).chatIds;
-    // The stream of yesterday 23:45, whose function died: its sentinel was set 15 minutes ago.
-    await testRedis(e).set(sentinelKey('resumable-stream', 's-died'), '1', { ex: SENTINEL_TTL_SECONDS - 900 });
-    await db.execute(sql`UPDATE ${chat.table} SET ${chat.col('activeStreamId')} = 's-died' WHERE ${chat.id} = ${chatId}`);
+  it(
+    'idle app: the ticks find no live sentinel and leave Neon asleep; a dead stream is cleared after the 12-hourly run',
+    { timeout: 120_000 },
+    async () => {
+      const e = await provisionEnv({}, { dedicatedRedis: true });
+      const db = testDb(e);
+      const chat = APP.role('chat');
+      const [chatId] = (await seedAccount(db, new Date(DAY_START - 60 * MIN), { id: 'u', chats: [{ ageMinutes: 60, messages: 2 }] }))
+        .chatIds;
+      // The stream of yesterday 23:45, whose function died: its sentinel was set 15 minutes ago.
+      await testRedis(e).set(sentinelKey('resumable-stream', 's-died'), '1', { ex: SENTINEL_TTL_SECONDS - 900 });
+      await db.execute(sql`UPDATE ${chat.table} SET ${chat.col('activeStreamId')} = 's-died' WHERE ${chat.id} = ${chatId}`);
 
-    vi.spyOn(console, 'log').mockImplementation(() => {});
-    const pending: unknown[] = [];
-    const env = { ...e, CONTINUATIONS: { send: async (body: unknown) => void pending.push(body) } as unknown as Queue };
-    const invocations: Invocation[] = [];
-    const measure = async (kind: Invocation['kind'], cron: string, minute: number, invoke: () => Promise<void>) => {
-      const before = await endpointStats(e);
-      await invoke();
-      const after = await endpointStats(e);
-      invocations.push({
-        kind,
-        cron,
-        minute,
-        neon: after.neonRequests - before.neonRequests,
-        upstashRequests: after.upstashRequests - before.upstashRequests,
-        upstashBilled: (after.upstashBilled ?? 0) - (before.upstashBilled ?? 0),
-      });
-    };
-    let n = 0;
-    for (const { cron, at } of deliveries()) {
-      const minute = (at - DAY_START) / MIN;
-      await measure('cron', cron, minute, async () => {
-        const ctx = createExecutionContext();
-        await worker.scheduled(createScheduledController({ cron, scheduledTime: at }), env, ctx);
-        await waitOnExecutionContext(ctx);
-      });
-      while (pending.length > 0) {
-        const body = pending.shift();
-        await measure('queue', cron, minute, async () => {
-          const batch = createMessageBatch('spacerr-jobs-continuations', [{ id: `m${++n}`, timestamp: at, attempts: 1, body }]);
-          const ctx = createExecutionContext();
-          await worker.queue(batch, env, ctx);
-          expect((await getQueueResult(batch, ctx)).retryMessages).toEqual([]);
+      vi.spyOn(console, 'log').mockImplementation(() => {});
+      const pending: unknown[] = [];
+      const env = { ...e, CONTINUATIONS: { send: async (body: unknown) => void pending.push(body) } as unknown as Queue };
+      const invocations: Invocation[] = [];
+      const measure = async (kind: Invocation['kind'], cron: string, minute: number, invoke: () => Promise<void>) => {
+        const before = await endpointStats(e);
+        await invoke();
+        const after = await endpointStats(e);
+        invocations.push({
+          kind,
+          cron,
+          minute,
+          neon: after.neonRequests - before.neonRequests,
+          upstashRequests: after.upstashRequests - before.upstashRequests,
+          upstashBilled: (after.upstashBilled ?? 0) - (before.upstashBilled ?? 0),
         });
+      };
+      let n = 0;
+      for (const { cron, at } of deliveries()) {
+        const minute = (at - DAY_START) / MIN;
+        await measure('cron', cron, minute, async () => {
+          const ctx = createExecutionContext();
+          await worker.scheduled(createScheduledController({ cron, scheduledTime: at }), env, ctx);
+          await waitOnExecutionContext(ctx);
+        });
+        while (pending.length > 0) {
+          const body = pending.shift();
+          await measure('queue', cron, minute, async () => {
+            const batch = createMessageBatch('spacerr-jobs-continuations', [{ id: `m${++n}`, timestamp: at, attempts: 1, body }]);
+            const ctx = createExecutionContext();
+            await worker.queue(batch, env, ctx);
+            expect((await getQueueResult(batch, ctx)).retryMessages).toEqual([]);
+          });
+        }
       }
-    }
-    vi.restoreAllMocks();
+      vi.restoreAllMocks();
 
-    const firstOfMonth = perDay(invocations);
-    const otherDay = perDay(invocations.filter((i) => i.cron !== MONTHLY));
-    const ticks = invocations.filter((i) => i.kind === 'cron' && i.cron === '*/10 * * * *');
-    await writeResult('simulated-days-spacerr', {
-      day: new Date(DAY_START).toISOString().slice(0, 10),
-      layout: 'spacerr',
-      streamState: 'resumable-stream',
-      idleApp: 'no users; one stream died before the day (chat column set, sentinel "1")',
-      results: { idle: { firstOfMonth, otherDay, ticks: { deliveries: ticks.length, postgresDeliveries: ticks.filter((t) => t.neon > 0).length } } },
-    });
+      const firstOfMonth = perDay(invocations);
+      const otherDay = perDay(invocations.filter((i) => i.cron !== MONTHLY));
+      const ticks = invocations.filter((i) => i.kind === 'cron' && i.cron === '*/10 * * * *');
+      await writeResult('simulated-days-spacerr', {
+        day: new Date(DAY_START).toISOString().slice(0, 10),
+        layout: 'spacerr',
+        streamState: 'resumable-stream',
+        idleApp: 'no users; one stream died before the day (chat column set, sentinel "1")',
+        results: {
+          idle: { firstOfMonth, otherDay, ticks: { deliveries: ticks.length, postgresDeliveries: ticks.filter((t) => t.neon > 0).length } },
+        },
+      });
 
-    expect(ticks).toHaveLength(144);
-    expect(ticks.filter((t) => t.neon > 0)).toEqual([]);
-    expect(firstOfMonth.postgresDeliveries).toBeLessThanOrEqual(3);
-    expect(firstOfMonth.wakeUps).toBeLessThanOrEqual(3);
-    expect(otherDay.wakeUps).toBeLessThanOrEqual(3);
-    // The dead stream: its chat resumes nothing any more, its sentinel answers "done".
-    expect(await q(db, sql`SELECT ${chat.col('activeStreamId')} AS s FROM ${chat.table}`)).toEqual([{ s: null }]);
-    expect(await testRedis(e).get(sentinelKey('resumable-stream', 's-died'))).toBe(DONE);
-  });
+      expect(ticks).toHaveLength(144);
+      expect(ticks.filter((t) => t.neon > 0)).toEqual([]);
+      expect(firstOfMonth.postgresDeliveries).toBeLessThanOrEqual(3);
+      expect(firstOfMonth.wakeUps).toBeLessThanOrEqual(3);
+      expect(otherDay.wakeUps).toBeLessThanOrEqual(3);
+      // The dead stream: its chat resumes nothing any more, its sentinel answers "done".
+      expect(await q(db, sql`SELECT ${chat.col('activeStreamId')} AS s FROM ${chat.table}`)).toEqual([{ s: null }]);
+      expect(await testRedis(e).get(sentinelKey('resumable-stream', 's-died'))).toBe(DONE);
+    },
+  );
 });

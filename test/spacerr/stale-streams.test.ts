@@ -39,7 +39,10 @@ async function startStream(chatId: string, streamId: string, ageSeconds = 0) {
 const finishSentinel = (streamId: string) => testRedis(e).set(key(streamId), DONE, { ex: SENTINEL_TTL_SECONDS });
 
 async function columns(): Promise<Record<string, string | null>> {
-  const rows = await q<{ id: string; s: string | null }>(testDb(e), sql`SELECT ${chat.id} AS id, ${col} AS s FROM ${chat.table} ORDER BY 1`);
+  const rows = await q<{ id: string; s: string | null }>(
+    testDb(e),
+    sql`SELECT ${chat.id} AS id, ${col} AS s FROM ${chat.table} ORDER BY 1`,
+  );
   return Object.fromEntries(rows.map((r) => [r.id, r.s]));
 }
 
@@ -55,7 +58,10 @@ async function resumeAnswersAtOnce(streamId: string): Promise<boolean> {
 }
 
 async function chats(n: number) {
-  const s = await seedAccount(testDb(e), new Date(), { id: 'u', chats: Array.from({ length: n }, () => ({ ageMinutes: 60, messages: 1 })) });
+  const s = await seedAccount(testDb(e), new Date(), {
+    id: 'u',
+    chats: Array.from({ length: n }, () => ({ ageMinutes: 60, messages: 1 })),
+  });
   return s.chatIds;
 }
 

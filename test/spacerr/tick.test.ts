@@ -28,7 +28,11 @@ async function tick(testEnv: Env = e) {
   const queue = { send: async () => {} } as unknown as Queue;
   const logs = vi.spyOn(console, 'log').mockImplementation(() => {});
   const before = await endpointStats(e);
-  await worker.scheduled(createScheduledController({ cron: sweepCron, scheduledTime: SCHEDULED_TIME }), { ...testEnv, CONTINUATIONS: queue }, ctx);
+  await worker.scheduled(
+    createScheduledController({ cron: sweepCron, scheduledTime: SCHEDULED_TIME }),
+    { ...testEnv, CONTINUATIONS: queue },
+    ctx,
+  );
   await waitOnExecutionContext(ctx);
   const after = await endpointStats(e);
   const lines = logs.mock.calls.map((c) => JSON.parse(String(c[0])) as Record<string, unknown>);
@@ -77,7 +81,11 @@ describe('the tick on the resumable-stream layout', () => {
     expect(t.line).toMatchObject({ event: 'tick', sweeps: 'run', reason: 'active', fresh: 1 });
     expect(t.neon).toBeGreaterThan(0);
     const config = parseConfig(e as unknown as Record<string, unknown>);
-    expect((await runs()).map((r) => r.job)).toEqual(jobsForCron(sweepCron)!.filter((j) => isEnabled(j, config)).map((j) => j.name));
+    expect((await runs()).map((r) => r.job)).toEqual(
+      jobsForCron(sweepCron)!
+        .filter((j) => isEnabled(j, config))
+        .map((j) => j.name),
+    );
     expect(await testRedis(e).get(key('s-live'))).toBe('1');
   });
 
