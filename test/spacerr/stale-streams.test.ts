@@ -138,6 +138,20 @@ describe(`${JOB} (resumable-stream)`, () => {
     expect(after.neonRequests - before.neonRequests).toBe(5);
     expect(report.counts).toMatchObject({ active_streams_cleared: 1, sentinels_ended: 1 });
   });
+
+  it('empties the queue of deleted chats without a Redis call: nothing in Redis is keyed by chat', async () => {
+    const [gone] = await chats(2);
+    await testDb(e).execute(sql`DELETE FROM ${chat.table} WHERE ${chat.id} = ${gone}`);
+    const before = await endpointStats(e);
+
+    const report = await runNamed(e, JOB);
+
+    const after = await endpointStats(e);
+    expect(report).toMatchObject({ status: 'succeeded', counts: { stream_deletions: 1 } });
+    expect(report.counts).not.toHaveProperty('redis_streams');
+    expect(after.upstashRequests - before.upstashRequests).toBe(0);
+    expect(await q(testDb(e), sql`SELECT chat_id FROM spacerr_jobs.stream_deletions`)).toEqual([]);
+  });
 });
 
 /**
