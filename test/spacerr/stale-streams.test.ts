@@ -8,11 +8,11 @@
  * cleared if it still names that stream. `resumableStream` instead INCRs the sentinel (a count,
  * no expiry). A stream's age is what its sentinel's expiry has run down.
  */
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { APP } from '../../src/app-map/app';
 import { DONE, SENTINEL_TTL_SECONDS, sentinelKey } from '../../src/redis/sentinels';
 import { seedAccount } from '../layouts/app-rows';
-import { endpointStats, provisionEnv, q, runNamed, Session, sql, type TestEnv, testDb, testRedis } from '../worker/support';
+import { endpointStats, provisionEnv, q, runNamed, Session, setFault, sql, type TestEnv, testDb, testRedis } from '../worker/support';
 
 const JOB = 'clear-stale-streams';
 const PREFIX = 'resumable-stream';
@@ -151,6 +151,24 @@ describe(`${JOB} (resumable-stream)`, () => {
     expect(report.counts).not.toHaveProperty('redis_streams');
     expect(after.upstashRequests - before.upstashRequests).toBe(0);
     expect(await q(testDb(e), sql`SELECT chat_id FROM spacerr_jobs.stream_deletions`)).toEqual([]);
+  });
+
+  it('fails cleanly when Upstash fails: no column reset without its sentinel judged, the next run clears it', async () => {
+    const [c] = await chats(1);
+    await startStream(c!, 's-dead', MAX_DURATION + 30);
+    vi.spyOn(console, 'error').mockImplementation(() => {});
+    await setFault(e, 'upstash', 'http500');
+
+    const failed = await runNamed(e, JOB);
+
+    expect(failed.status).toBe('failed');
+    expect(await columns()).toEqual({ [c!]: 's-dead' });
+    await setFault(e, 'upstash', 'none');
+    expect(await sentinel('s-dead')).toMatchObject({ value: '1' });
+    const report = await runNamed(e, JOB);
+    expect(report).toMatchObject({ status: 'succeeded', counts: { active_streams_cleared: 1, sentinels_ended: 1 } });
+    expect(await columns()).toEqual({ [c!]: null });
+    vi.restoreAllMocks();
   });
 });
 
