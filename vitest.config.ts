@@ -10,7 +10,12 @@ import { unitProject } from './vitest.unit.config';
  * `spacerr` runs test/spacerr/ on Spacerr's layout only; `layout:<name>` runs test/layouts/, written through the map, once on each shipped layout (and as
  * `layout:app` on the owner's own app when APP_MIGRATIONS is set).
  */
-function workerProject(name: string, include: string[], source: AppSource): TestProjectInlineConfiguration {
+function workerProject(
+  name: string,
+  include: string[],
+  source: AppSource,
+  vars: Record<string, string> = {},
+): TestProjectInlineConfiguration {
   return {
     plugins: [
       cloudflareTest(({ inject }) => {
@@ -26,6 +31,7 @@ function workerProject(name: string, include: string[], source: AppSource): Test
               NEON_HTTP_ENDPOINT: stack.selfBindings.NEON_HTTP_ENDPOINT,
               UPSTASH_REDIS_REST_URL: stack.selfBindings.UPSTASH_REDIS_REST_URL,
               UPSTASH_REDIS_REST_TOKEN: stack.selfBindings.UPSTASH_REDIS_REST_TOKEN,
+              ...vars,
             },
           },
         };
@@ -42,6 +48,8 @@ function workerProject(name: string, include: string[], source: AppSource): Test
     },
   };
 }
+
+const HEARTBEATS = { STREAM_STATE: 'heartbeats' };
 
 export default defineConfig({
   test: {
@@ -60,13 +68,17 @@ export default defineConfig({
           testTimeout: 30_000,
         },
       },
-      workerProject('worker', ['test/worker/**/*.test.ts'], layoutSource(testLayout())),
+      // test/worker/ and test/layouts/ drive the stream state the `heartbeats` way (STREAM_STATE);
+      // test/spacerr/ runs on wrangler.toml's default, `resumable-stream`, as Spacerr does.
+      workerProject('worker', ['test/worker/**/*.test.ts'], layoutSource(testLayout()), HEARTBEATS),
       // What only Spacerr's own layout has (file parts in `message.parts`, `activeStreamId`, its
       // blob prefixes): test/spacerr/ runs once, on the bundled Spacerr map.
       workerProject('spacerr', ['test/spacerr/**/*.test.ts'], layoutSource('spacerr')),
-      ...LAYOUTS.map((layout) => workerProject(`layout:${layout}`, ['test/layouts/**/*.test.ts'], layoutSource(layout))),
+      ...LAYOUTS.map((layout) => workerProject(`layout:${layout}`, ['test/layouts/**/*.test.ts'], layoutSource(layout), HEARTBEATS)),
       // APP_MIGRATIONS=<your prisma/migrations> [APP_MAP_FILE=<its map>]: test/layouts/ on your own app too.
-      ...[ownAppSource()].filter((s) => s !== undefined).map((s) => workerProject('layout:app', ['test/layouts/**/*.test.ts'], s)),
+      ...[ownAppSource()]
+        .filter((s) => s !== undefined)
+        .map((s) => workerProject('layout:app', ['test/layouts/**/*.test.ts'], s, HEARTBEATS)),
     ],
   },
 });

@@ -8,6 +8,7 @@ import pg from 'pg';
 import type { AppMap, MappedForeignKey, OnDelete } from '../../src/app-map/types.ts';
 import { migrationStatus } from '../deploy/migrations.ts';
 import { APP_MAP_FILE, MIGRATIONS_DIR, readMap, WORKER_SCHEMA } from '../stack/migrate.ts';
+import { wranglerConfig } from '../wrangler-config.ts';
 import {
   foreignKeySql,
   installNeeds,
@@ -50,6 +51,13 @@ export interface CheckOptions {
   migrations?: boolean;
   /** The app map to check against; default: `defaultMapFile()`. */
   map?: AppMap;
+  /** STREAM_STATE of the Worker checked for; default: the environment's, else wrangler.toml's. */
+  streamState?: string;
+}
+
+/** The STREAM_STATE the Worker runs with: the environment's (a deploy's override), else wrangler.toml [vars]. */
+export function defaultStreamState(): string | undefined {
+  return process.env.STREAM_STATE || wranglerConfig().vars.STREAM_STATE;
 }
 
 /** Every check and remark for `databaseUrl`, in the order the doctor prints them. */
@@ -62,6 +70,7 @@ export async function examine(databaseUrl: string, opts: CheckOptions = {}): Pro
     await client.query('BEGIN READ ONLY');
     const catalog = await readCatalog(client, map);
     const data = await dataRemarks(client, map, catalog);
+    const streams = await streamColumnCheck(client, map, opts.streamState ?? defaultStreamState());
     await client.query('COMMIT');
     findings = [
       ...tableChecks(map, catalog),
@@ -71,6 +80,7 @@ export async function examine(databaseUrl: string, opts: CheckOptions = {}): Pro
       ...data,
       ...map.gaps.map((g): Remark => ({ remark: 'note', line: `off: ${g.role}${g.column ? `.${g.column}` : ''}: ${g.why}` })),
       ...installChecks(map, catalog),
+      ...streams,
     ];
   } finally {
     await client.end();
@@ -403,6 +413,38 @@ function installChecks(map: AppMap, catalog: Catalog): Check[] {
       fix: [`${sql.split(/;\n/).at(-1)};`, prismaIndex(map, object.table, object.column, object.partial)],
     };
   });
+}
+
+/**
+ * 5b. With STREAM_STATE `resumable-stream` and the map naming the chat's active-stream column: the
+ * Worker's role (this connection's) may read and reset that column, the one app column it writes
+ * (docs/contract.md, §2).
+ */
+async function streamColumnCheck(client: pg.Client, map: AppMap, streamState: string | undefined): Promise<Check[]> {
+  const chat = map.roles.chat;
+  const column = chat?.columns.activeStreamId;
+  if (streamState !== 'resumable-stream' || !chat || !column) return [];
+  const table = qualified(map.schema, chat.table);
+  const what = `UPDATE on ${chat.table}.${column.name} for the Worker's role (stale streams are reset there)`;
+  const { rows } = await client.query<{ role: string; present: boolean; can: boolean | null }>(
+    `SELECT current_user AS role,
+            EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = $2 AND NOT attisdropped) AS present,
+            CASE WHEN to_regclass($1) IS NULL THEN NULL
+                 ELSE has_column_privilege(to_regclass($1), $2, 'SELECT') AND has_column_privilege(to_regclass($1), $2, 'UPDATE') END AS can`,
+    [table, column.name],
+  );
+  const row = rows[0]!;
+  if (!row.present) {
+    return [{ ok: false, line: `${what}: the column is missing`, fix: ['npm run map  (the map names a column the database lacks)'] }];
+  }
+  if (row.can) return [{ ok: true, line: what }];
+  return [
+    {
+      ok: false,
+      line: `${what}: ${row.role} lacks SELECT or UPDATE on it, so every run of clear-stale-streams would fail`,
+      fix: [`GRANT SELECT (${q(chat.id.name)}, ${q(column.name)}), UPDATE (${q(column.name)}) ON ${table} TO ${q(row.role)};`],
+    },
+  ];
 }
 
 /** 6. The Worker's own schema is at drizzle/'s latest migration. */

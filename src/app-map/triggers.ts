@@ -481,7 +481,7 @@ function functions(map: AppMap, n: Names): FunctionSpec[] {
 
 /**
  * The indexes the jobs need on the app's tables: the foreign keys the cascades follow probe by
- * probe, and the deactivation time. Created only where no index of the app's already leads with
+ * probe, the deactivation time and the chats naming an active stream. Created only where no index of the app's already leads with
  * that column (Prisma's `@@index([userId, updatedAt])` serves `userId`), CONCURRENTLY.
  */
 function indexes(map: AppMap, n: Names): InstallStep[] {
@@ -490,6 +490,8 @@ function indexes(map: AppMap, n: Names): InstallStep[] {
     ['project', 'userId'],
     ['chat', 'userId'],
     ['chat', 'projectId'],
+    // The stream cleanup's candidates: the few chats naming an active stream (partial, so tiny).
+    ['chat', 'activeStreamId', 'IS NOT NULL'],
     ['message', 'chatId'],
     ['messageSource', 'messageId'],
     ['messageSource', 'chatId'],

@@ -4,7 +4,10 @@
  * wrangler.toml [vars] all come from this table (test/unit/settings.test.ts checks the last two).
  * Integer bounds: the lower bound is what keeps a typo from deleting everything.
  */
-import { accountEvents, heartbeats, integer, optionalUrl, requiredString, requiredUrl, type Parser } from './values';
+import { accountEvents, heartbeats, integer, keyPrefix, oneOf, optionalUrl, requiredString, requiredUrl, type Parser } from './values';
+
+/** Where the app keeps its stream state in Redis (docs/contract.md, §4). */
+export const STREAM_STATES = ['resumable-stream', 'heartbeats'] as const;
 
 export interface Setting {
   /** The variable, secret or binding, as wrangler and the dashboard name it. */
@@ -36,10 +39,37 @@ export const SETTINGS = [
     parse: integer(1, 525_600),
   },
   {
+    name: 'STREAM_STATE',
+    kind: 'var',
+    default: 'resumable-stream',
+    meaning:
+      "the app's stream state: `resumable-stream` (the AI SDK's resume recipe: the chat's active-stream column and the package's sentinels) or `heartbeats` (the `active-streams` sorted set)",
+    key: 'streamState',
+    parse: oneOf(STREAM_STATES),
+  },
+  {
+    name: 'STREAM_KEY_PREFIX',
+    kind: 'var',
+    default: 'resumable-stream',
+    meaning:
+      'with `resumable-stream`: the `keyPrefix` the app gives `createResumableStreamContext` (sentinels are `<prefix>:rs:sentinel:<streamId>`)',
+    key: 'streamKeyPrefix',
+    parse: keyPrefix,
+  },
+  {
+    name: 'STREAM_MAX_DURATION_SECONDS',
+    kind: 'var',
+    default: 300,
+    meaning:
+      "with `resumable-stream`: the longest a stream's function can run (the chat route's `maxDuration` on Vercel); a live sentinel older than this is dead (1–86400)",
+    key: 'streamMaxDurationSeconds',
+    parse: integer(1, 86_400),
+  },
+  {
     name: 'STALE_STREAM_AFTER_MINUTES',
     kind: 'var',
     default: 10,
-    meaning: 'a stream whose heartbeat is older than this is stale',
+    meaning: 'with `heartbeats`: a stream whose heartbeat is older than this is stale',
     key: 'staleStreamAfterMinutes',
     parse: integer(1, 10_080),
   },
@@ -223,7 +253,7 @@ type Parsed = Extract<(typeof SETTINGS)[number], { key: string }>;
 /** Every setting the Worker parses, validated once per invocation. */
 export type Config = { [S in Parsed as S['key']]: S['parse'] extends Parser<infer T> ? T : never };
 
-/** The integer settings, which wrangler.toml [vars] declares with their defaults. */
+/** The `var` settings with a default, which wrangler.toml [vars] declares at their defaults. */
 export const VAR_DEFAULTS: Readonly<Record<string, string>> = Object.fromEntries(
-  SETTINGS.flatMap((s) => (s.kind === 'var' && typeof s.default === 'number' ? [[s.name, String(s.default)]] : [])),
+  SETTINGS.flatMap((s) => (s.kind === 'var' && 'default' in s ? [[s.name, String(s.default)]] : [])),
 );

@@ -122,3 +122,30 @@ export const accountEvents: Parser<AccountEventsTarget | undefined> = (name, env
   }
   return { url, secret };
 };
+
+/** One of `values`, spelled exactly. */
+export function oneOf<const T extends string>(values: readonly T[]): Parser<T> {
+  return (name, env) => {
+    const raw = env[name];
+    if (raw === undefined || raw === null || raw === '') {
+      throw new ConfigError(name, `is not set; set it in wrangler.toml [vars] (one of ${values.map((v) => `"${v}"`).join(', ')})`);
+    }
+    const found = values.find((v) => v === raw);
+    if (found === undefined)
+      throw new ConfigError(name, `must be one of ${values.map((v) => `"${v}"`).join(', ')}, got ${JSON.stringify(raw)}`);
+    return found;
+  };
+}
+
+/**
+ * A Redis key prefix: printable, no whitespace, and none of the glob characters `*?[]\`, so that
+ * `<prefix>:…*` is a SCAN pattern that matches the keys under it and nothing else.
+ */
+export const keyPrefix: Parser<string> = (name, env) => {
+  const raw = env[name];
+  if (typeof raw !== 'string' || raw === '') throw new ConfigError(name, 'is not set; set it in wrangler.toml [vars]');
+  if (!/^[\x21-\x7e]+$/.test(raw) || /[*?[\]\\]/.test(raw)) {
+    throw new ConfigError(name, `must be printable ASCII without spaces or any of * ? [ ] \\, got ${JSON.stringify(raw)}`);
+  }
+  return raw;
+};

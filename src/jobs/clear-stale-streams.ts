@@ -1,8 +1,17 @@
 /**
- * clear-stale-streams: removes resumable-stream state in Redis whose heartbeat is older than
- * STALE_STREAM_AFTER_MINUTES, and the state of chats that no longer exist (queued in
- * stream_deletions by a trigger when they were deleted). Commands issued grow with the stale
- * entries only: one bounded script call per STALE_STREAM_BATCH stale members, never a SCAN.
+ * clear-stale-streams: removes the stream state that can no longer be live, in the layout
+ * STREAM_STATE names (docs/contract.md, §4).
+ *
+ * `resumable-stream` (the AI SDK's resume recipe, Spacerr's): chats whose active-stream column
+ * names a stream whose sentinel is gone, "DONE", or older than STREAM_MAX_DURATION_SECONDS get the
+ * column reset by compare-and-set, and the dead sentinel is ended (src/jobs/resumable-streams.ts).
+ *
+ * `heartbeats`: members of `active-streams` whose heartbeat is older than
+ * STALE_STREAM_AFTER_MINUTES, with their keys: one bounded script call per STALE_STREAM_BATCH stale
+ * members, never a SCAN.
+ *
+ * Either way, the state of chats that no longer exist (queued in stream_deletions by a trigger
+ * when they were deleted).
  */
 import { sql } from 'drizzle-orm';
 import { capped } from '../db/backlog';
@@ -11,6 +20,7 @@ import { addCounts, inBatches } from '../run/batched-run';
 import { type AsOf, defineJob } from '../run/job';
 import { EVERY_10_MINUTES } from '../run/schedule';
 import { before, MINUTE_MS } from '../time';
+import { clearStaleActiveStreams, HAS_ACTIVE_STREAM_COLUMN } from './resumable-streams';
 import { drainStreamDeletions } from './stream-deletions';
 
 export const STALE_STREAM_BATCH = 500;
@@ -20,7 +30,7 @@ const cutoff = ({ config, now }: AsOf) => before(now, config.staleStreamAfterMin
 
 export const clearStaleStreams = defineJob({
   name: 'clear-stale-streams',
-  description: 'Removes stream state in Redis whose heartbeat stopped, or whose chat no longer exists.',
+  description: 'Clears stream state that cannot be live (a dead or finished stream, a stopped heartbeat), or whose chat no longer exists.',
   cron: EVERY_10_MINUTES,
   sweep: true,
   cutoff,
@@ -28,6 +38,11 @@ export const clearStaleStreams = defineJob({
   figures: () => ({ deletedChatsQueued: capped(sql`FROM spacerr_jobs.stream_deletions`) }),
   backlog: ['deletedChatsQueued'],
   async run(ctx) {
+    if (ctx.config.streamState === 'resumable-stream') {
+      const active = HAS_ACTIVE_STREAM_COLUMN ? await clearStaleActiveStreams(ctx) : { counts: {}, more: false };
+      const queued = await drainStreamDeletions(ctx);
+      return { counts: addCounts(active.counts, queued.counts), more: active.more || queued.more };
+    }
     const cutoffMs = cutoff(ctx).getTime();
     if (ctx.dryRun) {
       const stale = await ctx.budget.request(() => countStaleStreams(ctx.redis, cutoffMs));

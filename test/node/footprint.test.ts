@@ -135,12 +135,12 @@ interface DoctorResult {
 }
 
 /** `npm run doctor` on `databaseUrl`, against the test layout's map (APP_MAP_FILE) unless `args` give --map. */
-function doctor(databaseUrl: string, args: string[] = []): Promise<DoctorResult> {
+function doctor(databaseUrl: string, args: string[] = [], extraEnv: Record<string, string> = {}): Promise<DoctorResult> {
   return new Promise((done) => {
     execFile(
       process.execPath,
       [join(ROOT, 'scripts/doctor.ts'), ...args],
-      { env: { ...process.env, DATABASE_URL: databaseUrl, APP_MAP_FILE: layoutMapFile(testLayout()) }, cwd: ROOT },
+      { env: { ...process.env, DATABASE_URL: databaseUrl, APP_MAP_FILE: layoutMapFile(testLayout()), ...extraEnv }, cwd: ROOT },
       (err, stdout, stderr) => done({ code: err ? ((err as { code?: number }).code ?? -1) : 0, out: stdout + stderr }),
     );
   });
@@ -315,6 +315,37 @@ describe('npm run doctor', () => {
     );
     expect(broken.out).toContain('fix: Prisma (model Session): user User @relation(fields: [userId], references: [id], onDelete: Cascade)');
     expect(broken.out).toMatch(/\n1 of \d+ checks failed/);
+  });
+});
+
+describe('npm run doctor on the one app column the Worker writes (contract §2, §4)', () => {
+  it("fails, with the GRANT, when the Worker's role cannot UPDATE the chat's activeStreamId; passes once granted", async () => {
+    const url = await database('doctor_stream_grant');
+    await applyAppSchema(url, 'spacerr');
+    await migrateDatabase(url, readMap(layoutMapFile('spacerr')));
+    // A Worker role that can read everything but was granted no UPDATE on the app's tables.
+    const role = `worker_${process.pid}`;
+    await withDb(url, (c) =>
+      c.query(`CREATE ROLE ${role} LOGIN PASSWORD 'pw';
+               GRANT USAGE ON SCHEMA public, spacerr_jobs TO ${role};
+               GRANT SELECT ON ALL TABLES IN SCHEMA public, spacerr_jobs TO ${role}`),
+    );
+    const asWorker = Object.assign(new URL(url), { username: role, password: 'pw' }).toString();
+    const args = ['--map', 'fixtures/spacerr/app-map.json'];
+    const line = "UPDATE on chat.activeStreamId for the Worker's role (stale streams are reset there)";
+
+    const denied = await doctor(asWorker, args);
+    expect(denied.code).toBe(1);
+    expect(denied.out).toContain(`✗ ${line}: ${role} lacks SELECT or UPDATE on it, so every run of clear-stale-streams would fail`);
+    expect(denied.out).toContain(`fix: GRANT SELECT ("id", "activeStreamId"), UPDATE ("activeStreamId") ON "public"."chat" TO "${role}";`);
+
+    await withDb(url, (c) => c.query(`GRANT SELECT ("id", "activeStreamId"), UPDATE ("activeStreamId") ON "public"."chat" TO ${role}`));
+    const granted = await doctor(asWorker, args);
+    expect(granted.out).toContain(`✓ ${line}`);
+    expect(granted.out).not.toContain(`✗ ${line}`);
+    // The heartbeat layout writes no app column: no such check.
+    const heartbeats = await doctor(asWorker, args, { STREAM_STATE: 'heartbeats' });
+    expect(heartbeats.out).not.toContain(line);
   });
 });
 

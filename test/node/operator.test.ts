@@ -111,6 +111,8 @@ beforeAll(async () => {
     // Longer than the 10-minute cron's interval: a run this file fails on purpose is left to its
     // next cron, so no recovery lands in a later test (recovery has its own file).
     RECOVERY_DELAY_SECONDS: '720',
+    // The app of this file writes heartbeats (beforeEach), the layout whose tick it watches.
+    STREAM_STATE: 'heartbeats',
     ...heartbeats,
   }));
 }, 90_000);

@@ -26,7 +26,7 @@ describe('cron wiring', () => {
     })) {
       expect(vars[name]).toBe(value);
     }
-    // …and every integer setting of the settings table, at its default, and nothing else.
+    // …and every var setting of the settings table with a default, at it, and nothing else.
     expect(vars).toEqual(VAR_DEFAULTS);
   });
 });

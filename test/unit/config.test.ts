@@ -60,6 +60,28 @@ describe('parseConfig', () => {
     expect(err.message).toBe(`ACCOUNT_RETENTION_DAYS: ${message}`);
   });
 
+  it("reads the stream state layout, Spacerr's by default, and refuses an unknown one or a prefix with glob characters", () => {
+    expect(parseConfig(ENV)).toMatchObject({
+      streamState: 'resumable-stream',
+      streamKeyPrefix: 'resumable-stream',
+      streamMaxDurationSeconds: 300,
+    });
+    expect(parseConfig({ ...ENV, STREAM_STATE: 'heartbeats', STREAM_KEY_PREFIX: 'spacerr:prod' })).toMatchObject({
+      streamState: 'heartbeats',
+      streamKeyPrefix: 'spacerr:prod',
+    });
+    expect(errorOf({ ...ENV, STREAM_STATE: 'heartbeat' }).message).toBe(
+      'STREAM_STATE: must be one of "resumable-stream", "heartbeats", got "heartbeat"',
+    );
+    expect(errorOf({ ...ENV, STREAM_STATE: '' }).variable).toBe('STREAM_STATE');
+    // `*` would make the tick's SCAN pattern match other apps' keys.
+    expect(errorOf({ ...ENV, STREAM_KEY_PREFIX: 'resumable-*' }).message).toBe(
+      'STREAM_KEY_PREFIX: must be printable ASCII without spaces or any of * ? [ ] \\, got "resumable-*"',
+    );
+    expect(errorOf({ ...ENV, STREAM_KEY_PREFIX: 'a b' }).variable).toBe('STREAM_KEY_PREFIX');
+    expect(errorOf({ ...ENV, STREAM_MAX_DURATION_SECONDS: '0' }).variable).toBe('STREAM_MAX_DURATION_SECONDS');
+  });
+
   it('accepts 0 continuation hops (the one integer whose lower bound is 0)', () => {
     expect(parseConfig({ ...ENV, CONTINUATION_MAX_HOPS: '0' }).continuationMaxHops).toBe(0);
   });
