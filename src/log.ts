@@ -18,6 +18,7 @@ export const LOG_EVENTS = [
   'heartbeat_failed',
   'http_error',
   'requeued',
+  'status_sign_in',
 ] as const;
 export type LogEvent = (typeof LOG_EVENTS)[number];
 export type LogLevel = 'info' | 'warn' | 'error';

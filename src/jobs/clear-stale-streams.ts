@@ -22,6 +22,7 @@ export const clearStaleStreams = defineJob({
   name: 'clear-stale-streams',
   description: 'Removes stream state in Redis whose heartbeat stopped, or whose chat no longer exists.',
   cron: EVERY_10_MINUTES,
+  deletes: ['redis_streams'],
   sweep: true,
   cutoff,
   // The stale members are in Redis, which the listing does not call: it shows the queued chats.
