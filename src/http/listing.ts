@@ -42,6 +42,7 @@ export async function jobListing(deps: Invocation, now: Date) {
         description: job.description,
         cron,
         enabled: isEnabled(job, deps.config),
+        deletes: job.deletes ?? null,
         nextRunAt: next(job)?.toISOString() ?? null,
         ...(job.sweep && idleSweep !== undefined ? { nextRunAtIfIdle: idleSweep?.toISOString() ?? null } : {}),
         lastRun: run

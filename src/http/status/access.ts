@@ -16,15 +16,20 @@ export interface AccessSettings {
 }
 
 export const ACCESS_HEADER = 'Cf-Access-Jwt-Assertion';
-/** The team's keys rotate every six weeks, with the old key still served meanwhile; an hour is safe. */
+/**
+ * Access rotates the team's signing key every six weeks and keeps serving the previous one for 7
+ * days after, so keys cached for an hour still verify every token Access signs.
+ */
 const CERTS_TTL_MS = 3600_000;
+/** A token naming a key not cached refetches the certs at most this often (made-up key ids cost nothing). */
+const REFETCH_MIN_MS = 60_000;
 
-const certs = new Map<string, { keys: Jwk[]; until: number }>();
+const certs = new Map<string, { keys: Jwk[]; fetchedAt: number }>();
 
 /**
  * The identity (`access:<email>`, or `access:<sub>` without an email) of a valid Access token,
  * or undefined. The certs are fetched once an hour per isolate (one subrequest), and again when
- * a token names a key the cached set lacks.
+ * a token names a key the cached set lacks (at most once a minute).
  */
 export async function accessIdentity(token: string | undefined, settings: AccessSettings, now: number): Promise<string | undefined> {
   if (!token) return undefined;
@@ -52,11 +57,12 @@ export async function accessIdentity(token: string | undefined, settings: Access
 
 async function teamKeys(teamDomain: string, now: number, refresh: boolean): Promise<Jwk[]> {
   const cached = certs.get(teamDomain);
-  if (cached && !refresh && cached.until > now) return cached.keys;
+  const age = cached ? now - cached.fetchedAt : Infinity;
+  if (cached && (refresh ? age < REFETCH_MIN_MS : age < CERTS_TTL_MS)) return cached.keys;
   const res = await fetch(`${teamDomain}/cdn-cgi/access/certs`, { signal: AbortSignal.timeout(5000) });
   if (!res.ok) throw new Error(`Access certs: HTTP ${res.status}`);
   const body = (await res.json()) as { keys?: Jwk[] };
   if (!Array.isArray(body.keys)) throw new Error('Access certs: no keys');
-  certs.set(teamDomain, { keys: body.keys, until: now + CERTS_TTL_MS });
+  certs.set(teamDomain, { keys: body.keys, fetchedAt: now });
   return body.keys;
 }
