@@ -14,6 +14,8 @@ export interface ListedJob {
   cron: string;
   /** The counts that are rows deleted (the listing's `deletes`); null: every count. */
   deletes: string[] | null;
+  /** An optional job its settings leave off has no runs. */
+  enabled: boolean;
 }
 
 const DAY_MS = 86_400_000;
@@ -36,6 +38,7 @@ export async function seedHistory(db: pg.Client, jobs: ListedJob[], opts: { now:
   const rows: Array<Record<string, unknown>> = [];
   let seq = 0;
   for (const [j, job] of jobs.entries()) {
+    if (!job.enabled) continue;
     const keys = job.deletes ?? ['rows'];
     const cron = new Cron(job.cron, { timezone: 'UTC', paused: true });
     let slot = cron.nextRun(from);

@@ -5,7 +5,7 @@
  */
 import type { DayOfRuns } from '../../db/run-history';
 
-const WIDTH = 720;
+const WIDTH = 1120;
 const HEIGHT = 160;
 const LEFT = 48;
 const BOTTOM = 20;
