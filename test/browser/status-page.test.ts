@@ -29,6 +29,12 @@ beforeAll(async () => {
   // The browser runs on `localhost` (a secure context, where Chromium keeps Secure cookies over http).
   status = `${s.worker.url.replace('127.0.0.1', 'localhost')}/api/internal/status`;
   await seedHistory(s.db, await listedJobs(s.worker.url, s.secret), { now: new Date(), busy: false });
+  // Counts that are not rows deleted (the outbox rows a purge clears) and a dry run's: the chart leaves both out.
+  await s.db.query(
+    `INSERT INTO spacerr_jobs.job_runs (id, job, trigger, started_at, finished_at, status, dry_run, counts)
+     VALUES ('today-1', 'purge-deleted-blobs', 'scheduled', now(), now(), 'succeeded', false, '{"blobs": 5, "blob_deletions": 500}'),
+            ('today-2', 'purge-deleted-blobs', 'http', now(), now(), 'succeeded', true, '{"blobs": 7000}')`,
+  );
   await s.db.query(`INSERT INTO users (id, email) VALUES ('u1', 'u1@example.com')`);
   await s.db.query(
     `INSERT INTO chats (id, user_id, created_at) SELECT 'stale-' || i, 'u1', now() - interval '1 day' FROM generate_series(1, 7) i`,

@@ -7,7 +7,11 @@
 import { serializeSigned } from 'hono/utils/cookie';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/http/app';
+import type { StatusAction } from '../../src/http/status/actions';
+import { loadPage } from '../../src/http/status/data';
 import { sessionKey } from '../../src/http/status/session';
+import { StatusPage } from '../../src/http/status/view';
+import { fromEnv } from '../../src/deps';
 import { JOBS } from '../../src/run/registry';
 import { seedAccount } from './seed';
 import { endpointStats, provisionEnv, q, sql, type TestEnv, testDb } from './support';
@@ -246,5 +250,51 @@ describe('what it shows', () => {
     expect(html).not.toContain('5000');
     const failures = html.slice(html.indexOf('<table id="failures"'));
     expect(failures).toMatch(/<td>purge-deleted-blobs<\/td><td>scheduled<\/td><td>run<\/td><td><code>NeonDbError: connection lost<\/code>/);
+  });
+});
+
+describe('the panels and actions other modules add', () => {
+  it('draws pauses, holds and missed slots when set, with their actions on each row and a page form for page actions', async () => {
+    const data = await loadPage(fromEnv(e), { now: new Date(), who: 'secret', csrf: 'tok' });
+    const act = (name: string, scope: StatusAction['scope'], fields: StatusAction['fields'] = []): StatusAction => ({
+      name,
+      label: name,
+      scope,
+      fields,
+      confirm: () => name,
+      perform: async () => ({ ok: true, title: name, message: '' }),
+    });
+    const actions = [
+      act('pause', 'job', [{ name: 'reason', label: 'Reason', required: true }]),
+      act('resume', 'pause'),
+      act('lift-hold', 'hold', [{ name: 'userId', label: 'Account', required: true }]),
+      act('place-hold', 'page', [{ name: 'userId', label: 'Account', required: true }]),
+    ];
+    const since = '2026-11-30T10:00:00.000Z';
+    const html = String(
+      await StatusPage({
+        data: {
+          ...data,
+          pauses: [{ job: 'purge-deleted-blobs', reason: 'R2 incident', by: 'ana', since }],
+          holds: [{ userId: 'u-42', reason: 'legal request', by: null, since, until: null }],
+          missed: [{ job: 'delete-stale-deactivated-accounts', slot: '2026-11-01T00:00:00.000Z', caughtUpBy: null }],
+        },
+        actions,
+      })!.toString(),
+    );
+    const section = (id: string) =>
+      html.slice(html.indexOf(`<section id="${id}"`), html.indexOf('</section>', html.indexOf(`<section id="${id}"`)));
+    expect(section('pauses')).toContain('R2 incident');
+    expect(section('pauses')).toMatch(/name="job" value="purge-deleted-blobs"\/><button type="submit" data-action="resume"/);
+    expect(section('holds')).toMatch(/name="userId" value="u-42"\/><button type="submit" data-action="lift-hold"/);
+    expect(section('missed')).toContain('2026-11-01 00:00 UTC');
+    expect(html).toMatch(/<form method="post" action="\/api\/internal\/status\/actions\/place-hold" id="action-place-hold">/);
+    for (const job of data.listing.jobs.filter((j) => j.enabled)) {
+      expect(html).toMatch(new RegExp(`name="job" value="${job.name}"/><button type="submit" data-action="pause"`));
+    }
+    // Without the sections, no panel.
+    const bare = String(await StatusPage({ data, actions })!.toString());
+    expect(bare).not.toContain('<section id="pauses"');
+    expect(bare).not.toContain('<section id="holds"');
   });
 });

@@ -2,7 +2,14 @@
  * What the status page can do. Each action is one entry: its form (a button on a job's row, or a
  * form of its own on the page), the question its confirm step asks, and what it performs, the
  * same call the HTTP API and the CLI make, so it is recorded the same way (a run in `job_runs`
- * with trigger `http`, a `requeued` log line). Adding an action (pause, hold, …) is one entry here.
+ * with trigger `http`, a `requeued` log line). Adding an action is one entry here; the form, the
+ * confirm step (which asks for the action's `fields`), the CSRF check and the result come with it.
+ * Where each kind of action shows (`scope`):
+ * - `job`: a button on each job's row (`appliesTo` filters), e.g. pause with a `reason` field,
+ *   performing `pauseJob(deps.db, job.name, { reason, by: who }, now)`;
+ * - `pause`: a button on each row of the paused-jobs panel (its job), e.g. `resumeJob`;
+ * - `hold`: a button on each row of the holds panel (field `userId` set to that hold's), e.g. `liftHold`;
+ * - `page`: a form of its own with its `fields`, e.g. `placeHold` with `userId`, `reason`, `until`.
  */
 import type { Invocation } from '../../deps';
 import type { Job } from '../../run/job';
@@ -41,10 +48,10 @@ export interface StatusAction {
   /** The form posts to `/api/internal/status/actions/<name>`. */
   readonly name: string;
   readonly label: string;
-  /** `job`: a button on each job's row it applies to; `page`: a form of its own with `fields`. */
-  readonly scope: 'job' | 'page';
+  readonly scope: 'job' | 'pause' | 'hold' | 'page';
   /** For `job` actions: whether the action applies to this job (requeue: only jobs that park). */
   appliesTo?(job: Job): boolean;
+  /** What the confirm step asks for (a `hold` action's `userId` comes from its row). */
   readonly fields?: readonly ActionField[];
   /** The confirm step's question. */
   confirm(input: ActionInput): string;
@@ -95,9 +102,12 @@ export function findAction(name: string): StatusAction | undefined {
   return STATUS_ACTIONS.find((a) => a.name === name);
 }
 
-/** The job a `job` action names, if it exists and the action applies to it. */
+/** Whether `action` needs a job (`job` and `pause` actions do). */
+export const takesJob = (action: StatusAction) => action.scope === 'job' || action.scope === 'pause';
+
+/** The job a `job` or `pause` action names, if it exists and the action applies to it. */
 export function actionJob(action: StatusAction, name: string | undefined): Job | undefined {
   const job = name === undefined ? undefined : findJob(name);
-  if (!job || action.scope !== 'job') return undefined;
+  if (!job || !takesJob(action)) return undefined;
   return action.appliesTo === undefined || action.appliesTo(job) ? job : undefined;
 }

@@ -13,7 +13,7 @@ import { timingSafeEqual } from 'hono/utils/buffer';
 import { fromEnv, type Invocation } from '../../deps';
 import { logEvent, publicMessage } from '../../log';
 import type { AppEnv } from '../app';
-import { actionJob, findAction } from './actions';
+import { actionJob, findAction, takesJob } from './actions';
 import { ACCESS_HEADER, accessIdentity } from './access';
 import { loadPage } from './data';
 import { checkCsrf, csrfToken, endSession, readSession, type Session, sessionKey, STATUS_PATH, startSession } from './session';
@@ -80,15 +80,16 @@ export function statusApp() {
     const form = await c.req.parseBody();
     const text = (name: string) => (typeof form[name] === 'string' ? (form[name] as string).trim() : '');
     const job = action ? actionJob(action, text('job') || undefined) : undefined;
-    if (!action || (action.scope === 'job' && !job)) return problem(c, 404, 'No such action, or it does not apply to that job.');
+    if (!action || (takesJob(action) && !job)) return problem(c, 404, 'No such action, or it does not apply to that job.');
     const fields = Object.fromEntries((action.fields ?? []).map((f) => [f.name, text(f.name)]));
-    const missing = (action.fields ?? []).find((f) => f.required && !fields[f.name]);
-    if (missing) return problem(c, 400, `${missing.label} is required.`);
     const session = c.get('session');
     const now = new Date();
     const input = { job, fields, who: session.who, now };
     const token = await csrfToken(c.get('key'), session);
+    // The confirm step asks for the action's fields; only a confirmed form with all of them acts.
     if (text('confirm') !== 'yes') return c.html(<ConfirmPage action={action} input={input} csrf={token} who={session.who} />);
+    const missing = (action.fields ?? []).find((f) => f.required && !fields[f.name]);
+    if (missing) return problem(c, 400, `${missing.label} is required.`);
     const deps = fromEnv(c.env);
     let result;
     try {

@@ -20,7 +20,7 @@ table{border-collapse:collapse;width:100%;background:#fff} th,td{text-align:left
 th{font-weight:600;background:#f5f5f5} td.n{font-variant-numeric:tabular-nums} code{font-size:12px}
 .ok{color:#15803d}.bad{color:#b91c1c}.muted{color:#737373}
 .alarm{background:#fef2f2;border:1px solid #fecaca;padding:8px 12px;margin:6px 0;border-radius:4px}
-.result{border:1px solid #bbf7d0;background:#f0fdf4;padding:10px 14px;border-radius:4px}.result.bad{border-color:#fecaca;background:#fef2f2}
+.result table{width:auto;min-width:240px}.result{border:1px solid #bbf7d0;background:#f0fdf4;padding:10px 14px;border-radius:4px}.result.bad{border-color:#fecaca;background:#fef2f2}
 .confirm{border:1px solid #fde68a;background:#fffbeb;padding:12px 16px;border-radius:4px}
 button{font:inherit;padding:3px 10px;margin:1px 2px;border:1px solid #a3a3a3;border-radius:4px;background:#fff;cursor:pointer}
 button.primary{background:#171717;color:#fff;border-color:#171717} td form{display:inline}
@@ -89,8 +89,12 @@ export function ConfirmPage(props: { action: StatusAction; input: ActionInput; c
           </p>
           <input type="hidden" name="csrf" value={props.csrf} />
           {input.job ? <input type="hidden" name="job" value={input.job.name} /> : null}
-          {Object.entries(input.fields).map(([name, value]) => (
-            <input type="hidden" name={name} value={value} />
+          {(action.fields ?? []).map((f) => (
+            <p>
+              <label>
+                {f.label} <input name={f.name} type={f.type ?? 'text'} value={input.fields[f.name] ?? ''} required={f.required} />
+              </label>
+            </p>
           ))}
           <input type="hidden" name="confirm" value="yes" />
           <button class="primary" type="submit">
@@ -103,8 +107,9 @@ export function ConfirmPage(props: { action: StatusAction; input: ActionInput; c
   );
 }
 
-export function StatusPage(props: { data: PageData; result?: ActionResult }) {
+export function StatusPage(props: { data: PageData; result?: ActionResult; actions?: readonly StatusAction[] }) {
   const { data } = props;
+  const actions = props.actions ?? STATUS_ACTIONS;
   const { listing, history } = data;
   const jobs = listing.jobs.map((j) => j.name);
   return (
@@ -133,7 +138,7 @@ export function StatusPage(props: { data: PageData; result?: ActionResult }) {
           </thead>
           <tbody>
             {listing.jobs.map((job) => (
-              <JobRow job={job} csrf={data.csrf} paused={data.pauses?.find((p) => p.job === job.name)} />
+              <JobRow job={job} csrf={data.csrf} paused={data.pauses?.find((p) => p.job === job.name)} actions={actions} />
             ))}
           </tbody>
         </table>
@@ -169,12 +174,14 @@ export function StatusPage(props: { data: PageData; result?: ActionResult }) {
             </tbody>
           </table>
         )}
-        {data.pauses ? <PausesPanel data={data} /> : null}
+        {data.pauses ? <PausesPanel data={data} actions={actions} /> : null}
         {data.missed ? <MissedPanel data={data} /> : null}
-        {data.holds ? <HoldsPanel data={data} /> : null}
-        {STATUS_ACTIONS.filter((a) => a.scope === 'page').map((a) => (
-          <PageActionForm action={a} csrf={data.csrf} />
-        ))}
+        {data.holds ? <HoldsPanel data={data} actions={actions} /> : null}
+        {actions
+          .filter((a) => a.scope === 'page')
+          .map((a) => (
+            <PageActionForm action={a} csrf={data.csrf} />
+          ))}
       </main>
     </Layout>
   );
@@ -202,7 +209,12 @@ function Result(props: { result: ActionResult }) {
   );
 }
 
-function JobRow(props: { job: ListedJob; csrf: string; paused: { reason: string; by: string | null } | undefined }) {
+function JobRow(props: {
+  job: ListedJob;
+  csrf: string;
+  paused: { reason: string; by: string | null } | undefined;
+  actions: readonly StatusAction[];
+}) {
   const { job } = props;
   const run = job.lastRun;
   const declared = findJob(job.name);
@@ -236,21 +248,32 @@ function JobRow(props: { job: ListedJob; csrf: string; paused: { reason: string;
       </td>
       <td class="n">{countsText(job.backlog) || <span class="muted">—</span>}</td>
       <td>
-        {STATUS_ACTIONS.filter((a) => a.scope === 'job' && declared && (a.appliesTo?.(declared) ?? true)).map((a) => (
-          <form method="post" action={`${STATUS_PATH}/actions/${a.name}`}>
-            <input type="hidden" name="csrf" value={props.csrf} />
-            <input type="hidden" name="job" value={job.name} />
-            <button type="submit" data-action={a.name}>
-              {a.label}
-            </button>
-          </form>
-        ))}
+        {job.enabled
+          ? props.actions
+              .filter((a) => a.scope === 'job' && declared && (a.appliesTo?.(declared) ?? true))
+              .map((a) => <RowAction action={a} csrf={props.csrf} hidden={{ job: job.name }} />)
+          : null}
       </td>
     </tr>
   );
 }
 
-function PausesPanel(props: { data: PageData }) {
+/** One action's button on a row: a form posting to its confirm step, the row's identity hidden. */
+function RowAction(props: { action: StatusAction; csrf: string; hidden: Record<string, string> }) {
+  return (
+    <form method="post" action={`${STATUS_PATH}/actions/${props.action.name}`}>
+      <input type="hidden" name="csrf" value={props.csrf} />
+      {Object.entries(props.hidden).map(([name, value]) => (
+        <input type="hidden" name={name} value={value} />
+      ))}
+      <button type="submit" data-action={props.action.name}>
+        {props.action.label}
+      </button>
+    </form>
+  );
+}
+
+function PausesPanel(props: { data: PageData; actions: readonly StatusAction[] }) {
   const pauses = props.data.pauses ?? [];
   return (
     <section id="pauses">
@@ -266,6 +289,13 @@ function PausesPanel(props: { data: PageData }) {
                 <td>{p.reason}</td>
                 <td>{p.by ?? ''}</td>
                 <td>since {when(new Date(p.since))}</td>
+                <td>
+                  {props.actions
+                    .filter((a) => a.scope === 'pause')
+                    .map((a) => (
+                      <RowAction action={a} csrf={props.data.csrf} hidden={{ job: p.job }} />
+                    ))}
+                </td>
               </tr>
             ))}
           </tbody>
@@ -299,7 +329,7 @@ function MissedPanel(props: { data: PageData }) {
   );
 }
 
-function HoldsPanel(props: { data: PageData }) {
+function HoldsPanel(props: { data: PageData; actions: readonly StatusAction[] }) {
   const holds = props.data.holds ?? [];
   return (
     <section id="holds">
@@ -316,6 +346,13 @@ function HoldsPanel(props: { data: PageData }) {
                 <td>{h.by ?? ''}</td>
                 <td>since {when(new Date(h.since))}</td>
                 <td>{h.until ? `until ${when(new Date(h.until))}` : 'until lifted'}</td>
+                <td>
+                  {props.actions
+                    .filter((a) => a.scope === 'hold')
+                    .map((a) => (
+                      <RowAction action={a} csrf={props.data.csrf} hidden={{ userId: h.userId }} />
+                    ))}
+                </td>
               </tr>
             ))}
           </tbody>
