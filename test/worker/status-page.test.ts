@@ -14,7 +14,7 @@ import { StatusPage } from '../../src/http/status/view';
 import { fromEnv } from '../../src/deps';
 import { JOBS } from '../../src/run/registry';
 import { seedAccount } from './seed';
-import { endpointStats, provisionEnv, q, sql, type TestEnv, testDb } from './support';
+import { endpointStats, provisionEnv, q, setFault, sql, type TestEnv, testDb } from './support';
 
 const SECRET = 'status-page-secret-0123456789';
 const PATH = '/api/internal/status';
@@ -250,6 +250,26 @@ describe('what it shows', () => {
     expect(html).not.toContain('5000');
     const failures = html.slice(html.indexOf('<table id="failures"'));
     expect(failures).toMatch(/<td>purge-deleted-blobs<\/td><td>scheduled<\/td><td>run<\/td><td><code>NeonDbError: connection lost<\/code>/);
+  });
+});
+
+describe('when Postgres fails', () => {
+  it('answers an HTML 500 naming the error class, with the internal headers, and recovers', async () => {
+    const cookie = await signIn();
+    await setFault(e, 'neon', 'http500');
+    try {
+      const res = await call(PATH, { headers: { Cookie: cookie } });
+      expect(res.status).toBe(500);
+      expectInternalHeaders(res);
+      expect(res.headers.get('content-type')).toContain('text/html');
+      const html = await res.text();
+      expect(html).toContain('The page could not be built: NeonDbError');
+      expect(html).not.toContain('SELECT');
+      expect(html).not.toContain(SECRET);
+    } finally {
+      await setFault(e, 'neon', 'none');
+    }
+    expect((await page(cookie)).res.status).toBe(200);
   });
 });
 

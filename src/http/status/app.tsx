@@ -9,6 +9,7 @@
  */
 import { type Context, Hono } from 'hono';
 import { csrf } from 'hono/csrf';
+import { HTTPException } from 'hono/http-exception';
 import { timingSafeEqual } from 'hono/utils/buffer';
 import { fromEnv, type Invocation } from '../../deps';
 import { logEvent, publicMessage } from '../../log';
@@ -100,6 +101,13 @@ export function statusApp() {
     const data = await loadPage(deps, { now: new Date(), who: session.who, csrf: token });
     return c.html(<StatusPage data={data} result={result} />, result.ok ? 200 : 500);
   });
+  // The page's own error boundary: an HTML page with the error's class and message (never SQL, a
+  // stack or a secret), logged like the JSON routes' errors.
+  app.onError(function statusError(err, c) {
+    if (err instanceof HTTPException) return err.getResponse();
+    logEvent('error', 'http_error', { path: c.req.path, method: c.req.method, error: publicMessage(err) });
+    return problem(c, 500, `The page could not be built: ${publicMessage(err)}`);
+  });
   app.all('/', methodNotAllowed('GET'));
   app.all('/sign-in', methodNotAllowed('POST'));
   app.all('/sign-out', methodNotAllowed('POST'));
@@ -141,7 +149,7 @@ function signInForm(c: Context<StatusEnv>, deps: Invocation, status: 401 | 429, 
   return c.html(<SignInPage message={message} accessConfigured={deps.config.statusAccess !== undefined} />, status);
 }
 
-function problem(c: Context<StatusEnv>, status: 400 | 403 | 404, message: string) {
+function problem(c: Context<StatusEnv>, status: 400 | 403 | 404 | 500, message: string) {
   return c.html(
     <Layout title="spacerr-jobs">
       <main>
