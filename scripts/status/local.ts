@@ -4,6 +4,7 @@
  * of the test layout, and the Worker under `wrangler dev` pointed at it.
  */
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import pg from 'pg';
 import { startStack } from '../stack/index.ts';
 import { createAppDatabase } from '../stack/migrate.ts';
@@ -20,7 +21,8 @@ export interface StatusStack {
 
 export async function startStatusStack(opts: { dataDir: string; vars?: Record<string, string> }): Promise<StatusStack> {
   const stack = await startStack({ dataDir: opts.dataDir, quiet: true });
-  const stops: Array<() => Promise<unknown>> = [() => stack.stop()];
+  // Last: the stack's folder (the cluster's data is gone with it, but not the folder itself).
+  const stops: Array<() => Promise<unknown>> = [async () => rmSync(opts.dataDir, { recursive: true, force: true }), () => stack.stop()];
   const stop = async () => {
     for (const s of stops.reverse()) await s().catch(() => undefined);
   };
