@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { QueryTiming } from '../scripts/stack/neon-http.ts';
+import { listedJobs, seedHistory } from '../scripts/status/history.ts';
 import { startLocalWorker } from '../scripts/stack/worker.ts';
 import { cpuNs as cpuNsOf, findWorkerd, measureCpu } from './cpu.ts';
 import type { BenchJob } from './jobs.ts';
@@ -134,6 +135,7 @@ export async function runWorkerContender(target: WorkerTarget, L: BenchLayout, j
       };
     }
     await otherInvocations(worker, workerd, secret, client, jobs, call, sample);
+    await statusPage(worker, workerd, secret, client, sample);
   } finally {
     await client.end();
     await worker.stop();
@@ -199,6 +201,39 @@ async function otherInvocations(
       }
     }
   }
+}
+
+/** The status page's CPU key in the bench report. */
+export const STATUS_PAGE_CPU = 'GET /api/internal/status, a month of history';
+
+/**
+ * The status page rendered for a signed-in browser, over a month of history as busy as it gets
+ * (every `*\/10` slot ran its sweeps: about 17k runs, what JOB_RUNS_RETENTION_DAYS keeps), last,
+ * so the history weighs on no other sample. One sign-in first (a form POST) for the cookie.
+ */
+async function statusPage(
+  worker: Awaited<ReturnType<typeof startLocalWorker>>,
+  workerd: number,
+  secret: string,
+  client: Awaited<ReturnType<typeof connect>>,
+  sample: (key: string, ms: number) => void,
+) {
+  await seedHistory(client, await listedJobs(worker.url, secret), { now: new Date(), busy: true });
+  const signIn = await fetch(`${worker.url}/api/internal/status/sign-in`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', origin: worker.url },
+    body: new URLSearchParams({ secret }),
+  });
+  if (signIn.status !== 303) throw new Error(`status page sign-in: ${signIn.status}`);
+  const cookie = (signIn.headers.get('set-cookie') ?? '').split(';')[0]!;
+  const render = async () => {
+    const res = await fetch(`${worker.url}/api/internal/status`, { headers: { cookie } });
+    const html = await res.text();
+    if (res.status !== 200 || !html.includes('id="chart-deleted"')) throw new Error(`status page: ${res.status}`);
+    return html;
+  };
+  for (let i = 0; i < CPU_REPEATS; i++) sample(STATUS_PAGE_CPU, (await measureCpu(workerd, render)).cpuMs);
 }
 
 /** The statements of one request run in one transaction: its row locks are held for their sum. */

@@ -22,6 +22,7 @@ export const LOG_EVENTS = [
   'requeued',
   'job_paused',
   'job_resumed',
+  'status_sign_in',
 ] as const;
 export type LogEvent = (typeof LOG_EVENTS)[number];
 export type LogLevel = 'info' | 'warn' | 'error';

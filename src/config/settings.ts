@@ -4,7 +4,18 @@
  * wrangler.toml [vars] all come from this table (test/unit/settings.test.ts checks the last two).
  * Integer bounds: the lower bound is what keeps a typo from deleting everything.
  */
-import { accountEvents, heartbeats, integer, keyPrefix, oneOf, optionalUrl, requiredString, requiredUrl, type Parser } from './values';
+import {
+  accountEvents,
+  heartbeats,
+  integer,
+  keyPrefix,
+  oneOf,
+  optionalUrl,
+  requiredString,
+  requiredUrl,
+  statusAccess,
+  type Parser,
+} from './values';
 
 /** Where the app keeps its stream state in Redis (docs/contract.md, §4). */
 export const STREAM_STATES = ['resumable-stream', 'heartbeats'] as const;
@@ -211,6 +222,46 @@ export const SETTINGS = [
     kind: 'secret',
     default: 'unset',
     meaning: 'Standard Webhooks signing secret, `whsec_<base64>` (read with ACCOUNT_EVENTS_URL)',
+  },
+  {
+    name: 'STATUS_SESSION_HOURS',
+    kind: 'var',
+    default: 8,
+    meaning: 'a sign-in to the status page (`/api/internal/status`) lasts this long (1–168)',
+    key: 'statusSessionHours',
+    parse: integer(1, 168),
+  },
+  {
+    name: 'STATUS_SIGNIN_MAX_FAILURES',
+    kind: 'var',
+    default: 5,
+    meaning:
+      'failed sign-ins to the status page one client IP (`CF-Connecting-IP`) may make per window before it is refused with 429 (1–1000)',
+    key: 'statusSigninMaxFailures',
+    parse: integer(1, 1000),
+  },
+  {
+    name: 'STATUS_SIGNIN_WINDOW_MINUTES',
+    kind: 'var',
+    default: 15,
+    meaning: 'the window failed sign-ins are counted in, from the first failure (Upstash; 1–1440)',
+    key: 'statusSigninWindowMinutes',
+    parse: integer(1, 1440),
+  },
+  {
+    name: 'STATUS_ACCESS_TEAM_DOMAIN',
+    kind: 'var',
+    default: 'unset',
+    meaning:
+      'with `STATUS_ACCESS_AUD`: a Cloudflare Access identity signs in to the status page, its `Cf-Access-Jwt-Assertion` verified against `<team domain>/cdn-cgi/access/certs` (`https://<team>.cloudflareaccess.com`; http only for localhost)',
+    key: 'statusAccess',
+    parse: statusAccess,
+  },
+  {
+    name: 'STATUS_ACCESS_AUD',
+    kind: 'var',
+    default: 'unset',
+    meaning: "the Access application's Application Audience (AUD) tag (read with `STATUS_ACCESS_TEAM_DOMAIN`)",
   },
   {
     name: 'HEARTBEAT_URL_<JOB>',

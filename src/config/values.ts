@@ -149,3 +149,25 @@ export const keyPrefix: Parser<string> = (name, env) => {
   }
   return raw;
 };
+
+export const STATUS_ACCESS_AUD = 'STATUS_ACCESS_AUD';
+
+/**
+ * STATUS_ACCESS_TEAM_DOMAIN with STATUS_ACCESS_AUD: the Cloudflare Access team whose identity
+ * signs in to the status page (https; http only to a loopback host, for a local certs endpoint),
+ * and the Access application's audience tag. Neither set: the page takes CRON_SECRET only.
+ */
+export const statusAccess: Parser<{ teamDomain: string; aud: string } | undefined> = (name, env, jobs) => {
+  const set = (v: string) => env[v] !== undefined && env[v] !== null && env[v] !== '';
+  if (!set(name) && !set(STATUS_ACCESS_AUD)) return undefined;
+  if (!set(name)) throw new ConfigError(name, `is not set but ${STATUS_ACCESS_AUD} is; set both or neither`);
+  if (!set(STATUS_ACCESS_AUD)) throw new ConfigError(STATUS_ACCESS_AUD, `is not set but ${name} is; set both or neither`);
+  const url = new URL(httpUrl(name, env, jobs));
+  if (url.protocol === 'http:' && !LOOPBACK.has(url.hostname)) {
+    throw new ConfigError(name, `must use https (http only for localhost), got "${url.host}"`);
+  }
+  if (url.pathname !== '/' || url.search !== '') {
+    throw new ConfigError(name, 'must be the team domain only, like https://<team>.cloudflareaccess.com');
+  }
+  return { teamDomain: url.origin, aud: requiredString(STATUS_ACCESS_AUD, env, jobs) };
+};

@@ -1,18 +1,23 @@
 /**
  * The HTTP side (docs/contract.md, §6). Order matters: internal headers wrap everything (so 401/404/405/500
- * carry them too), auth runs before any config parsing or I/O, then the clients are built.
+ * carry them too), auth runs before any config parsing or I/O, then the clients are built. The
+ * status page (src/http/status/) signs its browser in by a session cookie instead of the bearer token.
  */
 import { type Context, Hono } from 'hono';
+import { except } from 'hono/combine';
 import type { Invocation } from '../deps';
 import { cronSecretAuth } from './auth';
 import { onError, withInternalHeaders } from './errors';
 import { healthRoute, listJobsRoute, pauseRoute, requeueRoute, resumeRoute, runJobRoute } from './routes';
+import { statusApp } from './status/app';
+import { STATUS_PATH } from './status/session';
 
 export type AppEnv = { Bindings: Env; Variables: { deps: Invocation } };
 
 export function createApp() {
   const app = new Hono<AppEnv>();
-  app.use('/api/internal/*', withInternalHeaders(), cronSecretAuth());
+  app.use('/api/internal/*', withInternalHeaders(), except([STATUS_PATH, `${STATUS_PATH}/*`], cronSecretAuth()));
+  app.route(STATUS_PATH, statusApp());
   app.get('/api/internal/health', healthRoute);
   app.get('/api/internal/jobs', listJobsRoute);
   // Hono routes HEAD as GET (and drops the body); a HEAD from a link checker or an uptime probe

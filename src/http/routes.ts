@@ -1,19 +1,19 @@
 /**
  * Route handlers. Each builds its clients from env once (src/deps.ts) after auth has passed.
  */
-import { sql } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import { latestRuns } from '../db/job-runs';
+import type { Db } from '../db/client';
 import { fromEnv } from '../deps';
-import { type Alarm, alarmsAt, backlogAt } from '../run/alarms';
-import { isEnabled, type Job } from '../run/job';
+import { type Alarm, alarmsAt } from '../run/alarms';
+import type { Job } from '../run/job';
 import { listPauses, type Pause, pauseAlarms, pauseJob, resumeJob } from '../run/pauses';
 import { findJob, JOBS } from '../run/registry';
 import { runJob } from '../run/runner';
-import { nextRunAt } from '../run/schedule';
 import { logEvent, publicMessage } from '../log';
 import type { AppEnv } from './app';
+import { jobListing } from './listing';
 
 const TRUE_VALUES = new Set(['1', 'true']);
 const FALSE_VALUES = new Set(['0', 'false']);
@@ -29,11 +29,16 @@ export async function requeueRoute(c: Context<AppEnv>) {
     const jobs = JOBS.filter((j) => j.requeue).map((j) => j.name);
     return c.json({ error: 'nothing_to_requeue', message: 'This job parks nothing.', jobs }, 400);
   }
-  const { db } = fromEnv(c.env);
-  const result = await db.execute(sql`WITH requeued AS (${job.requeue}) SELECT count(*)::int AS n FROM requeued`);
+  const requeued = await requeueParked(fromEnv(c.env).db, job, job.requeue);
+  return c.json({ job: job.name, requeued });
+}
+
+/** Makes `job`'s parked rows due again (its `requeue` statement) and logs how many. One request. */
+export async function requeueParked(db: Db, job: Job, requeue: SQL): Promise<number> {
+  const result = await db.execute(sql`WITH requeued AS (${requeue}) SELECT count(*)::int AS n FROM requeued`);
   const requeued = Number(result.rows[0]?.n ?? 0);
   logEvent('info', 'requeued', { job: job.name, requeued });
-  return c.json({ job: job.name, requeued });
+  return requeued;
 }
 
 /** Longest `reason` and `by` a pause takes (they are shown in run records and alarms). */
@@ -79,77 +84,14 @@ export async function runJobRoute(c: Context<AppEnv>) {
   return c.json(report, report.status === 'failed' ? 500 : 200);
 }
 
-/**
- * GET /api/internal/jobs — per job: its cron and next scheduled time, its last run, the latest
- * slots it found missed, its pause and its backlog; plus the alarms standing. Three Postgres
- * requests, sent at once (runs, backlog, pauses).
- */
+/** GET /api/internal/jobs — every job's cron, next run, last run and backlog, and the alarms standing. */
 export async function listJobsRoute(c: Context<AppEnv>) {
-  const deps = fromEnv(c.env);
-  const now = new Date();
-  const [runs, backlog, pauses] = await Promise.all([
-    latestRuns(
-      deps.db,
-      JOBS.map((j) => j.name),
-    ),
-    backlogAt(deps.db, JOBS, { config: deps.config, now }),
-    listPauses(deps.db),
-  ]);
-  const alarms = [...backlog.alarms, ...pauseAlarms(pauses, deps.config, now)];
-  const next = (job: Job) => (isEnabled(job, deps.config) ? nextRunAt(job.cron, now) : null);
-  // A sweep's own cron runs it only while users are active (src/run/tick.ts); on an idle app it
-  // runs after the next chain of a deleting job. With CONTINUATION_MAX_HOPS=0 every tick sweeps.
-  const idleSweep = deps.config.continuationMaxHops > 0 ? earliest(JOBS.filter((j) => !j.sweep).map(next)) : undefined;
-  return c.json({
-    now: now.toISOString(),
-    ok: alarms.length === 0,
-    alarms,
-    jobs: JOBS.map((job) => {
-      const cron = job.cron;
-      const run = runs.find((r) => r.job === job.name);
-      return {
-        name: job.name,
-        description: job.description,
-        cron,
-        enabled: isEnabled(job, deps.config),
-        nextRunAt: next(job)?.toISOString() ?? null,
-        ...(job.sweep && idleSweep !== undefined ? { nextRunAtIfIdle: idleSweep?.toISOString() ?? null } : {}),
-        lastRun: run
-          ? {
-              id: run.id,
-              status: run.status,
-              trigger: run.trigger,
-              dryRun: run.dryRun,
-              startedAt: run.startedAt.toISOString(),
-              finishedAt: run.finishedAt?.toISOString() ?? null,
-              durationMs: run.finishedAt ? run.finishedAt.getTime() - run.startedAt.getTime() : null,
-              counts: run.counts,
-              more: run.more,
-              subrequests: run.subrequests,
-              error: run.error,
-              continues: run.continues,
-              slot: run.slot?.toISOString() ?? null,
-              missed: run.missed,
-            }
-          : null,
-        missed: run?.lastMissed
-          ? { runId: run.lastMissed.runId, slots: run.lastMissed.slots, foundAt: run.lastMissed.foundAt.toISOString() }
-          : null,
-        paused: pauses.find((p) => p.job === job.name) ?? null,
-        backlog: backlog.byJob.get(job.name) ?? {},
-      };
-    }),
-  });
+  return c.json(await jobListing(fromEnv(c.env), new Date()));
 }
 
 /** 404 for a job name the registry does not know, listing the ones it does. */
 function unknownJob(c: Context<AppEnv>) {
   return c.json({ error: 'unknown_job', message: 'No such job.', jobs: JOBS.map((j) => j.name) }, 404);
-}
-
-function earliest(dates: Array<Date | null>): Date | null {
-  const times = dates.filter((d) => d !== null).map((d) => d.getTime());
-  return times.length > 0 ? new Date(Math.min(...times)) : null;
 }
 
 /**

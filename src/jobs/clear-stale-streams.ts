@@ -32,6 +32,7 @@ export const clearStaleStreams = defineJob({
   name: 'clear-stale-streams',
   description: 'Clears stream state that cannot be live (a dead or finished stream, a stopped heartbeat), or whose chat no longer exists.',
   cron: EVERY_10_MINUTES,
+  deletes: ['redis_streams'],
   sweep: true,
   cutoff,
   // The stale members are in Redis, which the listing does not call: it shows the queued chats.

@@ -25,6 +25,7 @@ export const deleteOrphanedMessageSources = defineJob({
   name: 'delete-orphaned-message-sources',
   description: 'Deletes message_sources rows whose attachment is gone or no longer attached to that message.',
   cron: EVERY_10_MINUTES,
+  deletes: ['message_sources'],
   sweep: true,
   // Index: message_sources_orphaned_idx (partial); the checks queue is small by construction.
   figures: () => ({

@@ -37,10 +37,15 @@ const deactivatedBefore = (at: Date, alias?: string) =>
 /** Whether the user row `o` is past the cutoff as of `at` (a hold by another owner who goes too is none). */
 const stale = (at: AsOf) => (o: string) => deactivatedBefore(cutoff(at), o);
 
+/** The roles an account's rows live in, as counted per batch: those the app has. */
+const ACCOUNT_ROLES = (['user', 'project', 'chat', 'message', 'attachment', 'messageSource'] as const).filter((r) => APP.has(r));
+
 export const deleteStaleDeactivatedAccounts = defineJob({
   name: 'delete-stale-deactivated-accounts',
   description: 'Deletes users deactivated more than ACCOUNT_RETENTION_DAYS ago, with everything they own.',
   cron: CRON,
+  // The app's rows per role, and the stream state removed after them (not the queue rows).
+  deletes: [...ACCOUNT_ROLES.map((r) => COUNT_KEYS[r]), 'redis_streams'],
   cutoff,
   // Index: the user table's index on its deactivation time (the app's, or the Worker's) for all three.
   figures: (at) => ({
@@ -228,8 +233,6 @@ async function markTimedOut(ctx: JobContext, at: Date, pick: Pick, limit: number
   );
 }
 
-/** The roles an account's rows live in, as counted per batch: those the app has. */
-const ACCOUNT_ROLES = (['user', 'project', 'chat', 'message', 'attachment', 'messageSource'] as const).filter((r) => APP.has(r));
 /** Physical table name → count key. */
 const COUNTED = new Map<string, string>(ACCOUNT_ROLES.map((r: Role) => [APP.role(r).name, COUNT_KEYS[r]]));
 

@@ -41,6 +41,7 @@ export const deleteStaleEmptyChats = defineJob({
   description: 'Deletes chats older than EMPTY_CHAT_MIN_AGE_MINUTES that have no messages.',
   // Every 12 h, 00:00 and 12:00 UTC.
   cron: '0 */12 * * *',
+  deletes: ['chats', 'attachments'],
   cutoff,
   // Index: spacerr_jobs.empty_chats_created_at_idx.
   figures: (at) => ({ eligible: capped(sql`FROM spacerr_jobs.empty_chats WHERE created_at < ${cutoff(at)}`) }),

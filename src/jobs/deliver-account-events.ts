@@ -28,6 +28,7 @@ export const deliverAccountEvents = defineJob({
   name: 'deliver-account-events',
   description: 'Records deletion notices and delivers account lifecycle events to ACCOUNT_EVENTS_URL (Standard Webhooks).',
   cron: EVERY_10_MINUTES,
+  deletes: [],
   sweep: true,
   enabled: (config) => config.accountEvents !== undefined,
   // Index: account_events_due_idx and account_events_parked_idx (partial).

@@ -47,6 +47,7 @@ export const purgeDeletedBlobs = defineJob({
   name: 'purge-deleted-blobs',
   description: 'Deletes the R2 objects queued in blob_deletions, in batches of up to 1000 keys.',
   cron: EVERY_10_MINUTES,
+  deletes: ['blobs'],
   sweep: true,
   // Index: blob_deletions_due_idx and blob_deletions_parked_idx (partial).
   figures: () => ({

@@ -93,6 +93,12 @@ export interface JobDeclaration<Name extends string = string, F extends string =
    * then has it as `ctx.target`, under the job's lock like any other run.
    */
   readonly target?: { readonly param: string; readonly meaning: string };
+  /**
+   * The counts of a run that are data deleted (the status page's chart of rows deleted per day);
+   * unset: every count. A job whose counts include its own queue rows or outcomes that delete
+   * nothing names the ones that are deletions.
+   */
+  readonly deletes?: readonly string[];
   run(ctx: JobContext): Promise<JobOutcome>;
 }
 

@@ -1,0 +1,42 @@
+/**
+ * `npm run screenshots`: the status page's pictures in docs/, taken, never drawn by hand. Starts
+ * the local stack and the Worker (scripts/status/local.ts), seeds a month of run history and a
+ * few stale chats, then captures in Chromium (scripts/status/chromium.ts): the sign-in form, the
+ * page, and a dry run's result.
+ */
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { launchChromium } from './status/chromium.ts';
+import { listedJobs, seedHistory } from './status/history.ts';
+import { startStatusStack } from './status/local.ts';
+
+const DOCS = resolve(import.meta.dirname, '../docs');
+const JOB = 'delete-stale-empty-chats';
+
+const s = await startStatusStack({ dataDir: `.stack/screenshots-${process.pid}` });
+const browser = await launchChromium().catch(async (err) => {
+  await s.stop();
+  throw err;
+});
+try {
+  const runs = await seedHistory(s.db, await listedJobs(s.worker.url, s.secret), { now: new Date(), busy: false });
+  await s.db.query(`INSERT INTO users (id, email) VALUES ('u1', 'u1@example.com')`);
+  await s.db.query(
+    `INSERT INTO chats (id, user_id, created_at) SELECT 'stale-' || i, 'u1', now() - interval '1 day' FROM generate_series(1, 42) i`,
+  );
+  mkdirSync(DOCS, { recursive: true });
+  const page = await browser.context.newPage();
+  const status = `${s.worker.url.replace('127.0.0.1', 'localhost')}/api/internal/status`;
+  await page.goto(status);
+  await page.screenshot({ path: join(DOCS, 'status-sign-in.png') });
+  await page.fill('input[name="secret"]', s.secret);
+  await Promise.all([page.waitForNavigation(), page.click('button[type="submit"]')]);
+  await page.screenshot({ path: join(DOCS, 'status-page.png'), fullPage: true });
+  await Promise.all([page.waitForNavigation(), page.click(`tr[data-job="${JOB}"] button[data-action="dry-run"]`)]);
+  await Promise.all([page.waitForNavigation(), page.click('form.confirm button[type="submit"]')]);
+  await page.screenshot({ path: join(DOCS, 'status-dry-run.png') });
+  console.log(`docs/status-sign-in.png, docs/status-page.png, docs/status-dry-run.png (${runs} runs of history)`);
+} finally {
+  await browser.close();
+  await s.stop();
+}

@@ -1,0 +1,113 @@
+/**
+ * What the status page can do. Each action is one entry: its form (a button on a job's row, or a
+ * form of its own on the page), the question its confirm step asks, and what it performs, the
+ * same call the HTTP API and the CLI make, so it is recorded the same way (a run in `job_runs`
+ * with trigger `http`, a `requeued` log line). Adding an action is one entry here; the form, the
+ * confirm step (which asks for the action's `fields`), the CSRF check and the result come with it.
+ * Where each kind of action shows (`scope`):
+ * - `job`: a button on each job's row (`appliesTo` filters), e.g. pause with a `reason` field,
+ *   performing `pauseJob(deps.db, job.name, { reason, by: who }, now)`;
+ * - `pause`: a button on each row of the paused-jobs panel (its job), e.g. `resumeJob`;
+ * - `hold`: a button on each row of the holds panel (field `userId` set to that hold's), e.g. `liftHold`;
+ * - `page`: a form of its own with its `fields`, e.g. `placeHold` with `userId`, `reason`, `until`.
+ */
+import type { Invocation } from '../../deps';
+import type { Job } from '../../run/job';
+import { findJob } from '../../run/registry';
+import { runJob } from '../../run/runner';
+import { requeueParked } from '../routes';
+
+/** A field of a page-level action's form. */
+export interface ActionField {
+  name: string;
+  label: string;
+  required: boolean;
+  /** `datetime-local`, `text`… (HTML input type). */
+  type?: string;
+}
+
+export interface ActionInput {
+  /** The job the action is for (actions on a job's row), else undefined. */
+  job: Job | undefined;
+  /** The form's other fields, trimmed. */
+  fields: Readonly<Record<string, string>>;
+  /** Who signed in (the session's identity): what the action records as `by` where it records one. */
+  who: string;
+  now: Date;
+}
+
+/** What the page shows after an action: a sentence, and the figures (a run's counts) if any. */
+export interface ActionResult {
+  ok: boolean;
+  title: string;
+  message: string;
+  figures?: Readonly<Record<string, number>>;
+}
+
+export interface StatusAction {
+  /** The form posts to `/api/internal/status/actions/<name>`. */
+  readonly name: string;
+  readonly label: string;
+  readonly scope: 'job' | 'pause' | 'hold' | 'page';
+  /** For `job` actions: whether the action applies to this job (requeue: only jobs that park). */
+  appliesTo?(job: Job): boolean;
+  /** What the confirm step asks for (a `hold` action's `userId` comes from its row). */
+  readonly fields?: readonly ActionField[];
+  /** The confirm step's question. */
+  confirm(input: ActionInput): string;
+  perform(deps: Invocation, input: ActionInput): Promise<ActionResult>;
+}
+
+/** A run as the HTTP route runs it (trigger `http`), dry or real. */
+function runAction(dryRun: boolean): StatusAction {
+  return {
+    name: dryRun ? 'dry-run' : 'run',
+    label: dryRun ? 'Dry run' : 'Run now',
+    scope: 'job',
+    confirm: ({ job }) =>
+      dryRun ? `Count what ${job?.name} would delete now? Nothing is deleted.` : `Run ${job?.name} now? It deletes what is due.`,
+    async perform(deps, { job, now }) {
+      const report = await runJob(job!, deps, deps.config, { trigger: 'http', now, dryRun });
+      const more = report.more ? ' More is left: run it again, or let the next run carry on.' : '';
+      return {
+        ok: report.status === 'succeeded',
+        title: `${dryRun ? 'Dry run' : 'Run'} of ${report.job}: ${report.status}`,
+        message:
+          report.status === 'succeeded'
+            ? `${dryRun ? 'Would delete' : 'Deleted'} (run ${report.runId}, ${report.subrequests} subrequests).${more}`
+            : `${report.error ?? ''}${report.phase ? ` (phase: ${report.phase})` : ''}`,
+        figures: report.counts,
+      };
+    },
+  };
+}
+
+export const STATUS_ACTIONS: readonly StatusAction[] = [
+  runAction(true),
+  runAction(false),
+  {
+    name: 'requeue',
+    label: 'Requeue parked',
+    scope: 'job',
+    appliesTo: (job) => job.requeue !== undefined,
+    confirm: ({ job }) => `Make every parked row of ${job?.name} due again, with a fresh count of attempts?`,
+    async perform(deps, { job }) {
+      const requeued = await requeueParked(deps.db, job!, job!.requeue!);
+      return { ok: true, title: `Requeued for ${job!.name}`, message: `${requeued} parked rows are due again.`, figures: { requeued } };
+    },
+  },
+];
+
+export function findAction(name: string): StatusAction | undefined {
+  return STATUS_ACTIONS.find((a) => a.name === name);
+}
+
+/** Whether `action` needs a job (`job` and `pause` actions do). */
+export const takesJob = (action: StatusAction) => action.scope === 'job' || action.scope === 'pause';
+
+/** The job a `job` or `pause` action names, if it exists and the action applies to it. */
+export function actionJob(action: StatusAction, name: string | undefined): Job | undefined {
+  const job = name === undefined ? undefined : findJob(name);
+  if (!job || !takesJob(action)) return undefined;
+  return action.appliesTo === undefined || action.appliesTo(job) ? job : undefined;
+}
