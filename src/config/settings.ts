@@ -304,7 +304,10 @@ type Parsed = Extract<(typeof SETTINGS)[number], { key: string }>;
 /** Every setting the Worker parses, validated once per invocation. */
 export type Config = { [S in Parsed as S['key']]: S['parse'] extends Parser<infer T> ? T : never };
 
-/** The `var` settings with a default, which wrangler.toml [vars] declares at their defaults. */
+/**
+ * The `var` settings with a default, which wrangler.toml [vars] declares at their defaults (an
+ * optional one, `unset` by default, is left out).
+ */
 export const VAR_DEFAULTS: Readonly<Record<string, string>> = Object.fromEntries(
-  SETTINGS.flatMap((s) => (s.kind === 'var' && 'default' in s ? [[s.name, String(s.default)]] : [])),
+  SETTINGS.flatMap((s) => (s.kind === 'var' && 'default' in s && s.default !== 'unset' ? [[s.name, String(s.default)]] : [])),
 );
