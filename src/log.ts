@@ -18,6 +18,8 @@ export const LOG_EVENTS = [
   'heartbeat_failed',
   'http_error',
   'requeued',
+  'hold_placed',
+  'hold_lifted',
 ] as const;
 export type LogEvent = (typeof LOG_EVENTS)[number];
 export type LogLevel = 'info' | 'warn' | 'error';

@@ -14,13 +14,24 @@ export interface WorkerAnswer {
 }
 
 /** Calls `{baseUrl}{path}` with the bearer secret and returns the status and parsed JSON body. */
-export async function callWorker(baseUrl: string, path: string, secret: Secret, method: 'GET' | 'POST'): Promise<WorkerAnswer> {
+export async function callWorker(
+  baseUrl: string,
+  path: string,
+  secret: Secret,
+  method: 'GET' | 'POST' | 'DELETE',
+  payload?: unknown,
+): Promise<WorkerAnswer> {
   const url = new URL(path, baseUrl);
   let res: Response;
   try {
     res = await fetch(url, {
       method,
-      headers: { authorization: `Bearer ${secret.value}`, accept: 'application/json' },
+      headers: {
+        authorization: `Bearer ${secret.value}`,
+        accept: 'application/json',
+        ...(payload === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(payload === undefined ? {} : { body: JSON.stringify(payload) }),
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     });
   } catch (err) {

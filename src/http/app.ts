@@ -6,6 +6,7 @@ import { type Context, Hono } from 'hono';
 import type { Invocation } from '../deps';
 import { cronSecretAuth } from './auth';
 import { onError, withInternalHeaders } from './errors';
+import { liftHoldRoute, listHoldsRoute, placeHoldRoute } from './holds';
 import { healthRoute, listJobsRoute, requeueRoute, runJobRoute } from './routes';
 
 export type AppEnv = { Bindings: Env; Variables: { deps: Invocation } };
@@ -28,6 +29,11 @@ export function createApp() {
   app.all('/api/internal/jobs/:job', getOrPost);
   app.all('/api/internal/jobs', allowOnly('GET'));
   app.all('/api/internal/health', allowOnly('GET'));
+  app.get('/api/internal/holds', listHoldsRoute);
+  app.post('/api/internal/holds', placeHoldRoute);
+  app.all('/api/internal/holds', allowOnly('GET', 'POST'));
+  app.delete('/api/internal/holds/:userId', liftHoldRoute);
+  app.all('/api/internal/holds/:userId', allowOnly('DELETE'));
   app.notFound((c) => c.json({ error: 'not_found', message: 'No such route.' }, 404));
   app.onError(onError);
   return app;
