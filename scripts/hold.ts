@@ -40,7 +40,8 @@ async function main(argv: string[]): Promise<number> {
     case 'add': {
       const userId = oneId(rest, 'add');
       if (values.reason === undefined || values.reason.trim() === '') throw new CliError(`add needs --reason "…"\n${USAGE}`, EXIT.usage);
-      if (values.reason.length > HOLD_LIMITS.reason) throw new CliError(`--reason is longer than ${HOLD_LIMITS.reason} characters`, EXIT.usage);
+      if (values.reason.length > HOLD_LIMITS.reason)
+        throw new CliError(`--reason is longer than ${HOLD_LIMITS.reason} characters`, EXIT.usage);
       if (values.by !== undefined && (values.by.trim() === '' || values.by.length > HOLD_LIMITS.by))
         throw new CliError(`--by: expected a name of 1 to ${HOLD_LIMITS.by} characters`, EXIT.usage);
       if (values.until !== undefined) {
@@ -88,7 +89,8 @@ function url(raw: string | undefined): string {
   } catch {
     throw new CliError(`--url: not a URL: "${given}" (e.g. ${DEFAULT_URL})`, EXIT.usage);
   }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new CliError(`--url: expected http(s), got "${given}"`, EXIT.usage);
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+    throw new CliError(`--url: expected http(s), got "${given}"`, EXIT.usage);
   return parsed.origin;
 }
 

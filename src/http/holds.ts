@@ -34,7 +34,8 @@ export async function placeHoldRoute(c: Context<AppEnv>) {
 
 export async function liftHoldRoute(c: Context<AppEnv>) {
   const userId = c.req.param('userId') ?? '';
-  if (userId.length > HOLD_LIMITS.userId) return c.json({ error: 'bad_request', message: `userId is longer than ${HOLD_LIMITS.userId} characters.` }, 400);
+  if (userId.length > HOLD_LIMITS.userId)
+    return c.json({ error: 'bad_request', message: `userId is longer than ${HOLD_LIMITS.userId} characters.` }, 400);
   const { db } = fromEnv(c.env);
   if (!(await liftHold(db, userId))) return c.json({ error: 'no_hold', message: 'This account has no active hold.' }, 404);
   logEvent('info', 'hold_lifted', { userId });
