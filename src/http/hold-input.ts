@@ -40,7 +40,8 @@ export function checkHoldRequest(body: unknown, now: Date): Checked<HoldRequest>
   }
   const fields = body as Record<string, unknown>;
   const unknown = Object.keys(fields).filter((k) => !['userId', 'reason', 'until', 'by'].includes(k));
-  if (unknown.length > 0) return { ok: false, message: `Unknown field ${quote(unknown[0]!)}; only userId, reason, until and by are accepted.` };
+  if (unknown.length > 0)
+    return { ok: false, message: `Unknown field ${quote(unknown[0]!)}; only userId, reason, until and by are accepted.` };
   const userId = text(fields.userId, 'userId', HOLD_LIMITS.userId);
   if (!userId.ok) return userId;
   const reason = text(fields.reason, 'reason', HOLD_LIMITS.reason);
