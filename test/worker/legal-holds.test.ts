@@ -7,7 +7,7 @@
  */
 import { beforeEach, describe, expect, inject, it } from 'vitest';
 import { APP } from '../../src/app-map/app';
-import { liftHold, listHolds, placeHold } from '../../src/db/holds';
+import { heldOwner, liftHold, listHolds, placeHold } from '../../src/db/holds';
 import { fromEnv } from '../../src/deps';
 import { alarmsAt, backlogAt } from '../../src/run/alarms';
 import { JOBS } from '../../src/run/registry';
@@ -199,5 +199,25 @@ describe('legal holds with account events on', () => {
     expect(await owned(e, 'held')).toEqual({ users: 1, chats: 2, messages: 2 });
     expect((await runNamed(e, ACCOUNTS, { now: at('2026-05-01T00:00:00Z') })).counts.users).toBe(1);
     expect(await owned(e, 'held')).toEqual({ users: 0, chats: 0, messages: 0 });
+  });
+});
+
+describe('heldOwner, the fragment an outbox claim adds for its owner_id', () => {
+  it('is true only for an owner under an active hold at the instant given (never for NULL, an ended or another owner)', async () => {
+    const e = await provisionEnv();
+    const db = testDb(e);
+    const now = at('2026-04-01T00:00:00Z');
+    await placeHold(db, { userId: 'held', reason: 'r' }, now);
+    await placeHold(db, { userId: 'until-may', reason: 'r', until: at('2026-05-01T00:00:00Z') }, now);
+    const claimable = async (instant: Date) =>
+      (
+        await q<{ owner: string | null }>(
+          db,
+          sql`SELECT d.owner_id AS owner FROM (VALUES ('held'), ('until-may'), ('free'), (NULL)) d(owner_id)
+              WHERE NOT ${heldOwner(sql`d.owner_id`, sql`${instant.toISOString()}::timestamptz`)} ORDER BY 1`,
+        )
+      ).map((r) => r.owner);
+    expect(await claimable(now)).toEqual(['free', null]);
+    expect(await claimable(at('2026-05-01T00:00:00Z'))).toEqual(['free', 'until-may', null]);
   });
 });
