@@ -7,7 +7,7 @@
 import { APP } from '../app-map/app';
 import { type SQL, sql } from 'drizzle-orm';
 import { capped } from '../db/backlog';
-import { heldOwner } from '../db/holds';
+import { anyHolds, heldOwner } from '../db/holds';
 import { num } from '../db/rows';
 import { type Batch, batchedRun, batchSize, timedBatch } from '../run/batched-run';
 import { defineJob, type JobContext } from '../run/job';
@@ -45,14 +45,15 @@ export const deleteOrphanedMessageSources = defineJob({
 /**
  * The source row `s` belongs (through its message's chat) to an account under a legal hold at
  * `now` (src/db/holds.ts): it is kept, and so is its queued check, until the hold ends.
- * Index: the message's and the chat's primary keys, then legal_holds_pkey, per candidate.
+ * Index: the message's and the chat's primary keys, then legal_holds_pkey, per candidate; none
+ * of it while no hold exists (`anyHolds`, read once per statement).
  */
 function ownerHeld(s: string, now: Date): SQL {
   const message = APP.role('message');
   const chat = APP.role('chat');
-  return sql`EXISTS (SELECT 1 FROM ${message.table} hm JOIN ${chat.table} hc ON hc.${chat.id} = hm.${message.col('chatId')}
+  return sql`(${anyHolds} AND EXISTS (SELECT 1 FROM ${message.table} hm JOIN ${chat.table} hc ON hc.${chat.id} = hm.${message.col('chatId')}
     WHERE hm.${message.id} = ${sql.raw(s)}.${source!.col('messageId')}
-      AND ${heldOwner(sql`hc.${chat.col('userId')}`, sql`${now.toISOString()}::timestamptz`)})`;
+      AND ${heldOwner(sql`hc.${chat.col('userId')}`, sql`${now.toISOString()}::timestamptz`)}))`;
 }
 /** A queued check of the attachment `attachmentId` concerns a source a legal hold keeps. */
 const checkHeld = (attachmentId: SQL, now: Date) =>
