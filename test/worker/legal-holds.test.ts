@@ -67,6 +67,10 @@ describe('a legal hold on an account past retention', () => {
     expect(run).toMatchObject({ status: 'succeeded', counts: { users: 1, chats: 2, messages: 2 } });
     expect(await owned(e, 'held')).toEqual({ users: 1, chats: 2, messages: 2 });
     expect(await owned(e, 'free')).toEqual({ users: 0, chats: 0, messages: 0 });
+    // An operator's run for that one account (`--account`) refuses it too.
+    const steps = await runNamed(e, ACCOUNTS, { now: april, target: 'held' });
+    expect(steps).toMatchObject({ status: 'failed', error: expect.stringContaining('under a legal hold') });
+    expect(await owned(e, 'held')).toEqual({ users: 1, chats: 2, messages: 2 });
 
     // Two days after the run (past DEADLINE_GRACE_HOURS): held, not overdue; no alarm stands.
     const later = { config: fromEnv(e).config, now: at('2026-04-03T00:00:00Z') };
