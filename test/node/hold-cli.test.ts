@@ -14,15 +14,16 @@ import { startWorkerOnNewEnv } from '../support/node-env.ts';
 
 const SECRET = 'hold-cli-secret-0123456789';
 const CLI = resolve(import.meta.dirname, '../../scripts/hold.ts');
+const JOB_CLI = resolve(import.meta.dirname, '../../scripts/job.ts');
 
 let db: pg.Client;
 let worker: LocalWorker;
 let tmp: string;
 
-function hold(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function hold(args: string[], script = CLI): Promise<{ code: number; stdout: string; stderr: string }> {
   const env: NodeJS.ProcessEnv = { ...process.env, CRON_SECRET: SECRET, JOBS_URL: undefined, NO_COLOR: '1' };
   return new Promise((done) => {
-    execFile(process.execPath, [CLI, ...args], { env, cwd: tmp }, (err, stdout, stderr) => {
+    execFile(process.execPath, [script, ...args], { env, cwd: tmp }, (err, stdout, stderr) => {
       done({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stdout, stderr });
     });
   });
@@ -79,6 +80,19 @@ describe('npm run hold', () => {
     const again = await hold(['remove', 'acct-9', '--url', worker.url]);
     expect(again.code).toBe(2);
     expect(again.stderr).toContain('no_hold');
+  });
+
+  it('shows a held account past retention in the dry run and the listing, and the run keeps it', async () => {
+    await db.query(`INSERT INTO users (id, email, deactivated_at) VALUES ('held-1', 'h@example.com', now() - interval '400 days')`);
+    expect((await hold(['add', 'held-1', '--reason', 'legal request', '--url', worker.url])).code).toBe(0);
+    const dry = await hold(['delete-stale-deactivated-accounts', '--dry-run', '--url', worker.url], JOB_CLI);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toContain('1 account past retention kept by a legal hold');
+    expect(dry.stdout).toMatch(/users\s+0/);
+    const list = await hold(['list', '--url', worker.url], JOB_CLI);
+    expect(list.stdout).toMatch(/delete-stale-deactivated-accounts .*eligible 0, held 1, overdue 0/);
+    expect((await hold(['delete-stale-deactivated-accounts', '--url', worker.url], JOB_CLI)).code).toBe(0);
+    expect((await db.query(`SELECT id FROM users WHERE id = 'held-1'`)).rows).toEqual([{ id: 'held-1' }]);
   });
 
   it.each([
