@@ -50,6 +50,10 @@ const scopeOf = (at: AsOf): Scope => ({ cutoff: cutoff(at), now: at.now, config:
 const goes = (at: Scope) => (o: string) => sql`${deactivatedBefore(at.cutoff, o)} AND ${freeOfHolds(o, at.now, at.config)}`;
 /** Whether the user row `o` goes as of `at` (a key hold by another owner who goes too is none). */
 const stale = (at: AsOf) => goes(scopeOf(at));
+/** The users past `before` whose legal hold (active, or ended and awaiting its notice's run) keeps them, as a FROM clause. */
+const heldPastCutoff = (before: Date, at: AsOf) =>
+  sql`spacerr_jobs.legal_holds h JOIN ${user.table} u ON ${idText('u')} = h.user_id
+      WHERE ${deactivatedBefore(before, 'u')} AND NOT (${freeOfHolds('u', at.now, at.config)})`;
 /** Deactivated before `before` and free of legal holds as of `at`: what the listing and the deadline count. */
 const dueBy = (before: Date, at: AsOf, u = 'u') => sql`${deactivatedBefore(before, u)} AND ${freeOfHolds(u, at.now, at.config)}`;
 
@@ -63,7 +67,8 @@ export const deleteStaleDeactivatedAccounts = defineJob({
     eligible: capped(sql`FROM ${user.table} u WHERE ${dueBy(cutoff(at), at)}`),
     // Past retention and kept by a legal hold (or, with notices, by an ended hold's notice not yet
     // out long enough): kept on purpose, shown, never overdue.
-    held: capped(sql`FROM ${user.table} u WHERE ${deactivatedBefore(cutoff(at), 'u')} AND NOT (${freeOfHolds('u', at.now, at.config)})`),
+    // Index: from the (few) legal holds, the user table's primary key.
+    held: capped(sql`FROM ${heldPastCutoff(cutoff(at), at)}`),
     overdue: capped(sql`FROM ${user.table} u WHERE ${dueBy(overdue(at), at)}`),
     oldestOverdue: sql`(SELECT min(${user.instant('deactivatedAt', 'u')}) FROM ${user.table} u WHERE ${dueBy(overdue(at), at)})`,
     blocked: capped(sql`FROM ${user.table} u WHERE ${dueBy(cutoff(at), at)} AND NOT (${unheld('u', stale(at))})`),
@@ -471,8 +476,7 @@ async function countStaleAccounts(ctx: JobContext, at: Scope) {
       ),
       sql`, `,
     )},
-    (SELECT count(*) FROM ${user.table} u
-     WHERE ${deactivatedBefore(at.cutoff, 'u')} AND NOT (${freeOfHolds('u', at.now, at.config)})) AS ${sql.raw(HELD_COUNT)}`),
+    (SELECT count(*) FROM ${heldPastCutoff(at.cutoff, at)}) AS ${sql.raw(HELD_COUNT)}`),
   );
   const row = result.rows[0] ?? {};
   const counts: Record<string, number> = Object.fromEntries(ACCOUNT_ROLES.map((r) => [COUNT_KEYS[r], 0]));
