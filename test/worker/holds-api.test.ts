@@ -61,6 +61,13 @@ describe('the holds API', () => {
     expect((await call('/api/internal/holds/nobody', authed({ method: 'DELETE' }))).status).toBe(404);
   });
 
+  it('lifts a hold whose user id needs escaping in the path', async () => {
+    expect((await post({ userId: 'org/42 ü', reason: 'r' })).status).toBe(201);
+    const res = await call(`/api/internal/holds/${encodeURIComponent('org/42 ü')}`, authed({ method: 'DELETE' }));
+    expect(res.status).toBe(200);
+    expect((await rows()).find((r) => r.user_id === 'org/42 ü')).toMatchObject({ open: false });
+  });
+
   it.each<[string, unknown]>([
     ['no reason', { userId: 'x' }],
     ['an empty reason', { userId: 'x', reason: '  ' }],
