@@ -19,6 +19,8 @@ import { renderTable } from './cli/table.ts';
 
 const DEFAULT_URL = 'http://localhost:8787';
 const DEFAULT_MAX_RUNS = 1000;
+/** The account job's dry-run count of accounts legal holds keep. */
+const HELD = 'held';
 
 const USAGE = `usage:
   npm run job -- <job> [--dry-run] [--url URL] [--max-runs N]   run a job until it is done
@@ -116,9 +118,12 @@ async function pauseCommand(command: 'pause' | 'resume', extra: string[], values
 function summary(job: string, dryRun: boolean, r: RunLoopResult): string {
   const runs = `${r.runs.length} run${r.runs.length === 1 ? '' : 's'}`;
   const head = `${job}${dryRun ? ' (dry run)' : ''}: ${runs}, ${r.subrequests} subrequest${r.subrequests === 1 ? '' : 's'}, ${formatDuration(r.durationMs)}`;
-  const rows = Object.entries(r.totals).map(([table, n]) => [table, n]);
-  if (rows.length === 0) return `${head}\nno counts reported`;
-  return `${head}\n${renderTable(['table', dryRun ? 'would delete' : 'deleted'], rows)}`;
+  // `held` (the account job's dry run): accounts past retention that legal holds keep, not a table.
+  const { [HELD]: held, ...tables } = r.totals;
+  const rows = Object.entries(tables).map(([table, n]) => [table, n]);
+  const kept = held ? `\n${held} account${held === 1 ? '' : 's'} past retention kept by a legal hold (npm run hold -- list)` : '';
+  if (rows.length === 0) return `${head}\nno counts reported${kept}`;
+  return `${head}\n${renderTable(['table', dryRun ? 'would delete' : 'deleted'], rows)}${kept}`;
 }
 
 function endCode(job: string, r: RunLoopResult): number {

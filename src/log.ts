@@ -23,6 +23,8 @@ export const LOG_EVENTS = [
   'job_paused',
   'job_resumed',
   'status_sign_in',
+  'hold_placed',
+  'hold_lifted',
 ] as const;
 export type LogEvent = (typeof LOG_EVENTS)[number];
 export type LogLevel = 'info' | 'warn' | 'error';

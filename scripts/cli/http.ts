@@ -18,7 +18,7 @@ export async function callWorker(
   baseUrl: string,
   path: string,
   secret: Secret,
-  method: 'GET' | 'POST',
+  method: 'GET' | 'POST' | 'DELETE',
   body?: unknown,
 ): Promise<WorkerAnswer> {
   const url = new URL(path, baseUrl);

@@ -209,3 +209,21 @@ export const slowAccounts = pgTable(
       .where(sql`${t.setAsideAt} IS NULL`),
   ],
 );
+
+/**
+ * Legal holds (src/db/holds.ts): an account under one is never erased and nothing it owns is
+ * deleted by any job, whatever its deactivation date. Active while `until` is unset or later than
+ * the run's time; an ended hold (expired, or lifted: `until` set to the time it was lifted) stays
+ * as the record that the account was held, so that with account events on it is erased only once
+ * its deletion notice has been out DELETION_NOTICE_DAYS. The row goes in the statement that
+ * erases its user. Every job reads it by primary key, inside the statement that selects what to
+ * delete.
+ */
+export const legalHolds = pgTable('legal_holds', {
+  /** The app user's id, as text (whatever its type in the app). */
+  userId: text('user_id').primaryKey(),
+  reason: text('reason').notNull(),
+  placedBy: text('placed_by'),
+  since: timestamp('since', { withTimezone: true }).notNull(),
+  until: timestamp('until', { withTimezone: true }),
+});

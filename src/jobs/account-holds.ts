@@ -46,7 +46,7 @@ function crossOwnerCascades(): Hold[] {
     const key = relation(chat.name, chat.colName('projectId'), project.name);
     if (key?.onDelete === 'CASCADE') {
       holds.push({
-        name: `${key.constraint} (a live user's chat in their project would go with it, ON DELETE CASCADE)`,
+        name: `${key.constraint} (a live or legally held user's chat in their project would go with it, ON DELETE CASCADE)`,
         holds: (u, stale) => sql`EXISTS (
           SELECT 1 FROM ${project.table} p
           JOIN ${chat.table} c ON c.${chat.col('projectId')} = p.${project.id}
@@ -60,7 +60,7 @@ function crossOwnerCascades(): Hold[] {
     const key = relation(a.name, a.colName('userId'), user.name);
     if (key?.onDelete === 'CASCADE') {
       holds.push({
-        name: `${key.constraint} (their file in a live user's chat would go with it, ON DELETE CASCADE)`,
+        name: `${key.constraint} (their file in a live or legally held user's chat would go with it, ON DELETE CASCADE)`,
         holds: (u, stale) => sql`EXISTS (
           SELECT 1 FROM ${a.table} f
           JOIN ${chat.table} c ON c.${chat.id} = f.${a.col('chatId')}

@@ -4,9 +4,10 @@
  * attachment was moved; a trigger queued it in message_source_checks). Both are found by index,
  * in time proportional to the orphans.
  */
-import { sql } from 'drizzle-orm';
 import { APP } from '../app-map/app';
+import { type SQL, sql } from 'drizzle-orm';
 import { capped } from '../db/backlog';
+import { anyHolds, heldOwner } from '../db/holds';
 import { num } from '../db/rows';
 import { type Batch, batchedRun, batchSize, timedBatch } from '../run/batched-run';
 import { defineJob, type JobContext } from '../run/job';
@@ -42,6 +43,23 @@ export const deleteOrphanedMessageSources = defineJob({
   },
 });
 
+/**
+ * The source row `s` belongs (through its message's chat) to an account under a legal hold at
+ * `now` (src/db/holds.ts): it is kept, and so is its queued check, until the hold ends.
+ * Index: the message's and the chat's primary keys, then legal_holds_pkey, per candidate; none
+ * of it while no hold exists (`anyHolds`, read once per statement).
+ */
+function ownerHeld(s: string, now: Date): SQL {
+  const message = APP.role('message');
+  const chat = APP.role('chat');
+  return sql`(${anyHolds} AND EXISTS (SELECT 1 FROM ${message.table} hm JOIN ${chat.table} hc ON hc.${chat.id} = hm.${message.col('chatId')}
+    WHERE hm.${message.id} = ${sql.raw(s)}.${source!.col('messageId')}
+      AND ${heldOwner(sql`hc.${chat.col('userId')}`, sql`${now.toISOString()}::timestamptz`)}))`;
+}
+/** A queued check of the attachment `attachmentId` concerns a source a legal hold keeps. */
+const checkHeld = (attachmentId: SQL, now: Date) =>
+  sql`EXISTS (SELECT 1 FROM ${source!.table} hs WHERE hs.${source!.col('attachmentId')} = ${attachmentId} AND ${ownerHeld('hs', now)})`;
+
 /** The most orphans of each kind one batch deletes. */
 const SOURCES_BATCH_MAX = 100_000;
 
@@ -55,7 +73,7 @@ async function deleteBatch(ctx: JobContext, n: number): Promise<Batch> {
       // has just pointed at an attachment again is left alone. Index: message_sources_orphaned_idx.
       ctx.db.execute(sql`
       WITH doomed AS (
-        SELECT ${s.id} AS id FROM ${s.table} WHERE ${s.col('attachmentId')} IS NULL
+        SELECT s.${s.id} AS id FROM ${s.table} s WHERE s.${s.col('attachmentId')} IS NULL AND NOT ${ownerHeld('s', ctx.now)}
         LIMIT ${n} FOR UPDATE SKIP LOCKED
       ),
       deleted AS (DELETE FROM ${s.table} WHERE ${s.id} IN (SELECT id FROM doomed) RETURNING 1)
@@ -66,7 +84,8 @@ async function deleteBatch(ctx: JobContext, n: number): Promise<Batch> {
       WITH checks AS (
         DELETE FROM spacerr_jobs.message_source_checks
         WHERE attachment_id IN (
-          SELECT attachment_id FROM spacerr_jobs.message_source_checks ORDER BY enqueued_at LIMIT ${n} FOR UPDATE SKIP LOCKED)
+          SELECT q.attachment_id FROM spacerr_jobs.message_source_checks q WHERE NOT ${checkHeld(sql`q.attachment_id`, ctx.now)}
+          ORDER BY q.enqueued_at LIMIT ${n} FOR UPDATE SKIP LOCKED)
         RETURNING attachment_id
       ),
       latest AS (
@@ -96,9 +115,10 @@ async function countOrphans(ctx: JobContext) {
   const result = await ctx.budget.request(() =>
     ctx.db.execute(sql`
     SELECT
-      (SELECT count(*) FROM ${s.table} WHERE ${s.col('attachmentId')} IS NULL)
+      (SELECT count(*) FROM ${s.table} s WHERE s.${s.col('attachmentId')} IS NULL AND NOT ${ownerHeld('s', ctx.now)})
       + (SELECT count(*) FROM ${s.table} s
          WHERE s.${s.col('attachmentId')} IN (SELECT attachment_id FROM spacerr_jobs.message_source_checks)
+           AND NOT ${checkHeld(sql`s.${s.col('attachmentId')}`, ctx.now)}
            AND NOT EXISTS (SELECT 1 FROM ${a.table} a
                            WHERE a.${a.id} = s.${s.col('attachmentId')} AND a.${a.col('messageId')} = s.${s.col('messageId')}))
       AS message_sources`),

@@ -18,6 +18,8 @@ import { type AsOf, defineJob, type JobContext, type JobOutcome } from '../run/j
 import { before, DAY_MS } from '../time';
 import { EVENT_ID, iso } from './account-events';
 import { holdsOn, unheld } from './account-holds';
+import { forgetHolds } from '../db/holds';
+import { freeOfHolds } from './legal-holds';
 import { drainStreamDeletions } from './stream-deletions';
 
 /** Monthly, 00:00 UTC on the 1st. */
@@ -34,8 +36,26 @@ const user = APP.role('user');
 /** `"deactivatedAt" < instant`, the instant in the column's own type (src/app-map/sql.ts): its index serves it. */
 const deactivatedBefore = (at: Date, alias?: string) =>
   sql`${alias ? sql.raw(`${alias}.`) : sql``}${user.col('deactivatedAt')} < ${user.asColumnTime('deactivatedAt', at)}`;
-/** Whether the user row `o` is past the cutoff as of `at` (a hold by another owner who goes too is none). */
-const stale = (at: AsOf) => (o: string) => deactivatedBefore(cutoff(at), o);
+/**
+ * What a batch is scoped by: users deactivated before `cutoff` go, unless a legal hold keeps them
+ * at `now` (src/jobs/legal-holds.ts), with or without waiting for a notice after one ended.
+ */
+interface Scope {
+  cutoff: Date;
+  now: Date;
+  config: AsOf['config'];
+}
+const scopeOf = (at: AsOf): Scope => ({ cutoff: cutoff(at), now: at.now, config: at.config });
+/** The user row `o` goes with this scope's batches: past the cutoff, and no legal hold keeps it. */
+const goes = (at: Scope) => (o: string) => sql`${deactivatedBefore(at.cutoff, o)} AND ${freeOfHolds(o, at.now, at.config)}`;
+/** Whether the user row `o` goes as of `at` (a key hold by another owner who goes too is none). */
+const stale = (at: AsOf) => goes(scopeOf(at));
+/** The users past `before` whose legal hold (active, or ended and awaiting its notice's run) keeps them, as a FROM clause. */
+const heldPastCutoff = (before: Date, at: AsOf) =>
+  sql`spacerr_jobs.legal_holds h JOIN ${user.table} u ON ${idText('u')} = h.user_id
+      WHERE ${deactivatedBefore(before, 'u')} AND NOT (${freeOfHolds('u', at.now, at.config)})`;
+/** Deactivated before `before` and free of legal holds as of `at`: what the listing and the deadline count. */
+const dueBy = (before: Date, at: AsOf, u = 'u') => sql`${deactivatedBefore(before, u)} AND ${freeOfHolds(u, at.now, at.config)}`;
 
 /** The roles an account's rows live in, as counted per batch: those the app has. */
 const ACCOUNT_ROLES = (['user', 'project', 'chat', 'message', 'attachment', 'messageSource'] as const).filter((r) => APP.has(r));
@@ -49,21 +69,25 @@ export const deleteStaleDeactivatedAccounts = defineJob({
   cutoff,
   // Index: the user table's index on its deactivation time (the app's, or the Worker's) for all three.
   figures: (at) => ({
-    eligible: capped(sql`FROM ${user.table} WHERE ${deactivatedBefore(cutoff(at))}`),
-    overdue: capped(sql`FROM ${user.table} WHERE ${deactivatedBefore(overdue(at))}`),
-    oldestOverdue: sql`(SELECT min(${user.instant('deactivatedAt')}) FROM ${user.table} WHERE ${deactivatedBefore(overdue(at))})`,
-    blocked: capped(sql`FROM ${user.table} u WHERE ${deactivatedBefore(cutoff(at), 'u')} AND NOT (${unheld('u', stale(at))})`),
+    eligible: capped(sql`FROM ${user.table} u WHERE ${dueBy(cutoff(at), at)}`),
+    // Past retention and kept by a legal hold (or, with notices, by an ended hold's notice not yet
+    // out long enough): kept on purpose, shown, never overdue.
+    // Index: from the (few) legal holds, the user table's primary key.
+    held: capped(sql`FROM ${heldPastCutoff(cutoff(at), at)}`),
+    overdue: capped(sql`FROM ${user.table} u WHERE ${dueBy(overdue(at), at)}`),
+    oldestOverdue: sql`(SELECT min(${user.instant('deactivatedAt', 'u')}) FROM ${user.table} u WHERE ${dueBy(overdue(at), at)})`,
+    blocked: capped(sql`FROM ${user.table} u WHERE ${dueBy(cutoff(at), at)} AND NOT (${unheld('u', stale(at))})`),
     blockedBy: sql`(SELECT string_agg(DISTINCT k, '; ') FROM (
       SELECT unnest(string_to_array(${holdsOn('u', stale(at))}, '; ')) AS k FROM ${user.table} u
-      WHERE ${deactivatedBefore(cutoff(at), 'u')} AND NOT (${unheld('u', stale(at))}) LIMIT 100) s)`,
+      WHERE ${dueBy(cutoff(at), at)} AND NOT (${unheld('u', stale(at))}) LIMIT 100) s)`,
     // Index: slow_accounts' primary key, from the (few) set-aside rows.
     setAside: capped(sql`FROM ${SLOW} s JOIN ${user.table} u ON ${idText('u')} = s.user_id
-      WHERE s.set_aside_at IS NOT NULL AND ${deactivatedBefore(cutoff(at), 'u')}`),
+      WHERE s.set_aside_at IS NOT NULL AND ${dueBy(cutoff(at), at)}`),
     setAsideIds: sql`(SELECT string_agg(id, ', ' ORDER BY id) FROM (
       SELECT s.user_id AS id FROM ${SLOW} s JOIN ${user.table} u ON ${idText('u')} = s.user_id
-      WHERE s.set_aside_at IS NOT NULL AND ${deactivatedBefore(cutoff(at), 'u')} ORDER BY s.user_id LIMIT ${SET_ASIDE_NAMED}) s)`,
+      WHERE s.set_aside_at IS NOT NULL AND ${dueBy(cutoff(at), at)} ORDER BY s.user_id LIMIT ${SET_ASIDE_NAMED}) s)`,
   }),
-  backlog: ['eligible', 'overdue', 'blocked', 'setAside'],
+  backlog: ['eligible', 'held', 'overdue', 'blocked', 'setAside'],
   alarm: {
     code: 'accounts_overdue',
     figures: ['overdue', 'oldestOverdue', 'blocked', 'blockedBy', 'setAside', 'setAsideIds'],
@@ -107,7 +131,7 @@ export const deleteStaleDeactivatedAccounts = defineJob({
     meaning: 'deletes that one account in steps (its chats in bounded batches, then the user): for an account set aside',
   },
   async run(ctx) {
-    const at = cutoff(ctx);
+    const at = scopeOf(ctx);
     const outcome = ctx.target !== undefined ? await deleteInSteps(ctx, at, ctx.target) : await deleteAccounts(ctx, at);
     // Redis state of the chats just deleted; whatever the budget leaves for later,
     // the stream-cleanup job picks up from the same queue. No chats deleted: nothing of ours queued.
@@ -128,7 +152,7 @@ const BATCH_COST = 4;
  * budget lasts and in the next runs after it (the marks are in the database). One that times out
  * alone is set aside, and the alarm names it.
  */
-async function deleteAccounts(ctx: JobContext, at: Date): Promise<JobOutcome> {
+async function deleteAccounts(ctx: JobContext, at: Scope): Promise<JobOutcome> {
   if (ctx.dryRun) return { counts: await countStaleAccounts(ctx, at), more: false };
   // One account's cascade can be any size, and nothing is known of it before the first batch:
   // sized by time, that batch is a quarter of DELETE_BATCH_SIZE (500 whole accounts took up to
@@ -183,15 +207,21 @@ const SLOW = sql`spacerr_jobs.slow_accounts`;
 const idText = (u: string): SQL => sql`${sql.raw(u)}.${user.id}::text`;
 /** How many set-aside accounts the alarm names. */
 const SET_ASIDE_NAMED = 20;
-/** Due for deletion, as of `at`: deactivated before it, and no hold keeps it (src/jobs/account-holds.ts). */
-const due = (at: Date, u: string): SQL => sql`${deactivatedBefore(at, u)} AND ${unheld(u, (o) => deactivatedBefore(at, o))}`;
+/**
+ * Due for deletion in the scope `at`: deactivated before its cutoff, no legal hold keeps it at its
+ * `now` (src/jobs/legal-holds.ts), and no key of the app's blocks it (src/jobs/account-holds.ts),
+ * where another owner "goes too" only when no legal hold keeps that owner either. Read in the
+ * statement that selects and locks the batch, so a hold committed before a batch starts keeps its
+ * account out of that batch.
+ */
+const due = (at: Scope, u: string): SQL => sql`${goes(at)(u)} AND ${unheld(u, goes(at))}`;
 /** The smallest batch size a due, not set-aside, timed-out account timed out in (NULL: none). */
-const level = (at: Date): SQL =>
+const level = (at: Scope): SQL =>
   sql`(SELECT min(s.batch_size) FROM ${SLOW} s JOIN ${user.table} lu ON ${idText('lu')} = s.user_id
        WHERE s.set_aside_at IS NULL AND ${due(at, 'lu')})`;
 
 /** The ids a batch takes (locked, or as they stand for marking them after a timeout). */
-function candidates(at: Date, pick: Pick, limit: number | undefined, lock: boolean): SQL {
+function candidates(at: Scope, pick: Pick, limit: number | undefined, lock: boolean): SQL {
   const locking = lock ? sql`FOR UPDATE OF u SKIP LOCKED` : sql``;
   if (pick === 'fresh') {
     return sql`SELECT u.${user.id} AS id FROM ${user.table} u
@@ -216,7 +246,7 @@ const statementTimeout = (ctx: JobContext) =>
  * batch was rolled back) with the number of them, the batch's size. One that Postgres's timeout
  * cancelled alone is set aside.
  */
-async function markTimedOut(ctx: JobContext, at: Date, pick: Pick, limit: number | undefined, err: unknown): Promise<void> {
+async function markTimedOut(ctx: JobContext, at: Scope, pick: Pick, limit: number | undefined, err: unknown): Promise<void> {
   // Only Postgres's own timeout sets an account aside: the client's abort can also be a hung link,
   // which says nothing of the account, so one alone is marked and tried again.
   const byServer = classifyFailure(err).kind === 'SQLSTATE 57014';
@@ -264,7 +294,7 @@ interface AccountBatch {
   halvesLeft: boolean;
 }
 
-async function deleteBatch(ctx: JobContext, at: Date, batch: { pick: Pick; limit?: number }): Promise<AccountBatch> {
+async function deleteBatch(ctx: JobContext, at: Scope, batch: { pick: Pick; limit?: number }): Promise<AccountBatch> {
   const {
     rows: [row],
     counts,
@@ -276,7 +306,8 @@ async function deleteBatch(ctx: JobContext, at: Date, batch: { pick: Pick; limit
         DELETE FROM ${user.table} WHERE ${user.id} = ANY(ARRAY(SELECT id FROM doomed))
         RETURNING ${user.id} AS id, ${user.instant('deactivatedAt')} AS deactivated_at
       ),
-      forgotten AS (DELETE FROM ${SLOW} WHERE user_id IN (SELECT id::text FROM deleted) RETURNING 1)${erasedEvents(ctx)}
+      forgotten AS (DELETE FROM ${SLOW} WHERE user_id IN (SELECT id::text FROM deleted) RETURNING 1),
+      ended_holds AS (${forgetHolds(sql`SELECT id::text FROM deleted`)})${erasedEvents(ctx)}
       SELECT (SELECT count(*) FROM doomed) AS selected, (SELECT count(*) FROM deleted) AS users,
         EXISTS (SELECT 1 FROM ${SLOW} s JOIN ${user.table} lu ON ${idText('lu')} = s.user_id
                 WHERE s.set_aside_at IS NULL AND ${due(at, 'lu')} AND s.user_id NOT IN (SELECT id::text FROM deleted)) AS halves_left`,
@@ -327,7 +358,7 @@ export const STEP_CHATS = 64;
  * `chat_step`, kept in the account's slow_accounts row so the next run starts there; a single chat
  * that cannot be deleted in time fails the run, naming it.
  */
-async function deleteInSteps(ctx: JobContext, at: Date, id: string): Promise<JobOutcome> {
+async function deleteInSteps(ctx: JobContext, at: Scope, id: string): Promise<JobOutcome> {
   if (ctx.dryRun) throw new Error('an account deleted in steps has no dry run');
   const chat = APP.role('chat');
   const counts: Record<string, number> = {};
@@ -354,7 +385,8 @@ async function deleteInSteps(ctx: JobContext, at: Date, id: string): Promise<Job
           DELETE FROM ${user.table} WHERE ${user.id} = ANY(ARRAY(SELECT id FROM doomed))
           RETURNING ${user.id} AS id, ${user.instant('deactivatedAt')} AS deactivated_at
         ),
-        forgotten AS (DELETE FROM ${SLOW} WHERE user_id IN (SELECT id::text FROM deleted) RETURNING 1)${erasedEvents(ctx)}
+        forgotten AS (DELETE FROM ${SLOW} WHERE user_id IN (SELECT id::text FROM deleted) RETURNING 1),
+        ended_holds AS (${forgetHolds(sql`SELECT id::text FROM deleted`)})${erasedEvents(ctx)}
         SELECT (SELECT count(*) FROM target) AS target, (SELECT count(*) FROM doomed_chats) AS chats,
                (SELECT count(*) FROM deleted) AS users, (SELECT min(id::text) FROM doomed_chats) AS first_chat`,
       );
@@ -383,7 +415,7 @@ async function deleteInSteps(ctx: JobContext, at: Date, id: string): Promise<Job
     if (num(row?.target) === 0) {
       throw new Error(
         `account ${id} is not due for deletion: no such user, not deactivated more than ${ctx.config.accountRetentionDays} days ` +
-          `ago, held by a RESTRICT key, or its reactivation is in flight`,
+          `ago, under a legal hold (npm run hold -- list), held by a RESTRICT key, or its reactivation is in flight`,
       );
     }
     done = num(row?.users) > 0;
@@ -413,15 +445,21 @@ function erasedEvents(ctx: JobContext): SQL {
       )`;
 }
 
-/** The dry run: what the batches would delete (set-aside accounts left out), counted per role the app has. */
-async function countStaleAccounts(ctx: JobContext, cutoff: Date) {
+/** The dry run's count of accounts past retention that legal holds keep (deleted by no batch). */
+export const HELD_COUNT = 'held';
+
+/**
+ * The dry run: what the batches would delete (set-aside and legally held accounts left out),
+ * counted per role the app has, and `held`: the accounts past retention legal holds keep.
+ */
+async function countStaleAccounts(ctx: JobContext, at: Scope) {
   const result = await ctx.budget.request(() =>
     ctx.db.execute(sql`
     WITH ${sql.join(
       [
         sql`doomed_user AS (
       SELECT u.${user.id} AS id FROM ${user.table} u
-      WHERE ${due(cutoff, 'u')}
+      WHERE ${due(at, 'u')}
         AND NOT EXISTS (SELECT 1 FROM ${SLOW} s WHERE s.user_id = ${idText('u')} AND s.set_aside_at IS NOT NULL))`,
         ...CASCADED.map(
           ({ role, keys }) =>
@@ -440,7 +478,8 @@ async function countStaleAccounts(ctx: JobContext, cutoff: Date) {
         (r) => sql`(SELECT count(*) FROM ${sql.raw(`doomed_${r}`)}) AS ${sql.raw(COUNT_KEYS[r])}`,
       ),
       sql`, `,
-    )}`),
+    )},
+    (SELECT count(*) FROM ${heldPastCutoff(at.cutoff, at)}) AS ${sql.raw(HELD_COUNT)}`),
   );
   const row = result.rows[0] ?? {};
   const counts: Record<string, number> = Object.fromEntries(ACCOUNT_ROLES.map((r) => [COUNT_KEYS[r], 0]));

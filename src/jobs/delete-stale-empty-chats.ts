@@ -6,6 +6,7 @@
 import { type SQL, sql } from 'drizzle-orm';
 import { APP } from '../app-map/app';
 import { capped } from '../db/backlog';
+import { heldOwner } from '../db/holds';
 import { num } from '../db/rows';
 import { batchedDeletes, batchSize, type DeleteBatch } from '../run/batched-run';
 import { type AsOf, defineJob, type JobContext } from '../run/job';
@@ -31,6 +32,12 @@ const keepsSentFiles = (chatId: SQL) =>
     ? sql`AND NOT EXISTS (SELECT 1 FROM ${chatAttachments.table} a
           WHERE a.${chatAttachments.col('chatId')} = ${chatId} AND a.${chatAttachments.col('messageId')} IS NOT NULL)`
     : sql``;
+/**
+ * The chat `c`'s owner is under a legal hold at `now` (src/db/holds.ts): the chat stays, and its
+ * empty_chats row with it, so it is deleted by the first run after the hold ends. Index:
+ * legal_holds_pkey, one probe per candidate.
+ */
+const ownerHeld = (c: string, now: Date) => heldOwner(sql`${sql.raw(c)}.${chat.col('userId')}`, sql`${now.toISOString()}::timestamptz`);
 const countAttachments = (chatIds: SQL) =>
   chatAttachments
     ? sql`(SELECT count(*) FROM ${chatAttachments.table} a WHERE a.${chatAttachments.col('chatId')} = ANY(ARRAY(${chatIds})))`
@@ -74,6 +81,9 @@ export const deleteStaleEmptyChats = defineJob({
  * - Once we hold both locks, a new insert waits on the chat for us and then fails its foreign key
  *   check: the app sees the error, and no committed message is ever deleted with its chat.
  * The job never waits on the app (SKIP LOCKED, then only rows it holds), so there is no deadlock.
+ * A chat whose owner is under a legal hold is not selected: the hold is read in this statement, so
+ * one committed before the batch starts keeps its chats (a held owner's chats stay in the index
+ * and are passed over, one primary-key probe each, until the hold ends).
  * The NOT EXISTS re-check covers an empty_chats row gone stale; such chats (locked, not deleted)
  * lose their row ("healed") rather than block the head of the index, without probing messages
  * again. The chats trigger deletes the empty_chats rows of the chats deleted.
@@ -85,7 +95,7 @@ async function deleteBatch(ctx: JobContext, cutoff: Date, limit: number): Promis
     ctx.db.execute(sql`
     WITH doomed AS (
       SELECT c.${chat.id} AS id FROM spacerr_jobs.empty_chats e JOIN ${chat.table} c ON c.${chat.id} = e.chat_id
-      WHERE e.created_at < ${cutoff}
+      WHERE e.created_at < ${cutoff} AND NOT ${ownerHeld('c', ctx.now)}
       ORDER BY e.created_at
       LIMIT ${limit}
       FOR UPDATE OF e, c SKIP LOCKED
@@ -115,6 +125,7 @@ async function countStaleEmptyChats(ctx: JobContext, cutoff: Date) {
       SELECT e.chat_id AS id FROM spacerr_jobs.empty_chats e
       WHERE e.created_at < ${cutoff}
         AND ${noMessage(sql`e.chat_id`)} ${keepsSentFiles(sql`e.chat_id`)}
+        AND NOT EXISTS (SELECT 1 FROM ${chat.table} c WHERE c.${chat.id} = e.chat_id AND ${ownerHeld('c', ctx.now)})
     )
     SELECT (SELECT count(*) FROM stale) AS chats, ${countAttachments(sql`SELECT id FROM stale`)} AS attachments`),
   );

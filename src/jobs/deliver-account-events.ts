@@ -16,6 +16,7 @@ import { EVERY_10_MINUTES } from '../run/schedule';
 import { before, DAY_MS } from '../time';
 import { type AccountEvent, deliver, EVENT_ID, iso, runsWithin } from './account-events';
 import { deleteStaleDeactivatedAccounts } from './delete-stale-deactivated-accounts';
+import { holdEnded, legallyHeld, noticeAfterHold, noticeRunAfterHold } from './legal-holds';
 
 /** Events POSTed at once (concurrently) per batch. */
 const DELIVERIES_PER_BATCH = 10;
@@ -143,22 +144,37 @@ const user = APP.role('user');
  * one reactivated after our snapshot is re-read at the lock and no longer matches. (FOR KEY SHARE,
  * used before, does not conflict with an UPDATE, so it recorded the notice of a user being
  * reactivated.) The price: an UPDATE of a selected user row waits for this one statement.
- * Index: users_deactivated_at_idx (partial), account_events_once_idx.
+ * Legal holds (src/jobs/legal-holds.ts): an account under an active hold gets no notice (it is not
+ * going to be deleted). One whose hold has ended gets its notice as soon as it would be deleted
+ * within DELETION_NOTICE_DAYS, naming the account job's first run more than DELETION_NOTICE_DAYS
+ * away (the account job waits for that run), whatever runs lie nearer.
+ * Index: users_deactivated_at_idx (partial), legal_holds_pkey, account_events_once_idx.
  */
 function recordNotices(ctx: JobContext): SQL | undefined {
   const account = deleteStaleDeactivatedAccounts;
   const runs = runsWithin(account.cron, ctx.now, ctx.config.deletionNoticeDays);
   const last = runs.at(-1);
-  if (!last) return undefined;
+  const afterHold = noticeAfterHold(ctx.config) ? noticeRunAfterHold(account.cron, ctx.now, ctx.config) : null;
+  if (!last && !afterHold) return undefined;
   const retention = sql`make_interval(days => ${ctx.config.accountRetentionDays})`;
-  const runList = sql.join(
-    runs.map((r) => sql`(${r.toISOString()}::timestamptz)`),
-    sql`, `,
-  );
+  const at = (d: Date) => sql`${d.toISOString()}::timestamptz`;
+  const before = (d: Date) => user.asColumnTime('deactivatedAt', sql`${at(d)} - ${retention}`);
+  // Deleted by a run within the notice window, or (after a hold) once the window has passed.
+  const horizon = new Date(ctx.now.getTime() + ctx.config.deletionNoticeDays * DAY_MS);
+  const firstRun = (deleteAfter: SQL) =>
+    runs.length === 0
+      ? sql`NULL::timestamptz`
+      : sql`(SELECT min(r.at) FROM (VALUES ${sql.join(
+          runs.map((r) => sql`(${at(r)})`),
+          sql`, `,
+        )}) r(at) WHERE r.at > ${deleteAfter})`;
   return sql`
     WITH soon AS (
-      SELECT u.${user.id} AS id, ${user.instant('deactivatedAt', 'u')} AS deactivated_at FROM ${user.table} u
-      WHERE u.${user.col('deactivatedAt')} < ${user.asColumnTime('deactivatedAt', sql`${last.toISOString()}::timestamptz - ${retention}`)}
+      SELECT u.${user.id} AS id, ${user.instant('deactivatedAt', 'u')} AS deactivated_at, ${holdEnded('u', ctx.now)} AS hold_ended
+      FROM ${user.table} u
+      WHERE u.${user.col('deactivatedAt')} < ${before(afterHold ? horizon : last!)}
+        AND NOT ${legallyHeld('u', ctx.now)}
+        AND (${last ? sql`u.${user.col('deactivatedAt')} < ${before(last)}` : sql`false`} OR ${afterHold ? holdEnded('u', ctx.now) : sql`false`})
         AND NOT EXISTS (
           SELECT 1 FROM spacerr_jobs.account_events e
           WHERE e.user_id = u.${user.id} AND e.deactivated_at = ${user.instant('deactivatedAt', 'u')}
@@ -169,7 +185,8 @@ function recordNotices(ctx: JobContext): SQL | undefined {
     ),
     scheduled AS (
       SELECT s.id, s.deactivated_at, s.deactivated_at + ${retention} AS delete_after,
-             (SELECT min(r.at) FROM (VALUES ${runList}) r(at) WHERE r.at > s.deactivated_at + ${retention}) AS run_at
+             CASE WHEN s.hold_ended AND ${afterHold !== null}::boolean THEN ${afterHold ? at(afterHold) : sql`NULL::timestamptz`}
+                  ELSE ${firstRun(sql`s.deactivated_at + ${retention}`)} END AS run_at
       FROM soon s
     ),
     recorded AS (

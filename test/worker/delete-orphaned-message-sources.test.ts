@@ -3,6 +3,7 @@
  * foreign key) or was moved to another message (queued in message_source_checks by a trigger).
  */
 import { beforeEach, describe, expect, it } from 'vitest';
+import { liftHold, placeHold } from '../../src/db/holds';
 import { seedAccount } from './seed';
 import { countRows, fixedBatches, provisionEnv, q, runNamed, sql, testDb, type TestEnv } from './support';
 
@@ -75,6 +76,19 @@ describe(JOB, () => {
 
     const again = await runNamed(e, JOB, { now: NOW });
     expect(again.counts).toEqual({ message_sources: 0, message_source_checks: 0 });
+  });
+
+  it('keeps the orphans of an account under a legal hold, and their checks, until the hold is lifted', async () => {
+    await seedOrphans();
+    await placeHold(testDb(e), { userId: 'u', reason: 'legal request' }, NOW);
+    expect((await runNamed(e, JOB, { now: NOW, dryRun: true })).counts).toEqual({ message_sources: 0 });
+    expect((await runNamed(e, JOB, { now: NOW })).counts).toEqual({ message_sources: 0, message_source_checks: 0 });
+    expect(await sources()).toHaveLength(7);
+    expect(await checks()).toEqual(['u-c0-a1', 'u-c0-a3', 'u-c0-a4']);
+
+    await liftHold(testDb(e), 'u');
+    expect((await runNamed(e, JOB, { now: new Date() })).counts).toEqual({ message_sources: 3, message_source_checks: 3 });
+    expect(await checks()).toEqual([]);
   });
 
   it('loops bounded batches until every orphan is gone', async () => {

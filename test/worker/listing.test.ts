@@ -76,7 +76,7 @@ describe.each(testInstants(inject('testNow')))('at %s', (instant) => {
       expect(job('delete-stale-empty-chats')).toMatchObject({ enabled: true });
 
       expect(Object.fromEntries(body.jobs.map((j: { name: string; backlog: unknown }) => [j.name, j.backlog]))).toEqual({
-        'delete-stale-deactivated-accounts': { eligible: 2, overdue: 1, blocked: 0, setAside: 0 },
+        'delete-stale-deactivated-accounts': { eligible: 2, held: 0, overdue: 1, blocked: 0, setAside: 0 },
         'delete-stale-empty-chats': { eligible: 3 },
         'purge-deleted-blobs': { pending: 2, parked: 1 },
         'clear-stale-streams': { deletedChatsQueued: 1 },
