@@ -10,7 +10,7 @@ import { unitProject } from './vitest.unit.config';
  * `spacerr` runs test/spacerr/ on Spacerr's layout only; `layout:<name>` runs test/layouts/, written through the map, once on each shipped layout (and as
  * `layout:app` on the owner's own app when APP_MIGRATIONS is set).
  */
-function workerProject(name: string, include: string[], source: AppSource): TestProjectInlineConfiguration {
+function workerProject(name: string, include: string[], source: AppSource, blobStore = 'r2'): TestProjectInlineConfiguration {
   return {
     plugins: [
       cloudflareTest(({ inject }) => {
@@ -26,6 +26,11 @@ function workerProject(name: string, include: string[], source: AppSource): Test
               NEON_HTTP_ENDPOINT: stack.selfBindings.NEON_HTTP_ENDPOINT,
               UPSTASH_REDIS_REST_URL: stack.selfBindings.UPSTASH_REDIS_REST_URL,
               UPSTASH_REDIS_REST_TOKEN: stack.selfBindings.UPSTASH_REDIS_REST_TOKEN,
+              BLOB_READ_WRITE_TOKEN: stack.selfBindings.BLOB_READ_WRITE_TOKEN,
+              VERCEL_BLOB_API_URL: stack.selfBindings.VERCEL_BLOB_API_URL,
+              // test/worker and test/layouts check R2 (Miniflare's bucket); test/spacerr runs
+              // on Vercel Blob, Spacerr's store. Either test can switch with BLOB_STORE.
+              BLOB_STORE: blobStore,
             },
           },
         };
@@ -63,7 +68,7 @@ export default defineConfig({
       workerProject('worker', ['test/worker/**/*.test.ts'], layoutSource(testLayout())),
       // What only Spacerr's own layout has (file parts in `message.parts`, `activeStreamId`, its
       // blob prefixes): test/spacerr/ runs once, on the bundled Spacerr map.
-      workerProject('spacerr', ['test/spacerr/**/*.test.ts'], layoutSource('spacerr')),
+      workerProject('spacerr', ['test/spacerr/**/*.test.ts'], layoutSource('spacerr'), 'vercel-blob'),
       ...LAYOUTS.map((layout) => workerProject(`layout:${layout}`, ['test/layouts/**/*.test.ts'], layoutSource(layout))),
       // APP_MIGRATIONS=<your prisma/migrations> [APP_MAP_FILE=<its map>]: test/layouts/ on your own app too.
       ...[ownAppSource()].filter((s) => s !== undefined).map((s) => workerProject('layout:app', ['test/layouts/**/*.test.ts'], s)),

@@ -1,7 +1,8 @@
 /**
  * delete-stale-deactivated-accounts: users whose deactivated_at is more than
  * ACCOUNT_RETENTION_DAYS old, with everything they own. Blob keys of their attachments reach
- * blob_deletions through the outbox trigger in the same transaction; their chats' stream state in
+ * blob_deletions through the outbox trigger in the same transaction, and each user's prefixes (the
+ * map's `blobPrefixes`) a sweep in blob_sweeps in the same statement; their chats' stream state in
  * Redis is removed at the end of the run (from spacerr_jobs.stream_deletions, filled by the chats trigger).
  */
 import { type SQL, sql } from 'drizzle-orm';
@@ -18,6 +19,7 @@ import { type AsOf, defineJob, type JobContext, type JobOutcome } from '../run/j
 import { before, DAY_MS } from '../time';
 import { EVENT_ID, iso } from './account-events';
 import { holdsOn, unheld } from './account-holds';
+import { queueSweeps } from './blob-sweeps';
 import { drainStreamDeletions } from './stream-deletions';
 
 /** Monthly, 00:00 UTC on the 1st. */
@@ -273,7 +275,7 @@ async function deleteBatch(ctx: JobContext, at: Date, batch: { pick: Pick; limit
         DELETE FROM ${user.table} WHERE ${user.id} = ANY(ARRAY(SELECT id FROM doomed))
         RETURNING ${user.id} AS id, ${user.instant('deactivatedAt')} AS deactivated_at
       ),
-      forgotten AS (DELETE FROM ${SLOW} WHERE user_id IN (SELECT id::text FROM deleted) RETURNING 1)${erasedEvents(ctx)}
+      forgotten AS (DELETE FROM ${SLOW} WHERE user_id IN (SELECT id::text FROM deleted) RETURNING 1)${erasedEvents(ctx)}${queueSweeps(ctx)}
       SELECT (SELECT count(*) FROM doomed) AS selected, (SELECT count(*) FROM deleted) AS users,
         EXISTS (SELECT 1 FROM ${SLOW} s JOIN ${user.table} lu ON ${idText('lu')} = s.user_id
                 WHERE s.set_aside_at IS NULL AND ${due(at, 'lu')} AND s.user_id NOT IN (SELECT id::text FROM deleted)) AS halves_left`,
@@ -351,7 +353,7 @@ async function deleteInSteps(ctx: JobContext, at: Date, id: string): Promise<Job
           DELETE FROM ${user.table} WHERE ${user.id} = ANY(ARRAY(SELECT id FROM doomed))
           RETURNING ${user.id} AS id, ${user.instant('deactivatedAt')} AS deactivated_at
         ),
-        forgotten AS (DELETE FROM ${SLOW} WHERE user_id IN (SELECT id::text FROM deleted) RETURNING 1)${erasedEvents(ctx)}
+        forgotten AS (DELETE FROM ${SLOW} WHERE user_id IN (SELECT id::text FROM deleted) RETURNING 1)${erasedEvents(ctx)}${queueSweeps(ctx)}
         SELECT (SELECT count(*) FROM target) AS target, (SELECT count(*) FROM doomed_chats) AS chats,
                (SELECT count(*) FROM deleted) AS users, (SELECT min(id::text) FROM doomed_chats) AS first_chat`,
       );
