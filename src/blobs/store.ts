@@ -8,6 +8,8 @@
 /** The stores a file can live in, as the outbox rows and BLOB_STORE name them. */
 export const BLOB_STORES = ['vercel-blob', 'r2'] as const;
 export type BlobStoreName = (typeof BLOB_STORES)[number];
+/** Each store as messages name it. */
+export const STORE_NAMES: Readonly<Record<BlobStoreName, string>> = { 'vercel-blob': 'Vercel Blob', r2: 'R2' };
 
 /** One page of a prefix listing. */
 export interface BlobPage {

@@ -10,7 +10,7 @@
  * its reply was lost (it committed) changes nothing the second time.
  */
 import { type SQL, sql } from 'drizzle-orm';
-import type { BlobStore, BlobStoreName } from '../blobs/store';
+import { type BlobStore, type BlobStoreName, STORE_NAMES } from '../blobs/store';
 import { capped } from '../db/backlog';
 import { num, pgArray } from '../db/rows';
 import type { BatchSize } from '../run/batch-size';
@@ -152,14 +152,12 @@ async function purgeBatch(ctx: JobContext, size: BatchSize): Promise<Batch & { s
     } catch (err) {
       const confirmed = [...rows.filter((r) => r.live), ...dead.slice(0, done)];
       await settleFailure(ctx, { confirmed, failed: chunk, untried: dead.slice(end) }, err);
-      throw new BlobDeleteError(`${store} delete of ${chunk.length} keys failed: ${failureText(err)}`, { cause: err });
+      throw new BlobDeleteError(`${STORE_NAMES[store]} delete of ${chunk.length} keys failed: ${failureText(err)}`, { cause: err });
     }
     done = end;
   }
   await ctx.budget.request(() => ctx.db.execute(confirm(rows)));
-  const counts: Record<string, number> = { blobs: dead.length, blob_deletions: rows.length, reused_keys_kept: rows.length - dead.length };
-  for (const r of dead) counts[`blobs_${r.store.replace('-', '_')}`] = (counts[`blobs_${r.store.replace('-', '_')}`] ?? 0) + 1;
-  return { counts, full, sweepsDue };
+  return { counts: { blobs: dead.length, blob_deletions: rows.length, reused_keys_kept: rows.length - dead.length }, full, sweepsDue };
 }
 
 /** The store a row names; one this invocation has no settings for throws as a failed call (parked). */
