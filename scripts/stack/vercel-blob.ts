@@ -30,7 +30,7 @@ import { parseArgs } from 'node:util';
 
 /**
  * Faults at a known request: `http500` answers 500 `internal_server_error`, `rate-limited` 429
- * `rate_limited` with `retry-after: 30`, `suspended` 403 `store_suspended`, `reset` destroys the
+ * `rate_limited` with `retry-after: 300`, `suspended` 403 `store_suspended`, `reset` destroys the
  * socket before doing anything, `done-then-drop` does the call (a delete deletes) and then destroys
  * the socket instead of answering: done, reply lost.
  */
@@ -179,7 +179,7 @@ export async function startVercelBlob(opts: { port?: number } = {}): Promise<Ver
       if (now === 'reset') return void req.socket.destroy();
       if (now === 'http500') return send(res, 500, { error: { code: 'internal_server_error', message: 'injected fault: http500' } });
       if (now === 'rate-limited') {
-        return send(res, 429, { error: { code: 'rate_limited', message: 'Too many requests (injected)' } }, { 'retry-after': '30' });
+        return send(res, 429, { error: { code: 'rate_limited', message: 'Too many requests (injected)' } }, { 'retry-after': '300' });
       }
       if (now === 'suspended') return send(res, 403, { error: { code: 'store_suspended', message: 'This store has been suspended (injected)' } });
       handle(req, Buffer.concat(chunks)).then(

@@ -92,13 +92,13 @@ describe('the library against the local API', () => {
     await expect(list({ token: 'vercel_blob_rw_nostore_secret' })).rejects.toBeInstanceOf(BlobAccessError);
   });
 
-  it('api.ts getBlobError + createBlobServiceRateLimited: 429 "rate_limited" with retry-after → BlobServiceRateLimited(30), not retried', async () => {
+  it('api.ts getBlobError + createBlobServiceRateLimited: 429 "rate_limited" with retry-after → BlobServiceRateLimited(300), not retried', async () => {
     process.env.VERCEL_BLOB_RETRIES = '3';
     server.setFault('rate-limited', { count: 1 });
     const before = server.requests;
     const err = await list().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BlobServiceRateLimited);
-    expect((err as BlobServiceRateLimited).retryAfter).toBe(30);
+    expect((err as BlobServiceRateLimited).retryAfter).toBe(300);
     expect(server.requests - before).toBe(1);
   });
 
@@ -145,7 +145,7 @@ describe("the Worker's client (src/blobs/vercel-blob.ts) against the same API", 
   it('reads errors by structure: rate_limited is transient with its retry-after, store_suspended and forbidden are not', async () => {
     server.setFault('rate-limited', { count: 1 });
     const limited = await store().delete(['x']).catch((e: unknown) => e);
-    expect(limited).toMatchObject({ code: 'rate_limited', status: 429, retryAfterSeconds: 30, transient: true });
+    expect(limited).toMatchObject({ code: 'rate_limited', status: 429, retryAfterSeconds: 300, transient: true });
     server.setFault('suspended', { count: 1 });
     expect(await store().delete(['x']).catch((e: unknown) => e)).toMatchObject({ code: 'store_suspended', transient: false });
     const refused = await vercelBlobStore({ token: 'vercel_blob_rw_nostore_secret', apiUrl: server.url })
