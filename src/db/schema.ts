@@ -178,8 +178,8 @@ export const accountEvents = pgTable(
     type: text('type').$type<AccountEventType>().notNull(),
     userId: text('user_id').notNull(),
     deactivatedAt: timestamp('deactivated_at', { withTimezone: true }).notNull(),
-    /** The event's `data`, as sent: ids and times only. */
-    data: jsonb('data').$type<Record<string, string>>().notNull(),
+    /** The event's `data`, as sent: ids, times and (account.erased) counts per store only. */
+    data: jsonb('data').$type<Record<string, unknown>>().notNull(),
     /** The run that recorded it (for account.erased: the run that deleted the user). */
     runId: text('run_id').notNull(),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),

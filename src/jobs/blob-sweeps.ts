@@ -147,3 +147,22 @@ export function failureText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+
+/**
+ * One user's files outside Postgres, per store, as a jsonb object: `{ "<store>": { filesRemoved,
+ * filesKept, filesPending, prefixesPending } }` — files the sweeps deleted and kept (a live row
+ * names them), queued files of this owner not yet deleted (the outbox knows a file's owner where
+ * its trigger could tell), and prefixes not yet swept. `{}` when there is nothing of the user's.
+ * Index: blob_sweeps_owner_prefix_idx (owner first), blob_deletions_owner_idx (partial).
+ */
+export function blobReceipt(ownerId: SQL, current: BlobStoreName): SQL {
+  return sql`coalesce((SELECT jsonb_object_agg(t.store, jsonb_build_object(
+      'filesRemoved', t.removed, 'filesKept', t.kept, 'filesPending', t.pending, 'prefixesPending', t.prefixes))
+    FROM (SELECT u.store, sum(u.removed)::int AS removed, sum(u.kept)::int AS kept, sum(u.pending)::int AS pending,
+                 sum(u.prefixes)::int AS prefixes
+          FROM (SELECT store, deleted AS removed, kept, 0 AS pending, (finished_at IS NULL)::int AS prefixes
+                FROM ${W} WHERE owner_id = ${ownerId}
+                UNION ALL
+                SELECT coalesce(store, ${current}), 0, 0, 1, 0 FROM spacerr_jobs.blob_deletions WHERE owner_id = ${ownerId}) u
+          GROUP BY u.store) t), '{}'::jsonb)`;
+}

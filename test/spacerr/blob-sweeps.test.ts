@@ -6,7 +6,7 @@
  * chat given to another user, which a live message source still names. A user id that is a
  * prefix of another's (`u_1`, `u_10`) never reaches the other's files.
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, inject, it, vi } from 'vitest';
 import { insertUser, seedChatWithFiles } from '../layouts/app-rows';
 import { drain, endpointStats, provisionEnv, q, runNamed, sql, testDb, type TestEnv } from '../worker/support';
 import { putFiles, storedFiles } from './blob-files';
@@ -16,9 +16,21 @@ const DEACTIVATED = new Date('2026-09-01T00:00:00.000Z');
 const ACCOUNTS = 'delete-stale-deactivated-accounts';
 const JOB = 'purge-deleted-blobs';
 
+const SECRET = `whsec_${btoa(String.fromCharCode(...Array.from({ length: 32 }, (_, i) => (i * 29 + 7) % 256)))}`;
+
+/** A Standard Webhooks receiver on the Node side (test/support/webhook-receiver.ts): events on. */
+async function receiverUrl(): Promise<string> {
+  const res = await fetch(`${inject('stack').controlUrl}/receivers`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ secret: SECRET }),
+  });
+  return ((await res.json()) as { url: string }).url;
+}
+
 let e: TestEnv;
 beforeEach(async () => {
-  e = await provisionEnv();
+  e = await provisionEnv({ ACCOUNT_EVENTS_URL: await receiverUrl(), ACCOUNT_EVENTS_SECRET: SECRET } as Partial<Record<keyof Env, unknown>>);
   vi.spyOn(console, 'log').mockImplementation(() => {});
 });
 afterEach(() => vi.restoreAllMocks());
@@ -55,6 +67,11 @@ describe('the sweep of an erased user', () => {
       { owner_id: 'u_1', prefix: 'chat-attachments/u_1/', store: 'vercel-blob', deleted: 2, kept: 1, finished: true },
     ]);
     expect(await q(db, sql`SELECT blob_key FROM spacerr_jobs.blob_deletions`)).toEqual([]);
+
+    // The erasure event's first attempt says what was cleared in the file store, and what is pending.
+    expect(await runNamed(e, 'deliver-account-events', { now: NOW })).toMatchObject({ status: 'succeeded', counts: { delivered: 1 } });
+    const [event] = await q<{ data: { stores: unknown } }>(db, sql`SELECT data FROM spacerr_jobs.account_events WHERE type = 'account.erased'`);
+    expect(event!.data.stores).toEqual({ blob: { 'vercel-blob': { filesRemoved: 2, filesKept: 1, filesPending: 0, prefixesPending: 0 } } });
   });
 
   it('lists page by page across runs, each Blob call counted in the run: subrequests = Neon + Blob requests', async () => {
