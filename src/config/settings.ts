@@ -110,7 +110,7 @@ export const SETTINGS = [
     kind: 'var',
     default: '`vercel-blob`',
     meaning:
-      'where the app writes its files: `vercel-blob` (Vercel Blob, with `BLOB_READ_WRITE_TOKEN`) or `r2` (the `BLOBS` binding); files are queued with it and each is deleted from the store it was queued with',
+      'where the app writes its files: `vercel-blob` (Vercel Blob, with `BLOB_READ_WRITE_TOKEN`) or `r2` (the `BLOBS` binding); a queued file is recorded in it at its first claim and always deleted from that store',
     key: 'blobStore',
     parse: oneOf(BLOB_STORES, 'vercel-blob'),
   },
