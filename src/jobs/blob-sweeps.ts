@@ -3,7 +3,7 @@
  * every file under each of its prefixes (the app map's `blobPrefixes`, src/blobs/prefixes.ts) is
  * listed and deleted, so the files no row ever named (uploaded in the chat input, never sent) go
  * too — except a file a live row still names (`liveKey`), which is kept. Rows are written by the
- * account job's deleting statement (`queueSweeps`); purge-deleted-blobs runs them after its outbox.
+ * account job's deleting statement (`queueSweeps`); the blob purge job runs them after its outbox.
  *
  * One step is one page of one sweep: claim (1 request), list (1 call), which are live (1 request),
  * delete the rest (1 call), record the page (1 request). The claim pushes next_attempt_at forward,
