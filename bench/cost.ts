@@ -106,7 +106,7 @@ export function costSection(now: SimulatedDays, before?: SimulatedDays): string 
     `- Default schedule: ${crons(now.schedules.default)}. Fast (a Paid choice, the same jobs fired more often): ${crons(now.schedules.fast)}.`,
     `- Idle: no users. Busy: ${now.busyApp}.`,
     "- Neon time is counted only where the app is not keeping the compute up itself: 5 minutes after each of the Worker's queries.",
-    '- File store calls: the purge\'s delete calls, up to 1000 files each; the simulated days run on R2, and Vercel Blob takes the same calls (its `del` is not billed). An erased user\'s sweep adds, once, per prefix ⌈its files / 1000⌉ `list` calls (on Vercel Blob, Advanced Operations) and as many deletes.',
+    "- File store calls: the purge's delete calls, up to 1000 files each; the simulated days run on R2, and Vercel Blob takes the same calls (its `del` is not billed). An erased user's sweep adds, once, per prefix ⌈its files / 1000⌉ `list` calls (on Vercel Blob, Advanced Operations) and as many deletes.",
     ...(before ? ['- "Before": the same simulation on the code before issue 12 (`bench/results/simulated-days-before.json`).'] : []),
     '',
     ...table,

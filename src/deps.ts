@@ -27,7 +27,8 @@ export function fromEnv(env: Env): Invocation {
     redis: createRedis(config.redisUrl, config.redisToken),
     blobs: blobStores(config.blobStore, {
       'vercel-blob': () => {
-        if (!config.vercelBlob) throw unconfigured('vercel-blob', 'set BLOB_READ_WRITE_TOKEN (`wrangler secret put BLOB_READ_WRITE_TOKEN`)');
+        if (!config.vercelBlob)
+          throw unconfigured('vercel-blob', 'set BLOB_READ_WRITE_TOKEN (`wrangler secret put BLOB_READ_WRITE_TOKEN`)');
         return vercelBlobStore(config.vercelBlob);
       },
       r2: () => {

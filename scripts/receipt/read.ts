@@ -62,7 +62,14 @@ export async function readReceipt(databaseUrl: string, userId: string): Promise<
     const user = readMap().roles.user!;
     const table = `${pg.escapeIdentifier(readMap().schema)}.${pg.escapeIdentifier(user.table)}`;
     const exists = (await client.query(`SELECT 1 FROM ${table} WHERE ${pg.escapeIdentifier(user.id.name)} = $1`, [userId])).rowCount === 1;
-    const files = await client.query<{ store: string | null; removed: number; kept: number; pending: number; prefixes: number; parked: number }>(
+    const files = await client.query<{
+      store: string | null;
+      removed: number;
+      kept: number;
+      pending: number;
+      prefixes: number;
+      parked: number;
+    }>(
       `SELECT store, sum(deleted)::int AS removed, sum(kept)::int AS kept, 0 AS pending,
               count(*) FILTER (WHERE finished_at IS NULL)::int AS prefixes, count(*) FILTER (WHERE parked_at IS NOT NULL AND finished_at IS NULL)::int AS parked
        FROM spacerr_jobs.blob_sweeps WHERE owner_id = $1 GROUP BY store

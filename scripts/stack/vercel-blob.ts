@@ -135,11 +135,15 @@ export async function startVercelBlob(opts: { port?: number } = {}): Promise<Ver
     if (req.method === 'GET' && url.pathname === '/' && url.searchParams.has('url')) {
       const blob = store.get(pathnameOf(url.searchParams.get('url') ?? ''));
       if (!blob) throw new ApiError(404, 'not_found', 'The requested blob does not exist');
-      return [200, { ...listed(storeId, blob), contentType: blob.contentType, contentDisposition: '', cacheControl: 'public, max-age=2592000' }];
+      return [
+        200,
+        { ...listed(storeId, blob), contentType: blob.contentType, contentDisposition: '', cacheControl: 'public, max-age=2592000' },
+      ];
     }
     if (req.method === 'GET' && url.pathname === '/') {
       const limit = Number(url.searchParams.get('limit') ?? LIST_MAX);
-      if (!Number.isInteger(limit) || limit < 1 || limit > LIST_MAX) throw new ApiError(400, 'bad_request', `limit must be from 1 to ${LIST_MAX}`);
+      if (!Number.isInteger(limit) || limit < 1 || limit > LIST_MAX)
+        throw new ApiError(400, 'bad_request', `limit must be from 1 to ${LIST_MAX}`);
       const prefix = url.searchParams.get('prefix') ?? '';
       const cursor = url.searchParams.get('cursor');
       const after = cursor ? Buffer.from(cursor, 'base64url').toString('utf8') : undefined;
@@ -148,10 +152,17 @@ export async function startVercelBlob(opts: { port?: number } = {}): Promise<Ver
       const page = names.slice(0, limit);
       const hasMore = names.length > limit;
       const blobs = page.filter((p) => !folded || !p.slice(prefix.length).includes('/')).map((p) => listed(storeId, store.get(p)!));
-      const folders = folded ? [...new Set(page.filter((p) => p.slice(prefix.length).includes('/')).map((p) => p.slice(0, p.indexOf('/', prefix.length) + 1)))] : undefined;
+      const folders = folded
+        ? [...new Set(page.filter((p) => p.slice(prefix.length).includes('/')).map((p) => p.slice(0, p.indexOf('/', prefix.length) + 1)))]
+        : undefined;
       return [
         200,
-        { blobs, ...(folders ? { folders } : {}), hasMore, ...(hasMore ? { cursor: Buffer.from(page.at(-1)!, 'utf8').toString('base64url') } : {}) },
+        {
+          blobs,
+          ...(folders ? { folders } : {}),
+          hasMore,
+          ...(hasMore ? { cursor: Buffer.from(page.at(-1)!, 'utf8').toString('base64url') } : {}),
+        },
       ];
     }
     if (req.method === 'POST' && url.pathname === '/delete') {
@@ -161,7 +172,8 @@ export async function startVercelBlob(opts: { port?: number } = {}): Promise<Ver
       } catch {
         throw new ApiError(400, 'bad_request', 'body must be JSON');
       }
-      if (!Array.isArray(urls) || urls.some((u) => typeof u !== 'string')) throw new ApiError(400, 'bad_request', 'urls must be an array of strings');
+      if (!Array.isArray(urls) || urls.some((u) => typeof u !== 'string'))
+        throw new ApiError(400, 'bad_request', 'urls must be an array of strings');
       for (const u of urls as string[]) store.delete(pathnameOf(u));
       return [200, {}];
     }
@@ -181,7 +193,8 @@ export async function startVercelBlob(opts: { port?: number } = {}): Promise<Ver
       if (now === 'rate-limited') {
         return send(res, 429, { error: { code: 'rate_limited', message: 'Too many requests (injected)' } }, { 'retry-after': '300' });
       }
-      if (now === 'suspended') return send(res, 403, { error: { code: 'store_suspended', message: 'This store has been suspended (injected)' } });
+      if (now === 'suspended')
+        return send(res, 403, { error: { code: 'store_suspended', message: 'This store has been suspended (injected)' } });
       handle(req, Buffer.concat(chunks)).then(
         ([status, json]) => (now === 'done-then-drop' ? req.socket.destroy() : send(res, status, json)),
         (err: unknown) => {

@@ -67,7 +67,11 @@ export function vercelBlobStore(opts: { token: string; apiUrl: string; fetch?: t
     listMax: LIST_MAX,
     async delete(pathnames) {
       try {
-        await call('/delete', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ urls: pathnames }) });
+        await call('/delete', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ urls: pathnames }),
+        });
       } catch (err) {
         // A file already gone is what the delete was for.
         if (err instanceof BlobStoreError && err.code === 'not_found') return;
@@ -77,7 +81,11 @@ export function vercelBlobStore(opts: { token: string; apiUrl: string; fetch?: t
     async list(prefix, cursor): Promise<BlobPage> {
       const params = new URLSearchParams({ limit: String(LIST_MAX), prefix });
       if (cursor) params.set('cursor', cursor);
-      const body = (await call(`?${params}`, { method: 'GET' })) as { blobs?: Array<{ pathname?: unknown }>; cursor?: unknown; hasMore?: unknown };
+      const body = (await call(`?${params}`, { method: 'GET' })) as {
+        blobs?: Array<{ pathname?: unknown }>;
+        cursor?: unknown;
+        hasMore?: unknown;
+      };
       const pathnames = (body.blobs ?? []).map((b) => b.pathname).filter((p): p is string => typeof p === 'string');
       const next = body.hasMore === true && typeof body.cursor === 'string' ? body.cursor : undefined;
       return { pathnames, cursor: next };
@@ -98,8 +106,7 @@ async function apiError(res: Response): Promise<BlobStoreError> {
   }
   const retryAfter = Number.parseInt(res.headers.get('retry-after') ?? '', 10);
   // An unknown code decides by status: a 5xx or 429 may pass, a 4xx (auth, a bad request) will not.
-  const transient =
-    code === 'unknown_error' ? res.status >= 500 || res.status === 429 || res.status === 408 : TRANSIENT_CODES.has(code);
+  const transient = code === 'unknown_error' ? res.status >= 500 || res.status === 429 || res.status === 408 : TRANSIENT_CODES.has(code);
   return new BlobStoreError({
     store: 'vercel-blob',
     code,

@@ -127,7 +127,7 @@ export const SETTINGS = [
     name: 'VERCEL_BLOB_API_URL',
     kind: 'dev only',
     default: 'unset',
-    meaning: "sends Vercel Blob API calls to the local endpoint (the name `@vercel/blob` reads); leave it unset in production",
+    meaning: 'sends Vercel Blob API calls to the local endpoint (the name `@vercel/blob` reads); leave it unset in production',
   },
   {
     name: 'JOB_RUNS_RETENTION_DAYS',

@@ -164,7 +164,10 @@ export function vercelBlob(defaultApi: string, storeOf: Parser<string>): Parser<
     }
     const token = requiredString(name, env, jobs);
     if (!VERCEL_BLOB_TOKEN.test(token)) {
-      throw new ConfigError(name, 'must be a Vercel Blob read-write token, "vercel_blob_rw_<storeId>_<secret>" (Storage → your store → .env.local)');
+      throw new ConfigError(
+        name,
+        'must be a Vercel Blob read-write token, "vercel_blob_rw_<storeId>_<secret>" (Storage → your store → .env.local)',
+      );
     }
     return { token, apiUrl: optionalUrl(VERCEL_BLOB_API_URL, env, jobs)?.replace(/\/+$/, '') ?? defaultApi };
   };

@@ -147,7 +147,6 @@ export function failureText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-
 /**
  * One user's files outside Postgres, per store, as a jsonb object: `{ "<store>": { filesRemoved,
  * filesKept, filesPending, prefixesPending } }` — files the sweeps deleted and kept (a live row

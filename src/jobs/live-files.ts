@@ -23,4 +23,3 @@ export function liveKey(key: SQL): SQL {
   }
   return checks.length > 0 ? sql.join(checks, sql` OR `) : sql`false`;
 }
-

@@ -32,7 +32,7 @@ export class BlobDeleteError extends Error {
 export const purgeDeletedBlobs = defineJob({
   name: 'purge-deleted-blobs',
   description:
-    'Deletes the files queued in blob_deletions from the store each was queued with (Vercel Blob or R2), in calls of up to 1000 keys, then sweeps erased users\' prefixes.',
+    "Deletes the files queued in blob_deletions from the store each was queued with (Vercel Blob or R2), in calls of up to 1000 keys, then sweeps erased users' prefixes.",
   cron: EVERY_10_MINUTES,
   sweep: true,
   // Index: blob_deletions_due_idx and blob_deletions_parked_idx (partial); blob_sweeps_due_idx
@@ -141,7 +141,7 @@ async function purgeBatch(ctx: JobContext, size: BatchSize): Promise<Batch & { s
   dead.sort((a, b) => (a.store < b.store ? -1 : a.store > b.store ? 1 : 0));
 
   // One attempt per call: the outbox's attempts and backoff are the retry mechanism for a store.
-  for (let done = 0; done < dead.length; ) {
+  for (let done = 0; done < dead.length;) {
     const store = dead[done]!.store;
     let end = done;
     while (end < dead.length && end - done < DELETE_MAX_KEYS && dead[end]!.store === store) end++;

@@ -71,11 +71,16 @@ describe('the library against the local API', () => {
     const second = await list({ prefix: 'chat-attachments/u_1/', limit: 2, cursor: first.cursor! });
     expect(second.blobs.map((b) => b.pathname)).toEqual(['chat-attachments/u_1/c']);
     expect(second.hasMore).toBe(false);
-    expect(second.blobs[0]).toMatchObject({ size: 'chat-attachments/u_1/c'.length, uploadedAt: expect.any(Date), url: expect.stringContaining('/chat-attachments/u_1/c') });
+    expect(second.blobs[0]).toMatchObject({
+      size: 'chat-attachments/u_1/c'.length,
+      uploadedAt: expect.any(Date),
+      url: expect.stringContaining('/chat-attachments/u_1/c'),
+    });
   });
 
   it('list.ts list mode "folded": files at the level, and the folders below it', async () => {
-    for (const p of ['chat-attachments/u_1/a', 'chat-attachments/u_2/b', 'chat-attachments/top.txt']) await put(p, file(p), { access: 'private' });
+    for (const p of ['chat-attachments/u_1/a', 'chat-attachments/u_2/b', 'chat-attachments/top.txt'])
+      await put(p, file(p), { access: 'private' });
     const folded = await list({ prefix: 'chat-attachments/', mode: 'folded' });
     expect(folded.folders).toEqual(['chat-attachments/u_1/', 'chat-attachments/u_2/']);
     expect(folded.blobs.map((b) => b.pathname)).toEqual(['chat-attachments/top.txt']);
@@ -144,22 +149,34 @@ describe("the Worker's client (src/blobs/vercel-blob.ts) against the same API", 
 
   it('reads errors by structure: rate_limited is transient with its retry-after, store_suspended and forbidden are not', async () => {
     server.setFault('rate-limited', { count: 1 });
-    const limited = await store().delete(['x']).catch((e: unknown) => e);
+    const limited = await store()
+      .delete(['x'])
+      .catch((e: unknown) => e);
     expect(limited).toMatchObject({ code: 'rate_limited', status: 429, retryAfterSeconds: 300, transient: true });
     server.setFault('suspended', { count: 1 });
-    expect(await store().delete(['x']).catch((e: unknown) => e)).toMatchObject({ code: 'store_suspended', transient: false });
+    expect(
+      await store()
+        .delete(['x'])
+        .catch((e: unknown) => e),
+    ).toMatchObject({ code: 'store_suspended', transient: false });
     const refused = await vercelBlobStore({ token: 'vercel_blob_rw_nostore_secret', apiUrl: server.url })
       .list('', undefined)
       .catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(BlobStoreError);
     expect(refused).toMatchObject({ code: 'forbidden', status: 403, transient: false });
     server.setFault('http500', { count: 1 });
-    expect(await store().delete(['x']).catch((e: unknown) => e)).toMatchObject({ code: 'internal_server_error', transient: true });
+    expect(
+      await store()
+        .delete(['x'])
+        .catch((e: unknown) => e),
+    ).toMatchObject({ code: 'internal_server_error', transient: true });
   });
 
   it('a dropped connection is a network failure the run machinery calls transient', async () => {
     server.setFault('reset', { count: 1 });
-    const err = await store().delete(['x']).catch((e: unknown) => e);
+    const err = await store()
+      .delete(['x'])
+      .catch((e: unknown) => e);
     expect(err).not.toBeInstanceOf(BlobStoreError);
     expect(isTransient(err)).toBe(true);
   });

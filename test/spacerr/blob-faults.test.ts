@@ -59,7 +59,12 @@ describe('Vercel Blob answering with an error', () => {
     const rows = await outbox();
     expect(rows).toHaveLength(2);
     for (const row of rows) {
-      expect(row).toMatchObject({ store: 'vercel-blob', attempts: 1, parked: false, last_error: expect.stringContaining('rate_limited (HTTP 429)') });
+      expect(row).toMatchObject({
+        store: 'vercel-blob',
+        attempts: 1,
+        parked: false,
+        last_error: expect.stringContaining('rate_limited (HTTP 429)'),
+      });
       expect(row.due_in_s).toBeGreaterThan(290);
     }
     expect(await storedFiles(e)).toEqual(keys);

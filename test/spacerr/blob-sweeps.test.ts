@@ -70,7 +70,10 @@ describe('the sweep of an erased user', () => {
 
     // The erasure event's first attempt says what was cleared in the file store, and what is pending.
     expect(await runNamed(e, 'deliver-account-events', { now: NOW })).toMatchObject({ status: 'succeeded', counts: { delivered: 1 } });
-    const [event] = await q<{ data: { stores: unknown } }>(db, sql`SELECT data FROM spacerr_jobs.account_events WHERE type = 'account.erased'`);
+    const [event] = await q<{ data: { stores: unknown } }>(
+      db,
+      sql`SELECT data FROM spacerr_jobs.account_events WHERE type = 'account.erased'`,
+    );
     expect(event!.data.stores).toEqual({ blob: { 'vercel-blob': { filesRemoved: 2, filesKept: 1, filesPending: 0, prefixesPending: 0 } } });
   });
 

@@ -29,7 +29,11 @@ describe('the receipt of an erased user with files', () => {
     const lines = formatReceipt(
       receipt({ r2: { ...files, filesRemoved: 2, filesPending: 4, parked: 4 }, 'vercel-blob': { ...files, prefixesPending: 1 } }),
     );
-    expect(lines).toContain('  files in r2: 2 removed, 0 kept (a live row names them); pending: 4 queued file(s), 0 prefix(es) to sweep (4 PARKED: requeue purge-deleted-blobs)');
-    expect(lines).toContain('  files in vercel-blob: 0 removed, 0 kept (a live row names them); pending: 0 queued file(s), 1 prefix(es) to sweep');
+    expect(lines).toContain(
+      '  files in r2: 2 removed, 0 kept (a live row names them); pending: 4 queued file(s), 0 prefix(es) to sweep (4 PARKED: requeue purge-deleted-blobs)',
+    );
+    expect(lines).toContain(
+      '  files in vercel-blob: 0 removed, 0 kept (a live row names them); pending: 0 queued file(s), 1 prefix(es) to sweep',
+    );
   });
 });
