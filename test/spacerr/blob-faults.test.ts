@@ -112,6 +112,21 @@ describe('Vercel Blob answering with an error', () => {
   });
 });
 
+describe('the owner of a queued file', () => {
+  it("is the chat's user when the app deletes a message alone; unknown (NULL) in the chat's own cascade", async () => {
+    const db = testDb(e);
+    const kept = await seedChatWithFiles(db, { userId: user, chatId: `${user}-kept`, createdAt: NOW, files: ['m.pdf'] });
+    await db.execute(sql`DELETE FROM "message" WHERE id = ${kept.messageId}`);
+    const cascaded = await queueFiles('gone', ['c.pdf']);
+    expect(await q(db, sql`SELECT blob_key, owner_id FROM spacerr_jobs.blob_deletions ORDER BY blob_key`)).toEqual(
+      [
+        { blob_key: kept.keys[0], owner_id: user },
+        { blob_key: cascaded[0], owner_id: null },
+      ].sort((a, b) => (a.blob_key! < b.blob_key! ? -1 : 1)),
+    );
+  });
+});
+
 describe('a move from R2 to Vercel Blob with files still queued', () => {
   it('deletes each file from the store it was queued with', async () => {
     // Under BLOB_STORE=r2, with R2 failing: the files are claimed (recorded as R2's) and stay queued.
