@@ -11,8 +11,6 @@ export const R2_MAX_KEYS = 1000;
 export function r2Store(bucket: Pick<R2Bucket, 'delete' | 'list'>): BlobStore {
   return {
     name: 'r2',
-    deleteMax: R2_MAX_KEYS,
-    listMax: R2_MAX_KEYS,
     delete: (keys) => bucket.delete(keys),
     async list(prefix, cursor) {
       const page = await bucket.list({ prefix, limit: R2_MAX_KEYS, ...(cursor ? { cursor } : {}) });

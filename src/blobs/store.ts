@@ -20,16 +20,12 @@ export interface BlobPage {
 
 export interface BlobStore {
   readonly name: BlobStoreName;
-  /** The most pathnames one `delete` call takes. */
-  readonly deleteMax: number;
-  /** The most pathnames one `list` call answers. */
-  readonly listMax: number;
   /**
-   * Deletes every pathname, in one API call. A pathname already gone counts as deleted. Throws
+   * Deletes every pathname (at most 1000: both stores' bound), in one API call. A pathname already gone counts as deleted. Throws
    * {@link BlobStoreError} (or a network error) when the store did not confirm the deletion.
    */
   delete(pathnames: string[]): Promise<void>;
-  /** One page of the files whose pathname starts with `prefix`, in one API call. */
+  /** One page (at most 1000) of the files whose pathname starts with `prefix`, in one API call. */
   list(prefix: string, cursor: string | undefined): Promise<BlobPage>;
 }
 

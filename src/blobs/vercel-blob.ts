@@ -23,8 +23,6 @@ export const VERCEL_BLOB_API = 'https://vercel.com/api/blob';
 export const VERCEL_BLOB_API_VERSION = '12';
 /** `list` answers at most this many blobs a page (its `limit`, default and maximum). */
 const LIST_MAX = 1000;
-/** Pathnames per `del` call: the same bound as a page, so one listed page is one delete. */
-const DELETE_MAX = 1000;
 const TIMEOUT_MS = 10_000;
 
 /**
@@ -63,8 +61,6 @@ export function vercelBlobStore(opts: { token: string; apiUrl: string; fetch?: t
 
   return {
     name: 'vercel-blob',
-    deleteMax: DELETE_MAX,
-    listMax: LIST_MAX,
     async delete(pathnames) {
       try {
         await call('/delete', {
