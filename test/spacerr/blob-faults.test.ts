@@ -151,3 +151,19 @@ describe('a move from R2 to Vercel Blob with files still queued', () => {
     expect(await storedFiles(e)).toEqual(inR2);
   });
 });
+
+describe('the sweep of an erased user on R2', () => {
+  it("lists the bucket under the user's prefix and deletes what no row names, never another user's", async () => {
+    const db = testDb(e);
+    const gone = `${user}r`;
+    await insertUser(db, gone, new Date('2026-09-01T00:00:00.000Z'));
+    const mine = [`chat-attachments/${gone}/1-never-sent.png`, `chat-attachments/${gone}/2-draft.txt`];
+    const theirs = [`chat-attachments/${gone}0/1-other.png`];
+    for (const k of [...mine, ...theirs]) await env.BLOBS.put(k, 'x');
+    const r2 = { ...e, BLOB_STORE: 'r2' } as unknown as TestEnv;
+    await runNamed(r2, 'delete-stale-deactivated-accounts', { now: NOW });
+    expect(await runNamed(r2, JOB, { now: NOW })).toMatchObject({ status: 'succeeded', counts: { swept_files: 2, sweeps_finished: 1 } });
+    const left = (await env.BLOBS.list({ prefix: `chat-attachments/${gone}` })).objects.map((o) => o.key);
+    expect(left).toEqual(theirs);
+  });
+});
