@@ -5,12 +5,14 @@
  * Bearer <BLOB_READ_WRITE_TOKEN>`, `x-api-version: 12`, `x-vercel-blob-store-id`,
  * `x-api-blob-request-id` and `x-api-blob-request-attempt`.
  *
- * Not `@vercel/blob` itself, although it loads in workerd: its `requestApi` retries every call up
- * to VERCEL_BLOB_RETRIES times (10 unless that environment variable says otherwise) with
+ * Not `@vercel/blob` itself, although it runs in workerd (in the vitest workerd pool its `put`,
+ * `list` and `del` work against the local API): its `requestApi` retries every call up to
+ * VERCEL_BLOB_RETRIES times (10 unless that environment variable says otherwise) with
  * exponential sleeps, inside one `del` or `list`. Those attempts are subrequests the run's budget
- * (RUN_SUBREQUEST_BUDGET) cannot count, and the sleeps spend the run's wall time: in the workerd
- * test pool one `list` against an unreachable API had not returned after 30 s. Here each call is
- * one request, counted by the caller, and the outbox's attempts and backoff are the retries.
+ * (RUN_SUBREQUEST_BUDGET) cannot count, and the sleeps spend the run's wall time: in the same pool
+ * one `list` against an unreachable API had not returned after 30 s. It also takes the API URL
+ * from `process.env` only, not from the settings the Worker checks. Here each call is one
+ * request, counted by the caller, and the outbox's attempts and backoff are the retries.
  *
  * Errors are read as `getBlobError` (api.ts) reads them: the body's `error.code`, `unknown_error`
  * when the body is not that JSON, and `retry-after` (seconds) on `rate_limited`.
