@@ -31,6 +31,11 @@ function workerProject(
               NEON_HTTP_ENDPOINT: stack.selfBindings.NEON_HTTP_ENDPOINT,
               UPSTASH_REDIS_REST_URL: stack.selfBindings.UPSTASH_REDIS_REST_URL,
               UPSTASH_REDIS_REST_TOKEN: stack.selfBindings.UPSTASH_REDIS_REST_TOKEN,
+              BLOB_READ_WRITE_TOKEN: stack.selfBindings.BLOB_READ_WRITE_TOKEN,
+              VERCEL_BLOB_API_URL: stack.selfBindings.VERCEL_BLOB_API_URL,
+              // test/worker and test/layouts check R2 (Miniflare's bucket); test/spacerr runs
+              // on Vercel Blob, Spacerr's store. Either test can switch with BLOB_STORE.
+              BLOB_STORE: 'r2',
               ...vars,
             },
           },
@@ -73,7 +78,7 @@ export default defineConfig({
       workerProject('worker', ['test/worker/**/*.test.ts'], layoutSource(testLayout()), HEARTBEATS),
       // What only Spacerr's own layout has (file parts in `message.parts`, `activeStreamId`, its
       // blob prefixes): test/spacerr/ runs once, on the bundled Spacerr map.
-      workerProject('spacerr', ['test/spacerr/**/*.test.ts'], layoutSource('spacerr')),
+      workerProject('spacerr', ['test/spacerr/**/*.test.ts'], layoutSource('spacerr'), { BLOB_STORE: 'vercel-blob' }),
       ...LAYOUTS.map((layout) => workerProject(`layout:${layout}`, ['test/layouts/**/*.test.ts'], layoutSource(layout), HEARTBEATS)),
       // APP_MIGRATIONS=<your prisma/migrations> [APP_MAP_FILE=<its map>]: test/layouts/ on your own app too.
       ...[ownAppSource()]

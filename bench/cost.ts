@@ -25,6 +25,8 @@ export interface DayFigures {
   workerInvocations: number;
   upstashCommandsBilled: number;
   queueMessages: number;
+  /** File store calls (the outbox's deletes; the simulated days run on R2, and Vercel Blob takes the same calls). */
+  r2Calls: number;
   subrequests: number;
   maxSubrequestsPerInvocation: number;
   wakeUps: number;
@@ -61,6 +63,7 @@ function rows(s: Scenario): string[] {
     `${int(month(s, 'upstashCommandsBilled'))} (${pct(month(s, 'upstashCommandsBilled'), UPSTASH_FREE_COMMANDS)} of Free)`,
     `${int(month(s, 'queueMessages') * OPS_PER_MESSAGE)} (${int(day.queueMessages * OPS_PER_MESSAGE)} a day: ${pct(day.queueMessages * OPS_PER_MESSAGE, QUEUE_FREE_OPS_PER_DAY)} of Free)`,
     int(month(s, 'workerInvocations')),
+    int(month(s, 'r2Calls')),
     String(Math.max(s.firstOfMonth.maxSubrequestsPerInvocation, s.otherDay.maxSubrequestsPerInvocation)),
   ];
 }
@@ -72,6 +75,7 @@ const LABELS = [
   'Upstash commands billed (a month)',
   'Queue operations (a month, ~3 per message)',
   'Worker invocations (a month: cron + queue)',
+  'file store delete calls (a month; Vercel Blob does not bill `del`)',
   'most subrequests in one invocation',
 ];
 
@@ -102,6 +106,7 @@ export function costSection(now: SimulatedDays, before?: SimulatedDays): string 
     `- Default schedule: ${crons(now.schedules.default)}. Fast (a Paid choice, the same jobs fired more often): ${crons(now.schedules.fast)}.`,
     `- Idle: no users. Busy: ${now.busyApp}.`,
     "- Neon time is counted only where the app is not keeping the compute up itself: 5 minutes after each of the Worker's queries.",
+    "- File store calls: the purge's delete calls, up to 1000 files each; the simulated days run on R2, and Vercel Blob takes the same calls (its `del` is not billed). An erased user's sweep adds, once, per prefix ⌈its files / 1000⌉ `list` calls (on Vercel Blob, Advanced Operations) and as many deletes.",
     ...(before ? ['- "Before": the same simulation on the code before issue 12 (`bench/results/simulated-days-before.json`).'] : []),
     '',
     ...table,

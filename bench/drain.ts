@@ -50,6 +50,8 @@ try {
       NEON_HTTP_ENDPOINT: stack.neon.url,
       UPSTASH_REDIS_REST_URL: stack.upstash.url,
       UPSTASH_REDIS_REST_TOKEN: stack.upstashToken,
+      // The bench's files are R2 keys (bench/dataset.ts), in wrangler dev's local R2.
+      BLOB_STORE: 'r2',
       CRON_SECRET: randomBytes(16).toString('hex'),
     },
   });

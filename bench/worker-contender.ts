@@ -56,6 +56,8 @@ export async function runWorkerContender(target: WorkerTarget, L: BenchLayout, j
       NEON_HTTP_ENDPOINT: target.neonUrl,
       UPSTASH_REDIS_REST_URL: target.upstashUrl,
       UPSTASH_REDIS_REST_TOKEN: target.upstashToken,
+      // The bench's files are R2 keys (bench/dataset.ts), in wrangler dev's local R2.
+      BLOB_STORE: 'r2',
       CRON_SECRET: secret,
       ...target.vars,
     },

@@ -20,7 +20,15 @@ const PORT = 8787;
 const DATA_DIR = '.stack/dev';
 const DB_NAME = 'spacerr';
 const VARS = '.dev.vars';
-const MANAGED = ['DATABASE_URL', 'NEON_HTTP_ENDPOINT', 'UPSTASH_REDIS_REST_URL', 'UPSTASH_REDIS_REST_TOKEN', 'CRON_SECRET'];
+const MANAGED = [
+  'DATABASE_URL',
+  'NEON_HTTP_ENDPOINT',
+  'UPSTASH_REDIS_REST_URL',
+  'UPSTASH_REDIS_REST_TOKEN',
+  'BLOB_READ_WRITE_TOKEN',
+  'VERCEL_BLOB_API_URL',
+  'CRON_SECRET',
+];
 const SIGNALS = { SIGINT: 130, SIGHUP: 129, SIGTERM: 143 } as const;
 
 process.chdir(fileURLToPath(new URL('..', import.meta.url)));
@@ -125,6 +133,9 @@ try {
     NEON_HTTP_ENDPOINT: stack.neon.url,
     UPSTASH_REDIS_REST_URL: stack.upstash.url,
     UPSTASH_REDIS_REST_TOKEN: stack.upstashToken,
+    // The names `@vercel/blob` itself reads: the app's own code can use the local store too.
+    BLOB_READ_WRITE_TOKEN: stack.blobToken,
+    VERCEL_BLOB_API_URL: stack.blob.url,
   });
   if (stopping) await stopping;
   wrangler = spawn('node_modules/.bin/wrangler', ['dev', '--test-scheduled', '--port', String(PORT), '--ip', '127.0.0.1'], {
@@ -142,6 +153,7 @@ try {
       `    Postgres      ${databaseUrl}${process.env.DATABASE_URL ? '' : `  (data kept in ${stack.postgresDataDir})`}`,
       `    Redis         ${stack.redisUrl}`,
       `    Neon HTTP     ${stack.neon.url}    Upstash REST  ${stack.upstash.url}`,
+      `    Vercel Blob   ${stack.blob.url}  (in memory: its files go when dev stops)`,
       ...(generated ? [`    CRON_SECRET   ${secret}  (generated, saved in ${VARS}; printed only this once)`] : []),
       '  Run a cron:',
       ...cronLines(),

@@ -2,6 +2,9 @@
  * The one place where `env` becomes config and clients, shared by `fetch` and `scheduled`:
  * validated once per invocation, clients built once and passed in.
  */
+import { r2Store } from './blobs/r2';
+import { blobStores, unconfigured } from './blobs/store';
+import { vercelBlobStore } from './blobs/vercel-blob';
 import { type Config, parseConfig } from './config/parse';
 import { createDb } from './db/client';
 import { JOBS } from './run/registry';
@@ -22,6 +25,17 @@ export function fromEnv(env: Env): Invocation {
     config,
     db: createDb(config.databaseUrl, config.neonHttpEndpoint),
     redis: createRedis(config.redisUrl, config.redisToken),
-    blobs: env.BLOBS,
+    blobs: blobStores(config.blobStore, {
+      'vercel-blob': () => {
+        if (!config.vercelBlob)
+          throw unconfigured('vercel-blob', 'set BLOB_READ_WRITE_TOKEN (`wrangler secret put BLOB_READ_WRITE_TOKEN`)');
+        return vercelBlobStore(config.vercelBlob);
+      },
+      r2: () => {
+        const bucket = (env as Partial<Env>).BLOBS;
+        if (!bucket) throw unconfigured('r2', 'add the R2 binding BLOBS to wrangler.toml ([[r2_buckets]])');
+        return r2Store(bucket);
+      },
+    }),
   };
 }

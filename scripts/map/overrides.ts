@@ -10,11 +10,14 @@
  *         "columns": { "pathname": "storagePath" }       logical column → Prisma field (or column)
  *       }
  *     },
- *     "settings": { … }                                  copied as is to the map's settings
+ *     "settings": {                                      copied to the map's settings
+ *       "blobPrefixes": ["chat-attachments/<userId>/"]   per-user file prefixes, swept after an erasure
+ *     }
  *   }
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { ROLE_COLUMNS, type Role } from '../../src/app-map/types.ts';
+import { BLOB_PREFIXES_SETTING, prefixProblem } from '../../src/blobs/prefix-rules.ts';
 import { MapError } from './errors.ts';
 
 export interface RoleOverride {
@@ -48,6 +51,15 @@ export function parseOverrides(raw: unknown, where = 'overrides'): ParsedOverrid
   only(top, ['schema', 'roles', 'settings'], where);
   const parsed: ParsedOverrides = { roles: {}, settings: top.settings === undefined ? {} : object(top.settings, `${where}: settings`) };
   if (top.schema !== undefined) parsed.schema = string(top.schema, `${where}: schema`);
+  const prefixes = parsed.settings[BLOB_PREFIXES_SETTING];
+  if (prefixes !== undefined) {
+    const path = `${where}: settings.${BLOB_PREFIXES_SETTING}`;
+    if (!Array.isArray(prefixes)) throw new MapError(`${path}: expected an array of pathname templates`);
+    for (const [i, t] of prefixes.entries()) {
+      const problem = prefixProblem(t);
+      if (problem) throw new MapError(`${path}[${i}]: ${JSON.stringify(t)} ${problem}`);
+    }
+  }
   const roles = top.roles === undefined ? {} : object(top.roles, `${where}: roles`);
   for (const [role, value] of Object.entries(roles)) {
     if (!(role in ROLE_COLUMNS))

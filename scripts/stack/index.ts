@@ -1,13 +1,15 @@
 /**
  * The local stack: real Postgres and real Redis (embedded/spawned unless DATABASE_URL/REDIS_URL
- * are given) and the two loopback endpoints that speak the hosted services' protocols — Neon's
- * HTTP SQL and Upstash's REST — in front of them. Shared by `npm run dev` and the test setup.
+ * are given), the two loopback endpoints that speak the hosted services' protocols — Neon's
+ * HTTP SQL and Upstash's REST — in front of them, and a local Vercel Blob API (in memory).
+ * Shared by `npm run dev` and the test setup.
  */
 import { randomBytes } from 'node:crypto';
 import { type NeonHttpServer, startNeonHttp } from './neon-http.ts';
 import { startEmbeddedPostgres } from './postgres.ts';
 import { startRedisServer } from './redis.ts';
 import { startUpstashRest, type UpstashRestServer } from './upstash-rest.ts';
+import { startVercelBlob, type VercelBlobServer } from './vercel-blob.ts';
 
 export interface Stack {
   /** Connection string with rights to create databases. */
@@ -19,6 +21,9 @@ export interface Stack {
   upstash: UpstashRestServer;
   /** A token for Redis logical database 0 on the Upstash endpoint. */
   upstashToken: string;
+  blob: VercelBlobServer;
+  /** A read-write token of a store on the local Vercel Blob API. */
+  blobToken: string;
   /** Stops what this stack started, in reverse order. */
   stop(): Promise<void>;
 }
@@ -47,7 +52,10 @@ export async function startStack(opts: { dataDir: string; quiet?: boolean; persi
     stops.push(upstash.close);
     const upstashToken = randomBytes(16).toString('hex');
     upstash.addToken(upstashToken, 0);
-    return { postgresUrl, postgresDataDir, redisUrl, neon, upstash, upstashToken, stop: () => stopAll(stops) };
+    const blob = await startVercelBlob();
+    stops.push(blob.close);
+    const blobToken = blob.newStore();
+    return { postgresUrl, postgresDataDir, redisUrl, neon, upstash, upstashToken, blob, blobToken, stop: () => stopAll(stops) };
   } catch (err) {
     await stopAll(stops);
     throw err;

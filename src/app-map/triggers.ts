@@ -212,12 +212,24 @@ function trigger(n: Names, role: Role, what: string, when: string, level: 'ROW' 
   return { name: `${OBJECT_PREFIX}${what}`, role, table: n.table(role), when, level, referencing };
 }
 
-/** The re-arming upsert into the blob outbox (a key queued again is a new object: due now, fresh count). */
+/**
+ * The re-arming upsert into the blob outbox: `select` gives (key, owner). A key queued again is a
+ * new object: due now, fresh count, its store set again by its first claim.
+ */
 function queueBlobs(select: string): string {
-  return `  INSERT INTO ${W}.blob_deletions (blob_key)
+  return `  INSERT INTO ${W}.blob_deletions (blob_key, owner_id)
   ${select}
   ON CONFLICT (blob_key) DO UPDATE
-    SET enqueued_at = now(), attempts = 0, next_attempt_at = now(), last_error = NULL, parked_at = NULL;`;
+    SET enqueued_at = now(), attempts = 0, next_attempt_at = now(), last_error = NULL, parked_at = NULL,
+        store = NULL, owner_id = EXCLUDED.owner_id;`;
+}
+
+/**
+ * The owner of a chat, as text, while the chat exists (NULL in a cascade that deletes the chat
+ * too: its row is gone by the time the statement's triggers run). One primary-key probe.
+ */
+function chatOwner(n: Names, chatIdRef: string): string {
+  return `(SELECT c.${n.c('chat', 'userId')}::text FROM ${n.q('chat')} c WHERE c.${n.c('chat', 'id')} = ${chatIdRef})`;
 }
 
 /** File parts' stored pathnames in a `parts` JSONB (the AI SDK's UI message parts, Spacerr's storage metadata). */
@@ -237,7 +249,9 @@ function functions(map: AppMap, n: Names): FunctionSpec[] {
       name: 'queue_attachment_blobs',
       sql: fn(
         'queue_attachment_blobs',
-        queueBlobs(`SELECT ${n.c('attachment', 'blobKey')} FROM deleted_rows WHERE ${n.c('attachment', 'blobKey')} IS NOT NULL`),
+        queueBlobs(
+          `SELECT DISTINCT ON (${n.c('attachment', 'blobKey')}) ${n.c('attachment', 'blobKey')}, ${n.c('attachment', 'userId')}::text FROM deleted_rows WHERE ${n.c('attachment', 'blobKey')} IS NOT NULL`,
+        ),
       ),
       triggers: [trigger(n, 'attachment', 'attachment_blobs', 'AFTER DELETE', 'STATEMENT', 'REFERENCING OLD TABLE AS deleted_rows')],
     });
@@ -248,7 +262,7 @@ function functions(map: AppMap, n: Names): FunctionSpec[] {
       sql: fn(
         'attachments_truncating',
         queueBlobs(
-          `SELECT DISTINCT ${n.c('attachment', 'blobKey')} FROM ${n.q('attachment')} WHERE ${n.c('attachment', 'blobKey')} IS NOT NULL`,
+          `SELECT DISTINCT ON (${n.c('attachment', 'blobKey')}) ${n.c('attachment', 'blobKey')}, ${n.c('attachment', 'userId')}::text FROM ${n.q('attachment')} WHERE ${n.c('attachment', 'blobKey')} IS NOT NULL`,
         ),
       ),
       triggers: [trigger(n, 'attachment', 'attachment_truncating', 'BEFORE TRUNCATE', 'STATEMENT')],
@@ -260,7 +274,7 @@ function functions(map: AppMap, n: Names): FunctionSpec[] {
       sql: fn(
         'queue_message_part_blobs',
         queueBlobs(
-          `SELECT DISTINCT p FROM deleted_rows d, LATERAL (SELECT ${filePathnames(`d.${n.c('message', 'parts')}`)} AS p) f WHERE p IS NOT NULL`,
+          `SELECT DISTINCT ON (p) p, ${n.has('chat') ? chatOwner(n, `d.${n.c('message', 'chatId')}`) : 'NULL'} FROM deleted_rows d, LATERAL (SELECT ${filePathnames(`d.${n.c('message', 'parts')}`)} AS p) f WHERE p IS NOT NULL`,
         ),
       ),
       triggers: [trigger(n, 'message', 'message_part_blobs', 'AFTER DELETE', 'STATEMENT', 'REFERENCING OLD TABLE AS deleted_rows')],
@@ -270,7 +284,7 @@ function functions(map: AppMap, n: Names): FunctionSpec[] {
       sql: fn(
         'messages_truncating',
         queueBlobs(
-          `SELECT DISTINCT p FROM ${n.q('message')} d, LATERAL (SELECT ${filePathnames(`d.${n.c('message', 'parts')}`)} AS p) f WHERE p IS NOT NULL`,
+          `SELECT DISTINCT ON (p) p, ${n.has('chat') ? chatOwner(n, `d.${n.c('message', 'chatId')}`) : 'NULL'} FROM ${n.q('message')} d, LATERAL (SELECT ${filePathnames(`d.${n.c('message', 'parts')}`)} AS p) f WHERE p IS NOT NULL`,
         ),
       ),
       triggers: [trigger(n, 'message', 'message_truncating', 'BEFORE TRUNCATE', 'STATEMENT')],
@@ -278,14 +292,22 @@ function functions(map: AppMap, n: Names): FunctionSpec[] {
   }
   if (n.has('messageSource', 'pathname')) {
     const p = n.c('messageSource', 'pathname');
+    const owner = (row: string) =>
+      n.has('messageSource', 'chatId') && n.has('chat') ? chatOwner(n, `${row}.${n.c('messageSource', 'chatId')}`) : 'NULL';
     out.push({
       name: 'queue_message_source_blobs',
-      sql: fn('queue_message_source_blobs', queueBlobs(`SELECT DISTINCT ${p} FROM deleted_rows WHERE ${p} IS NOT NULL`)),
+      sql: fn(
+        'queue_message_source_blobs',
+        queueBlobs(`SELECT DISTINCT ON (${p}) ${p}, ${owner('d')} FROM deleted_rows d WHERE ${p} IS NOT NULL`),
+      ),
       triggers: [trigger(n, 'messageSource', 'message_source_blobs', 'AFTER DELETE', 'STATEMENT', 'REFERENCING OLD TABLE AS deleted_rows')],
     });
     out.push({
       name: 'message_sources_truncating',
-      sql: fn('message_sources_truncating', queueBlobs(`SELECT DISTINCT ${p} FROM ${n.q('messageSource')} WHERE ${p} IS NOT NULL`)),
+      sql: fn(
+        'message_sources_truncating',
+        queueBlobs(`SELECT DISTINCT ON (${p}) ${p}, ${owner('d')} FROM ${n.q('messageSource')} d WHERE ${p} IS NOT NULL`),
+      ),
       triggers: [trigger(n, 'messageSource', 'message_source_truncating', 'BEFORE TRUNCATE', 'STATEMENT')],
     });
     // A source whose pathname the app changes no longer names the old file.
@@ -294,7 +316,7 @@ function functions(map: AppMap, n: Names): FunctionSpec[] {
       sql: fn(
         'message_source_updated',
         `  IF OLD.${p} IS DISTINCT FROM NEW.${p} AND OLD.${p} IS NOT NULL THEN
-  ${queueBlobs(`VALUES (OLD.${p})`)}
+  ${queueBlobs(`VALUES (OLD.${p}, ${owner('OLD')})`)}
   END IF;`,
       ),
       triggers: [trigger(n, 'messageSource', 'message_source_updated', 'AFTER UPDATE', 'ROW')],
@@ -377,8 +399,8 @@ function functions(map: AppMap, n: Names): FunctionSpec[] {
     const parts = n.has('message', 'parts') ? n.c('message', 'parts') : undefined;
     const partsEdited = parts
       ? `  IF OLD.${parts} @? '$[*] ? (@.type == "file")' AND NEW.${parts} IS DISTINCT FROM OLD.${parts} THEN
-  ${queueBlobs(`SELECT p FROM (SELECT ${filePathnames(`OLD.${parts}`)} AS p) o WHERE p IS NOT NULL
-    EXCEPT SELECT ${filePathnames(`NEW.${parts}`)}`)}
+  ${queueBlobs(`SELECT p, ${chatOwner(n, `OLD.${msgChat}`)} FROM (SELECT ${filePathnames(`OLD.${parts}`)} AS p
+    EXCEPT SELECT ${filePathnames(`NEW.${parts}`)}) o WHERE p IS NOT NULL`)}
   END IF;
 `
       : '';
@@ -470,7 +492,7 @@ function functions(map: AppMap, n: Names): FunctionSpec[] {
       sql: fn(
         'attachment_updated',
         `${checks}  IF OLD.${key} IS DISTINCT FROM NEW.${key} AND OLD.${key} IS NOT NULL THEN
-  ${queueBlobs(`VALUES (OLD.${key})`)}
+  ${queueBlobs(`VALUES (OLD.${key}, OLD.${n.c('attachment', 'userId')}::text)`)}
   END IF;`,
       ),
       triggers: [trigger(n, 'attachment', 'attachment_updated', 'AFTER UPDATE', 'ROW')],

@@ -4,6 +4,8 @@
  * wrangler.toml [vars] all come from this table (test/unit/settings.test.ts checks the last two).
  * Integer bounds: the lower bound is what keeps a typo from deleting everything.
  */
+import { BLOB_STORES } from '../blobs/store';
+import { VERCEL_BLOB_API } from '../blobs/vercel-blob';
 import {
   accountEvents,
   heartbeats,
@@ -14,6 +16,7 @@ import {
   requiredString,
   requiredUrl,
   statusAccess,
+  vercelBlob,
   type Parser,
 } from './values';
 
@@ -139,9 +142,34 @@ export const SETTINGS = [
     name: 'BLOB_MAX_ATTEMPTS',
     kind: 'var',
     default: 8,
-    meaning: 'R2 delete attempts before an outbox row is parked',
+    meaning:
+      'delete or list attempts of a queued file or sweep before it is parked (an answer the store says will not change, such as `store_suspended` or a refused token, parks it at once)',
     key: 'blobMaxAttempts',
     parse: integer(1, 100),
+  },
+  {
+    name: 'BLOB_STORE',
+    kind: 'var',
+    default: '`vercel-blob`',
+    meaning:
+      'where the app writes its files: `vercel-blob` (Vercel Blob, with `BLOB_READ_WRITE_TOKEN`) or `r2` (the `BLOBS` binding); a queued file is recorded in it at its first claim and always deleted from that store',
+    key: 'blobStore',
+    parse: oneOf(BLOB_STORES, 'vercel-blob'),
+  },
+  {
+    name: 'BLOB_READ_WRITE_TOKEN',
+    kind: 'secret',
+    default: 'unset',
+    meaning:
+      "the Vercel Blob store's read-write token (`vercel_blob_rw_<storeId>_<secret>`, the app's own private store); required with `BLOB_STORE=vercel-blob`",
+    key: 'vercelBlob',
+    parse: vercelBlob(VERCEL_BLOB_API, oneOf(BLOB_STORES, 'vercel-blob')),
+  },
+  {
+    name: 'VERCEL_BLOB_API_URL',
+    kind: 'dev only',
+    default: 'unset',
+    meaning: 'sends Vercel Blob API calls to the local endpoint (the name `@vercel/blob` reads); leave it unset in production',
   },
   {
     name: 'JOB_RUNS_RETENTION_DAYS',
@@ -295,7 +323,7 @@ export const SETTINGS = [
   },
   { name: 'UPSTASH_REDIS_REST_TOKEN', kind: 'secret', meaning: 'Upstash REST token', key: 'redisToken', parse: requiredString },
   { name: 'CRON_SECRET', kind: 'secret', meaning: 'bearer token for the HTTP routes (read by the auth middleware)' },
-  { name: 'BLOBS', kind: 'R2 binding', meaning: 'the attachments bucket' },
+  { name: 'BLOBS', kind: 'R2 binding', meaning: 'the attachments bucket, for `BLOB_STORE=r2` and the files queued with it' },
   { name: 'CONTINUATIONS', kind: 'Queue binding', meaning: 'producer and consumer of `spacerr-jobs-continuations`' },
 ] as const satisfies readonly Setting[];
 

@@ -123,11 +123,15 @@ export const accountEvents: Parser<AccountEventsTarget | undefined> = (name, env
   return { url, secret };
 };
 
-/** One of `values`, spelled exactly. */
-export function oneOf<const T extends string>(values: readonly T[]): Parser<T> {
+/**
+ * One of `values`, spelled exactly; unset: `fallback` if there is one, else an error naming the
+ * variable and the choices.
+ */
+export function oneOf<const T extends string>(values: readonly T[], fallback?: T): Parser<T> {
   return (name, env) => {
     const raw = env[name];
     if (raw === undefined || raw === null || raw === '') {
+      if (fallback !== undefined) return fallback;
       throw new ConfigError(name, `is not set; set it in wrangler.toml [vars] (one of ${values.map((v) => `"${v}"`).join(', ')})`);
     }
     const found = values.find((v) => v === raw);
@@ -171,3 +175,41 @@ export const statusAccess: Parser<{ teamDomain: string; aud: string } | undefine
   }
   return { teamDomain: url.origin, aud: requiredString(STATUS_ACCESS_AUD, env, jobs) };
 };
+
+/** Vercel Blob's read-write token and the API it is sent to. */
+export interface VercelBlobTarget {
+  token: string;
+  /** The Blob API's base URL: VERCEL_BLOB_API_URL (the local endpoint), else Vercel's. */
+  apiUrl: string;
+}
+
+export const BLOB_STORE = 'BLOB_STORE';
+export const VERCEL_BLOB_API_URL = 'VERCEL_BLOB_API_URL';
+/** A store's read-write token as Vercel issues it: `vercel_blob_rw_<storeId>_<secret>`. */
+const VERCEL_BLOB_TOKEN = /^vercel_blob_rw_[A-Za-z0-9]+_[A-Za-z0-9]+$/;
+
+/**
+ * BLOB_READ_WRITE_TOKEN (with VERCEL_BLOB_API_URL, for a local endpoint): required when
+ * BLOB_STORE is `vercel-blob`; with BLOB_STORE `r2` it is optional (files still queued in Vercel
+ * Blob need it). A token of another shape fails: the store id is read from it, as `@vercel/blob` does.
+ */
+export function vercelBlob(defaultApi: string, storeOf: Parser<string>): Parser<VercelBlobTarget | undefined> {
+  return (name, env, jobs) => {
+    const raw = env[name];
+    if ((raw === undefined || raw === null || raw === '') && storeOf(BLOB_STORE, env, jobs) !== 'vercel-blob') return undefined;
+    if (raw === undefined || raw === null || raw === '') {
+      throw new ConfigError(
+        name,
+        `is not set but ${BLOB_STORE} is "vercel-blob"; set the store's read-write token with \`wrangler secret put ${name}\` (or set ${BLOB_STORE}=r2)`,
+      );
+    }
+    const token = requiredString(name, env, jobs);
+    if (!VERCEL_BLOB_TOKEN.test(token)) {
+      throw new ConfigError(
+        name,
+        'must be a Vercel Blob read-write token, "vercel_blob_rw_<storeId>_<secret>" (Storage → your store → .env.local)',
+      );
+    }
+    return { token, apiUrl: optionalUrl(VERCEL_BLOB_API_URL, env, jobs)?.replace(/\/+$/, '') ?? defaultApi };
+  };
+}

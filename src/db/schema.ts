@@ -43,12 +43,23 @@ export const messageSourceChecks = pgTable('message_source_checks', {
   enqueuedAt: timestamp('enqueued_at', { withTimezone: true }).notNull().defaultNow(),
 });
 
-/** The blob outbox: filled by a trigger whenever an attachments row is deleted. */
+/**
+ * The blob outbox: filled by the triggers whenever a row naming a stored file (an attachments
+ * row, a message's file part, a message source) is deleted or stops naming it.
+ */
 export const blobDeletions = pgTable(
   'blob_deletions',
   {
     id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
     blobKey: text('blob_key').notNull().unique(),
+    /**
+     * The store the file lives in (`vercel-blob`, `r2`): set by the first claim from BLOB_STORE,
+     * then kept, so a row queued before BLOB_STORE changed is deleted from the store it was in.
+     * NULL: not claimed yet.
+     */
+    store: text('store'),
+    /** The user the file belonged to, where the trigger can tell (an attachments row's user, a live chat's owner). */
+    ownerId: text('owner_id'),
     enqueuedAt: timestamp('enqueued_at', { withTimezone: true }).notNull().defaultNow(),
     attempts: integer('attempts').notNull().default(0),
     nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true }).notNull().defaultNow(),
@@ -63,6 +74,50 @@ export const blobDeletions = pgTable(
     index('blob_deletions_parked_idx')
       .on(t.parkedAt)
       .where(sql`${t.parkedAt} IS NOT NULL`),
+    // The receipt's pending files of one user.
+    index('blob_deletions_owner_idx')
+      .on(t.ownerId)
+      .where(sql`${t.ownerId} IS NOT NULL`),
+  ],
+);
+
+/**
+ * Per-user sweeps of the file stores: one row per erased user and prefix of the map's
+ * `blobPrefixes` (`chat-attachments/<userId>/`), written by the statement that deletes the user.
+ * The purge job lists the store under the prefix page by page (`cursor` is where the next page
+ * starts) and deletes every file no live row names, so files never attached to a message go too.
+ * A finished sweep is kept (`finished_at`, its counts) ACCOUNT_EVENTS_RETENTION_DAYS as part of
+ * the erasure receipt. Retries, backoff and parking as in blob_deletions.
+ */
+export const blobSweeps = pgTable(
+  'blob_sweeps',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    ownerId: text('owner_id').notNull(),
+    prefix: text('prefix').notNull(),
+    store: text('store').notNull(),
+    cursor: text('cursor'),
+    enqueuedAt: timestamp('enqueued_at', { withTimezone: true }).notNull().defaultNow(),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true }).notNull().defaultNow(),
+    lastError: text('last_error'),
+    parkedAt: timestamp('parked_at', { withTimezone: true }),
+    /** Files deleted, and files kept because a live row names them. */
+    deleted: integer('deleted').notNull().default(0),
+    kept: integer('kept').notNull().default(0),
+    finishedAt: timestamp('finished_at', { withTimezone: true }),
+  },
+  (t) => [
+    uniqueIndex('blob_sweeps_owner_prefix_idx').on(t.ownerId, t.prefix, t.store),
+    index('blob_sweeps_due_idx')
+      .on(t.nextAttemptAt, t.id)
+      .where(sql`${t.parkedAt} IS NULL AND ${t.finishedAt} IS NULL`),
+    index('blob_sweeps_parked_idx')
+      .on(t.parkedAt)
+      .where(sql`${t.parkedAt} IS NOT NULL AND ${t.finishedAt} IS NULL`),
+    index('blob_sweeps_finished_idx')
+      .on(t.finishedAt)
+      .where(sql`${t.finishedAt} IS NOT NULL`),
   ],
 );
 
@@ -154,8 +209,8 @@ export const accountEvents = pgTable(
     type: text('type').$type<AccountEventType>().notNull(),
     userId: text('user_id').notNull(),
     deactivatedAt: timestamp('deactivated_at', { withTimezone: true }).notNull(),
-    /** The event's `data`, as sent: ids and times only. */
-    data: jsonb('data').$type<Record<string, string>>().notNull(),
+    /** The event's `data`, as sent: ids, times and (account.erased) counts per store only. */
+    data: jsonb('data').$type<Record<string, unknown>>().notNull(),
     /** The run that recorded it (for account.erased: the run that deleted the user). */
     runId: text('run_id').notNull(),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),

@@ -36,7 +36,7 @@ export interface AccountEvent {
   type: AccountEventType;
   /** When the event happened (it was recorded): the same on every attempt. */
   timestamp: string;
-  data: Record<string, string>;
+  data: Record<string, unknown>;
 }
 
 /** The outcome of one delivery attempt. */

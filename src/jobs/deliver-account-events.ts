@@ -2,7 +2,8 @@
  * deliver-account-events: with ACCOUNT_EVENTS_URL and ACCOUNT_EVENTS_SECRET set, records the
  * `account.deletion_scheduled` notices that have come due and delivers the account_events outbox
  * (notices, and the `account.erased` rows the account job writes as it deletes), signed, at least
- * once, with backoff and parking like the blob outbox. Delivered events are kept
+ * once, with backoff and parking like the blob outbox. An `account.erased` event's first attempt
+ * adds to its data what was cleared in the file stores and what is pending. Delivered events are kept
  * ACCOUNT_EVENTS_RETENTION_DAYS as erasure receipts (`npm run receipt -- <userId>`).
  * Unconfigured, it is never run: no lock, no request.
  */
@@ -15,6 +16,7 @@ import { defineJob, type JobContext, type JobOutcome } from '../run/job';
 import { EVERY_10_MINUTES } from '../run/schedule';
 import { before, DAY_MS } from '../time';
 import { type AccountEvent, deliver, EVENT_ID, iso, runsWithin } from './account-events';
+import { blobReceipt } from './blob-sweeps';
 import { deleteStaleDeactivatedAccounts } from './delete-stale-deactivated-accounts';
 import { holdEnded, legallyHeld, noticeAfterHold, noticeRunAfterHold } from './legal-holds';
 
@@ -101,7 +103,8 @@ async function claim(ctx: JobContext, limit: number, first: boolean): Promise<[R
       LIMIT ${limit}
       FOR UPDATE SKIP LOCKED
     )
-    UPDATE spacerr_jobs.account_events e SET next_attempt_at = now() + make_interval(secs => ${CLAIM_SECONDS})
+    UPDATE spacerr_jobs.account_events e SET next_attempt_at = now() + make_interval(secs => ${CLAIM_SECONDS}),
+      data = CASE WHEN e.type = 'account.erased' AND e.attempts = 0 THEN ${withStores(ctx)} ELSE e.data END
     FROM due WHERE e.id = due.id
     RETURNING e.id, e.type, ${iso(sql`e.created_at`)} AS timestamp, e.data, e.attempts, e.next_attempt_at::text AS claimed_until`;
   if (!first) {
@@ -123,6 +126,16 @@ async function claim(ctx: JobContext, limit: number, first: boolean): Promise<[R
   );
   const recorded = { notices: num(notices.rows[0]?.notices), pruned: num(pruned.rows[0]?.pruned) };
   return [recorded, claimed.rows as unknown as ClaimedEvent[]];
+}
+
+/**
+ * An `account.erased` event's data as its first attempt sends it (and every later attempt again):
+ * with `stores`, what was cleared outside Postgres and what is still pending, per kind of store
+ * (`blob`: per file store, src/jobs/blob-sweeps.ts `blobReceipt`), as of that first attempt.
+ */
+function withStores(ctx: JobContext): SQL {
+  return sql`e.data || jsonb_build_object('stores', coalesce(e.data->'stores', '{}'::jsonb)
+    || jsonb_build_object('blob', ${blobReceipt(sql`e.user_id`, ctx.blobs.current)}))`;
 }
 
 /** An event as claimed: its attempts and the next_attempt_at the claim set are the claim's token. */

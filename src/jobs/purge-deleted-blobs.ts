@@ -1,41 +1,27 @@
 /**
- * purge-deleted-blobs: drains blob_deletions (the outbox the attachments trigger fills) into R2.
- * A key leaves the outbox only after R2 confirmed its deletion (deleting a key that is already gone
- * succeeds in R2). An R2 failure leaves the rows with attempts + 1, last_error and a backed-off
- * next_attempt_at; after BLOB_MAX_ATTEMPTS a row is parked and shown as needing attention.
+ * purge-deleted-blobs: drains blob_deletions (the outbox the triggers fill) into the file stores
+ * (src/blobs/: Vercel Blob, R2), each row into the store it records, then runs the per-user sweeps
+ * of blob_sweeps (src/jobs/blob-sweeps.ts). A key leaves the outbox only after its store confirmed
+ * the deletion (a key already gone counts as deleted). A failed call leaves its rows with
+ * attempts + 1, last_error and a backed-off next_attempt_at (at least the store's `retry-after`);
+ * an answer the store says will not change (a refused token, a suspended store) parks them at
+ * once, and so do BLOB_MAX_ATTEMPTS failures; parked rows are shown as needing attention.
  * Every write after the claim applies to a row only as it was claimed, so a request repeated after
  * its reply was lost (it committed) changes nothing the second time.
  */
 import { type SQL, sql } from 'drizzle-orm';
-import { APP } from '../app-map/app';
+import { type BlobStore, type BlobStoreName, STORE_NAMES } from '../blobs/store';
 import { capped } from '../db/backlog';
-import { num } from '../db/rows';
+import { num, pgArray } from '../db/rows';
 import type { BatchSize } from '../run/batch-size';
-import { type Batch, batchedRun, batchSize, timedBatch } from '../run/batched-run';
+import { addCounts, type Batch, batchedRun, batchSize, inBatches, timedBatch } from '../run/batched-run';
 import { defineJob, type JobContext } from '../run/job';
 import { EVERY_10_MINUTES } from '../run/schedule';
+import { backoffSeconds, failureText, parksNow, SWEEP_STEP_COST, sweepStep } from './blob-sweeps';
+import { liveKey } from './live-files';
 
-/**
- * A key is live while a row of the app names it again: an attachments row's key, or a message
- * source's pathname (each found by the index the installer ensures). A message part naming it is
- * not looked for: that would scan every message's parts, and Spacerr's pathnames carry a random
- * suffix per upload, so a deleted part's pathname does not come back.
- */
-function liveKey(key: SQL): SQL {
-  const checks: SQL[] = [];
-  if (APP.has('attachment')) {
-    const a = APP.role('attachment');
-    checks.push(sql`EXISTS (SELECT 1 FROM ${a.table} a WHERE a.${a.col('blobKey')} = ${key})`);
-  }
-  if (APP.has('messageSource') && APP.role('messageSource').has('pathname')) {
-    const m = APP.role('messageSource');
-    checks.push(sql`EXISTS (SELECT 1 FROM ${m.table} s WHERE s.${m.col('pathname')} = ${key})`);
-  }
-  return checks.length > 0 ? sql.join(checks, sql` OR `) : sql`false`;
-}
-
-/** R2's limit on keys per delete call. */
-export const R2_DELETE_MAX_KEYS = 1000;
+/** The most keys one delete call takes, in every store (R2's limit; Vercel Blob's page). */
+export const DELETE_MAX_KEYS = 1000;
 /** A claimed row is not picked again for this long if the run dies before confirming it. */
 const CLAIM_SECONDS = 900;
 
@@ -45,52 +31,74 @@ export class BlobDeleteError extends Error {
 
 export const purgeDeletedBlobs = defineJob({
   name: 'purge-deleted-blobs',
-  description: 'Deletes the R2 objects queued in blob_deletions, in batches of up to 1000 keys.',
+  description:
+    "Deletes the files queued in blob_deletions from the store each was queued with (Vercel Blob or R2), in calls of up to 1000 keys, then sweeps erased users' prefixes.",
   cron: EVERY_10_MINUTES,
   deletes: ['blobs'],
   sweep: true,
-  // Index: blob_deletions_due_idx and blob_deletions_parked_idx (partial).
+  // Index: blob_deletions_due_idx and blob_deletions_parked_idx (partial); blob_sweeps_due_idx
+  // and blob_sweeps_parked_idx (partial).
   figures: () => ({
     pending: capped(sql`FROM spacerr_jobs.blob_deletions WHERE parked_at IS NULL`),
     parked: capped(sql`FROM spacerr_jobs.blob_deletions WHERE parked_at IS NOT NULL`),
+    sweeps: capped(sql`FROM spacerr_jobs.blob_sweeps WHERE parked_at IS NULL AND finished_at IS NULL`),
+    sweepsParked: capped(sql`FROM spacerr_jobs.blob_sweeps WHERE parked_at IS NOT NULL AND finished_at IS NULL`),
   }),
-  backlog: ['pending', 'parked'],
+  backlog: ['pending', 'parked', 'sweeps', 'sweepsParked'],
   alarm: {
     code: 'blobs_parked',
-    figures: ['parked'],
+    figures: ['parked', 'sweepsParked'],
     raise(read, config) {
-      const count = num(read.parked);
-      if (count === 0) return undefined;
+      const files = num(read.parked);
+      const sweeps = num(read.sweepsParked);
+      if (files + sweeps === 0) return undefined;
+      const parts = [
+        ...(files > 0 ? [`${files} blob deletion(s) (see blob_deletions.last_error)`] : []),
+        ...(sweeps > 0 ? [`${sweeps} sweep(s) of an erased user's prefix (see blob_sweeps.last_error)`] : []),
+      ];
       return {
-        count,
-        message: `${count} blob deletion(s) gave up after ${config.blobMaxAttempts} attempts (see blob_deletions.last_error)`,
+        count: files + sweeps,
+        message: `${parts.join(' and ')} gave up after ${config.blobMaxAttempts} attempts or on an answer that will not change`,
       };
     },
   },
-  // After R2 access is fixed. Index: blob_deletions_parked_idx (partial).
-  requeue: sql`
-    UPDATE spacerr_jobs.blob_deletions SET parked_at = NULL, attempts = 0, next_attempt_at = now()
-    WHERE parked_at IS NOT NULL RETURNING 1`,
-  run(ctx) {
-    // The claim grows with BATCH_TARGET_MS from one R2 call's worth of keys up to CLAIM_MAX_KEYS:
-    // the claim is the only statement whose time grows with it, and each R2 call stays ≤ 1000 keys.
-    const size = batchSize(ctx, { start: R2_DELETE_MAX_KEYS, max: CLAIM_MAX_KEYS });
-    return batchedRun(ctx, {
-      // A batch is claim + one R2 delete per 1000 keys + confirm (or record the failure), plus one
-      // spare for a retry.
-      cost: () => 3 + Math.ceil(size.value / R2_DELETE_MAX_KEYS),
+  // After the store's access is fixed: both queues (spacerr_jobs.requeue_parked_blobs, drizzle/0007).
+  // Index: the two parked indexes (partial).
+  requeue: sql`SELECT 1 FROM spacerr_jobs.requeue_parked_blobs()`,
+  async run(ctx) {
+    // The claim grows with BATCH_TARGET_MS from one call's worth of keys up to CLAIM_MAX_KEYS:
+    // the claim is the only statement whose time grows with it, and each call stays ≤ 1000 keys.
+    const size = batchSize(ctx, { start: DELETE_MAX_KEYS, max: CLAIM_MAX_KEYS });
+    let sweepsDue = false;
+    const outcome = await batchedRun(ctx, {
+      // A batch is claim + one delete call per 1000 keys (per store) + confirm (or record the
+      // failure), plus one spare for a retry, plus one for a second store's partial call.
+      cost: () => 4 + Math.ceil(size.value / DELETE_MAX_KEYS),
       count: countDue,
-      batch: (c) => purgeBatch(c, size),
+      batch: async (c) => {
+        const batch = await purgeBatch(c, size);
+        sweepsDue = batch.sweepsDue;
+        return batch;
+      },
     });
+    if (ctx.dryRun || outcome.more || !sweepsDue) return outcome;
+    // The sweeps, once the outbox is drained: each step is one page of one erased user's prefix.
+    const more = await inBatches(ctx.budget, SWEEP_STEP_COST, async () => {
+      const step = await sweepStep(ctx);
+      addCounts(outcome.counts, step.counts);
+      return step.more;
+    });
+    return { counts: outcome.counts, more };
   },
 });
 
-/** The most keys one batch claims: ten R2 calls, so a batch costs at most 13 subrequests. */
-const CLAIM_MAX_KEYS = 10 * R2_DELETE_MAX_KEYS;
+/** The most keys one batch claims: ten delete calls, so a batch costs at most 14 subrequests. */
+const CLAIM_MAX_KEYS = 10 * DELETE_MAX_KEYS;
 
 interface Claimed {
   id: number;
   blob_key: string;
+  store: BlobStoreName;
   attempts: number;
   live: boolean;
   /** The row's enqueued_at as claimed, as text (exact to the microsecond). */
@@ -99,12 +107,16 @@ interface Claimed {
   claimed_until: string;
 }
 
-async function purgeBatch(ctx: JobContext, size: BatchSize): Promise<Batch> {
+async function purgeBatch(ctx: JobContext, size: BatchSize): Promise<Batch & { sweepsDue: boolean }> {
   // `live`: the key belongs to an attachments row again (a reused key). Its outbox entry is
-  // dropped without touching R2: deleting it would destroy a blob whose row exists.
-  const { rows, full } = await timedBatch(ctx, size, async (limit) => {
-    const claimed = await ctx.budget.request(() =>
-      ctx.db.execute(sql`
+  // dropped without touching the store: deleting it would destroy a blob whose row exists.
+  // `store`: a row's first claim records the store BLOB_STORE names (where the app writes now);
+  // a row claimed before keeps its own. The same request says whether a sweep is due (one
+  // probe of blob_sweeps_due_idx), so an idle run costs one request.
+  const { rows, full, sweepsDue } = await timedBatch(ctx, size, async (limit) => {
+    const [claimed, sweeps] = await ctx.budget.request(() =>
+      ctx.db.batch([
+        ctx.db.execute(sql`
       WITH due AS (
         SELECT id FROM spacerr_jobs.blob_deletions
         WHERE parked_at IS NULL AND next_attempt_at <= now()
@@ -112,34 +124,46 @@ async function purgeBatch(ctx: JobContext, size: BatchSize): Promise<Batch> {
         LIMIT ${limit}
         FOR UPDATE SKIP LOCKED
       )
-      UPDATE spacerr_jobs.blob_deletions b SET next_attempt_at = now() + make_interval(secs => ${CLAIM_SECONDS})
+      UPDATE spacerr_jobs.blob_deletions b SET next_attempt_at = now() + make_interval(secs => ${CLAIM_SECONDS}),
+        store = coalesce(b.store, ${ctx.blobs.current})
       FROM due WHERE b.id = due.id
-      RETURNING b.id, b.blob_key, b.attempts, b.enqueued_at::text AS enqueued, b.next_attempt_at::text AS claimed_until, ${liveKey(sql`b.blob_key`)} AS live`),
+      RETURNING b.id, b.blob_key, b.store, b.attempts, b.enqueued_at::text AS enqueued, b.next_attempt_at::text AS claimed_until, ${liveKey(sql`b.blob_key`)} AS live`),
+        ctx.db.execute(sql`SELECT EXISTS (
+        SELECT 1 FROM spacerr_jobs.blob_sweeps WHERE parked_at IS NULL AND finished_at IS NULL AND next_attempt_at <= now()) AS due`),
+      ]),
     );
     const rows = claimed.rows as unknown as Claimed[];
-    return { rows, full: rows.length >= limit };
+    const due = sweeps.rows[0]?.due;
+    return { rows, full: rows.length >= limit, sweepsDue: due === true || due === 't' };
   });
-  if (rows.length === 0) return { counts: {}, full: false };
+  if (rows.length === 0) return { counts: {}, full: false, sweepsDue };
   const dead = rows.filter((r) => !r.live);
-  const keys = dead.map((r) => r.blob_key);
+  // One store's keys after another's, so every delete call names keys of one store.
+  dead.sort((a, b) => (a.store < b.store ? -1 : a.store > b.store ? 1 : 0));
 
-  // One attempt per call: the outbox's attempts and backoff are the retry mechanism for R2.
-  for (let done = 0; done < dead.length; done += R2_DELETE_MAX_KEYS) {
-    const chunk = dead.slice(done, done + R2_DELETE_MAX_KEYS);
+  // One attempt per call: the outbox's attempts and backoff are the retry mechanism for a store.
+  for (let done = 0; done < dead.length;) {
+    const store = dead[done]!.store;
+    let end = done;
+    while (end < dead.length && end - done < DELETE_MAX_KEYS && dead[end]!.store === store) end++;
+    const chunk = dead.slice(done, end);
     ctx.budget.spend();
     try {
-      await ctx.blobs.delete(chunk.map((r) => r.blob_key));
+      await storeOf(ctx, store).delete(chunk.map((r) => r.blob_key));
     } catch (err) {
       const confirmed = [...rows.filter((r) => r.live), ...dead.slice(0, done)];
-      await settleFailure(ctx, { confirmed, failed: chunk, untried: dead.slice(done + R2_DELETE_MAX_KEYS) }, err);
-      throw new BlobDeleteError(`R2 delete of ${chunk.length} keys failed: ${errorText(err)}`, { cause: err });
+      await settleFailure(ctx, { confirmed, failed: chunk, untried: dead.slice(end) }, err);
+      throw new BlobDeleteError(`${STORE_NAMES[store]} delete of ${chunk.length} keys failed: ${failureText(err)}`, { cause: err });
     }
+    done = end;
   }
   await ctx.budget.request(() => ctx.db.execute(confirm(rows)));
-  return {
-    counts: { blobs: keys.length, blob_deletions: rows.length, reused_keys_kept: rows.length - keys.length },
-    full,
-  };
+  return { counts: { blobs: dead.length, blob_deletions: rows.length, reused_keys_kept: rows.length - dead.length }, full, sweepsDue };
+}
+
+/** The store a row names; one this invocation has no settings for throws as a failed call (parked). */
+function storeOf(ctx: JobContext, name: BlobStoreName): BlobStore {
+  return ctx.blobs.get(name);
 }
 
 /**
@@ -167,16 +191,12 @@ function asClaimed(rows: Claimed[]): SQL {
 }
 const matchesClaim = sql`b.id = c.id AND b.attempts = c.attempts AND b.next_attempt_at = c.claimed_until`;
 
-/** A Postgres array literal as one parameter (up to 10,000 values rather than one parameter each). */
-function pgArray(values: Array<string | number>): string {
-  return `{${values.map((v) => `"${v}"`).join(',')}}`;
-}
-
 /**
- * After an R2 call failed, in one request (one transaction), in place of the confirming DELETE:
- * the keys R2 already deleted (and the reused keys) leave the outbox; the failed call's rows get
- * attempts + 1, the error and an exponential backoff (1 min · 2^attempts, at most 6 h), parked at
- * the max; the rows whose call was never made are due again at once, their attempts untouched.
+ * After a store's call failed, in one request (one transaction), in place of the confirming DELETE:
+ * the keys already deleted (and the reused keys) leave the outbox; the failed call's rows get
+ * attempts + 1, the error and a backoff (`backoffSeconds`), parked at the max or at once on an
+ * answer that will not change; the rows whose call was never made are due again at once, their
+ * attempts untouched.
  * Each UPDATE touches a row only as claimed (`asClaimed`): the request is safe to repeat.
  */
 async function settleFailure(ctx: JobContext, rows: { confirmed: Claimed[]; failed: Claimed[]; untried: Claimed[] }, err: unknown) {
@@ -186,9 +206,9 @@ async function settleFailure(ctx: JobContext, rows: { confirmed: Claimed[]; fail
       ctx.db.execute(sql`
       UPDATE spacerr_jobs.blob_deletions b SET
         attempts = b.attempts + 1,
-        last_error = ${errorText(err).slice(0, 500)},
-        next_attempt_at = now() + make_interval(secs => least(60 * power(2, b.attempts), 21600)),
-        parked_at = CASE WHEN b.attempts + 1 >= ${ctx.config.blobMaxAttempts} THEN now() END
+        last_error = ${failureText(err).slice(0, 500)},
+        next_attempt_at = now() + make_interval(secs => ${backoffSeconds(sql`b.attempts`, err)}),
+        parked_at = CASE WHEN ${parksNow(err)}::boolean OR b.attempts + 1 >= ${ctx.config.blobMaxAttempts} THEN now() END
       FROM ${asClaimed(rows.failed)} WHERE ${matchesClaim}`),
       ctx.db.execute(sql`UPDATE spacerr_jobs.blob_deletions b SET next_attempt_at = now()
       FROM ${asClaimed(rows.untried)} WHERE ${matchesClaim}`),
@@ -200,13 +220,10 @@ async function countDue(ctx: JobContext) {
   const result = await ctx.budget.request(() =>
     ctx.db.execute(sql`
     SELECT count(*) FILTER (WHERE parked_at IS NULL AND next_attempt_at <= now()) AS blobs,
-           count(*) FILTER (WHERE parked_at IS NOT NULL) AS parked
+           count(*) FILTER (WHERE parked_at IS NOT NULL) AS parked,
+           (SELECT count(*) FROM spacerr_jobs.blob_sweeps WHERE parked_at IS NULL AND finished_at IS NULL AND next_attempt_at <= now()) AS sweeps
     FROM spacerr_jobs.blob_deletions`),
   );
   const row = result.rows[0] ?? {};
-  return { blobs: num(row.blobs), parked: num(row.parked) };
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  return { blobs: num(row.blobs), parked: num(row.parked), sweeps: num(row.sweeps) };
 }

@@ -4,6 +4,7 @@
  * derives everything else from these declarations and never names a job.
  */
 import type { SQL } from 'drizzle-orm';
+import type { BlobStores } from '../blobs/store';
 import type { Config } from '../config/parse';
 import type { Db } from '../db/client';
 import type { RedisClient } from '../redis/client';
@@ -13,8 +14,8 @@ import type { Budget } from './budget';
 export interface JobDeps {
   db: Db;
   redis: RedisClient;
-  /** The attachments bucket; only deletes are needed (R2's `delete` takes up to 1000 keys). */
-  blobs: { delete(keys: string | string[]): Promise<void> };
+  /** The file stores (src/blobs/): the one BLOB_STORE names, and any other an outbox row names. */
+  blobs: BlobStores;
 }
 
 /** The settings and the reference time a cutoff or a figure is computed from. */

@@ -94,7 +94,7 @@ describe(`${JOB} on the ${layout} layout: account.erased`, () => {
     expect(attempt).toMatchObject({ verified: true, status: 204, webhookId: (await events())[0]!.id });
     expect(attempt!.body!.type).toBe('account.erased');
     // Ids and times only.
-    expect(Object.keys(attempt!.body!.data).sort()).toEqual(['deactivatedAt', 'erasedAt', 'runId', 'userId']);
+    expect(Object.keys(attempt!.body!.data).sort()).toEqual(['deactivatedAt', 'erasedAt', 'runId', 'stores', 'userId']);
     expect(attempt!.body!.data).toMatchObject({ userId: 'gone', deactivatedAt: '2026-02-01T10:00:00.000Z', runId: run.runId });
     expect((await events())[0]).toMatchObject({ delivered: true, attempts: 1 });
 

@@ -452,10 +452,9 @@ async function workerFunctions(c: pg.Client): Promise<string[]> {
   return rows.map((r) => r.proname);
 }
 
+/** The installer's trigger functions, and the one a migration creates (drizzle/0007: the blob queues' requeue). */
 const installedFunctions = () =>
-  installNeeds(testMap())
-    .flatMap((n) => (n.object.kind === 'function' ? [n.object.name] : []))
-    .sort();
+  [...installNeeds(testMap()).flatMap((n) => (n.object.kind === 'function' ? [n.object.name] : [])), 'requeue_parked_blobs'].sort();
 
 describe('a database migrated by the version before the app map (its drizzle/0001 and 0003 created the triggers)', () => {
   it('lists the chats that earlier moves left without messages (migrated up to 0002); the doctor then passes', async () => {
@@ -486,7 +485,7 @@ describe('a database migrated by the version before the app map (its drizzle/000
     const r = await doctor(url);
     expect(r.code, r.out).toBe(0);
     expect(r.out).toContain('✓ trigger spacerr_jobs_message_updated on messages');
-    expect(r.out).toContain('✓ schema spacerr_jobs at the latest migration, 0008_job_pauses');
+    expect(r.out).toContain('✓ schema spacerr_jobs at the latest migration, 0007_blob_stores');
   });
 
   it('keeps its rows when migrated up to 0003, and ends with the new triggers only', async () => {

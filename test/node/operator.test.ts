@@ -30,6 +30,7 @@ const CONFIG = parseConfig({
   DATABASE_URL: 'postgres://x/y',
   UPSTASH_REDIS_REST_URL: 'https://r',
   UPSTASH_REDIS_REST_TOKEN: 't',
+  BLOB_STORE: 'r2',
 });
 const RUN_NAMES: string[] = JOBS.filter((j) => isEnabled(j, CONFIG)).map((j) => j.name);
 const SWEEPS_RUN = SWEEPS.filter((j) => isEnabled(j, CONFIG));

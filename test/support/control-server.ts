@@ -4,11 +4,13 @@
  *   POST   /env               a fresh database (from the migrated template), a Redis logical
  *                             database behind its own token, and a dedicated pair of Neon/Upstash
  *                             endpoints → the bindings a Worker needs
- *   POST   /env/:id/fault     {service: 'neon'|'upstash', fault, afterRequests?, count?} break that
+ *   POST   /env/:id/fault     {service: 'neon'|'upstash'|'blob', fault, afterRequests?, count?} break that
  *                             file's endpoint for real (neon: after N requests, for K requests);
  *                             neon faults: http500, hang, reset, connection-lost (400 "connection
  *                             closed" as Neon answers a compute lost mid-query), commit-then-drop
- *                             (the request commits, then its reply is lost)
+ *                             (the request commits, then its reply is lost); blob faults (a local
+ *                             Vercel Blob API per env, scripts/stack/vercel-blob.ts): http500,
+ *                             rate-limited, suspended, reset, done-then-drop
  *                             ({dedicatedRedis: true}: behind a redis-server of its own, whose
  *                             INFO commandstats then gives the Upstash commands billed)
  *   GET    /env/:id/stats     requests each endpoint received (to check the subrequest count), and
@@ -35,6 +37,7 @@ import { type ReceiverMode, startWebhookReceiver, type WebhookReceiver } from '.
 import { type RunningRedis, startRedisServer } from '../../scripts/stack/redis.ts';
 import { NEON_FAULTS, type NeonHttpFault, type NeonHttpServer, startNeonHttp } from '../../scripts/stack/neon-http.ts';
 import { startUpstashRest, type UpstashRestFault, type UpstashRestServer } from '../../scripts/stack/upstash-rest.ts';
+import { startVercelBlob, VERCEL_BLOB_FAULTS, type VercelBlobFault, type VercelBlobServer } from '../../scripts/stack/vercel-blob.ts';
 
 export interface TestBindings {
   id: string;
@@ -42,11 +45,14 @@ export interface TestBindings {
   NEON_HTTP_ENDPOINT: string;
   UPSTASH_REDIS_REST_URL: string;
   UPSTASH_REDIS_REST_TOKEN: string;
+  BLOB_READ_WRITE_TOKEN: string;
+  VERCEL_BLOB_API_URL: string;
 }
 
 interface FileEnv {
   neon: NeonHttpServer;
   upstash: UpstashRestServer;
+  blob: VercelBlobServer;
   redis?: RunningRedis;
 }
 
@@ -99,16 +105,20 @@ export async function startControlServer(opts: {
         const neon = await startNeonHttp();
         const redis = body.dedicatedRedis ? await startRedisServer() : undefined;
         const upstash = await startUpstashRest({ redisUrl: redis?.url ?? opts.redisUrl });
+        const blob = await startVercelBlob();
+        const blobToken = blob.newStore();
         const token = randomBytes(12).toString('hex');
         const db = redis ? 0 : nextRedisDb++;
         upstash.addToken(token, db);
-        envs.set(id, { neon, upstash, ...(redis ? { redis } : {}) });
+        envs.set(id, { neon, upstash, blob, ...(redis ? { redis } : {}) });
         const bindings: TestBindings = {
           id,
           DATABASE_URL: databaseUrl,
           NEON_HTTP_ENDPOINT: neon.url,
           UPSTASH_REDIS_REST_URL: upstash.url,
           UPSTASH_REDIS_REST_TOKEN: token,
+          BLOB_READ_WRITE_TOKEN: blobToken,
+          VERCEL_BLOB_API_URL: blob.url,
         };
         return bindings;
       },
@@ -116,7 +126,7 @@ export async function startControlServer(opts: {
     [
       'POST',
       /^\/env\/([^/]+)\/fault$/,
-      async (m, body: { service: 'neon' | 'upstash'; fault: string; afterRequests?: number; count?: number }) => {
+      async (m, body: { service: 'neon' | 'upstash' | 'blob'; fault: string; afterRequests?: number; count?: number }) => {
         const env = mustGet(envs, m[1]);
         const schedule =
           body.afterRequests !== undefined || body.count !== undefined
@@ -125,6 +135,9 @@ export async function startControlServer(opts: {
         if (body.service === 'neon') {
           if (!NEON_FAULTS.includes(body.fault as NeonHttpFault)) throw new Error(`unknown neon fault ${body.fault}`);
           env.neon.setFault(body.fault as NeonHttpFault, schedule);
+        } else if (body.service === 'blob') {
+          if (!VERCEL_BLOB_FAULTS.includes(body.fault as VercelBlobFault)) throw new Error(`unknown blob fault ${body.fault}`);
+          env.blob.setFault(body.fault as VercelBlobFault, schedule);
         } else env.upstash.setFault(body.fault as UpstashRestFault);
         return { ok: true };
       },
@@ -137,6 +150,7 @@ export async function startControlServer(opts: {
         return {
           neonRequests: env.neon.requests,
           upstashRequests: env.upstash.requests,
+          blobRequests: env.blob.requests,
           ...(env.redis ? { upstashBilled: await billedCommands(env.redis.url) } : {}),
         };
       },
@@ -239,7 +253,7 @@ export async function startControlServer(opts: {
       for (const c of sessions.values()) await c.end().catch(() => {});
       for (const r of receivers.values()) await r.close();
       for (const e of envs.values()) {
-        await Promise.all([e.neon.close(), e.upstash.close()]);
+        await Promise.all([e.neon.close(), e.upstash.close(), e.blob.close()]);
         await e.redis?.stop();
       }
     },

@@ -35,6 +35,10 @@ export function workerVars(env: TestBindings): Record<string, string> {
     NEON_HTTP_ENDPOINT: env.NEON_HTTP_ENDPOINT,
     UPSTASH_REDIS_REST_URL: env.UPSTASH_REDIS_REST_URL,
     UPSTASH_REDIS_REST_TOKEN: env.UPSTASH_REDIS_REST_TOKEN,
+    // The node tests check files in wrangler dev's local R2; the env's Vercel Blob API is there too.
+    BLOB_STORE: 'r2',
+    BLOB_READ_WRITE_TOKEN: env.BLOB_READ_WRITE_TOKEN,
+    VERCEL_BLOB_API_URL: env.VERCEL_BLOB_API_URL,
   };
 }
 

@@ -7,6 +7,7 @@ const SECRETS = {
   DATABASE_URL: 'postgres://u:p@db.example/spacerr',
   UPSTASH_REDIS_REST_URL: 'https://redis.example',
   UPSTASH_REDIS_REST_TOKEN: 'token',
+  BLOB_READ_WRITE_TOKEN: 'vercel_blob_rw_store1_secret2',
 };
 const ENV = { ...VAR_DEFAULTS, ...SECRETS };
 
@@ -40,6 +41,8 @@ describe('parseConfig', () => {
       neonHttpEndpoint: undefined,
       redisUrl: SECRETS.UPSTASH_REDIS_REST_URL,
       redisToken: 'token',
+      blobStore: 'vercel-blob',
+      vercelBlob: { token: SECRETS.BLOB_READ_WRITE_TOKEN, apiUrl: 'https://vercel.com/api/blob' },
     });
     const keys = SETTINGS.flatMap((s) => ('key' in s ? [s.key] : []));
     expect(Object.keys(config).sort()).toEqual([...keys].sort());
@@ -143,5 +146,39 @@ describe('account events settings', () => {
     expect(errorOf({ ...ENV, DELETION_NOTICE_DAYS: '-1' }).variable).toBe('DELETION_NOTICE_DAYS');
     expect(errorOf({ ...ENV, ACCOUNT_EVENTS_RETENTION_DAYS: '0' }).variable).toBe('ACCOUNT_EVENTS_RETENTION_DAYS');
     expect(errorOf({ ...ENV, ACCOUNT_EVENTS_MAX_ATTEMPTS: 'ten' }).variable).toBe('ACCOUNT_EVENTS_MAX_ATTEMPTS');
+  });
+});
+
+describe('the file store settings', () => {
+  const { BLOB_READ_WRITE_TOKEN: _token, ...withoutToken } = ENV;
+
+  it('default to Vercel Blob, which then needs its token: missing, it fails naming BLOB_READ_WRITE_TOKEN', () => {
+    const err = errorOf(withoutToken);
+    expect(err.variable).toBe('BLOB_READ_WRITE_TOKEN');
+    expect(err.message).toContain('is not set but BLOB_STORE is "vercel-blob"');
+    expect(err.message).toContain('wrangler secret put BLOB_READ_WRITE_TOKEN');
+  });
+
+  it('take r2 without a token, and a token with r2 (files still queued in Vercel Blob)', () => {
+    expect(parseConfig({ ...withoutToken, BLOB_STORE: 'r2' })).toMatchObject({ blobStore: 'r2', vercelBlob: undefined });
+    expect(parseConfig({ ...ENV, BLOB_STORE: 'r2' })).toMatchObject({ blobStore: 'r2', vercelBlob: { token: ENV.BLOB_READ_WRITE_TOKEN } });
+  });
+
+  it('refuse a store of another name, naming BLOB_STORE and the choices', () => {
+    const err = errorOf({ ...ENV, BLOB_STORE: 'vercel' });
+    expect(err.variable).toBe('BLOB_STORE');
+    expect(err.message).toBe('BLOB_STORE: must be one of "vercel-blob", "r2", got "vercel"');
+  });
+
+  it.each([['BLOB_READ_WRITE_TOKEN is whatever'], ['vercel_blob_rw_onlystore'], ['vercel_blob_rw_store_secret\n']])(
+    'refuse a token that is not a read-write token (%j), naming it',
+    (token) => {
+      expect(errorOf({ ...ENV, BLOB_READ_WRITE_TOKEN: token }).variable).toBe('BLOB_READ_WRITE_TOKEN');
+    },
+  );
+
+  it('send the calls to VERCEL_BLOB_API_URL when set (the local endpoint), refusing one that is not http(s)', () => {
+    expect(parseConfig({ ...ENV, VERCEL_BLOB_API_URL: 'http://127.0.0.1:4446/' }).vercelBlob?.apiUrl).toBe('http://127.0.0.1:4446');
+    expect(errorOf({ ...ENV, VERCEL_BLOB_API_URL: 'ftp://x' }).variable).toBe('VERCEL_BLOB_API_URL');
   });
 });

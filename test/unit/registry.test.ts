@@ -17,6 +17,7 @@ const config = parseConfig({
   DATABASE_URL: 'postgres://x/y',
   UPSTASH_REDIS_REST_URL: 'https://r',
   UPSTASH_REDIS_REST_TOKEN: 't',
+  BLOB_STORE: 'r2',
 });
 
 describe('the registry', () => {

@@ -13,6 +13,7 @@ const config = parseConfig({
   DATABASE_URL: 'postgres://x/y',
   UPSTASH_REDIS_REST_URL: 'https://r',
   UPSTASH_REDIS_REST_TOKEN: 't',
+  BLOB_STORE: 'r2',
 });
 const MONTHLY = '0 0 1 * *';
 const thirtyDays = ({ config, now }: AsOf) => new Date(now.getTime() - config.accountRetentionDays * DAY_MS);

@@ -78,7 +78,7 @@ describe.each(testInstants(inject('testNow')))('at %s', (instant) => {
       expect(Object.fromEntries(body.jobs.map((j: { name: string; backlog: unknown }) => [j.name, j.backlog]))).toEqual({
         'delete-stale-deactivated-accounts': { eligible: 2, held: 0, overdue: 1, blocked: 0, setAside: 0 },
         'delete-stale-empty-chats': { eligible: 3 },
-        'purge-deleted-blobs': { pending: 2, parked: 1 },
+        'purge-deleted-blobs': { pending: 2, parked: 1, sweeps: 0, sweepsParked: 0 },
         'clear-stale-streams': { deletedChatsQueued: 1 },
         'delete-orphaned-message-sources': { orphaned: 1, checksQueued: 0 },
         'deliver-account-events': { pending: 0, parked: 0 },

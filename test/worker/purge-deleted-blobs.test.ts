@@ -190,7 +190,7 @@ describe(JOB, () => {
     expect(r2.state.deleteCalls.length).toBe(calls);
     expect(await present(s.blobKeys)).toEqual(s.blobKeys);
     expect(await outbox()).toMatchObject([{ blob_key: s.blobKeys[0], attempts: 2, parked: true }]);
-    expect((await runNamed(e, JOB, { now: NOW, dryRun: true })).counts).toEqual({ blobs: 0, parked: 1 });
+    expect((await runNamed(e, JOB, { now: NOW, dryRun: true })).counts).toEqual({ blobs: 0, parked: 1, sweeps: 0 });
 
     // R2 is fixed: the operator requeues (POST …/requeue), and the next run deletes the blob.
     const requeue = await createApp().request(`/api/internal/jobs/${JOB}/requeue`, { method: 'POST', headers: AUTH }, e as Env);

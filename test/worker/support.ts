@@ -66,7 +66,19 @@ export function setFault(
  * commands Upstash would bill (scripts' inner calls included).
  */
 export function endpointStats(e: TestEnv) {
-  return call<{ neonRequests: number; upstashRequests: number; upstashBilled?: number }>('GET', `/env/${e.id}/stats`);
+  return call<{ neonRequests: number; upstashRequests: number; blobRequests: number; upstashBilled?: number }>('GET', `/env/${e.id}/stats`);
+}
+
+/**
+ * Breaks (or heals) this env's local Vercel Blob API at a known request: `afterRequests` more
+ * requests are served first, then `count` are faulted (unset: until changed).
+ */
+export function setBlobFault(
+  e: TestEnv,
+  fault: 'none' | 'http500' | 'rate-limited' | 'suspended' | 'reset' | 'done-then-drop',
+  schedule?: { afterRequests?: number; count?: number },
+) {
+  return call('POST', `/env/${e.id}/fault`, { service: 'blob', fault, ...schedule });
 }
 
 /**
@@ -144,7 +156,15 @@ export async function countRows(db: Db, table: string): Promise<number> {
 }
 
 /** The Worker's tables live in its own schema; the app's in public. Nothing relies on a search_path. */
-const WORKER_TABLES = new Set(['job_runs', 'blob_deletions', 'stream_deletions', 'message_source_checks', 'empty_chats', 'slow_accounts']);
+const WORKER_TABLES = new Set([
+  'job_runs',
+  'blob_deletions',
+  'blob_sweeps',
+  'stream_deletions',
+  'message_source_checks',
+  'empty_chats',
+  'slow_accounts',
+]);
 function qualified(table: string): string {
   return WORKER_TABLES.has(table) ? `spacerr_jobs.${table}` : table;
 }

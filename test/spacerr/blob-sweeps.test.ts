@@ -1,0 +1,96 @@
+/**
+ * Erasure of Spacerr's files in Vercel Blob, on Spacerr's own layout (file parts in
+ * `message.parts`, `message_source` pathnames, the map's `chat-attachments/<userId>/` prefix) and
+ * the env's local Vercel Blob API: the files an erased user's messages named go through the
+ * outbox, and every other file under the user's prefix through the sweep — except a file of a
+ * chat given to another user, which a live message source still names. A user id that is a
+ * prefix of another's (`u_1`, `u_10`) never reaches the other's files.
+ */
+import { afterEach, beforeEach, describe, expect, inject, it, vi } from 'vitest';
+import { insertUser, seedChatWithFiles } from '../layouts/app-rows';
+import { drain, endpointStats, provisionEnv, q, runNamed, sql, testDb, type TestEnv } from '../worker/support';
+import { putFiles, storedFiles } from './blob-files';
+
+const NOW = new Date('2026-11-01T12:00:00.000Z');
+const DEACTIVATED = new Date('2026-09-01T00:00:00.000Z');
+const ACCOUNTS = 'delete-stale-deactivated-accounts';
+const JOB = 'purge-deleted-blobs';
+
+const SECRET = `whsec_${btoa(String.fromCharCode(...Array.from({ length: 32 }, (_, i) => (i * 29 + 7) % 256)))}`;
+
+/** A Standard Webhooks receiver on the Node side (test/support/webhook-receiver.ts): events on. */
+async function receiverUrl(): Promise<string> {
+  const res = await fetch(`${inject('stack').controlUrl}/receivers`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ secret: SECRET }),
+  });
+  return ((await res.json()) as { url: string }).url;
+}
+
+let e: TestEnv;
+beforeEach(async () => {
+  e = await provisionEnv({ ACCOUNT_EVENTS_URL: await receiverUrl(), ACCOUNT_EVENTS_SECRET: SECRET } as Partial<Record<keyof Env, unknown>>);
+  vi.spyOn(console, 'log').mockImplementation(() => {});
+});
+afterEach(() => vi.restoreAllMocks());
+
+const sweeps = () =>
+  q<{ owner_id: string; prefix: string; store: string; deleted: number; kept: number; finished: boolean }>(
+    testDb(e),
+    sql`SELECT owner_id, prefix, store, deleted, kept, finished_at IS NOT NULL AS finished FROM spacerr_jobs.blob_sweeps ORDER BY id`,
+  );
+
+describe('the sweep of an erased user', () => {
+  it("deletes every file under the user's prefix, a never-sent upload too; keeps a given chat's file and u_10's files", async () => {
+    const db = testDb(e);
+    await insertUser(db, 'u_1', DEACTIVATED);
+    await insertUser(db, 'u_10', null);
+    const own = await seedChatWithFiles(db, { userId: 'u_1', chatId: 'u_1-c0', createdAt: DEACTIVATED, files: ['a.pdf', 'b.pdf'] });
+    // A chat u_1 gave to u_10: its file keeps u_1's pathname, and its message source names it.
+    const given = await seedChatWithFiles(db, { userId: 'u_1', chatId: 'u_1-given', createdAt: DEACTIVATED, files: ['given.pdf'] });
+    await db.execute(sql`UPDATE "chat" SET "userId" = 'u_10' WHERE id = 'u_1-given'`);
+    const other = await seedChatWithFiles(db, { userId: 'u_10', chatId: 'u_10-c0', createdAt: DEACTIVATED, files: ['x.pdf'] });
+    const abandoned = ['chat-attachments/u_1/1767225600001-never-sent.png', 'chat-attachments/u_1/1767225600002-pasted.txt'];
+    const othersAbandoned = ['chat-attachments/u_10/1767225600003-draft.png', 'chat-attachments/u_1x/1767225600004-y.png'];
+    await putFiles(e, [...own.keys, ...given.keys, ...other.keys, ...abandoned, ...othersAbandoned]);
+
+    expect(await runNamed(e, ACCOUNTS, { now: NOW })).toMatchObject({ status: 'succeeded', counts: { users: 1 } });
+    expect(await sweeps()).toEqual([
+      { owner_id: 'u_1', prefix: 'chat-attachments/u_1/', store: 'vercel-blob', deleted: 0, kept: 0, finished: false },
+    ]);
+    await drain(e, JOB, NOW);
+
+    expect(await storedFiles(e)).toEqual([...given.keys, ...othersAbandoned, ...other.keys].sort());
+    // The outbox took the message's files; the sweep the rest, and kept the given chat's.
+    expect(await sweeps()).toEqual([
+      { owner_id: 'u_1', prefix: 'chat-attachments/u_1/', store: 'vercel-blob', deleted: 2, kept: 1, finished: true },
+    ]);
+    expect(await q(db, sql`SELECT blob_key FROM spacerr_jobs.blob_deletions`)).toEqual([]);
+
+    // The erasure event's first attempt says what was cleared in the file store, and what is pending.
+    expect(await runNamed(e, 'deliver-account-events', { now: NOW })).toMatchObject({ status: 'succeeded', counts: { delivered: 1 } });
+    const [event] = await q<{ data: { stores: unknown } }>(
+      db,
+      sql`SELECT data FROM spacerr_jobs.account_events WHERE type = 'account.erased'`,
+    );
+    expect(event!.data.stores).toEqual({ blob: { 'vercel-blob': { filesRemoved: 2, filesKept: 1, filesPending: 0, prefixesPending: 0 } } });
+  });
+
+  it('lists page by page across runs, each Blob call counted in the run: subrequests = Neon + Blob requests', async () => {
+    const db = testDb(e);
+    await insertUser(db, 'u_2', DEACTIVATED);
+    const files = Array.from({ length: 1001 }, (_, i) => `chat-attachments/u_2/${String(i).padStart(5, '0')}-f.png`);
+    await putFiles(e, files);
+    await runNamed(e, ACCOUNTS, { now: NOW });
+
+    const before = await endpointStats(e);
+    const report = await runNamed(e, JOB, { now: NOW });
+    const after = await endpointStats(e);
+    expect(report).toMatchObject({ status: 'succeeded', counts: { swept_files: 1001, sweeps_finished: 1 } });
+    // Two pages, of 1000 and of 1 (list + delete each).
+    expect(after.blobRequests - before.blobRequests).toBe(4);
+    expect(report.subrequests).toBe(after.neonRequests - before.neonRequests + (after.blobRequests - before.blobRequests));
+    expect(await storedFiles(e)).toEqual([]);
+  });
+});
