@@ -10,8 +10,10 @@
  * its reply was lost (it committed) changes nothing the second time.
  */
 import { type SQL, sql } from 'drizzle-orm';
+import { BLOB_PREFIXES } from '../blobs/prefixes';
 import { type BlobStore, type BlobStoreName, STORE_NAMES } from '../blobs/store';
 import { capped } from '../db/backlog';
+import { anyHolds } from '../db/holds';
 import { num, pgArray } from '../db/rows';
 import type { BatchSize } from '../run/batch-size';
 import { addCounts, type Batch, batchedRun, batchSize, inBatches, timedBatch } from '../run/batched-run';
@@ -118,8 +120,8 @@ async function purgeBatch(ctx: JobContext, size: BatchSize): Promise<Batch & { s
       ctx.db.batch([
         ctx.db.execute(sql`
       WITH due AS (
-        SELECT id FROM spacerr_jobs.blob_deletions
-        WHERE parked_at IS NULL AND next_attempt_at <= now()
+        SELECT id FROM spacerr_jobs.blob_deletions b
+        WHERE parked_at IS NULL AND next_attempt_at <= now() AND NOT ${heldFile(sql`b`, ctx.now)}
         ORDER BY next_attempt_at, id
         LIMIT ${limit}
         FOR UPDATE SKIP LOCKED
@@ -219,11 +221,26 @@ async function settleFailure(ctx: JobContext, rows: { confirmed: Claimed[]; fail
 async function countDue(ctx: JobContext) {
   const result = await ctx.budget.request(() =>
     ctx.db.execute(sql`
-    SELECT count(*) FILTER (WHERE parked_at IS NULL AND next_attempt_at <= now()) AS blobs,
+    SELECT count(*) FILTER (WHERE parked_at IS NULL AND next_attempt_at <= now() AND NOT ${heldFile(sql`b`, ctx.now)}) AS blobs,
            count(*) FILTER (WHERE parked_at IS NOT NULL) AS parked,
            (SELECT count(*) FROM spacerr_jobs.blob_sweeps WHERE parked_at IS NULL AND finished_at IS NULL AND next_attempt_at <= now()) AS sweeps
-    FROM spacerr_jobs.blob_deletions`),
+    FROM spacerr_jobs.blob_deletions b`),
   );
   const row = result.rows[0] ?? {};
   return { blobs: num(row.blobs), parked: num(row.parked), sweeps: num(row.sweeps) };
+}
+
+/**
+ * "This queued file belongs to an account under a legal hold": its recorded owner is held, or
+ * (where a cascade from the chat or the user left `owner_id` NULL) its key lies under a held
+ * user's prefix (the map's `blobPrefixes`). Such a file stays queued, untouched, until the hold
+ * ends. `anyHolds` first, so that without holds nothing else is evaluated.
+ */
+function heldFile(b: SQL, now: Date): SQL {
+  const underPrefix = BLOB_PREFIXES.map((template) => {
+    const [before, after] = template.split('<userId>') as [string, string];
+    return sql` OR starts_with(${b}.blob_key, ${before} || lh.user_id || ${after})`;
+  });
+  return sql`(${anyHolds} AND EXISTS (SELECT 1 FROM spacerr_jobs.legal_holds lh
+    WHERE (lh.until IS NULL OR lh.until > ${now.toISOString()}::timestamptz) AND (lh.user_id = ${b}.owner_id${sql.join(underPrefix, sql``)})))`;
 }
