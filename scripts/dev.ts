@@ -20,7 +20,15 @@ const PORT = 8787;
 const DATA_DIR = '.stack/dev';
 const DB_NAME = 'spacerr';
 const VARS = '.dev.vars';
-const MANAGED = ['DATABASE_URL', 'NEON_HTTP_ENDPOINT', 'UPSTASH_REDIS_REST_URL', 'UPSTASH_REDIS_REST_TOKEN', 'CRON_SECRET'];
+const MANAGED = [
+  'DATABASE_URL',
+  'NEON_HTTP_ENDPOINT',
+  'UPSTASH_REDIS_REST_URL',
+  'UPSTASH_REDIS_REST_TOKEN',
+  'STRIPE_SECRET_KEY',
+  'STRIPE_API_URL',
+  'CRON_SECRET',
+];
 const SIGNALS = { SIGINT: 130, SIGHUP: 129, SIGTERM: 143 } as const;
 
 process.chdir(fileURLToPath(new URL('..', import.meta.url)));
@@ -125,6 +133,9 @@ try {
     NEON_HTTP_ENDPOINT: stack.neon.url,
     UPSTASH_REDIS_REST_URL: stack.upstash.url,
     UPSTASH_REDIS_REST_TOKEN: stack.upstashToken,
+    // The local Stripe endpoint's key: a real key in .dev.vars is replaced, so dev never deletes real customers.
+    STRIPE_SECRET_KEY: stack.stripe.key,
+    STRIPE_API_URL: stack.stripe.url,
   });
   if (stopping) await stopping;
   wrangler = spawn('node_modules/.bin/wrangler', ['dev', '--test-scheduled', '--port', String(PORT), '--ip', '127.0.0.1'], {
@@ -142,6 +153,7 @@ try {
       `    Postgres      ${databaseUrl}${process.env.DATABASE_URL ? '' : `  (data kept in ${stack.postgresDataDir})`}`,
       `    Redis         ${stack.redisUrl}`,
       `    Neon HTTP     ${stack.neon.url}    Upstash REST  ${stack.upstash.url}`,
+      `    Stripe        ${stack.stripe.url}  (customers in memory; key in ${VARS})`,
       ...(generated ? [`    CRON_SECRET   ${secret}  (generated, saved in ${VARS}; printed only this once)`] : []),
       '  Run a cron:',
       ...cronLines(),

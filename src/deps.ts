@@ -7,6 +7,7 @@ import { createDb } from './db/client';
 import { JOBS } from './run/registry';
 import type { JobDeps } from './run/job';
 import { createRedis } from './redis/client';
+import { createStripe } from './stripe/client';
 
 export interface Invocation extends JobDeps {
   config: Config;
@@ -23,5 +24,6 @@ export function fromEnv(env: Env): Invocation {
     db: createDb(config.databaseUrl, config.neonHttpEndpoint),
     redis: createRedis(config.redisUrl, config.redisToken),
     blobs: env.BLOBS,
+    stripe: config.stripe && createStripe(config.stripe),
   };
 }

@@ -1,12 +1,13 @@
 /**
  * The local stack: real Postgres and real Redis (embedded/spawned unless DATABASE_URL/REDIS_URL
- * are given) and the two loopback endpoints that speak the hosted services' protocols — Neon's
- * HTTP SQL and Upstash's REST — in front of them. Shared by `npm run dev` and the test setup.
+ * are given) and the loopback endpoints that speak the hosted services' protocols — Neon's
+ * HTTP SQL and Upstash's REST in front of them, and Stripe's customers API (in memory). Shared by `npm run dev` and the test setup.
  */
 import { randomBytes } from 'node:crypto';
 import { type NeonHttpServer, startNeonHttp } from './neon-http.ts';
 import { startEmbeddedPostgres } from './postgres.ts';
 import { startRedisServer } from './redis.ts';
+import { startStripe, type StripeServer } from './stripe.ts';
 import { startUpstashRest, type UpstashRestServer } from './upstash-rest.ts';
 
 export interface Stack {
@@ -19,6 +20,8 @@ export interface Stack {
   upstash: UpstashRestServer;
   /** A token for Redis logical database 0 on the Upstash endpoint. */
   upstashToken: string;
+  /** Stripe's customers API, with its secret key (`npm run dev` writes both into .dev.vars). */
+  stripe: StripeServer;
   /** Stops what this stack started, in reverse order. */
   stop(): Promise<void>;
 }
@@ -47,7 +50,9 @@ export async function startStack(opts: { dataDir: string; quiet?: boolean; persi
     stops.push(upstash.close);
     const upstashToken = randomBytes(16).toString('hex');
     upstash.addToken(upstashToken, 0);
-    return { postgresUrl, postgresDataDir, redisUrl, neon, upstash, upstashToken, stop: () => stopAll(stops) };
+    const stripe = await startStripe();
+    stops.push(stripe.close);
+    return { postgresUrl, postgresDataDir, redisUrl, neon, upstash, upstashToken, stripe, stop: () => stopAll(stops) };
   } catch (err) {
     await stopAll(stops);
     throw err;

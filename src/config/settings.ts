@@ -4,7 +4,7 @@
  * wrangler.toml [vars] all come from this table (test/unit/settings.test.ts checks the last two).
  * Integer bounds: the lower bound is what keeps a typo from deleting everything.
  */
-import { accountEvents, heartbeats, integer, optionalUrl, requiredString, requiredUrl, type Parser } from './values';
+import { accountEvents, heartbeats, integer, optionalUrl, requiredString, requiredUrl, stripe, type Parser } from './values';
 
 export interface Setting {
   /** The variable, secret or binding, as wrangler and the dashboard name it. */
@@ -173,6 +173,30 @@ export const SETTINGS = [
     kind: 'secret',
     default: 'unset',
     meaning: 'Standard Webhooks signing secret, `whsec_<base64>` (read with ACCOUNT_EVENTS_URL)',
+  },
+  {
+    name: 'STRIPE_SECRET_KEY',
+    kind: 'secret',
+    default: 'unset',
+    meaning:
+      'Stripe secret key (`sk_…`, or a restricted key `rk_…` that may write customers): the customers of deleted users (where the app map names them) are deleted at Stripe; unset: Stripe erasure off',
+    key: 'stripe',
+    parse: stripe,
+  },
+  {
+    name: 'STRIPE_API_URL',
+    kind: 'var',
+    default: 'https://api.stripe.com',
+    meaning:
+      'the Stripe API origin (read with STRIPE_SECRET_KEY; http only for localhost, as `npm run dev` sets it for the local endpoint)',
+  },
+  {
+    name: 'STRIPE_MAX_ATTEMPTS',
+    kind: 'var',
+    default: 8,
+    meaning: 'Stripe delete attempts of a customer before its outbox row is parked (backoff 1 min · 2^attempt, at most 6 h)',
+    key: 'stripeMaxAttempts',
+    parse: integer(1, 100),
   },
   {
     name: 'HEARTBEAT_URL_<JOB>',

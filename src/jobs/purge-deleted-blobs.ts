@@ -3,12 +3,11 @@
  * A key leaves the outbox only after R2 confirmed its deletion (deleting a key that is already gone
  * succeeds in R2). An R2 failure leaves the rows with attempts + 1, last_error and a backed-off
  * next_attempt_at; after BLOB_MAX_ATTEMPTS a row is parked and shown as needing attention.
- * Every write after the claim applies to a row only as it was claimed, so a request repeated after
- * its reply was lost (it committed) changes nothing the second time.
+ * The claim, its token, the backoff and parking are the outbox machinery (src/db/outbox.ts).
  */
 import { type SQL, sql } from 'drizzle-orm';
 import { APP } from '../app-map/app';
-import { capped } from '../db/backlog';
+import { type ClaimToken, errorText, outbox, pgArray } from '../db/outbox';
 import { num } from '../db/rows';
 import type { BatchSize } from '../run/batch-size';
 import { type Batch, batchedRun, batchSize, timedBatch } from '../run/batched-run';
@@ -36,8 +35,8 @@ function liveKey(key: SQL): SQL {
 
 /** R2's limit on keys per delete call. */
 export const R2_DELETE_MAX_KEYS = 1000;
-/** A claimed row is not picked again for this long if the run dies before confirming it. */
-const CLAIM_SECONDS = 900;
+
+const BLOBS = outbox('blob_deletions');
 
 export class BlobDeleteError extends Error {
   override name = 'BlobDeleteError';
@@ -49,10 +48,7 @@ export const purgeDeletedBlobs = defineJob({
   cron: EVERY_10_MINUTES,
   sweep: true,
   // Index: blob_deletions_due_idx and blob_deletions_parked_idx (partial).
-  figures: () => ({
-    pending: capped(sql`FROM spacerr_jobs.blob_deletions WHERE parked_at IS NULL`),
-    parked: capped(sql`FROM spacerr_jobs.blob_deletions WHERE parked_at IS NOT NULL`),
-  }),
+  figures: () => BLOBS.figures(),
   backlog: ['pending', 'parked'],
   alarm: {
     code: 'blobs_parked',
@@ -67,9 +63,7 @@ export const purgeDeletedBlobs = defineJob({
     },
   },
   // After R2 access is fixed. Index: blob_deletions_parked_idx (partial).
-  requeue: sql`
-    UPDATE spacerr_jobs.blob_deletions SET parked_at = NULL, attempts = 0, next_attempt_at = now()
-    WHERE parked_at IS NOT NULL RETURNING 1`,
+  requeue: BLOBS.requeue,
   run(ctx) {
     // The claim grows with BATCH_TARGET_MS from one R2 call's worth of keys up to CLAIM_MAX_KEYS:
     // the claim is the only statement whose time grows with it, and each R2 call stays ≤ 1000 keys.
@@ -87,15 +81,11 @@ export const purgeDeletedBlobs = defineJob({
 /** The most keys one batch claims: ten R2 calls, so a batch costs at most 13 subrequests. */
 const CLAIM_MAX_KEYS = 10 * R2_DELETE_MAX_KEYS;
 
-interface Claimed {
-  id: number;
+interface Claimed extends ClaimToken {
   blob_key: string;
-  attempts: number;
   live: boolean;
   /** The row's enqueued_at as claimed, as text (exact to the microsecond). */
   enqueued: string;
-  /** The next_attempt_at the claim set (now() + CLAIM_SECONDS), as text: with `attempts`, the claim's token. */
-  claimed_until: string;
 }
 
 async function purgeBatch(ctx: JobContext, size: BatchSize): Promise<Batch> {
@@ -103,17 +93,7 @@ async function purgeBatch(ctx: JobContext, size: BatchSize): Promise<Batch> {
   // dropped without touching R2: deleting it would destroy a blob whose row exists.
   const { rows, full } = await timedBatch(ctx, size, async (limit) => {
     const claimed = await ctx.budget.request(() =>
-      ctx.db.execute(sql`
-      WITH due AS (
-        SELECT id FROM spacerr_jobs.blob_deletions
-        WHERE parked_at IS NULL AND next_attempt_at <= now()
-        ORDER BY next_attempt_at, id
-        LIMIT ${limit}
-        FOR UPDATE SKIP LOCKED
-      )
-      UPDATE spacerr_jobs.blob_deletions b SET next_attempt_at = now() + make_interval(secs => ${CLAIM_SECONDS})
-      FROM due WHERE b.id = due.id
-      RETURNING b.id, b.blob_key, b.attempts, b.enqueued_at::text AS enqueued, b.next_attempt_at::text AS claimed_until, ${liveKey(sql`b.blob_key`)} AS live`),
+      ctx.db.execute(BLOBS.claim(limit, sql`b.blob_key, b.enqueued_at::text AS enqueued, ${liveKey(sql`b.blob_key`)} AS live`)),
     );
     const rows = claimed.rows as unknown as Claimed[];
     return { rows, full: rows.length >= limit };
@@ -153,59 +133,24 @@ function confirm(rows: Claimed[]): SQL {
 }
 
 /**
- * The claimed rows that are still as this claim left them: the same attempts, and the
- * next_attempt_at the claim set. Writing an attempt's outcome changes attempts, so a request that
- * committed and is sent again (its reply was lost) finds no row as claimed and changes nothing: a
- * failed call counts once, however often its recording is retried. A row the app re-armed, or an
- * operator requeued, meanwhile (next_attempt_at = now()) is no longer as claimed either, and is
- * left as they made it. Binds `c` (with `c.id`) for the statement's FROM and `b` for the row.
- */
-function asClaimed(rows: Claimed[]): SQL {
-  return sql`unnest(${pgArray(rows.map((r) => r.id))}::bigint[], ${pgArray(rows.map((r) => r.attempts))}::int[],
-                    ${pgArray(rows.map((r) => r.claimed_until))}::timestamptz[]) AS c(id, attempts, claimed_until)`;
-}
-const matchesClaim = sql`b.id = c.id AND b.attempts = c.attempts AND b.next_attempt_at = c.claimed_until`;
-
-/** A Postgres array literal as one parameter (up to 10,000 values rather than one parameter each). */
-function pgArray(values: Array<string | number>): string {
-  return `{${values.map((v) => `"${v}"`).join(',')}}`;
-}
-
-/**
  * After an R2 call failed, in one request (one transaction), in place of the confirming DELETE:
  * the keys R2 already deleted (and the reused keys) leave the outbox; the failed call's rows get
  * attempts + 1, the error and an exponential backoff (1 min · 2^attempts, at most 6 h), parked at
  * the max; the rows whose call was never made are due again at once, their attempts untouched.
- * Each UPDATE touches a row only as claimed (`asClaimed`): the request is safe to repeat.
+ * Each UPDATE touches a row only as claimed (src/db/outbox.ts): the request is safe to repeat.
  */
 async function settleFailure(ctx: JobContext, rows: { confirmed: Claimed[]; failed: Claimed[]; untried: Claimed[] }, err: unknown) {
   await ctx.budget.request(() =>
     ctx.db.batch([
       ctx.db.execute(confirm(rows.confirmed)),
-      ctx.db.execute(sql`
-      UPDATE spacerr_jobs.blob_deletions b SET
-        attempts = b.attempts + 1,
-        last_error = ${errorText(err).slice(0, 500)},
-        next_attempt_at = now() + make_interval(secs => least(60 * power(2, b.attempts), 21600)),
-        parked_at = CASE WHEN b.attempts + 1 >= ${ctx.config.blobMaxAttempts} THEN now() END
-      FROM ${asClaimed(rows.failed)} WHERE ${matchesClaim}`),
-      ctx.db.execute(sql`UPDATE spacerr_jobs.blob_deletions b SET next_attempt_at = now()
-      FROM ${asClaimed(rows.untried)} WHERE ${matchesClaim}`),
+      ctx.db.execute(BLOBS.failed(rows.failed, errorText(err), ctx.config.blobMaxAttempts)),
+      ctx.db.execute(BLOBS.untried(rows.untried)),
     ]),
   );
 }
 
 async function countDue(ctx: JobContext) {
-  const result = await ctx.budget.request(() =>
-    ctx.db.execute(sql`
-    SELECT count(*) FILTER (WHERE parked_at IS NULL AND next_attempt_at <= now()) AS blobs,
-           count(*) FILTER (WHERE parked_at IS NOT NULL) AS parked
-    FROM spacerr_jobs.blob_deletions`),
-  );
+  const result = await ctx.budget.request(() => ctx.db.execute(BLOBS.countDue()));
   const row = result.rows[0] ?? {};
-  return { blobs: num(row.blobs), parked: num(row.parked) };
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  return { blobs: num(row.due), parked: num(row.parked) };
 }

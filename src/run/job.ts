@@ -7,6 +7,7 @@ import type { SQL } from 'drizzle-orm';
 import type { Config } from '../config/parse';
 import type { Db } from '../db/client';
 import type { RedisClient } from '../redis/client';
+import type { StripeClient } from '../stripe/client';
 import type { Budget } from './budget';
 
 /** The clients a job talks to, built once per invocation (src/deps.ts). */
@@ -15,6 +16,8 @@ export interface JobDeps {
   redis: RedisClient;
   /** The attachments bucket; only deletes are needed (R2's `delete` takes up to 1000 keys). */
   blobs: { delete(keys: string | string[]): Promise<void> };
+  /** Stripe, when STRIPE_SECRET_KEY is set (undefined: Stripe erasure is off). */
+  stripe?: StripeClient | undefined;
 }
 
 /** The settings and the reference time a cutoff or a figure is computed from. */

@@ -9,6 +9,7 @@ import { deleteStaleDeactivatedAccounts } from '../jobs/delete-stale-deactivated
 import { deleteStaleEmptyChats } from '../jobs/delete-stale-empty-chats';
 import { deliverAccountEvents } from '../jobs/deliver-account-events';
 import { purgeDeletedBlobs } from '../jobs/purge-deleted-blobs';
+import { deleteStripeCustomers } from '../jobs/delete-stripe-customers';
 import type { Job } from './job';
 import { cronMap, checkJobs } from './registry-checks';
 
@@ -16,6 +17,7 @@ export const JOBS = checkJobs([
   deleteStaleDeactivatedAccounts,
   deleteStaleEmptyChats,
   purgeDeletedBlobs,
+  deleteStripeCustomers,
   clearStaleStreams,
   deleteOrphanedMessageSources,
   deliverAccountEvents,

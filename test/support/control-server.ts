@@ -20,6 +20,9 @@
  *   POST   /receivers         {secret} a Standard Webhooks receiver (test/support/webhook-receiver.ts)
  *   POST   /receivers/:id/mode {mode: 'ok'|'http503'|'reset'} how it answers from now on
  *   GET    /receivers/:id     the attempts it received, verified or not, in order
+ *   POST   /stripe            a Stripe endpoint of its own (scripts/stack/stripe.ts) → {id, url, key}
+ *   POST   /stripe/:id/fault  {fault, afterRequests?, count?} a fault at a known request
+ *   GET    /stripe/:id        {requests, log, customers: {live, deleted}}
  */
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
@@ -33,6 +36,7 @@ import { type ReceiverMode, startWebhookReceiver, type WebhookReceiver } from '.
 import { type RunningRedis, startRedisServer } from '../../scripts/stack/redis.ts';
 import { NEON_FAULTS, type NeonHttpFault, type NeonHttpServer, startNeonHttp } from '../../scripts/stack/neon-http.ts';
 import { startUpstashRest, type UpstashRestFault, type UpstashRestServer } from '../../scripts/stack/upstash-rest.ts';
+import { STRIPE_FAULTS, type StripeFault, type StripeServer, startStripe } from '../../scripts/stack/stripe.ts';
 
 export interface TestBindings {
   id: string;
@@ -80,6 +84,7 @@ export async function startControlServer(opts: {
   const envs = new Map<string, FileEnv>();
   const sessions = new Map<string, pg.Client>();
   const receivers = new Map<string, WebhookReceiver>();
+  const stripes = new Map<string, StripeServer>();
   let nextRedisDb = 1;
   let nextDb = 0;
 
@@ -195,6 +200,33 @@ export async function startControlServer(opts: {
       },
     ],
     ['GET', /^\/receivers\/([^/]+)$/, async (m) => ({ attempts: mustGet(receivers, m[1]).attempts })],
+    [
+      'POST',
+      /^\/stripe$/,
+      async () => {
+        const stripe = await startStripe();
+        const id = randomBytes(8).toString('hex');
+        stripes.set(id, stripe);
+        return { id, url: stripe.url, key: stripe.key };
+      },
+    ],
+    [
+      'POST',
+      /^\/stripe\/([^/]+)\/fault$/,
+      async (m, body: { fault: string; afterRequests?: number; count?: number }) => {
+        if (!STRIPE_FAULTS.includes(body.fault as StripeFault)) throw new Error(`unknown stripe fault ${body.fault}`);
+        mustGet(stripes, m[1]).setFault(body.fault as StripeFault, { afterRequests: body.afterRequests, count: body.count });
+        return { ok: true };
+      },
+    ],
+    [
+      'GET',
+      /^\/stripe\/([^/]+)$/,
+      async (m) => {
+        const stripe = mustGet(stripes, m[1]);
+        return { requests: stripe.requests, log: stripe.log, customers: stripe.customers() };
+      },
+    ],
   ];
 
   const server = createServer(async (req, res) => {
@@ -222,6 +254,7 @@ export async function startControlServer(opts: {
       await new Promise((r) => server.close(r));
       for (const c of sessions.values()) await c.end().catch(() => {});
       for (const r of receivers.values()) await r.close();
+      for (const st of stripes.values()) await st.close();
       for (const e of envs.values()) {
         await Promise.all([e.neon.close(), e.upstash.close()]);
         await e.redis?.stop();
