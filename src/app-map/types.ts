@@ -69,7 +69,7 @@ export const ROLE_COLUMNS = {
  * A column that holds a Stripe customer id on a row that goes when its user is deleted: the user
  * table itself (Better Auth's Stripe plugin adds `stripeCustomerId` to it), or a table whose rows
  * cascade from the user (a billing subscription row). Deleting such a row queues the customer for
- * deletion at Stripe (src/app-map/triggers.ts, src/jobs/delete-stripe-customers.ts).
+ * deletion at Stripe (src/app-map/triggers.ts; the Stripe sweep in src/jobs/).
  */
 export interface StripeCustomerColumn {
   /** The Prisma model and its physical table. */

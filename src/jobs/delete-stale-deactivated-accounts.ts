@@ -419,7 +419,7 @@ function erasedEvents(ctx: JobContext): SQL {
 
 /**
  * With Stripe erasure on, the event's Stripe part: `stripeCustomers` is `pending` (queued in this
- * transaction for delete-stripe-customers; `npm run receipt` says when each was removed) with the
+ * transaction for the Stripe sweep; `npm run receipt` says when each was removed) with the
  * ids in `stripeCustomerIds`, or `none` when the user had no customer.
  */
 const stripePart = sql` || coalesce(

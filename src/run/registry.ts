@@ -7,9 +7,9 @@ import { clearStaleStreams } from '../jobs/clear-stale-streams';
 import { deleteOrphanedMessageSources } from '../jobs/delete-orphaned-message-sources';
 import { deleteStaleDeactivatedAccounts } from '../jobs/delete-stale-deactivated-accounts';
 import { deleteStaleEmptyChats } from '../jobs/delete-stale-empty-chats';
+import { deleteStripeCustomers } from '../jobs/delete-stripe-customers';
 import { deliverAccountEvents } from '../jobs/deliver-account-events';
 import { purgeDeletedBlobs } from '../jobs/purge-deleted-blobs';
-import { deleteStripeCustomers } from '../jobs/delete-stripe-customers';
 import type { Job } from './job';
 import { cronMap, checkJobs } from './registry-checks';
 
