@@ -6,6 +6,7 @@
  */
 import pg from 'pg';
 import { readMap } from '../stack/migrate.ts';
+import { formatStripePart, readStripePart, type StripePart } from './stripe.ts';
 
 export interface ReceiptEvent {
   id: string;
@@ -28,6 +29,8 @@ export interface Receipt {
   events: ReceiptEvent[];
   /** The user still has a row in the app's user table. */
   exists: boolean;
+  /** The Stripe customers its deletion queued, and what became of each. */
+  stripe: StripePart;
 }
 
 export async function readReceipt(databaseUrl: string, userId: string): Promise<Receipt> {
@@ -44,7 +47,8 @@ export async function readReceipt(databaseUrl: string, userId: string): Promise<
     const user = readMap().roles.user!;
     const table = `${pg.escapeIdentifier(readMap().schema)}.${pg.escapeIdentifier(user.table)}`;
     const exists = (await client.query(`SELECT 1 FROM ${table} WHERE ${pg.escapeIdentifier(user.id.name)} = $1`, [userId])).rowCount === 1;
-    return { userId, erased: rows.find((r) => r.type === 'account.erased'), events: rows, exists };
+    const stripe = await readStripePart(client, userId);
+    return { userId, erased: rows.find((r) => r.type === 'account.erased'), events: rows, exists, stripe };
   } finally {
     await client.end();
   }
@@ -74,5 +78,6 @@ export function formatReceipt(r: Receipt): string[] {
         : `pending (${e.attempts} attempts${e.last_error ? `, last: ${e.last_error}` : ''})`;
     lines.push(`  ${e.type} ${e.id} recorded ${when(e.created_at)}, ${state}`);
   }
+  lines.push(...formatStripePart(r.stripe));
   return lines;
 }

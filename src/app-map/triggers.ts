@@ -490,11 +490,18 @@ function functions(map: AppMap, n: Names): FunctionSpec[] {
       name,
       sql: fn(
         name,
-        `  INSERT INTO ${W}.stripe_customer_deletions (customer_id, owner_id)
-  SELECT d.customer_id, d.owner_id
-  FROM (SELECT ${ident(place.column.name)}::text AS customer_id, ${ident(place.owner.name)}::text AS owner_id FROM deleted_rows) d
-  WHERE d.customer_id IS NOT NULL AND d.customer_id <> ''
-  ON CONFLICT (customer_id) DO NOTHING;`,
+        `  BEGIN
+    INSERT INTO ${W}.stripe_customer_deletions (customer_id, owner_id)
+    SELECT d.customer_id, d.owner_id
+    FROM (SELECT ${ident(place.column.name)}::text AS customer_id, ${ident(place.owner.name)}::text AS owner_id FROM deleted_rows) d
+    WHERE d.customer_id IS NOT NULL AND d.customer_id <> ''
+    ON CONFLICT (customer_id) DO NOTHING;
+  EXCEPTION WHEN undefined_column THEN
+    -- The app dropped or renamed the column since the map: its DELETE goes on; the Worker's drift
+    -- check (src/app-map/drift.ts) stops the jobs until the map is derived again.
+    RAISE WARNING 'spacerr_jobs: %.% has no column the app map names for Stripe customers; run npm run map, then npm run db:migrate',
+      TG_TABLE_SCHEMA, TG_TABLE_NAME;
+  END;`,
       ),
       triggers: [
         {

@@ -225,6 +225,18 @@ describe(JOB, () => {
   });
 });
 
+describe('the Stripe trigger and the app', () => {
+  it("never fails the app's DELETE: a customer column the app dropped stops the jobs (drift), not the app", async () => {
+    const db = testDb(e);
+    await seedUser('u', { billingCustomer: 'cus_billing' });
+    await db.execute(sql`ALTER TABLE billing_subscription DROP COLUMN "stripeCustomerId"`);
+    await db.execute(sql`DELETE FROM "user" WHERE id = 'u'`);
+    expect(await q(db, sql`SELECT id FROM "user"`)).toEqual([]);
+    const run = await runNamed(e, JOB, { now: NOW });
+    expect(run.error).toMatch(/^AppMapDriftError: .*column billing_subscription.stripeCustomerId is missing/);
+  });
+});
+
 describe(`${JOB} off (no STRIPE_SECRET_KEY)`, () => {
   it('is never run: no lock, no Neon request, no Stripe request; the customers stay queued for when it is set', async () => {
     const off = await provisionEnv();
