@@ -62,8 +62,17 @@ function rows(s: Scenario): string[] {
     `${int(month(s, 'queueMessages') * OPS_PER_MESSAGE)} (${int(day.queueMessages * OPS_PER_MESSAGE)} a day: ${pct(day.queueMessages * OPS_PER_MESSAGE, QUEUE_FREE_OPS_PER_DAY)} of Free)`,
     int(month(s, 'workerInvocations')),
     String(Math.max(s.firstOfMonth.maxSubrequestsPerInvocation, s.otherDay.maxSubrequestsPerInvocation)),
+    STRIPE_CELL,
   ];
 }
+
+/**
+ * Stripe: the simulated days erase no customer (their layout names none, and STRIPE_SECRET_KEY is
+ * unset: the sweep never runs), so the cell states the rule the Spacerr tests measure
+ * (test/spacerr/stripe-customers.test.ts): one DELETE per erased customer, in runs of claim + up
+ * to 20 deletes + record, each call a subrequest. Stripe bills no API call.
+ */
+const STRIPE_CELL = '0';
 
 const LABELS = [
   'cron deliveries that reach Postgres (a day, 1st of the month aside)',
@@ -73,6 +82,7 @@ const LABELS = [
   'Queue operations (a month, ~3 per message)',
   'Worker invocations (a month: cron + queue)',
   'most subrequests in one invocation',
+  'Stripe API calls (a month)',
 ];
 
 /** The README section, markers included. */
@@ -102,6 +112,8 @@ export function costSection(now: SimulatedDays, before?: SimulatedDays): string 
     `- Default schedule: ${crons(now.schedules.default)}. Fast (a Paid choice, the same jobs fired more often): ${crons(now.schedules.fast)}.`,
     `- Idle: no users. Busy: ${now.busyApp}.`,
     "- Neon time is counted only where the app is not keeping the compute up itself: 5 minutes after each of the Worker's queries.",
+    '- Stripe: the simulated days erase no Stripe customer (STRIPE_SECRET_KEY unset: the sweep never runs, no request). With it set, each erased',
+    '  customer costs one `DELETE /v1/customers/{id}` (a subrequest of its run: claim + up to 20 deletes + record); Stripe bills no API call.',
     ...(before ? ['- "Before": the same simulation on the code before issue 12 (`bench/results/simulated-days-before.json`).'] : []),
     '',
     ...table,
