@@ -295,6 +295,21 @@ describe('where the Stripe customer id lives', () => {
     });
   });
 
+  it('a billing row whose key to the user is SET NULL outlives the user: a gap', () => {
+    const text = schema()
+      .replace('deactivatedAt DateTime?', 'deactivatedAt DateTime?\n  invoices Invoice[]')
+      .concat(
+        '\nmodel Invoice {\n  id String @id\n  userId String?\n  user User? @relation(fields: [userId], references: [id], onDelete: SetNull)\n  stripeCustomerId String?\n}',
+      );
+    const map = derive(text);
+    expect(map.stripeCustomers).toEqual([]);
+    expect(map.gaps).toContainEqual({
+      role: 'user',
+      column: 'stripeCustomerId',
+      why: expect.stringMatching(/^Invoice\.stripeCustomerId: Invoice has no foreign key to User with onDelete: Cascade/),
+    });
+  });
+
   it('none anywhere: Stripe erasure is off, said as a gap', () => {
     const map = derive(schema());
     expect(map.stripeCustomers).toEqual([]);
