@@ -26,6 +26,10 @@ function workerProject(name: string, include: string[], source: AppSource): Test
               NEON_HTTP_ENDPOINT: stack.selfBindings.NEON_HTTP_ENDPOINT,
               UPSTASH_REDIS_REST_URL: stack.selfBindings.UPSTASH_REDIS_REST_URL,
               UPSTASH_REDIS_REST_TOKEN: stack.selfBindings.UPSTASH_REDIS_REST_TOKEN,
+              // `npm run dev` writes its local Stripe endpoint into .dev.vars, which the pool also
+              // reads: the tests start with Stripe erasure off, and turn it on per env.
+              STRIPE_SECRET_KEY: '',
+              STRIPE_API_URL: '',
             },
           },
         };
