@@ -205,6 +205,24 @@ describe(JOB, () => {
     expect((await stripeState(stripe)).customers.deleted).toEqual([id]);
   });
 
+  it('counts every Stripe call against RUN_SUBREQUEST_BUDGET: a small budget stops with more, the next runs finish', async () => {
+    e = await withStripe({ RUN_SUBREQUEST_BUDGET: '8' });
+    const ids: string[] = [];
+    for (let i = 0; i < 10; i++) ids.push(await newCustomer(stripe));
+    for (const [i, id] of ids.entries()) await seedUser(`u${i}`, { customer: id });
+    await testDb(e).execute(sql`DELETE FROM "user"`);
+    const before = (await stripeState(stripe)).requests;
+
+    const first = await runNamed(e, JOB, { now: NOW });
+
+    // lock + claim + deletes + record + finish within 8: 4 deletes.
+    expect(first).toMatchObject({ status: 'succeeded', more: true, subrequests: 8, counts: { stripe_customers: 4 } });
+    expect((await stripeState(stripe)).requests - before).toBe(4);
+    expect(await runNamed(e, JOB, { now: NOW })).toMatchObject({ more: true, counts: { stripe_customers: 4 } });
+    expect(await runNamed(e, JOB, { now: NOW })).toMatchObject({ more: false, counts: { stripe_customers: 2 } });
+    expect((await stripeState(stripe)).customers.live).toEqual([]);
+  });
+
   it('the account.erased event lists the Stripe customers as pending', async () => {
     const receiver = await control<{ url: string }>('POST', '/receivers', { secret: `whsec_${btoa('x'.repeat(32))}` });
     e = await withStripe({ ACCOUNT_EVENTS_URL: receiver.url, ACCOUNT_EVENTS_SECRET: `whsec_${btoa('x'.repeat(32))}` });
