@@ -11,7 +11,7 @@
  * Unconfigured, or where the map names no customer column, it is never run: no lock, no request.
  */
 import { sql } from 'drizzle-orm';
-import { type ClaimToken, outbox } from '../db/outbox';
+import { type ClaimToken, matchesClaim, outbox } from '../db/outbox';
 import { num } from '../db/rows';
 import { addCounts, inBatches } from '../run/batched-run';
 import { defineJob, type JobContext, type JobOutcome } from '../run/job';
@@ -142,16 +142,17 @@ async function deleteInOrder(ctx: JobContext, stripe: StripeClient, rows: Claime
  * set to the attempts made): the request is safe to repeat.
  */
 async function record(ctx: JobContext, outcome: Outcome): Promise<void> {
-  const done = [...outcome.deleted, ...outcome.missing];
-  const statements = [
+  const done = () =>
     ctx.db.execute(sql`
-      UPDATE ${CUSTOMERS.table} b SET deleted_at = now(), attempts = b.attempts + 1, last_error = NULL
-      FROM ${CUSTOMERS.asClaimed(done)} WHERE b.id = c.id AND b.attempts = c.attempts AND b.next_attempt_at = c.claimed_until
-        AND b.deleted_at IS NULL`),
-  ];
-  if (outcome.failure) {
-    statements.push(ctx.db.execute(CUSTOMERS.failed([outcome.failure.row], outcome.failure.error, ctx.config.stripeMaxAttempts)));
-    statements.push(ctx.db.execute(CUSTOMERS.untried(outcome.untried)));
-  }
-  await ctx.budget.request(() => ctx.db.batch(statements as [(typeof statements)[number], ...typeof statements]));
+    UPDATE ${CUSTOMERS.table} b SET deleted_at = now(), attempts = b.attempts + 1, last_error = NULL
+    FROM ${CUSTOMERS.asClaimed([...outcome.deleted, ...outcome.missing])} WHERE ${matchesClaim} AND b.deleted_at IS NULL`);
+  const failure = outcome.failure;
+  await ctx.budget.request(async () => {
+    if (!failure) return void (await done());
+    await ctx.db.batch([
+      done(),
+      ctx.db.execute(CUSTOMERS.failed([failure.row], failure.error, ctx.config.stripeMaxAttempts)),
+      ctx.db.execute(CUSTOMERS.untried(outcome.untried)),
+    ]);
+  });
 }
