@@ -31,6 +31,10 @@ function workerProject(
               NEON_HTTP_ENDPOINT: stack.selfBindings.NEON_HTTP_ENDPOINT,
               UPSTASH_REDIS_REST_URL: stack.selfBindings.UPSTASH_REDIS_REST_URL,
               UPSTASH_REDIS_REST_TOKEN: stack.selfBindings.UPSTASH_REDIS_REST_TOKEN,
+              // `npm run dev` writes its local Stripe endpoint into .dev.vars, which the pool also
+              // reads: the tests start with Stripe erasure off, and turn it on per env.
+              STRIPE_SECRET_KEY: '',
+              STRIPE_API_URL: '',
               BLOB_READ_WRITE_TOKEN: stack.selfBindings.BLOB_READ_WRITE_TOKEN,
               VERCEL_BLOB_API_URL: stack.selfBindings.VERCEL_BLOB_API_URL,
               // test/worker and test/layouts check R2 (Miniflare's bucket); test/spacerr runs

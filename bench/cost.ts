@@ -65,8 +65,17 @@ function rows(s: Scenario): string[] {
     int(month(s, 'workerInvocations')),
     int(month(s, 'r2Calls')),
     String(Math.max(s.firstOfMonth.maxSubrequestsPerInvocation, s.otherDay.maxSubrequestsPerInvocation)),
+    STRIPE_CELL,
   ];
 }
+
+/**
+ * Stripe: the simulated days erase no customer (their layout names none, and STRIPE_SECRET_KEY is
+ * unset: the sweep never runs), so the cell states the rule the Spacerr tests measure
+ * (test/spacerr/stripe-customers.test.ts): one DELETE per erased customer, in runs of claim + up
+ * to 20 deletes + record, each call a subrequest. Stripe bills no API call.
+ */
+const STRIPE_CELL = '0';
 
 const LABELS = [
   'cron deliveries that reach Postgres (a day, 1st of the month aside)',
@@ -77,6 +86,7 @@ const LABELS = [
   'Worker invocations (a month: cron + queue)',
   'file store delete calls (a month; Vercel Blob does not bill `del`)',
   'most subrequests in one invocation',
+  'Stripe API calls (a month)',
 ];
 
 /** The README section, markers included. */
@@ -107,6 +117,8 @@ export function costSection(now: SimulatedDays, before?: SimulatedDays): string 
     `- Idle: no users. Busy: ${now.busyApp}.`,
     "- Neon time is counted only where the app is not keeping the compute up itself: 5 minutes after each of the Worker's queries.",
     "- File store calls: the purge's delete calls, up to 1000 files each; the simulated days run on R2, and Vercel Blob takes the same calls (its `del` is not billed). An erased user's sweep adds, once, per prefix ⌈its files / 1000⌉ `list` calls (on Vercel Blob, Advanced Operations) and as many deletes.",
+    '- Stripe: the simulated days erase no Stripe customer (STRIPE_SECRET_KEY unset: the sweep never runs, no request). With it set, each erased',
+    '  customer costs one `DELETE /v1/customers/{id}` (a subrequest of its run: claim + up to 20 deletes + record); Stripe bills no API call.',
     ...(before ? ['- "Before": the same simulation on the code before issue 12 (`bench/results/simulated-days-before.json`).'] : []),
     '',
     ...table,

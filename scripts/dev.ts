@@ -27,6 +27,8 @@ const MANAGED = [
   'UPSTASH_REDIS_REST_TOKEN',
   'BLOB_READ_WRITE_TOKEN',
   'VERCEL_BLOB_API_URL',
+  'STRIPE_SECRET_KEY',
+  'STRIPE_API_URL',
   'CRON_SECRET',
 ];
 const SIGNALS = { SIGINT: 130, SIGHUP: 129, SIGTERM: 143 } as const;
@@ -136,6 +138,9 @@ try {
     // The names `@vercel/blob` itself reads: the app's own code can use the local store too.
     BLOB_READ_WRITE_TOKEN: stack.blobToken,
     VERCEL_BLOB_API_URL: stack.blob.url,
+    // The local Stripe endpoint's key: a real key in .dev.vars is replaced, so dev never deletes real customers.
+    STRIPE_SECRET_KEY: stack.stripe.key,
+    STRIPE_API_URL: stack.stripe.url,
   });
   if (stopping) await stopping;
   wrangler = spawn('node_modules/.bin/wrangler', ['dev', '--test-scheduled', '--port', String(PORT), '--ip', '127.0.0.1'], {
@@ -154,6 +159,7 @@ try {
       `    Redis         ${stack.redisUrl}`,
       `    Neon HTTP     ${stack.neon.url}    Upstash REST  ${stack.upstash.url}`,
       `    Vercel Blob   ${stack.blob.url}  (in memory: its files go when dev stops)`,
+      `    Stripe        ${stack.stripe.url}  (customers in memory; key in ${VARS})`,
       ...(generated ? [`    CRON_SECRET   ${secret}  (generated, saved in ${VARS}; printed only this once)`] : []),
       '  Run a cron:',
       ...cronLines(),

@@ -10,6 +10,7 @@ import { createDb } from './db/client';
 import { JOBS } from './run/registry';
 import type { JobDeps } from './run/job';
 import { createRedis } from './redis/client';
+import { createStripe } from './stripe/client';
 
 export interface Invocation extends JobDeps {
   config: Config;
@@ -37,5 +38,6 @@ export function fromEnv(env: Env): Invocation {
         return r2Store(bucket);
       },
     }),
+    stripe: config.stripe && createStripe(config.stripe),
   };
 }

@@ -8,6 +8,7 @@ import { MapError } from './errors.ts';
 import { foreignKeys, type ParsedForeignKey, prismaAction, tableName } from './foreign-keys.ts';
 import type { ParsedOverrides } from './overrides.ts';
 import type { DmmfField, DmmfModel, ParsedSchema } from './prisma.ts';
+import { stripeCustomers } from './stripe.ts';
 import { REQUIRED_ROLES, ROLE_LINKS, ROLE_MODELS, ROLES, USER_DATA_FIELDS } from './roles.ts';
 
 export interface DeriveInput {
@@ -61,6 +62,7 @@ export function deriveMap({ schema, overrides, derivedFrom }: DeriveInput): AppM
   }
 
   const roleModels = new Set([...models.values()].map((m) => m.name));
+  const customers = stripeCustomers({ schema, user, keys, overrides: overrides.stripeCustomers, gaps, enumDbName });
   return {
     version: 1,
     schema: pgSchema,
@@ -71,6 +73,7 @@ export function deriveMap({ schema, overrides, derivedFrom }: DeriveInput): AppM
     userReferences: keys.filter((k) => k.target === user.name).map((k) => k.fk),
     unlinkedUserData: unlinkedUserData(schema.models, user, keys),
     gaps,
+    stripeCustomers: customers,
     settings: { ...overrides.settings },
   };
 }

@@ -10,6 +10,9 @@
  *         "columns": { "pathname": "storagePath" }       logical column → Prisma field (or column)
  *       }
  *     },
+ *     "stripeCustomers": [                               where the Stripe customer id lives
+ *       { "table": "user", "column": "stripeCustomerId" }  model or table; field or column ([]: off)
+ *     ],
  *     "settings": {                                      copied to the map's settings
  *       "blobPrefixes": ["chat-attachments/<userId>/"]   per-user file prefixes, swept after an erasure
  *     }
@@ -25,9 +28,17 @@ export interface RoleOverride {
   columns?: Record<string, string>;
 }
 
+/** A place the Stripe customer id lives: a model (or its table) and a field (or its column). */
+export interface StripeCustomerOverride {
+  table: string;
+  column: string;
+}
+
 export interface ParsedOverrides {
   schema?: string;
   roles: Partial<Record<Role, RoleOverride>>;
+  /** Replaces the convention when given (scripts/map/stripe.ts). */
+  stripeCustomers?: StripeCustomerOverride[];
   settings: Record<string, unknown>;
 }
 
@@ -48,7 +59,7 @@ export function readOverrides(path: string): ParsedOverrides | undefined {
 /** Validates overrides data; `where` names the file in messages. */
 export function parseOverrides(raw: unknown, where = 'overrides'): ParsedOverrides {
   const top = object(raw, where);
-  only(top, ['schema', 'roles', 'settings'], where);
+  only(top, ['schema', 'roles', 'stripeCustomers', 'settings'], where);
   const parsed: ParsedOverrides = { roles: {}, settings: top.settings === undefined ? {} : object(top.settings, `${where}: settings`) };
   if (top.schema !== undefined) parsed.schema = string(top.schema, `${where}: schema`);
   const prefixes = parsed.settings[BLOB_PREFIXES_SETTING];
@@ -59,6 +70,15 @@ export function parseOverrides(raw: unknown, where = 'overrides'): ParsedOverrid
       const problem = prefixProblem(t);
       if (problem) throw new MapError(`${path}[${i}]: ${JSON.stringify(t)} ${problem}`);
     }
+  }
+  if (top.stripeCustomers !== undefined) {
+    if (!Array.isArray(top.stripeCustomers)) throw new MapError(`${where}: stripeCustomers: expected an array`);
+    parsed.stripeCustomers = top.stripeCustomers.map((entry: unknown, i) => {
+      const path = `${where}: stripeCustomers[${i}]`;
+      const o = object(entry, path);
+      only(o, ['table', 'column'], path);
+      return { table: string(o.table, `${path}.table`), column: string(o.column, `${path}.column`) };
+    });
   }
   const roles = top.roles === undefined ? {} : object(top.roles, `${where}: roles`);
   for (const [role, value] of Object.entries(roles)) {

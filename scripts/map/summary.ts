@@ -20,6 +20,12 @@ export function formatSummary(map: AppMap): string[] {
   lines.push(
     ...(map.unlinkedUserData.length ? map.unlinkedUserData.map((u) => `  "${u.table}" (model ${u.model}): ${u.why}`) : ['  none']),
   );
+  lines.push('', 'Stripe customer ids (deleted at Stripe with the user, when STRIPE_SECRET_KEY is set)');
+  lines.push(
+    ...(map.stripeCustomers?.length
+      ? map.stripeCustomers.map((s) => `  "${s.table}"."${s.column.name}", owner "${s.owner.name}" (model ${s.model})`)
+      : ['  none: Stripe erasure is off']),
+  );
   lines.push('', map.gaps.length ? `gaps (${map.gaps.length})` : 'gaps: none');
   lines.push(...map.gaps.map((g) => `  ✗ ${g.role}${g.column ? `.${g.column}` : ''}: ${g.why}`));
   if (Object.keys(map.settings).length) lines.push('', `settings: ${Object.keys(map.settings).join(', ')}`);

@@ -8,6 +8,7 @@
  */
 import pg from 'pg';
 import { readMap } from '../stack/migrate.ts';
+import { formatStripePart, readStripePart, type StripePart } from './stripe.ts';
 
 export interface ReceiptEvent {
   id: string;
@@ -30,6 +31,8 @@ export interface Receipt {
   events: ReceiptEvent[];
   /** The user still has a row in the app's user table. */
   exists: boolean;
+  /** The Stripe customers its deletion queued, and what became of each. */
+  stripe: StripePart;
   /** Outside Postgres, per kind of store (`blob`: per file store). */
   stores: { blob: Record<string, FileReceipt> };
 }
@@ -88,7 +91,8 @@ export async function readReceipt(databaseUrl: string, userId: string): Promise<
       at.prefixesPending += f.prefixes;
       at.parked += f.parked;
     }
-    return { userId, erased: rows.find((r) => r.type === 'account.erased'), events: rows, exists, stores: { blob } };
+    const stripe = await readStripePart(client, userId);
+    return { userId, erased: rows.find((r) => r.type === 'account.erased'), events: rows, exists, stores: { blob }, stripe };
   } finally {
     await client.end();
   }
@@ -125,5 +129,6 @@ export function formatReceipt(r: Receipt): string[] {
         : `pending (${e.attempts} attempts${e.last_error ? `, last: ${e.last_error}` : ''})`;
     lines.push(`  ${e.type} ${e.id} recorded ${when(e.created_at)}, ${state}`);
   }
+  lines.push(...formatStripePart(r.stripe));
   return lines;
 }

@@ -1,13 +1,14 @@
 /**
  * The local stack: real Postgres and real Redis (embedded/spawned unless DATABASE_URL/REDIS_URL
- * are given), the two loopback endpoints that speak the hosted services' protocols — Neon's
- * HTTP SQL and Upstash's REST — in front of them, and a local Vercel Blob API (in memory).
- * Shared by `npm run dev` and the test setup.
+ * are given), the loopback endpoints that speak the hosted services' protocols — Neon's
+ * HTTP SQL and Upstash's REST — in front of them, a local Vercel Blob API and Stripe's customers
+ * API (both in memory). Shared by `npm run dev` and the test setup.
  */
 import { randomBytes } from 'node:crypto';
 import { type NeonHttpServer, startNeonHttp } from './neon-http.ts';
 import { startEmbeddedPostgres } from './postgres.ts';
 import { startRedisServer } from './redis.ts';
+import { startStripe, type StripeServer } from './stripe.ts';
 import { startUpstashRest, type UpstashRestServer } from './upstash-rest.ts';
 import { startVercelBlob, type VercelBlobServer } from './vercel-blob.ts';
 
@@ -24,6 +25,8 @@ export interface Stack {
   blob: VercelBlobServer;
   /** A read-write token of a store on the local Vercel Blob API. */
   blobToken: string;
+  /** Stripe's customers API, with its secret key (`npm run dev` writes both into .dev.vars). */
+  stripe: StripeServer;
   /** Stops what this stack started, in reverse order. */
   stop(): Promise<void>;
 }
@@ -55,7 +58,9 @@ export async function startStack(opts: { dataDir: string; quiet?: boolean; persi
     const blob = await startVercelBlob();
     stops.push(blob.close);
     const blobToken = blob.newStore();
-    return { postgresUrl, postgresDataDir, redisUrl, neon, upstash, upstashToken, blob, blobToken, stop: () => stopAll(stops) };
+    const stripe = await startStripe();
+    stops.push(stripe.close);
+    return { postgresUrl, postgresDataDir, redisUrl, neon, upstash, upstashToken, blob, blobToken, stripe, stop: () => stopAll(stops) };
   } catch (err) {
     await stopAll(stops);
     throw err;

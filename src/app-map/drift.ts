@@ -5,7 +5,7 @@
  * the catalog rows the jobs rely on, sent inside the request that takes a run's lock (no request
  * of its own), answering one row per difference: normally none.
  *
- * Compared: every mapped table and column exists; a time column is still with or without time
+ * Compared: every mapped table and column exists (the Stripe customer columns included); a time column is still with or without time
  * zone as mapped (that decides how its values are read, src/app-map/sql.ts); every mapped foreign
  * key still exists with its ON DELETE rule (the account job's cascades). Not compared: a column's
  * precision or length, which no job depends on.
@@ -26,6 +26,10 @@ export function driftQuery(map: AppMap): SQL {
     for (const column of [table.id, ...Object.values(table.columns)]) {
       columns.push(sql`(${table.table}, ${column.name}, ${timeKind(column)})`);
     }
+  }
+  // The columns the Stripe triggers read (src/app-map/triggers.ts).
+  for (const place of map.stripeCustomers ?? []) {
+    for (const column of [place.column, place.owner]) columns.push(sql`(${place.table}, ${column.name}, ${timeKind(column)})`);
   }
   // The cascades between the roles, and every key to the user (the account job leaves out the
   // users a RESTRICT key holds: a key turned RESTRICT since the map would fail its batches).

@@ -105,7 +105,7 @@ END $$`,
     for (const t of f.triggers) {
       steps.push({
         what: `trigger ${t.name} on ${t.table}`,
-        sql: `CREATE OR REPLACE TRIGGER ${t.name} ${t.when} ON ${n.q(t.role)}${t.referencing ? ` ${t.referencing}` : ''} FOR EACH ${t.level} EXECUTE FUNCTION ${W}.${f.name}()`,
+        sql: `CREATE OR REPLACE TRIGGER ${t.name} ${t.when} ON ${t.on ?? n.q(t.role)}${t.referencing ? ` ${t.referencing}` : ''} FOR EACH ${t.level} EXECUTE FUNCTION ${W}.${f.name}()`,
         locksAppTable: t.table,
         creates: { kind: 'trigger', name: t.name, table: t.table, function: f.name },
       });
@@ -188,6 +188,8 @@ interface TriggerSpec {
   name: string;
   role: Role;
   table: string;
+  /** The qualified table, for a trigger on a table the map names outside the roles. */
+  on?: string;
   when: string;
   level: 'ROW' | 'STATEMENT';
   referencing?: string;
@@ -496,6 +498,44 @@ function functions(map: AppMap, n: Names): FunctionSpec[] {
   END IF;`,
       ),
       triggers: [trigger(n, 'attachment', 'attachment_updated', 'AFTER UPDATE', 'ROW')],
+    });
+  }
+  // 5. The Stripe outbox: a deleted row that names a Stripe customer (the user's own, or a billing
+  // row that cascades with it) queues that customer in the same transaction, with its user as the
+  // owner. ON CONFLICT DO NOTHING: a customer named by both the user and its billing row is queued
+  // once, and one already deleted at Stripe stays done. TRUNCATE queues nothing: Stripe customers
+  // are deleted for row deletions only (a TRUNCATE is a reset, not an erasure).
+  for (const place of map.stripeCustomers ?? []) {
+    const slug = place.table.toLowerCase().replace(/[^a-z0-9_]/g, '_');
+    const name = `queue_stripe_customers_${slug}`.slice(0, 63);
+    out.push({
+      name,
+      sql: fn(
+        name,
+        `  BEGIN
+    INSERT INTO ${W}.stripe_customer_deletions (customer_id, owner_id)
+    SELECT d.customer_id, d.owner_id
+    FROM (SELECT ${ident(place.column.name)}::text AS customer_id, ${ident(place.owner.name)}::text AS owner_id FROM deleted_rows) d
+    WHERE d.customer_id IS NOT NULL AND d.customer_id <> ''
+    ON CONFLICT (customer_id) DO NOTHING;
+  EXCEPTION WHEN undefined_column THEN
+    -- The app dropped or renamed the column since the map: its DELETE goes on; the Worker's drift
+    -- check (src/app-map/drift.ts) stops the jobs until the map is derived again.
+    RAISE WARNING 'spacerr_jobs: %.% has no column the app map names for Stripe customers; run npm run map, then npm run db:migrate',
+      TG_TABLE_SCHEMA, TG_TABLE_NAME;
+  END;`,
+      ),
+      triggers: [
+        {
+          name: `${OBJECT_PREFIX}stripe_customers`,
+          role: 'user',
+          table: place.table,
+          on: `${ident(map.schema)}.${ident(place.table)}`,
+          when: 'AFTER DELETE',
+          level: 'STATEMENT',
+          referencing: 'REFERENCING OLD TABLE AS deleted_rows',
+        },
+      ],
     });
   }
   return out;

@@ -65,6 +65,22 @@ export const ROLE_COLUMNS = {
   attachment: { required: ['userId', 'blobKey'], optional: ['chatId', 'messageId', 'projectId'] },
 } as const satisfies Record<Role, { required: readonly string[]; optional: readonly string[] }>;
 
+/**
+ * A column that holds a Stripe customer id on a row that goes when its user is deleted: the user
+ * table itself (Better Auth's Stripe plugin adds `stripeCustomerId` to it), or a table whose rows
+ * cascade from the user (a billing subscription row). Deleting such a row queues the customer for
+ * deletion at Stripe (src/app-map/triggers.ts; the Stripe sweep in src/jobs/).
+ */
+export interface StripeCustomerColumn {
+  /** The Prisma model and its physical table. */
+  model: string;
+  table: string;
+  /** The column holding the customer id (`cus_…`). */
+  column: MappedColumn;
+  /** The column naming the row's user: the user table's id, or the cascading foreign key's column. */
+  owner: MappedColumn;
+}
+
 /** Why a role, a column or a cascade is absent from the map: said by `npm run map` and the listing. */
 export interface MapGap {
   role: Role;
@@ -91,6 +107,11 @@ export interface AppMap {
   unlinkedUserData: { model: string; table: string; why: string }[];
   /** What could not be mapped, and why. */
   gaps: MapGap[];
+  /**
+   * Where the user's Stripe customer id lives (empty: Stripe erasure is off for this app, and a
+   * gap says why). Absent in maps written before the field existed: read as empty.
+   */
+  stripeCustomers?: StripeCustomerColumn[];
   /** Settings no Prisma schema can say, from the overrides file (blob prefixes, the stream column, …). */
   settings: Record<string, unknown>;
 }

@@ -16,6 +16,7 @@ import {
   requiredString,
   requiredUrl,
   statusAccess,
+  stripe,
   vercelBlob,
   type Parser,
 } from './values';
@@ -290,6 +291,30 @@ export const SETTINGS = [
     kind: 'var',
     default: 'unset',
     meaning: "the Access application's Application Audience (AUD) tag (read with `STATUS_ACCESS_TEAM_DOMAIN`)",
+  },
+  {
+    name: 'STRIPE_SECRET_KEY',
+    kind: 'secret',
+    default: 'unset',
+    meaning:
+      'Stripe secret key (`sk_…`, or a restricted key `rk_…` that may write customers): the customers of deleted users (where the app map names them) are deleted at Stripe; unset: Stripe erasure off',
+    key: 'stripe',
+    parse: stripe,
+  },
+  {
+    name: 'STRIPE_API_URL',
+    kind: 'var',
+    default: 'https://api.stripe.com',
+    meaning:
+      'the Stripe API origin (read with STRIPE_SECRET_KEY; http only for localhost, as `npm run dev` sets it for the local endpoint)',
+  },
+  {
+    name: 'STRIPE_MAX_ATTEMPTS',
+    kind: 'var',
+    default: 8,
+    meaning: 'Stripe delete attempts of a customer before its outbox row is parked (backoff 1 min · 2^attempt, at most 6 h)',
+    key: 'stripeMaxAttempts',
+    parse: integer(1, 100),
   },
   {
     name: 'HEARTBEAT_URL_<JOB>',

@@ -213,3 +213,38 @@ export function vercelBlob(defaultApi: string, storeOf: Parser<string>): Parser<
     return { token, apiUrl: optionalUrl(VERCEL_BLOB_API_URL, env, jobs)?.replace(/\/+$/, '') ?? defaultApi };
   };
 }
+
+/** Where the Stripe API is unless STRIPE_API_URL says otherwise. */
+export const STRIPE_API_DEFAULT = 'https://api.stripe.com';
+export const STRIPE_API_URL = 'STRIPE_API_URL';
+
+/** The Stripe account the customers of erased users are deleted from. */
+export interface StripeTarget {
+  /** A secret (`sk_live_…`, `sk_test_…`) or restricted key (`rk_…`, with write access to customers). */
+  key: string;
+  /** The API's origin, without a trailing slash. */
+  apiUrl: string;
+}
+
+/**
+ * STRIPE_SECRET_KEY, with STRIPE_API_URL (default https://api.stripe.com; http only to a loopback
+ * host, for the local endpoint). Unset: Stripe erasure is off (undefined). A publishable key, or
+ * anything not shaped like a Stripe key, fails naming the variable.
+ */
+export const stripe: Parser<StripeTarget | undefined> = (name, env, jobs) => {
+  const raw = env[name];
+  if (raw === undefined || raw === null || raw === '') return undefined;
+  const key = requiredString(name, env, jobs);
+  if (/^pk_/.test(key)) throw new ConfigError(name, 'is a publishable key (pk_…); set the secret key (sk_…) or a restricted key (rk_…)');
+  if (!/^[sr]k_(live|test)_[0-9A-Za-z]{8,}$/.test(key)) {
+    throw new ConfigError(name, 'must be a Stripe secret key (sk_live_… or sk_test_…) or restricted key (rk_…)');
+  }
+  const url = env[STRIPE_API_URL] === undefined || env[STRIPE_API_URL] === '' ? STRIPE_API_DEFAULT : httpUrl(STRIPE_API_URL, env, jobs);
+  const parsed = new URL(url);
+  if (parsed.protocol === 'http:' && !LOOPBACK.has(parsed.hostname)) {
+    throw new ConfigError(STRIPE_API_URL, `must use https (http only for localhost), got "${parsed.host}"`);
+  }
+  if (parsed.pathname !== '/' || parsed.search !== '')
+    throw new ConfigError(STRIPE_API_URL, 'must be an origin only, e.g. https://api.stripe.com');
+  return { key, apiUrl: parsed.origin };
+};

@@ -121,6 +121,43 @@ export const blobSweeps = pgTable(
   ],
 );
 
+/**
+ * The Stripe outbox: a customer id queued by the trigger on each table the app map names in
+ * `stripeCustomers`, in the transaction that deletes the row (the user, or a billing row that
+ * cascades with it). The sweep deletes the customer at Stripe and keeps the row, `deleted_at` set,
+ * as the erasure receipt's evidence for ACCOUNT_EVENTS_RETENTION_DAYS.
+ */
+export const stripeCustomerDeletions = pgTable(
+  'stripe_customer_deletions',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    customerId: text('customer_id').notNull().unique(),
+    /** The user the customer belonged to (the deleted user's id, as text). */
+    ownerId: text('owner_id'),
+    enqueuedAt: timestamp('enqueued_at', { withTimezone: true }).notNull().defaultNow(),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true }).notNull().defaultNow(),
+    lastError: text('last_error'),
+    /** Set once `attempts` reaches STRIPE_MAX_ATTEMPTS: no longer retried, shown as needing attention. */
+    parkedAt: timestamp('parked_at', { withTimezone: true }),
+    /** When Stripe confirmed the customer gone (deleted now, or already missing). */
+    deletedAt: timestamp('deleted_at', { withTimezone: true }),
+  },
+  (t) => [
+    index('stripe_customer_deletions_due_idx')
+      .on(t.nextAttemptAt, t.id)
+      .where(sql`${t.parkedAt} IS NULL AND ${t.deletedAt} IS NULL`),
+    index('stripe_customer_deletions_parked_idx')
+      .on(t.parkedAt)
+      .where(sql`${t.parkedAt} IS NOT NULL AND ${t.deletedAt} IS NULL`),
+    index('stripe_customer_deletions_deleted_idx')
+      .on(t.deletedAt)
+      .where(sql`${t.deletedAt} IS NOT NULL`),
+    // The receipt's look-up of one user's customers.
+    index('stripe_customer_deletions_owner_idx').on(t.ownerId),
+  ],
+);
+
 /** Chats deleted while they may have had stream state in Redis (filled by a trigger). */
 export const streamDeletions = pgTable('stream_deletions', {
   chatId: text('chat_id').primaryKey(),

@@ -22,6 +22,7 @@ import { holdsOn, unheld } from './account-holds';
 import { forgetHolds } from '../db/holds';
 import { freeOfHolds } from './legal-holds';
 import { queueSweeps } from './blob-sweeps';
+import { customersOf, STRIPE_MAPPED } from '../stripe/customers';
 import { drainStreamDeletions } from './stream-deletions';
 
 /** Monthly, 00:00 UTC on the 1st. */
@@ -434,18 +435,35 @@ async function deleteInSteps(ctx: JobContext, at: Scope, id: string): Promise<Jo
  */
 function erasedEvents(ctx: JobContext): SQL {
   if (!ctx.config.accountEvents) return sql``;
-  return sql`,
+  const stripe = ctx.config.stripe && STRIPE_MAPPED ? customersOf(sql`SELECT id FROM deleted`) : undefined;
+  return sql`,${
+    stripe
+      ? sql`
+      stripe_customers AS (${stripe}),`
+      : sql``
+  }
       erased AS (
         INSERT INTO spacerr_jobs.account_events (id, type, user_id, deactivated_at, data, run_id)
-        SELECT ${EVENT_ID}, 'account.erased', id, deactivated_at,
-               jsonb_build_object('userId', id, 'deactivatedAt', ${iso(sql`deactivated_at`)},
-                                  'erasedAt', ${iso(sql`now()`)}, 'runId', ${ctx.runId}::text),
+        SELECT ${EVENT_ID}, 'account.erased', d.id, d.deactivated_at,
+               jsonb_build_object('userId', d.id, 'deactivatedAt', ${iso(sql`d.deactivated_at`)},
+                                  'erasedAt', ${iso(sql`now()`)}, 'runId', ${ctx.runId}::text)${stripe ? stripePart : sql``},
                ${ctx.runId}
-        FROM deleted
+        FROM deleted d
         ON CONFLICT DO NOTHING
         RETURNING 1
       )`;
 }
+
+/**
+ * With Stripe erasure on, the event's Stripe part: `stripeCustomers` is `pending` (queued in this
+ * transaction for the Stripe sweep; `npm run receipt` says when each was removed) with the
+ * ids in `stripeCustomerIds`, or `none` when the user had no customer.
+ */
+const stripePart = sql` || coalesce(
+          (SELECT jsonb_build_object('stripeCustomers', 'pending',
+                                     'stripeCustomerIds', string_agg(DISTINCT sc.customer_id, ',' ORDER BY sc.customer_id))
+           FROM stripe_customers sc WHERE sc.owner_id = d.id::text HAVING count(*) > 0),
+          jsonb_build_object('stripeCustomers', 'none'))`;
 
 /** The dry run's count of accounts past retention that legal holds keep (deleted by no batch). */
 export const HELD_COUNT = 'held';

@@ -8,6 +8,7 @@ import type { BlobStores } from '../blobs/store';
 import type { Config } from '../config/parse';
 import type { Db } from '../db/client';
 import type { RedisClient } from '../redis/client';
+import type { StripeClient } from '../stripe/client';
 import type { Budget } from './budget';
 
 /** The clients a job talks to, built once per invocation (src/deps.ts). */
@@ -16,6 +17,8 @@ export interface JobDeps {
   redis: RedisClient;
   /** The file stores (src/blobs/): the one BLOB_STORE names, and any other an outbox row names. */
   blobs: BlobStores;
+  /** Stripe, when STRIPE_SECRET_KEY is set (undefined: Stripe erasure is off). */
+  stripe?: StripeClient | undefined;
 }
 
 /** The settings and the reference time a cutoff or a figure is computed from. */

@@ -7,6 +7,7 @@ import { clearStaleStreams } from '../jobs/clear-stale-streams';
 import { deleteOrphanedMessageSources } from '../jobs/delete-orphaned-message-sources';
 import { deleteStaleDeactivatedAccounts } from '../jobs/delete-stale-deactivated-accounts';
 import { deleteStaleEmptyChats } from '../jobs/delete-stale-empty-chats';
+import { deleteStripeCustomers } from '../jobs/delete-stripe-customers';
 import { deliverAccountEvents } from '../jobs/deliver-account-events';
 import { purgeDeletedBlobs } from '../jobs/purge-deleted-blobs';
 import type { Job } from './job';
@@ -16,6 +17,7 @@ export const JOBS = checkJobs([
   deleteStaleDeactivatedAccounts,
   deleteStaleEmptyChats,
   purgeDeletedBlobs,
+  deleteStripeCustomers,
   clearStaleStreams,
   deleteOrphanedMessageSources,
   deliverAccountEvents,

@@ -485,7 +485,7 @@ describe('a database migrated by the version before the app map (its drizzle/000
     const r = await doctor(url);
     expect(r.code, r.out).toBe(0);
     expect(r.out).toContain('✓ trigger spacerr_jobs_message_updated on messages');
-    expect(r.out).toContain('✓ schema spacerr_jobs at the latest migration, 0007_blob_stores');
+    expect(r.out).toContain('✓ schema spacerr_jobs at the latest migration, 0008_stripe_customers');
   });
 
   it('keeps its rows when migrated up to 0003, and ends with the new triggers only', async () => {

@@ -24,6 +24,9 @@
  *   GET    /receivers/:id     the attempts it received, verified or not, in order
  *   POST   /pings/<check>/…   a heartbeat ping (Healthchecks-style: `/start`, ``, `/fail`), answered 200
  *   GET    /pings/<check>     the pings that check received, with their bodies, in order
+ *   POST   /stripe            a Stripe endpoint of its own (scripts/stack/stripe.ts) → {id, url, key}
+ *   POST   /stripe/:id/fault  {fault, afterRequests?, count?} a fault at a known request
+ *   GET    /stripe/:id        {requests, log, customers: {live, deleted}}
  */
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
@@ -38,6 +41,7 @@ import { type RunningRedis, startRedisServer } from '../../scripts/stack/redis.t
 import { NEON_FAULTS, type NeonHttpFault, type NeonHttpServer, startNeonHttp } from '../../scripts/stack/neon-http.ts';
 import { startUpstashRest, type UpstashRestFault, type UpstashRestServer } from '../../scripts/stack/upstash-rest.ts';
 import { startVercelBlob, VERCEL_BLOB_FAULTS, type VercelBlobFault, type VercelBlobServer } from '../../scripts/stack/vercel-blob.ts';
+import { STRIPE_FAULTS, type StripeFault, type StripeServer, startStripe } from '../../scripts/stack/stripe.ts';
 
 export interface TestBindings {
   id: string;
@@ -90,6 +94,7 @@ export async function startControlServer(opts: {
   const receivers = new Map<string, WebhookReceiver>();
   /** Heartbeat pings received under /pings/<check>/…: a Healthchecks-style endpoint that answers 200. */
   const pings: Array<{ path: string; body: string }> = [];
+  const stripes = new Map<string, StripeServer>();
   let nextRedisDb = 1;
   let nextDb = 0;
 
@@ -213,6 +218,33 @@ export async function startControlServer(opts: {
       },
     ],
     ['GET', /^\/receivers\/([^/]+)$/, async (m) => ({ attempts: mustGet(receivers, m[1]).attempts })],
+    [
+      'POST',
+      /^\/stripe$/,
+      async () => {
+        const stripe = await startStripe();
+        const id = randomBytes(8).toString('hex');
+        stripes.set(id, stripe);
+        return { id, url: stripe.url, key: stripe.key };
+      },
+    ],
+    [
+      'POST',
+      /^\/stripe\/([^/]+)\/fault$/,
+      async (m, body: { fault: string; afterRequests?: number; count?: number }) => {
+        if (!STRIPE_FAULTS.includes(body.fault as StripeFault)) throw new Error(`unknown stripe fault ${body.fault}`);
+        mustGet(stripes, m[1]).setFault(body.fault as StripeFault, { afterRequests: body.afterRequests, count: body.count });
+        return { ok: true };
+      },
+    ],
+    [
+      'GET',
+      /^\/stripe\/([^/]+)$/,
+      async (m) => {
+        const stripe = mustGet(stripes, m[1]);
+        return { requests: stripe.requests, log: stripe.log, customers: stripe.customers() };
+      },
+    ],
   ];
 
   const server = createServer(async (req, res) => {
@@ -252,6 +284,7 @@ export async function startControlServer(opts: {
       await new Promise((r) => server.close(r));
       for (const c of sessions.values()) await c.end().catch(() => {});
       for (const r of receivers.values()) await r.close();
+      for (const st of stripes.values()) await st.close();
       for (const e of envs.values()) {
         await Promise.all([e.neon.close(), e.upstash.close(), e.blob.close()]);
         await e.redis?.stop();

@@ -274,6 +274,66 @@ model Message {
   });
 });
 
+describe('where the Stripe customer id lives', () => {
+  it("Spacerr's fixture: Better Auth's user.stripeCustomerId and the billing row that cascades with the user", () => {
+    expect(fixture('spacerr', 'schema').stripeCustomers?.map((s) => [s.table, s.column.name, s.owner.name])).toEqual([
+      ['user', 'stripeCustomerId', 'id'],
+      ['billing_subscription', 'stripeCustomerId', 'userId'],
+    ]);
+  });
+
+  it("a model whose rows outlive the user (Better Auth's subscription, by referenceId) is a gap, not a place", () => {
+    const map = derive(
+      schema({ extra: '' }).replace('deactivatedAt DateTime?', 'deactivatedAt DateTime?\n  stripeCustomerId String?') +
+        '\nmodel Subscription {\n  id String @id\n  referenceId String\n  stripeCustomerId String?\n}',
+    );
+    expect(map.stripeCustomers?.map((s) => s.table)).toEqual(['User']);
+    expect(map.gaps).toContainEqual({
+      role: 'user',
+      column: 'stripeCustomerId',
+      why: expect.stringMatching(/^Subscription\.stripeCustomerId: Subscription has no foreign key to User with onDelete: Cascade/),
+    });
+  });
+
+  it('a billing row whose key to the user is SET NULL outlives the user: a gap', () => {
+    const text = schema()
+      .replace('deactivatedAt DateTime?', 'deactivatedAt DateTime?\n  invoices Invoice[]')
+      .concat(
+        '\nmodel Invoice {\n  id String @id\n  userId String?\n  user User? @relation(fields: [userId], references: [id], onDelete: SetNull)\n  stripeCustomerId String?\n}',
+      );
+    const map = derive(text);
+    expect(map.stripeCustomers).toEqual([]);
+    expect(map.gaps).toContainEqual({
+      role: 'user',
+      column: 'stripeCustomerId',
+      why: expect.stringMatching(/^Invoice\.stripeCustomerId: Invoice has no foreign key to User with onDelete: Cascade/),
+    });
+  });
+
+  it('none anywhere: Stripe erasure is off, said as a gap', () => {
+    const map = derive(schema());
+    expect(map.stripeCustomers).toEqual([]);
+    expect(map.gaps).toContainEqual({ role: 'user', column: 'stripeCustomerId', why: expect.stringContaining('Stripe erasure is off') });
+  });
+
+  it('the overrides name the table and column instead (by model or table, field or column), or turn it off with []', () => {
+    const text = schema().replace('deactivatedAt DateTime?', 'deactivatedAt DateTime?\n  billingId String? @map("billing_id")');
+    const named = derive(text, parseOverrides({ stripeCustomers: [{ table: 'User', column: 'billing_id' }] }));
+    expect(named.stripeCustomers?.map((s) => [s.table, s.column.name, s.owner.name])).toEqual([['User', 'billing_id', 'id']]);
+    const off = derive(
+      schema().replace('deactivatedAt DateTime?', 'deactivatedAt DateTime?\n  stripeCustomerId String?'),
+      parseOverrides({ stripeCustomers: [] }),
+    );
+    expect(off.stripeCustomers).toEqual([]);
+    expect(() => derive(text, parseOverrides({ stripeCustomers: [{ table: 'Chat', column: 'nope' }] }))).toThrow(
+      /stripeCustomers\[0\]: model Chat has no field nope/,
+    );
+    expect(() => parseOverrides({ stripeCustomers: [{ table: 'User' }] })).toThrow(
+      /stripeCustomers\[0\]\.column: expected a non-empty string/,
+    );
+  });
+});
+
 describe('the committed maps are what their schemas derive', () => {
   for (const path of ['app-map.json', 'fixtures/prisma-defaults/app-map.json', 'fixtures/snake-plural/app-map.json']) {
     it(path, () => {
@@ -310,7 +370,7 @@ describe('npm run map (the command)', () => {
   it('writes the map and the summary; a schema Prisma rejects exits 1 with its message', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'app-map-'));
     const written = await run(['--prisma', 'fixtures/snake-plural/prisma/schema.prisma', '--no-overrides', '--out', join(dir, 'map.json')]);
-    expect(written).toMatchObject({ code: 0, stdout: expect.stringMatching(/user → "users" \(model User\)[\s\S]*gaps \(4\)/) });
+    expect(written).toMatchObject({ code: 0, stdout: expect.stringMatching(/user → "users" \(model User\)[\s\S]*gaps \(5\)/) });
     expect(readFileSync(join(dir, 'map.json'), 'utf8')).toBe(readFileSync(resolve(ROOT, 'fixtures/snake-plural/app-map.json'), 'utf8'));
     writeFileSync(join(dir, 'bad.prisma'), 'datasource db {\n  provider = "postgresql"\n}\nmodel User {\n  id String @id\n  x  Strin\n}\n');
     const bad = await run(['--prisma', join(dir, 'bad.prisma'), '--out', join(dir, 'bad.json')]);

@@ -182,3 +182,36 @@ describe('the file store settings', () => {
     expect(errorOf({ ...ENV, VERCEL_BLOB_API_URL: 'ftp://x' }).variable).toBe('VERCEL_BLOB_API_URL');
   });
 });
+
+describe('Stripe settings', () => {
+  const KEY = 'sk_test_51HqLyjWDarjtT1zdp7dc';
+
+  it('are off without STRIPE_SECRET_KEY; on with it, at api.stripe.com unless STRIPE_API_URL says otherwise', () => {
+    expect(parseConfig(ENV).stripe).toBeUndefined();
+    expect(parseConfig({ ...ENV, STRIPE_API_URL: 'http://127.0.0.1:12111' }).stripe).toBeUndefined();
+    expect(parseConfig({ ...ENV, STRIPE_SECRET_KEY: KEY }).stripe).toEqual({ key: KEY, apiUrl: 'https://api.stripe.com' });
+    expect(parseConfig({ ...ENV, STRIPE_SECRET_KEY: 'rk_live_abcdefgh12345678' }).stripe?.key).toBe('rk_live_abcdefgh12345678');
+    expect(parseConfig({ ...ENV, STRIPE_SECRET_KEY: KEY, STRIPE_API_URL: 'http://127.0.0.1:12111/' }).stripe?.apiUrl).toBe(
+      'http://127.0.0.1:12111',
+    );
+    expect(parseConfig(ENV).stripeMaxAttempts).toBe(8);
+  });
+
+  it.each([
+    ['pk_test_51HqLyjWDarjtT1zdp7dc', 'is a publishable key'],
+    ['whsec_abc', 'must be a Stripe secret key'],
+    ['sk_test_', 'must be a Stripe secret key'],
+    [`${KEY}\n`, 'has whitespace around the value'],
+  ])('refuse STRIPE_SECRET_KEY=%j, naming it', (value, message) => {
+    const err = errorOf({ ...ENV, STRIPE_SECRET_KEY: value });
+    expect(err.variable).toBe('STRIPE_SECRET_KEY');
+    expect(err.message).toContain(message);
+  });
+
+  it('refuse a STRIPE_API_URL that is not an https origin (http only to localhost), and a bad attempt count', () => {
+    for (const url of ['api.stripe.com', 'http://api.stripe.com', 'https://api.stripe.com/v1']) {
+      expect(errorOf({ ...ENV, STRIPE_SECRET_KEY: KEY, STRIPE_API_URL: url }).variable).toBe('STRIPE_API_URL');
+    }
+    expect(errorOf({ ...ENV, STRIPE_MAX_ATTEMPTS: '0' }).variable).toBe('STRIPE_MAX_ATTEMPTS');
+  });
+});

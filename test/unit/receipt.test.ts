@@ -15,7 +15,14 @@ const erased: Receipt['erased'] = {
   last_error: null,
   run_trigger: 'scheduled',
 };
-const receipt = (blob: Receipt['stores']['blob']): Receipt => ({ userId: 'u_1', erased, events: [], exists: false, stores: { blob } });
+const receipt = (blob: Receipt['stores']['blob']): Receipt => ({
+  userId: 'u_1',
+  erased,
+  events: [],
+  exists: false,
+  stores: { blob },
+  stripe: { customers: [] },
+});
 const files = { filesRemoved: 0, filesKept: 0, filesPending: 0, prefixesPending: 0, parked: 0 };
 
 describe('the receipt of an erased user with files', () => {

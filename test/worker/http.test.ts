@@ -106,6 +106,7 @@ describe('routes', () => {
       ['delete-stale-deactivated-accounts', '0 0 1 * *'],
       ['delete-stale-empty-chats', '0 */12 * * *'],
       ['purge-deleted-blobs', '*/10 * * * *'],
+      ['delete-stripe-customers', '*/10 * * * *'],
       ['clear-stale-streams', '*/10 * * * *'],
       ['delete-orphaned-message-sources', '*/10 * * * *'],
       ['deliver-account-events', '*/10 * * * *'],

@@ -79,6 +79,7 @@ describe.each(testInstants(inject('testNow')))('at %s', (instant) => {
         'delete-stale-deactivated-accounts': { eligible: 2, held: 0, overdue: 1, blocked: 0, setAside: 0 },
         'delete-stale-empty-chats': { eligible: 3 },
         'purge-deleted-blobs': { pending: 2, parked: 1, sweeps: 0, sweepsParked: 0 },
+        'delete-stripe-customers': { pending: 0, parked: 0 },
         'clear-stale-streams': { deletedChatsQueued: 1 },
         'delete-orphaned-message-sources': { orphaned: 1, checksQueued: 0 },
         'deliver-account-events': { pending: 0, parked: 0 },
@@ -113,7 +114,11 @@ describe('POST /api/internal/jobs/:job/requeue', () => {
     await testDb(e).execute(sql`INSERT INTO spacerr_jobs.blob_deletions (blob_key, attempts, parked_at) VALUES ('k-requeue', 8, now())`);
     expect(await post('/api/internal/jobs/delete-stale-empty-chats/requeue')).toEqual({
       status: 400,
-      body: { error: 'nothing_to_requeue', message: 'This job parks nothing.', jobs: ['purge-deleted-blobs', 'deliver-account-events'] },
+      body: {
+        error: 'nothing_to_requeue',
+        message: 'This job parks nothing.',
+        jobs: ['purge-deleted-blobs', 'delete-stripe-customers', 'deliver-account-events'],
+      },
     });
     expect((await post('/api/internal/jobs/no-such-job/requeue')).status).toBe(404);
     expect((await post('/api/internal/jobs/purge-deleted-blobs/requeue', 'GET')).status).toBe(405);
