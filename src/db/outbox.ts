@@ -34,13 +34,14 @@ export interface Outbox {
   /** Every parked row due again with a fresh count of attempts, `RETURNING 1` per row. */
   readonly requeue: SQL;
   /** Claims up to `limit` due rows, oldest due first; returns `id, attempts, claimed_until` and `returning`. */
-  claim(limit: number, returning: SQL): SQL;
+  /** `skip`: rows left queued, unclaimed (a condition on the row as `o`). */
+  claim(limit: number, returning: SQL, skip?: SQL): SQL;
   /** The failed call's rows: attempts + 1, the error, the backoff; parked at `maxAttempts`. As claimed only. */
   failed(rows: ClaimToken[], error: string, maxAttempts: number): SQL;
   /** Rows whose call was never made: due again at once, attempts untouched. As claimed only. */
   untried(rows: ClaimToken[]): SQL;
   /** `due` and `parked` right now (a dry run's counts). */
-  countDue(): SQL;
+  countDue(skip?: SQL): SQL;
   /**
    * The claimed rows that are still as this claim left them: the same attempts, and the
    * next_attempt_at the claim set. Writing an attempt's outcome changes attempts (or, for a row
@@ -75,10 +76,10 @@ export function outbox(name: string, opts: { done?: string } = {}): Outbox {
     requeue: sql`
     UPDATE ${table} SET parked_at = NULL, attempts = 0, next_attempt_at = now()
     WHERE parked_at IS NOT NULL${open} RETURNING 1`,
-    claim: (limit, returning) => sql`
+    claim: (limit, returning, skip) => sql`
       WITH due AS (
-        SELECT id FROM ${table}
-        WHERE parked_at IS NULL${open} AND next_attempt_at <= now()
+        SELECT id FROM ${table} o
+        WHERE parked_at IS NULL${open} AND next_attempt_at <= now()${skip ? sql` AND NOT ${skip}` : sql``}
         ORDER BY next_attempt_at, id
         LIMIT ${limit}
         FOR UPDATE SKIP LOCKED
@@ -95,10 +96,10 @@ export function outbox(name: string, opts: { done?: string } = {}): Outbox {
       FROM ${asClaimed(rows)} WHERE ${matchesClaim}`,
     untried: (rows) => sql`UPDATE ${table} b SET next_attempt_at = now()
       FROM ${asClaimed(rows)} WHERE ${matchesClaim}`,
-    countDue: () => sql`
-      SELECT count(*) FILTER (WHERE parked_at IS NULL AND next_attempt_at <= now()) AS due,
+    countDue: (skip) => sql`
+      SELECT count(*) FILTER (WHERE parked_at IS NULL AND next_attempt_at <= now()${skip ? sql` AND NOT ${skip}` : sql``}) AS due,
              count(*) FILTER (WHERE parked_at IS NOT NULL) AS parked
-      FROM ${table} WHERE true${open}`,
+      FROM ${table} o WHERE true${open}`,
     asClaimed,
   };
 }

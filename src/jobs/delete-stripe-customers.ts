@@ -10,7 +10,8 @@
  * the batch are not made (their rows are due again at once), and the run fails naming the error.
  * Unconfigured, or where the map names no customer column, it is never run: no lock, no request.
  */
-import { sql } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
+import { anyHolds, heldOwner } from '../db/holds';
 import { type ClaimToken, matchesClaim, outbox } from '../db/outbox';
 import { num } from '../db/rows';
 import { addCounts, inBatches } from '../run/batched-run';
@@ -62,7 +63,7 @@ async function run(ctx: JobContext): Promise<JobOutcome> {
   const stripe = ctx.stripe;
   if (!stripe) return { counts: {}, more: false };
   if (ctx.dryRun) {
-    const row = (await ctx.budget.request(() => ctx.db.execute(CUSTOMERS.countDue()))).rows[0] ?? {};
+    const row = (await ctx.budget.request(() => ctx.db.execute(CUSTOMERS.countDue(heldCustomer(ctx))))).rows[0] ?? {};
     return { counts: { stripe_customers: num(row.due), parked: num(row.parked) }, more: false };
   }
   const counts: Record<string, number> = { stripe_customers: 0, already_missing: 0 };
@@ -89,7 +90,7 @@ async function run(ctx: JobContext): Promise<JobOutcome> {
  * ACCOUNT_EVENTS_RETENTION_DAYS (index: stripe_customer_deletions_deleted_idx); then claim.
  */
 async function claim(ctx: JobContext, limit: number, first: boolean, counts: Record<string, number>): Promise<Claimed[]> {
-  const claimSql = CUSTOMERS.claim(limit, sql`b.customer_id`);
+  const claimSql = CUSTOMERS.claim(limit, sql`b.customer_id`, heldCustomer(ctx));
   if (!first) return (await ctx.budget.request(() => ctx.db.execute(claimSql))).rows as unknown as Claimed[];
   const [pruned, claimed] = await ctx.budget.request(() =>
     ctx.db.batch([
@@ -155,4 +156,13 @@ async function record(ctx: JobContext, outcome: Outcome): Promise<void> {
       ctx.db.execute(CUSTOMERS.untried(outcome.untried)),
     ]);
   });
+}
+
+/**
+ * A queued customer whose owner is under a legal hold stays queued, unclaimed, until the hold
+ * ends (the app may have deleted the held user itself). `anyHolds` first: without holds, nothing
+ * else is evaluated.
+ */
+function heldCustomer(ctx: JobContext): SQL {
+  return sql`(${anyHolds} AND ${heldOwner(sql`o.owner_id`, sql`${ctx.now.toISOString()}::timestamptz`)})`;
 }

@@ -6,6 +6,7 @@
  * the local Stripe endpoint (scripts/stack/stripe.ts), with faults at a known request.
  */
 import { beforeEach, describe, expect, inject, it } from 'vitest';
+import { liftHold, placeHold } from '../../src/db/holds';
 import { createApp } from '../../src/http/app';
 import { insertInto, insertUser } from '../layouts/app-rows';
 import { endpointStats, enabledJobs, provisionEnv, q, runNamed, sql, type TestEnv, testDb } from '../worker/support';
@@ -126,6 +127,27 @@ describe(JOB, () => {
     expect(report).toMatchObject({ status: 'succeeded', counts: { stripe_customers: 1, already_missing: 1 } });
     expect((await stripeState(stripe)).customers.deleted).toEqual([live]);
     expect((await outbox()).map((r) => r.done)).toEqual([true, true]);
+  });
+
+  it("a held user's customer stays queued, untouched at Stripe, while the hold stands (the app deleted the user itself)", async () => {
+    const held = await newCustomer(stripe);
+    const free = await newCustomer(stripe);
+    await seedUser('uh', { customer: held });
+    await seedUser('uf', { customer: free });
+    await placeHold(testDb(e), { userId: 'uh', reason: 'fraud investigation' }, new Date(NOW.getTime() - DAY));
+    await testDb(e).execute(sql`DELETE FROM "user" WHERE id IN ('uh', 'uf')`);
+
+    expect(await runNamed(e, JOB, { now: NOW, dryRun: true })).toMatchObject({ counts: { stripe_customers: 1 } });
+    expect(await runNamed(e, JOB, { now: NOW })).toMatchObject({ status: 'succeeded', counts: { stripe_customers: 1 } });
+    expect((await stripeState(stripe)).customers.deleted).toEqual([free]);
+    expect((await outbox()).map((r) => [r.customer_id, r.done])).toEqual([
+      [held, false],
+      [free, true],
+    ]);
+
+    await liftHold(testDb(e), 'uh');
+    expect(await runNamed(e, JOB, { now: new Date(Date.now() + 60_000) })).toMatchObject({ counts: { stripe_customers: 1 } });
+    expect((await stripeState(stripe)).customers.deleted).toEqual([free, held]);
   });
 
   it('a Stripe failure mid-sweep: deleted rows done, the failed one backed off, the rest due again; a later run finishes', async () => {
