@@ -13,10 +13,12 @@
  *   their body instead (one plpgsql IF per updated row, no query unless the value changed).
  * - App times are copied as instants with the map's rule (src/app-map/sql.ts): exact whatever
  *   the session's TimeZone.
- * Statement-level triggers with transition tables: one set-based statement per DELETE/INSERT, so a
- * bulk delete of 100k rows costs one INSERT … SELECT, not 100k trigger calls.
+ * Statement-level triggers with transition tables: one set-based statement per DELETE (and per
+ * message INSERT, whose chats' locks must be taken in order), so a bulk delete of 100k rows costs
+ * one INSERT … SELECT, not 100k trigger calls. A chat INSERT is row-level (see add_new_empty_chats).
  */
 // `.ts`: the Node scripts (db:migrate, the doctor) import this file under Node's own resolution.
+import { EMPTY_CHAT_LOCK_CLASS, emptyChatLockKey, lockEmptyChatDecisions } from './locks.ts';
 import { ident, instantOf } from './sql.ts';
 import type { AppMap, MappedTable, Role } from './types.ts';
 
@@ -49,8 +51,11 @@ export type InstalledObject =
   | { kind: 'index'; name: string; table: string; column: string; partial?: string };
 
 const W = 'spacerr_jobs';
-/** Chats per batch of the initial list of empty chats: a few ms of row locks each. */
-export const BACKFILL_BATCH = 1000;
+/**
+ * Chats per batch of the initial list of empty chats. A batch holds its chats' empty-chat locks
+ * until it commits, and an app insert of a message into one of them waits that long: a few ms.
+ */
+export const BACKFILL_BATCH = 250;
 
 /** The triggers and functions of the layouts before the app map (drizzle/0001, 0003; drizzle/legacy). */
 const OLD_TRIGGERS: Array<[trigger: string, table: string]> = [
@@ -114,7 +119,7 @@ END $$`,
   for (const index of indexes(map, n)) steps.push(index);
   if (map.roles.chat && map.roles.message) {
     // After the triggers: from here on they keep the list; this lists the chats that are empty
-    // now, in batches of BACKFILL_BATCH chats by id. Each batch takes its chats FOR NO KEY UPDATE
+    // now, in batches of BACKFILL_BATCH chats by id. Each batch takes its chats' empty-chat locks
     // (as the triggers do: a first message in flight finishes first), then decides on a fresh
     // snapshot in a second statement, so no chat is listed with a committed message.
     const id = n.c('chat', 'id');
@@ -123,7 +128,10 @@ END $$`,
       sql: '',
       locksAppTable: n.table('chat'),
       backfill: {
-        lock: `SELECT c.${id} AS id FROM ${n.q('chat')} c WHERE c.${id} > $1 ORDER BY c.${id} LIMIT ${BACKFILL_BATCH} FOR NO KEY UPDATE`,
+        // The next ids, each chat's empty-chat lock taken (as the triggers take it), then returned.
+        lock: `WITH batch AS (SELECT c.${id} AS id FROM ${n.q('chat')} c WHERE c.${id} > $1 ORDER BY c.${id} LIMIT ${BACKFILL_BATCH}),
+locked AS (SELECT pg_catalog.pg_advisory_xact_lock(${EMPTY_CHAT_LOCK_CLASS}, k.key) FROM (SELECT DISTINCT ${emptyChatLockKey('b.id')} AS key FROM batch b ORDER BY 1) k)
+SELECT id FROM batch WHERE (SELECT count(*) FROM locked) >= 0 ORDER BY id`,
         fill: `INSERT INTO ${W}.empty_chats (chat_id, created_at)
 SELECT c.${id}, ${n.instant('chat', 'createdAt', 'c')} FROM ${n.q('chat')} c
 WHERE c.${id} = ANY($1::text[])
@@ -308,33 +316,35 @@ function functions(map: AppMap, n: Names): FunctionSpec[] {
     // 2. spacerr_jobs.empty_chats, the indexable form of "this chat has no message", kept without
     // a column on the app's table. A chat is empty when created; its first message deletes its row
     // inside the inserting transaction, and that row delete is what the empty-chat job's lock
-    // conflicts with (the argument is next to that job's SQL in src/jobs/).
+    // conflicts with (the argument is next to that job's SQL in src/jobs/). Row-level: the app
+    // creates one chat at a time, and a row trigger fills no transition table (measured cheaper
+    // per chat than the statement-level form, bench/README.md); it takes no lock, so rows in any order are safe.
     out.push({
       name: 'add_new_empty_chats',
       sql: fn(
         'add_new_empty_chats',
         `  INSERT INTO ${W}.empty_chats (chat_id, created_at)
-  SELECT i.${chatId}, ${n.instant('chat', 'createdAt', 'i')} FROM inserted_rows i
+  VALUES (NEW.${chatId}, ${n.instant('chat', 'createdAt', 'NEW')})
   ON CONFLICT (chat_id) DO UPDATE SET created_at = EXCLUDED.created_at;`,
       ),
-      triggers: [trigger(n, 'chat', 'chat_inserted', 'AFTER INSERT', 'STATEMENT', 'REFERENCING NEW TABLE AS inserted_rows')],
+      triggers: [trigger(n, 'chat', 'chat_inserted', 'AFTER INSERT', 'ROW')],
     });
-    // Every trigger that decides whether a chat is empty first takes the chat row FOR NO KEY
-    // UPDATE, so two transactions deciding about the same chat take turns, and the one that waited
-    // decides on a fresh snapshot (each statement of a volatile function takes its own under READ
-    // COMMITTED). Without it, a transaction deleting a chat's last message cannot see a first
-    // message another is inserting, nor that one the empty_chats row the first is adding: both
-    // commit, and the chat is listed as empty while it holds a message. With it, a listed chat
-    // never holds a committed message, which is what the empty-chat job's locking argument rests
-    // on. NO KEY UPDATE does not conflict with the KEY SHARE of the app's foreign-key checks, only
-    // with another such decision (or an UPDATE of the chat row) in flight on the same chat.
-    const lockChats = (ids: string) =>
-      `  PERFORM 1 FROM ${n.q('chat')} c WHERE c.${chatId} = ANY(ARRAY(${ids})) ORDER BY c.${chatId} FOR NO KEY UPDATE;`;
+    // Every trigger that decides whether a chat is empty first takes the chat's empty-chat lock
+    // (src/app-map/locks.ts: transaction-scoped, advisory), so two transactions deciding about
+    // the same chat take turns, and the one that waited decides on a fresh snapshot (each
+    // statement of a volatile function takes its own under READ COMMITTED). Without it, a
+    // transaction deleting a chat's last message cannot see a first message another is inserting,
+    // nor that one the empty_chats row the first is adding: both commit, and the chat is listed
+    // as empty while it holds a message. With it, a listed chat never holds a committed message,
+    // which is what the empty-chat job's locking argument rests on. The lock is not the chat row:
+    // it writes nothing to the app's table and waits on nothing of the app's (its foreign-key
+    // checks, an UPDATE of the chat), only on another decision about the same chat in flight.
+    const lockChats = (ids: string) => `  ${lockEmptyChatDecisions(ids)}`;
     out.push({
       name: 'remove_chats_with_messages',
       sql: fn(
         'remove_chats_with_messages',
-        `${lockChats(`SELECT DISTINCT ${msgChat} FROM inserted_rows`)}
+        `${lockChats(`SELECT ${msgChat} FROM inserted_rows`)}
   DELETE FROM ${W}.empty_chats
   WHERE chat_id = ANY(ARRAY(SELECT DISTINCT ${msgChat} FROM inserted_rows));`,
       ),
@@ -344,7 +354,7 @@ function functions(map: AppMap, n: Names): FunctionSpec[] {
       name: 'add_emptied_chats',
       sql: fn(
         'add_emptied_chats',
-        `${lockChats(`SELECT DISTINCT ${msgChat} FROM deleted_rows`)}
+        `${lockChats(`SELECT ${msgChat} FROM deleted_rows`)}
   -- A chat whose last message was deleted is empty again. During a chat's own cascade the chat
   -- row is already gone and this adds nothing.
   INSERT INTO ${W}.empty_chats (chat_id, created_at)
