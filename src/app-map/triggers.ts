@@ -18,7 +18,6 @@
  * one INSERT … SELECT, not 100k trigger calls. A chat INSERT is row-level (see add_new_empty_chats).
  */
 // `.ts`: the Node scripts (db:migrate, the doctor) import this file under Node's own resolution.
-import { EMPTY_CHAT_LOCK_CLASS, emptyChatLockKey, lockEmptyChatDecisions } from './locks.ts';
 import { ident, instantOf } from './sql.ts';
 import type { AppMap, MappedTable, Role } from './types.ts';
 
@@ -52,7 +51,7 @@ export type InstalledObject =
 
 const W = 'spacerr_jobs';
 /**
- * Chats per batch of the initial list of empty chats. A batch holds its chats' empty-chat locks
+ * Chats per batch of the initial list of empty chats. A batch holds its chats FOR NO KEY UPDATE
  * until it commits, and an app insert of a message into one of them waits that long: a few ms.
  */
 export const BACKFILL_BATCH = 250;
@@ -119,7 +118,7 @@ END $$`,
   for (const index of indexes(map, n)) steps.push(index);
   if (map.roles.chat && map.roles.message) {
     // After the triggers: from here on they keep the list; this lists the chats that are empty
-    // now, in batches of BACKFILL_BATCH chats by id. Each batch takes its chats' empty-chat locks
+    // now, in batches of BACKFILL_BATCH chats by id. Each batch takes its chats FOR NO KEY UPDATE
     // (as the triggers do: a first message in flight finishes first), then decides on a fresh
     // snapshot in a second statement, so no chat is listed with a committed message.
     const id = n.c('chat', 'id');
@@ -128,10 +127,7 @@ END $$`,
       sql: '',
       locksAppTable: n.table('chat'),
       backfill: {
-        // The next ids, each chat's empty-chat lock taken (as the triggers take it), then returned.
-        lock: `WITH batch AS (SELECT c.${id} AS id FROM ${n.q('chat')} c WHERE c.${id} > $1 ORDER BY c.${id} LIMIT ${BACKFILL_BATCH}),
-locked AS (SELECT pg_catalog.pg_advisory_xact_lock(${EMPTY_CHAT_LOCK_CLASS}, k.key) FROM (SELECT DISTINCT ${emptyChatLockKey('b.id')} AS key FROM batch b ORDER BY 1) k)
-SELECT id FROM batch WHERE (SELECT count(*) FROM locked) >= 0 ORDER BY id`,
+        lock: `SELECT c.${id} AS id FROM ${n.q('chat')} c WHERE c.${id} > $1 ORDER BY c.${id} LIMIT ${BACKFILL_BATCH} FOR NO KEY UPDATE`,
         fill: `INSERT INTO ${W}.empty_chats (chat_id, created_at)
 SELECT c.${id}, ${n.instant('chat', 'createdAt', 'c')} FROM ${n.q('chat')} c
 WHERE c.${id} = ANY($1::text[])
@@ -317,8 +313,8 @@ function functions(map: AppMap, n: Names): FunctionSpec[] {
     // a column on the app's table. A chat is empty when created; its first message deletes its row
     // inside the inserting transaction, and that row delete is what the empty-chat job's lock
     // conflicts with (the argument is next to that job's SQL in src/jobs/). Row-level: the app
-    // creates one chat at a time, and a row trigger fills no transition table (measured cheaper
-    // per chat than the statement-level form, bench/README.md); it takes no lock, so rows in any order are safe.
+    // creates one chat at a time, and a row trigger fills no transition table (cheaper per chat
+    // than the statement-level form); it takes no lock, so rows in any order are safe.
     out.push({
       name: 'add_new_empty_chats',
       sql: fn(
@@ -329,22 +325,25 @@ function functions(map: AppMap, n: Names): FunctionSpec[] {
       ),
       triggers: [trigger(n, 'chat', 'chat_inserted', 'AFTER INSERT', 'ROW')],
     });
-    // Every trigger that decides whether a chat is empty first takes the chat's empty-chat lock
-    // (src/app-map/locks.ts: transaction-scoped, advisory), so two transactions deciding about
-    // the same chat take turns, and the one that waited decides on a fresh snapshot (each
-    // statement of a volatile function takes its own under READ COMMITTED). Without it, a
-    // transaction deleting a chat's last message cannot see a first message another is inserting,
-    // nor that one the empty_chats row the first is adding: both commit, and the chat is listed
-    // as empty while it holds a message. With it, a listed chat never holds a committed message,
-    // which is what the empty-chat job's locking argument rests on. The lock is not the chat row:
-    // it writes nothing to the app's table and waits on nothing of the app's (its foreign-key
-    // checks, an UPDATE of the chat), only on another decision about the same chat in flight.
-    const lockChats = (ids: string) => `  ${lockEmptyChatDecisions(ids)}`;
+    // Every trigger that decides whether a chat is empty first takes the chat row FOR NO KEY
+    // UPDATE, so two transactions deciding about the same chat take turns, and the one that waited
+    // decides on a fresh snapshot (each statement of a volatile function takes its own under READ
+    // COMMITTED). Without it, a transaction deleting a chat's last message cannot see a first
+    // message another is inserting, nor that one the empty_chats row the first is adding: both
+    // commit, and the chat is listed as empty while it holds a message. With it, a listed chat
+    // never holds a committed message, which is what the empty-chat job's locking argument rests
+    // on. NO KEY UPDATE does not conflict with the KEY SHARE of the app's foreign-key checks, only
+    // with another such decision (or an UPDATE of the chat row) in flight on the same chat. A row
+    // lock, not an advisory one: it lives in the row, so a bulk delete of messages across 100k
+    // chats takes 100k of them without filling Postgres' shared lock table (an advisory lock per
+    // chat would: "out of shared memory"), and a chat deleted in the same transaction is not locked.
+    const lockChats = (ids: string) =>
+      `  PERFORM 1 FROM ${n.q('chat')} c WHERE c.${chatId} = ANY(ARRAY(${ids})) ORDER BY c.${chatId} FOR NO KEY UPDATE;`;
     out.push({
       name: 'remove_chats_with_messages',
       sql: fn(
         'remove_chats_with_messages',
-        `${lockChats(`SELECT ${msgChat} FROM inserted_rows`)}
+        `${lockChats(`SELECT DISTINCT ${msgChat} FROM inserted_rows`)}
   DELETE FROM ${W}.empty_chats
   WHERE chat_id = ANY(ARRAY(SELECT DISTINCT ${msgChat} FROM inserted_rows));`,
       ),
@@ -354,7 +353,7 @@ function functions(map: AppMap, n: Names): FunctionSpec[] {
       name: 'add_emptied_chats',
       sql: fn(
         'add_emptied_chats',
-        `${lockChats(`SELECT ${msgChat} FROM deleted_rows`)}
+        `${lockChats(`SELECT DISTINCT ${msgChat} FROM deleted_rows`)}
   -- A chat whose last message was deleted is empty again. During a chat's own cascade the chat
   -- row is already gone and this adds nothing.
   INSERT INTO ${W}.empty_chats (chat_id, created_at)

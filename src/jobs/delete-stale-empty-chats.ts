@@ -5,7 +5,6 @@
  */
 import { type SQL, sql } from 'drizzle-orm';
 import { APP } from '../app-map/app';
-import { EMPTY_CHAT_LOCK_CLASS, emptyChatLockKey } from '../app-map/locks';
 import { capped } from '../db/backlog';
 import { num } from '../db/rows';
 import { batchedDeletes, batchSize, type DeleteBatch } from '../run/batched-run';
@@ -60,12 +59,6 @@ export const deleteStaleEmptyChats = defineJob({
 });
 
 /**
- * Stale rows healed per batch at most: each takes an advisory lock until the batch commits, and
- * Postgres' lock table is shared and bounded. The rest stay listed and are healed by the batches after.
- */
-const HEAL_LIMIT = 1000;
-
-/**
  * One batch, one statement, one transaction. "Has no messages" is a row in
  * spacerr_jobs.empty_chats (no column on the app's table): triggers add it with the chat and
  * delete it with the chat's first message, inside the inserting transaction. The job locks both
@@ -82,10 +75,7 @@ const HEAL_LIMIT = 1000;
  * The job never waits on the app (SKIP LOCKED, then only rows it holds), so there is no deadlock.
  * The NOT EXISTS re-check covers an empty_chats row gone stale; such chats (locked, not deleted)
  * lose their row ("healed") rather than block the head of the index, without probing messages
- * again. A heal is a decision about the chat's emptiness, so it takes the chat's empty-chat lock
- * (src/app-map/locks.ts) without waiting: a chat whose last message a transaction in flight is
- * deleting keeps its row (that transaction found the row there and added none; healed, the chat
- * would end up empty and unlisted). The chats trigger deletes the empty_chats rows of the chats deleted.
+ * again. The chats trigger deletes the empty_chats rows of the chats deleted.
  * Index: empty_chats_created_at_idx, then chats_pkey; `= ANY(ARRAY(…))` keeps the delete, the heal
  * and the attachment count on primary-key and foreign-key index probes.
  */
@@ -106,8 +96,7 @@ async function deleteBatch(ctx: JobContext, cutoff: Date, limit: number): Promis
     ),
     healed AS (
       DELETE FROM spacerr_jobs.empty_chats e
-      WHERE e.chat_id = ANY(ARRAY(SELECT id FROM doomed EXCEPT SELECT id FROM deleted LIMIT ${HEAL_LIMIT}))
-        AND pg_try_advisory_xact_lock(${sql.raw(String(EMPTY_CHAT_LOCK_CLASS))}, ${sql.raw(emptyChatLockKey('e.chat_id'))})
+      WHERE e.chat_id = ANY(ARRAY(SELECT id FROM doomed EXCEPT SELECT id FROM deleted))
       RETURNING e.chat_id
     )
     SELECT (SELECT count(*) FROM doomed) AS selected,
