@@ -5,22 +5,31 @@
  *   own transaction as Prisma Client sends it.
  * - `installWait`: how long an app insert waits while `migrateDatabase` installs the Worker's
  *   objects on a database full of data (scripts/db/app-objects.ts: each locking step under a
- *   50 ms lock_timeout, retried; indexes CONCURRENTLY).
+ *   short lock_timeout, retried; indexes CONCURRENTLY), each slow insert put down to the step
+ *   it overlapped.
  * Both measure; neither judges a time.
  */
+import { loadavg } from 'node:os';
 import pg from 'pg';
-import { uninstallAppObjects } from '../scripts/db/app-objects.ts';
+import { type StepTiming, uninstallAppObjects } from '../scripts/db/app-objects.ts';
 import { migrateDatabase } from '../scripts/stack/migrate.ts';
 import { type BenchLayout, requiredColumns, rowColumns, workerTriggers } from './layout.ts';
 import { connect } from './measure.ts';
-import type { AppWritesResult, InstallWaitResult, WriteKindResult } from './result.ts';
+import type { AppWritesResult, InstallStepResult, InstallWaitResult, WriteKindResult } from './result.ts';
 
 /** The kinds of app write timed, in the order one chat turn does them. */
 export const WRITE_KINDS = ['insert chat', 'insert message', 'update message parts', 'bump chat updatedAt'] as const;
 export type WriteKind = (typeof WRITE_KINDS)[number];
 
-/** Alternating rounds (off, on, off, on, …): neither mode gets the warm cache or the bigger table alone. */
-const ROUNDS = 6;
+/**
+ * Rounds in the order off, on, on, off, off, on, … (each pair of rounds one of each mode, and
+ * each mode first as often as last): neither mode gets the warm cache or the smaller tables alone.
+ */
+const ROUNDS = 12;
+/** Unmeasured chat turns after each switch of mode (plans made again after the ALTER TABLE). */
+const SETTLE_TURNS = 10;
+/** Unmeasured chat turns of each mode before the first round. */
+const WARM_TURNS = 100;
 
 /** A prepared write: its SQL text (parameters: $1 the row's id, $2 the chat's or a value). */
 interface Write {
@@ -29,10 +38,15 @@ interface Write {
   params(i: string): unknown[];
 }
 
+/** Whether round `r` runs with the triggers on (off, on, on, off, off, on, …). */
+export const triggersOn = (r: number) => r % 4 === 1 || r % 4 === 2;
+
 /**
  * Times `n` writes of each kind with the Worker's triggers disabled and `n` with them enabled, in
- * alternating rounds on the database at `url` (a clone: it is written to). A kind the layout
- * cannot do is listed in `skipped` with the reason.
+ * ROUNDS alternating rounds on the database at `url` (a clone: it is written to). Per kind: the
+ * median of each mode's statements, their ratio, and the spread of that ratio over the pairs of
+ * rounds (each pair side by side, so the machine's load moves both). A kind the layout cannot do
+ * is listed in `skipped` with the reason.
  */
 export async function appWriteCost(url: string, L: BenchLayout, n: number): Promise<AppWritesResult> {
   const client = await connect(url);
@@ -44,52 +58,63 @@ export async function appWriteCost(url: string, L: BenchLayout, n: number): Prom
         await client.query(`ALTER TABLE ${table} ${on ? 'ENABLE' : 'DISABLE'} TRIGGER ${pg.escapeIdentifier(name)}`);
       }
     };
-    const totals = Object.fromEntries(writes.map((w) => [w.kind, { withoutMs: 0, withMs: 0, n: 0 }]));
     const per = Math.ceil(n / (ROUNDS / 2));
     // An unmeasured warm-up of both modes (plans cached, the tables' pages read once).
     for (const on of [false, true]) {
       await set(on);
-      await turns(client, writes, `warm${on ? 1 : 0}`, 20);
+      await turns(client, writes, `warm${on ? 1 : 0}`, WARM_TURNS);
     }
+    /** Per kind, per round: every statement's µs. */
+    const rounds: Array<Record<string, number[]>> = [];
     for (let round = 0; round < ROUNDS; round++) {
-      const on = round % 2 === 1;
-      await set(on);
-      const ms = await turns(client, writes, `r${round}`, per);
-      for (const w of writes) {
-        const t = totals[w.kind]!;
-        if (on) t.withMs += ms[w.kind]!;
-        else t.withoutMs += ms[w.kind]!;
-        if (on) t.n += per;
-      }
+      await set(triggersOn(round));
+      await turns(client, writes, `s${round}`, SETTLE_TURNS);
+      rounds.push(await turns(client, writes, `r${round}`, per));
     }
     await set(true);
     const kinds: Record<string, WriteKindResult> = {};
-    for (const [kind, t] of Object.entries(totals)) {
-      kinds[kind] = {
-        n: t.n,
-        withoutUs: (t.withoutMs / t.n) * 1000,
-        withUs: (t.withMs / t.n) * 1000,
-        ratio: t.withMs / t.withoutMs,
+    for (const w of writes) {
+      const of = (on: boolean) => rounds.flatMap((r, i) => (triggersOn(i) === on ? r[w.kind]! : []));
+      const without = of(false);
+      const withTriggers = of(true);
+      // Each pair of rounds (0 and 1, 2 and 3, …) holds one round of each mode.
+      const pairRatios: number[] = [];
+      for (let i = 0; i + 1 < ROUNDS; i += 2) {
+        const [on, off] = triggersOn(i) ? [rounds[i]!, rounds[i + 1]!] : [rounds[i + 1]!, rounds[i]!];
+        pairRatios.push(median(on[w.kind]!) / median(off[w.kind]!));
+      }
+      const withoutUs = median(without);
+      const withUs = median(withTriggers);
+      kinds[w.kind] = {
+        n: withTriggers.length,
+        withoutUs,
+        withUs,
+        ratio: withUs / withoutUs,
+        addedUs: withUs - withoutUs,
+        meanWithoutUs: mean(without),
+        meanWithUs: mean(withTriggers),
+        pairRatios,
+        spread: { min: Math.min(...pairRatios), max: Math.max(...pairRatios) },
       };
     }
-    return { rounds: ROUNDS, triggers: triggers.map(([name]) => name), kinds, skipped };
+    return { rounds: ROUNDS, statistic: 'median', triggers: triggers.map(([name]) => name), kinds, skipped };
   } finally {
     await client.end();
   }
 }
 
-/** `per` chat turns: each kind once per turn, every statement timed from here (loopback). */
-async function turns(client: pg.Client, writes: Write[], prefix: string, per: number): Promise<Record<string, number>> {
-  const ms: Record<string, number> = Object.fromEntries(writes.map((w) => [w.kind, 0]));
+/** `per` chat turns: each kind once per turn, every statement timed from here (loopback), in µs. */
+async function turns(client: pg.Client, writes: Write[], prefix: string, per: number): Promise<Record<string, number[]>> {
+  const us: Record<string, number[]> = Object.fromEntries(writes.map((w) => [w.kind, []]));
   for (let i = 0; i < per; i++) {
     const id = `${prefix}_${i}`;
     for (const w of writes) {
       const started = performance.now();
       await client.query(w.text, w.params(id));
-      ms[w.kind]! += performance.now() - started;
+      us[w.kind]!.push((performance.now() - started) * 1000);
     }
   }
-  return ms;
+  return us;
 }
 
 /** The writes of one chat turn on this layout, names from the map and the catalog. */
@@ -144,14 +169,18 @@ async function appWrites(client: pg.Client, L: BenchLayout): Promise<{ writes: W
   return { writes, skipped };
 }
 
+/** An app insert slower than this is listed with the install step it overlapped most. */
+const SLOW_MS = 50;
+
 /**
  * On `url` (a clone of a full template), removes the Worker's objects (its schema, and the
  * `spacerr_jobs_*` triggers and indexes on the app's tables), then runs `migrateDatabase` while
- * `loops` app sessions insert messages into existing chats back to back. Before it, the same
- * loops run for `baselineMs` with nothing else going on: the insert latency the install is
- * compared with.
+ * `loops` app sessions insert messages into existing chats back to back, recording when each step
+ * of the install ran and when each insert started and ended. Right after it, the same loops run
+ * for as long as the install took with nothing else going on (the triggers now installed): the
+ * baseline, as many inserts on the same machine, so its longest wait is the one to compare with.
  */
-export async function installWait(url: string, L: BenchLayout, chats: number, loops = 2, baselineMs = 2000): Promise<InstallWaitResult> {
+export async function installWait(url: string, L: BenchLayout, chats: number, loops = 2): Promise<InstallWaitResult> {
   const admin = await connect(url);
   try {
     await admin.query('SET client_min_messages = warning');
@@ -170,23 +199,24 @@ export async function installWait(url: string, L: BenchLayout, chats: number, lo
     });
     const text = `INSERT INTO ${message.q} (${row.columns.join(', ')}) VALUES (${row.exprs.join(', ')})`;
     let seq = 0;
+    /** Inserts back to back until `until` settles: each one's start (performance.now()) and ms. */
     const loop = async (session: pg.Client, until: Promise<unknown>) => {
       let done = false;
       void until.finally(() => (done = true));
-      const latencies: number[] = [];
+      const inserts: Array<{ startMs: number; ms: number }> = [];
       while (!done) {
         const chat = `c${1 + Math.floor(Math.random() * chats)}`;
-        const started = performance.now();
+        const startMs = performance.now();
         await session.query(text, [`install_${seq++}`, chat]);
-        latencies.push(performance.now() - started);
+        inserts.push({ startMs, ms: performance.now() - startMs });
       }
-      return latencies;
+      return inserts;
     };
-    const baselineDone = new Promise((r) => setTimeout(r, baselineMs));
-    const baseline = (await Promise.all(sessions.map((s) => loop(s, baselineDone)))).flat();
 
+    const load = [loadavg()[0]!];
+    const timeline: StepTiming[] = [];
     const started = performance.now();
-    const install = migrateDatabase(url, L.map);
+    const install = migrateDatabase(url, L.map, { onStep: (t) => timeline.push(t) });
     const during = (
       await Promise.all(
         sessions.map((s) =>
@@ -199,6 +229,35 @@ export async function installWait(url: string, L: BenchLayout, chats: number, lo
     ).flat();
     const report = await install;
     const installMs = performance.now() - started;
+    load.push(loadavg()[0]!);
+    const baselineDone = new Promise((r) => setTimeout(r, installMs));
+    const baseline = (await Promise.all(sessions.map((s) => loop(s, baselineDone)))).flat();
+    load.push(loadavg()[0]!);
+
+    const ms = during.map((i) => i.ms);
+    /** The step that overlapped the insert longest (its wait began, or ended, in that step). */
+    const stepOf = (i: { startMs: number; ms: number }) => {
+      let best: StepTiming | undefined;
+      let bestOverlap = 0;
+      for (const t of timeline) {
+        const overlap = Math.min(t.endMs, i.startMs + i.ms) - Math.max(t.startMs, i.startMs);
+        if (overlap > bestOverlap) [best, bestOverlap] = [t, overlap];
+      }
+      return best?.what ?? 'between steps';
+    };
+    const steps: InstallStepResult[] = timeline.map((t) => {
+      const inside = during.filter((i) => stepOf(i) === t.what);
+      return {
+        what: t.what,
+        atMs: t.startMs - started,
+        ms: t.endMs - t.startMs,
+        retries: t.retries,
+        longestTransactionMs: t.longestTransactionMs,
+        inserts: inside.length,
+        maxInsertMs: Math.max(0, ...inside.map((i) => i.ms)),
+        overSlowMs: inside.filter((i) => i.ms > SLOW_MS).length,
+      };
+    });
     return {
       loops,
       installMs,
@@ -206,11 +265,28 @@ export async function installWait(url: string, L: BenchLayout, chats: number, lo
       skipped: report.skipped,
       retries: report.retries,
       inserts: during.length,
-      maxInsertMs: Math.max(0, ...during),
-      p99InsertMs: percentile(during, 0.99),
-      over50Ms: during.filter((ms) => ms > 50).length,
-      over100Ms: during.filter((ms) => ms > 100).length,
-      baseline: { inserts: baseline.length, maxInsertMs: Math.max(0, ...baseline), p99InsertMs: percentile(baseline, 0.99) },
+      maxInsertMs: Math.max(0, ...ms),
+      p99InsertMs: percentile(ms, 0.99),
+      over50Ms: ms.filter((m) => m > 50).length,
+      over100Ms: ms.filter((m) => m > 100).length,
+      slowMs: SLOW_MS,
+      slowInserts: during
+        .filter((i) => i.ms > SLOW_MS)
+        .sort((a, b) => b.ms - a.ms)
+        .map((i) => ({ ms: i.ms, atMs: i.startMs - started, step: stepOf(i) })),
+      timeline: steps,
+      loadAverage: { start: load[0]!, end: load[1]!, afterBaseline: load[2]! },
+      baseline: {
+        ms: installMs,
+        inserts: baseline.length,
+        maxInsertMs: Math.max(0, ...baseline.map((i) => i.ms)),
+        p99InsertMs: percentile(
+          baseline.map((i) => i.ms),
+          0.99,
+        ),
+        over50Ms: baseline.filter((i) => i.ms > 50).length,
+        over100Ms: baseline.filter((i) => i.ms > 100).length,
+      },
     };
   } finally {
     for (const s of sessions) await s.end();
@@ -221,4 +297,12 @@ function percentile(values: number[], p: number): number {
   if (values.length === 0) return 0;
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
+}
+
+function median(values: number[]): number {
+  return percentile(values, 0.5);
+}
+
+function mean(values: number[]): number {
+  return values.reduce((s, v) => s + v, 0) / Math.max(1, values.length);
 }

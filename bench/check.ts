@@ -83,6 +83,9 @@ function checkAppWrites(result: ScaleResult, problems: string[], where: (s: stri
         if (!isCount(k[key])) problems.push(where(`appWrites.kinds["${kind}"].${key} is not a finite number ≥ 0`));
       }
       if (!(k.n > 0)) problems.push(where(`appWrites.kinds["${kind}"]: no write timed`));
+      if (w.statistic && !(k.pairRatios && k.pairRatios.length > 0 && k.pairRatios.every(isCount) && isCount(k.spread?.min))) {
+        problems.push(where(`appWrites.kinds["${kind}"]: no spread over the pairs of rounds`));
+      }
     }
     if (!w.kinds['insert chat'] || !w.kinds['insert message']) problems.push(where('appWrites: the inserts must always be measured'));
   }
@@ -95,6 +98,17 @@ function checkAppWrites(result: ScaleResult, problems: string[], where: (s: stri
     if (!(i.steps > 0)) problems.push(where('install: no install step ran'));
     if (!(i.inserts > 0)) problems.push(where('install: no app insert ran during the install'));
     if (!isCount(i.baseline?.maxInsertMs) || !(i.baseline.inserts > 0)) problems.push(where('install.baseline missing'));
+    if (i.slowInserts) {
+      // Files since the attribution: every step timed, every slow insert put down to one.
+      if (!(i.timeline && i.timeline.length === i.steps + 1))
+        problems.push(where('install.timeline: not one entry per step (and the migrations)'));
+      if (
+        i.slowInserts.length !==
+        (i.timeline ?? []).reduce((n, t) => n + t.overSlowMs, 0) + i.slowInserts.filter((x) => x.step === 'between steps').length
+      ) {
+        problems.push(where('install.slowInserts: not each put down to one step'));
+      }
+    }
   }
 }
 

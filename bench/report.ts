@@ -125,26 +125,31 @@ export function appCostMarkdown(results: ScaleResult[]): string[] {
   const out: string[] = [];
   const measured = results.filter((r) => r.appWrites && r.install);
   if (measured.length === 0) return out;
-  out.push('| scale | layout | app write | n | µs without triggers | µs with | with / without |', '|---|---|---|---|---|---|---|');
+  out.push(
+    '| scale | layout | app write | n | µs without triggers | µs with | added µs | with / without | pairs of rounds, min – max |',
+    '|---|---|---|---|---|---|---|---|---|',
+  );
   for (const r of measured) {
     for (const kind of WRITE_KINDS) {
       const k = r.appWrites!.kinds[kind];
+      const spread = k?.spread ? `${k.spread.min.toFixed(2)} – ${k.spread.max.toFixed(2)}` : '–';
       out.push(
         k
-          ? `| ${r.scale} | ${r.layout} | ${kind} | ${k.n} | ${k.withoutUs.toFixed(0)} | ${k.withUs.toFixed(0)} | ${k.ratio.toFixed(2)} |`
-          : `| ${r.scale} | ${r.layout} | ${kind} | – | – | – | skipped: ${r.appWrites!.skipped[kind] ?? ''} |`,
+          ? `| ${r.scale} | ${r.layout} | ${kind} | ${k.n} | ${k.withoutUs.toFixed(0)} | ${k.withUs.toFixed(0)} | ${(k.withUs - k.withoutUs).toFixed(0)} | ${k.ratio.toFixed(2)} | ${spread} |`
+          : `| ${r.scale} | ${r.layout} | ${kind} | – | – | – | – | – | skipped: ${r.appWrites!.skipped[kind] ?? ''} |`,
       );
     }
   }
   out.push(
     '',
-    '| scale | layout | install (migrateDatabase) ms | steps | retries | app inserts during it | longest insert ms (≤ 100 at 1m) | p99 ms | > 50 ms | longest / longest before the install |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+    '| scale | layout | install (migrateDatabase) ms | steps | retries | app inserts during it | longest insert ms (≤ 100 at 1m) | p99 ms | > 50 ms | > 100 ms | baseline: longest ms, > 100 ms | slowest insert during |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
   );
   for (const r of measured) {
     const i = r.install!;
+    const slowest = i.slowInserts?.[0]?.step ?? '–';
     out.push(
-      `| ${r.scale} | ${r.layout} | ${i.installMs.toFixed(0)} | ${i.steps} | ${i.retries} | ${i.inserts} | ${i.maxInsertMs.toFixed(1)} | ${i.p99InsertMs.toFixed(1)} | ${i.over50Ms} | ${(i.maxInsertMs / Math.max(0.001, i.baseline.maxInsertMs)).toFixed(1)} (${i.baseline.maxInsertMs.toFixed(1)} ms) |`,
+      `| ${r.scale} | ${r.layout} | ${i.installMs.toFixed(0)} | ${i.steps} | ${i.retries} | ${i.inserts} | ${i.maxInsertMs.toFixed(1)} | ${i.p99InsertMs.toFixed(1)} | ${i.over50Ms} | ${i.over100Ms} | ${i.baseline.maxInsertMs.toFixed(1)}, ${i.baseline.over100Ms ?? '–'} | ${slowest} |`,
     );
   }
   return out;

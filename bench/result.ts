@@ -40,21 +40,45 @@ export interface JobResult {
 export interface WriteKindResult {
   /** Writes timed in each mode. */
   n: number;
-  /** Mean client-side time of one write (one statement, one transaction), µs. */
+  /** Median client-side time of one write (one statement, one transaction), µs (files before `statistic`: the mean). */
   withoutUs: number;
   withUs: number;
   /** withUs / withoutUs. */
   ratio: number;
+  /** withUs - withoutUs. */
+  addedUs?: number;
+  meanWithoutUs?: number;
+  meanWithUs?: number;
+  /** Per pair of rounds (one of each mode, side by side): median with / median without. */
+  pairRatios?: number[];
+  spread?: { min: number; max: number };
 }
 
 export interface AppWritesResult {
-  /** Alternating rounds, off first. */
+  /** Rounds, half with the triggers on (off, on, on, off, …). */
   rounds: number;
+  /** What withoutUs/withUs are; absent in older files (the mean). */
+  statistic?: 'median';
   /** The Worker's triggers that were toggled. */
   triggers: string[];
   kinds: Record<string, WriteKindResult>;
   /** Kinds the layout cannot do, with the reason. */
   skipped: Record<string, string>;
+}
+
+/** One step of the install, and the app inserts it overlapped most. */
+export interface InstallStepResult {
+  what: string;
+  /** From the start of `migrateDatabase`. */
+  atMs: number;
+  ms: number;
+  retries: number;
+  /** The step's longest transaction (a backfill batch). */
+  longestTransactionMs: number;
+  inserts: number;
+  maxInsertMs: number;
+  /** Inserts over InstallWaitResult.slowMs. */
+  overSlowMs: number;
 }
 
 /** App inserts while `migrateDatabase` installs the Worker's objects on a full database. */
@@ -71,8 +95,19 @@ export interface InstallWaitResult {
   p99InsertMs: number;
   over50Ms: number;
   over100Ms: number;
-  /** The same loops with nothing else running, just before. */
-  baseline: { inserts: number; maxInsertMs: number; p99InsertMs: number };
+  /** Inserts slower than this are listed in slowInserts. */
+  slowMs?: number;
+  /** Slowest first, each with the step it overlapped most. */
+  slowInserts?: Array<{ ms: number; atMs: number; step: string }>;
+  /** Every step that ran, in order. */
+  timeline?: InstallStepResult[];
+  /** The machine's 1-minute load average when the install started, ended, and after the baseline. */
+  loadAverage?: { start: number; end: number; afterBaseline: number };
+  /**
+   * The same loops with nothing else running: right after the install, for as long as it took
+   * (files before `slowInserts`: 2 s just before it).
+   */
+  baseline: { ms?: number; inserts: number; maxInsertMs: number; p99InsertMs: number; over50Ms?: number; over100Ms?: number };
 }
 
 export interface ScaleResult {

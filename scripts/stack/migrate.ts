@@ -4,7 +4,7 @@ import { drizzle } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
 import type { AppMap } from '../../src/app-map/types.ts';
-import { type InstallReport, installAppObjects } from '../db/app-objects.ts';
+import { type InstallReport, installAppObjects, type StepTiming } from '../db/app-objects.ts';
 
 export const MIGRATIONS_DIR = resolve(import.meta.dirname, '../../drizzle');
 /** The layout before the Worker had a schema of its own: its tables in public (kept to test the move). */
@@ -46,16 +46,30 @@ export function readMap(file: string = process.env.APP_MAP_FILE || APP_MAP_FILE)
 /**
  * Applies every migration in `drizzle/` that `databaseUrl` has not seen yet, then installs the
  * triggers and indexes the app map asks for on the app's tables (scripts/db/app-objects.ts).
- * Returns the installer's report (its steps, and the lock timeouts it gave way on).
+ * Returns the installer's report (its steps, and the lock timeouts it gave way on); `onStep` hears
+ * when each step ran.
  */
-export async function migrateDatabase(databaseUrl: string, map: AppMap = readMap()): Promise<InstallReport> {
+export async function migrateDatabase(
+  databaseUrl: string,
+  map: AppMap = readMap(),
+  opts: { onStep?: (timing: StepTiming) => void } = {},
+): Promise<InstallReport> {
   return withClient(databaseUrl, async (client) => {
+    const startMs = performance.now();
     await migrate(drizzle(client), {
       migrationsFolder: MIGRATIONS_DIR,
       migrationsSchema: WORKER_SCHEMA,
       migrationsTable: MIGRATIONS_TABLE,
     });
-    return installAppObjects(client, map);
+    const endMs = performance.now();
+    opts.onStep?.({
+      what: "drizzle's migrations (spacerr_jobs' own tables)",
+      startMs,
+      endMs,
+      retries: 0,
+      longestTransactionMs: endMs - startMs,
+    });
+    return installAppObjects(client, map, () => {}, opts.onStep);
   });
 }
 

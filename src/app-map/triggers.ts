@@ -13,8 +13,9 @@
  *   their body instead (one plpgsql IF per updated row, no query unless the value changed).
  * - App times are copied as instants with the map's rule (src/app-map/sql.ts): exact whatever
  *   the session's TimeZone.
- * Statement-level triggers with transition tables: one set-based statement per DELETE/INSERT, so a
- * bulk delete of 100k rows costs one INSERT … SELECT, not 100k trigger calls.
+ * Statement-level triggers with transition tables: one set-based statement per DELETE (and per
+ * message INSERT, whose chats' locks must be taken in order), so a bulk delete of 100k rows costs
+ * one INSERT … SELECT, not 100k trigger calls. A chat INSERT is row-level (see add_new_empty_chats).
  */
 // `.ts`: the Node scripts (db:migrate, the doctor) import this file under Node's own resolution.
 import { ident, instantOf } from './sql.ts';
@@ -49,8 +50,11 @@ export type InstalledObject =
   | { kind: 'index'; name: string; table: string; column: string; partial?: string };
 
 const W = 'spacerr_jobs';
-/** Chats per batch of the initial list of empty chats: a few ms of row locks each. */
-export const BACKFILL_BATCH = 1000;
+/**
+ * Chats per batch of the initial list of empty chats. A batch holds its chats FOR NO KEY UPDATE
+ * until it commits, and an app insert of a message into one of them waits that long: a few ms.
+ */
+export const BACKFILL_BATCH = 250;
 
 /** The triggers and functions of the layouts before the app map (drizzle/0001, 0003; drizzle/legacy). */
 const OLD_TRIGGERS: Array<[trigger: string, table: string]> = [
@@ -332,16 +336,18 @@ function functions(map: AppMap, n: Names): FunctionSpec[] {
     // 2. spacerr_jobs.empty_chats, the indexable form of "this chat has no message", kept without
     // a column on the app's table. A chat is empty when created; its first message deletes its row
     // inside the inserting transaction, and that row delete is what the empty-chat job's lock
-    // conflicts with (the argument is next to that job's SQL in src/jobs/).
+    // conflicts with (the argument is next to that job's SQL in src/jobs/). Row-level: the app
+    // creates one chat at a time, and a row trigger fills no transition table (cheaper per chat
+    // than the statement-level form); it takes no lock, so rows in any order are safe.
     out.push({
       name: 'add_new_empty_chats',
       sql: fn(
         'add_new_empty_chats',
         `  INSERT INTO ${W}.empty_chats (chat_id, created_at)
-  SELECT i.${chatId}, ${n.instant('chat', 'createdAt', 'i')} FROM inserted_rows i
+  VALUES (NEW.${chatId}, ${n.instant('chat', 'createdAt', 'NEW')})
   ON CONFLICT (chat_id) DO UPDATE SET created_at = EXCLUDED.created_at;`,
       ),
-      triggers: [trigger(n, 'chat', 'chat_inserted', 'AFTER INSERT', 'STATEMENT', 'REFERENCING NEW TABLE AS inserted_rows')],
+      triggers: [trigger(n, 'chat', 'chat_inserted', 'AFTER INSERT', 'ROW')],
     });
     // Every trigger that decides whether a chat is empty first takes the chat row FOR NO KEY
     // UPDATE, so two transactions deciding about the same chat take turns, and the one that waited
@@ -351,7 +357,10 @@ function functions(map: AppMap, n: Names): FunctionSpec[] {
     // commit, and the chat is listed as empty while it holds a message. With it, a listed chat
     // never holds a committed message, which is what the empty-chat job's locking argument rests
     // on. NO KEY UPDATE does not conflict with the KEY SHARE of the app's foreign-key checks, only
-    // with another such decision (or an UPDATE of the chat row) in flight on the same chat.
+    // with another such decision (or an UPDATE of the chat row) in flight on the same chat. A row
+    // lock, not an advisory one: it lives in the row, so a bulk delete of messages across 100k
+    // chats takes 100k of them without filling Postgres' shared lock table (an advisory lock per
+    // chat would: "out of shared memory"), and a chat deleted in the same transaction is not locked.
     const lockChats = (ids: string) =>
       `  PERFORM 1 FROM ${n.q('chat')} c WHERE c.${chatId} = ANY(ARRAY(${ids})) ORDER BY c.${chatId} FOR NO KEY UPDATE;`;
     out.push({

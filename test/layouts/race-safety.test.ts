@@ -88,6 +88,31 @@ describe(`on the ${layout} layout, a first message racing the empty-chat job`, (
   });
 });
 
+describe(`on the ${layout} layout, a chat listed as empty while it holds a message (a stale row the job heals)`, () => {
+  it('keeps it listed while its last message is being deleted as the job runs, and deletes it once that commits', async () => {
+    const db = testDb(e);
+    await seedAccount(db, NOW(), { id: 'u', chats: [{ ageMinutes: 60, messages: 1 }] });
+    await q(db, sql`INSERT INTO spacerr_jobs.empty_chats (chat_id, created_at) VALUES ('u-c0', now() - interval '60 minutes')`);
+    const message = APP.role('message');
+    const app = await Session.open(e);
+    try {
+      await app.query('BEGIN');
+      // The delete's trigger finds the chat already listed and adds nothing.
+      await runOn(app, sql`DELETE FROM ${message.table} WHERE ${message.id} = 'u-c0-m0'`);
+      // The whole run happens while the delete is uncommitted (the job never waits on the app).
+      const report = await runNamed(e, 'delete-stale-empty-chats', { now: NOW() });
+      await app.query('COMMIT');
+      // The message is still there in the job's snapshot: not deleted, and not healed either.
+      expect(report.counts.chats).toBe(0);
+    } finally {
+      await app.close();
+    }
+    expect(await listedEmpty(db)).toEqual(['u-c0']);
+    expect((await runNamed(e, 'delete-stale-empty-chats', { now: NOW() })).counts.chats).toBe(1);
+    expect(await idsOf(db, 'chat')).toEqual([]);
+  });
+});
+
 describe(`on the ${layout} layout, a message moved into an empty chat racing the empty-chat job`, () => {
   it('never deletes the chat while the move is in flight, and lists the chat it left once it commits', async () => {
     const db = testDb(e);
