@@ -282,13 +282,22 @@ function PausesPanel(props: { data: PageData; actions: readonly StatusAction[] }
         <p class="muted">None.</p>
       ) : (
         <table>
+          <thead>
+            <tr>
+              <th>job</th>
+              <th>reason</th>
+              <th>by</th>
+              <th>since</th>
+              <th>actions</th>
+            </tr>
+          </thead>
           <tbody>
             {pauses.map((p) => (
               <tr data-paused={p.job}>
                 <td>{p.job}</td>
                 <td>{p.reason}</td>
                 <td>{p.by ?? ''}</td>
-                <td>since {when(new Date(p.since))}</td>
+                <td>{when(new Date(p.since))}</td>
                 <td>
                   {props.actions
                     .filter((a) => a.scope === 'pause')
