@@ -1,8 +1,8 @@
 /**
  * `npm run screenshots`: the status page's pictures in docs/, taken, never drawn by hand. Starts
  * the local stack and the Worker (scripts/status/local.ts), seeds a month of run history and a
- * few stale chats, then captures in Chromium (scripts/status/chromium.ts): the sign-in form, the
- * page, and a dry run's result.
+ * few stale chats, a paused job, legal holds and a caught-up missed slot, then captures in Chromium
+ * (scripts/status/chromium.ts): the sign-in form, the page, and a dry run's result.
  */
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -23,6 +23,22 @@ try {
   await s.db.query(`INSERT INTO users (id, email) VALUES ('u1', 'u1@example.com')`);
   await s.db.query(
     `INSERT INTO chats (id, user_id, created_at) SELECT 'stale-' || i, 'u1', now() - interval '1 day' FROM generate_series(1, 42) i`,
+  );
+  // A paused job, a legal hold (and an ended one) and a caught-up missed slot, for the page's panels.
+  await s.db.query(
+    `INSERT INTO spacerr_jobs.job_pauses (job, reason, paused_by, since) VALUES ('clear-stale-streams', 'Redis migration', 'ana', now() - interval '3 hours')`,
+  );
+  await s.db.query(
+    `INSERT INTO spacerr_jobs.legal_holds (user_id, reason, placed_by, since, until)
+     VALUES ('user_2Hk9', 'chargeback dispute', 'bo', now() - interval '2 days', NULL),
+            ('user_7Qm1', 'fraud review', 'bo', now() - interval '20 days', now() - interval '5 days')`,
+  );
+  await s.db.query(
+    `INSERT INTO spacerr_jobs.job_runs (id, job, trigger, started_at, finished_at, status, dry_run, counts, slot, missed)
+     VALUES ('catch-up-1', 'delete-stale-deactivated-accounts', 'scheduled',
+             LEAST(now(), date_trunc('month', now()) + interval '12 hours'), LEAST(now(), date_trunc('month', now()) + interval '12 hours'), 'succeeded', false, '{}',
+             date_trunc('month', now()), jsonb_build_array(to_char(date_trunc('month', now()) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')))
+     ON CONFLICT DO NOTHING`,
   );
   mkdirSync(DOCS, { recursive: true });
   const page = await browser.context.newPage();

@@ -1,6 +1,6 @@
 /**
  * The status page on the real local stack, for `npm run screenshots` and the browser test: a
- * fresh stack (embedded Postgres, Redis, the Neon HTTP and Upstash REST endpoints), one database
+ * fresh stack (embedded Postgres, Redis, the Neon HTTP, Upstash REST and Vercel Blob endpoints), one database
  * of the test layout, and the Worker under `wrangler dev` pointed at it.
  */
 import { randomBytes } from 'node:crypto';
@@ -38,6 +38,9 @@ export async function startStatusStack(opts: { dataDir: string; vars?: Record<st
         NEON_HTTP_ENDPOINT: stack.neon.url,
         UPSTASH_REDIS_REST_URL: stack.upstash.url,
         UPSTASH_REDIS_REST_TOKEN: stack.upstashToken,
+        // The file store wrangler.toml names (BLOB_STORE): the stack's local Vercel Blob API.
+        BLOB_READ_WRITE_TOKEN: stack.blobToken,
+        VERCEL_BLOB_API_URL: stack.blob.url,
         CRON_SECRET: secret,
         ...opts.vars,
       },

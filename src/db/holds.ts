@@ -84,8 +84,16 @@ export async function liftHold(db: Db, userId: string): Promise<boolean> {
 
 /** Every hold, active and ended, most recently placed first. One request. */
 export async function listHolds(db: Db): Promise<Hold[]> {
-  const result = await db.execute(sql`SELECT ${COLUMNS} FROM ${HOLDS} ORDER BY since DESC, user_id`);
-  return result.rows.map(toHold);
+  return holdsOf((await holdsQuery(db)).rows);
+}
+
+/** The query of {@link listHolds}, to send alone or inside a batch; {@link holdsOf} reads its rows. */
+export function holdsQuery(db: Db) {
+  return db.execute(sql`SELECT ${COLUMNS} FROM ${HOLDS} ORDER BY since DESC, user_id`);
+}
+
+export function holdsOf(rows: readonly Record<string, unknown>[]): Hold[] {
+  return rows.map(toHold);
 }
 
 /** Times as ISO 8601 UTC strings with milliseconds, as JavaScript writes them. */

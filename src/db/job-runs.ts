@@ -163,13 +163,13 @@ export async function finishRun(
  */
 export async function latestRuns(db: Db, jobs: readonly string[]) {
   const result = await db.execute(sql`
-    SELECT r.*, m.id AS missed_run_id, m.missed AS missed_slots, m.started_at AS missed_found_at
+    SELECT r.*, m.id AS missed_run_id, m.missed AS missed_slots, m.started_at AS missed_found_at, m.status AS missed_status
     FROM unnest(${sql.param([...jobs])}::text[]) AS j(name)
     CROSS JOIN LATERAL (
       SELECT * FROM spacerr_jobs.job_runs WHERE job = j.name ORDER BY started_at DESC LIMIT 1
     ) r
     LEFT JOIN LATERAL (
-      SELECT id, missed, started_at FROM spacerr_jobs.job_runs
+      SELECT id, missed, started_at, status FROM spacerr_jobs.job_runs
       WHERE job = j.name AND missed IS NOT NULL ORDER BY started_at DESC LIMIT 1
     ) m ON true`);
   return (result.rows as Array<Record<string, unknown>>).map((row) => ({
@@ -190,6 +190,11 @@ export async function latestRuns(db: Db, jobs: readonly string[]) {
     lastMissed:
       row.missed_run_id == null
         ? null
-        : { runId: row.missed_run_id as string, slots: row.missed_slots as string[], foundAt: new Date(row.missed_found_at as string) },
+        : {
+            runId: row.missed_run_id as string,
+            slots: row.missed_slots as string[],
+            foundAt: new Date(row.missed_found_at as string),
+            status: row.missed_status as JobRunStatus,
+          },
   }));
 }

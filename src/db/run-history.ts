@@ -1,6 +1,6 @@
 /**
  * The status page's reads of `job_runs`: a month of runs folded per job and day (outcomes, and
- * rows deleted), and the latest failures. Both go in one request.
+ * rows deleted), and the latest failures. Both go in one request, with any other read the page sends along.
  *
  * Cost: `job_runs` keeps JOB_RUNS_RETENTION_DAYS of history (30 by default, pruned by every run's
  * lock request), so the days the chart shows are about the whole table: one sequential pass that
@@ -46,13 +46,16 @@ export interface RunHistory {
 /**
  * Runs since `since`, per job and UTC day, and the `failures` latest failed or abandoned runs.
  * `deletes` maps a job to the counts that are deletions; a job not in it counts every key.
+ * `alongside` (other reads of the page, such as the holds) ride in the same batch, and their rows
+ * come back in order: still one request.
  */
 export async function runHistory(
   db: Db,
   opts: { since: Date; deletes: Readonly<Record<string, readonly string[]>>; failures: number },
-): Promise<RunHistory> {
+  alongside: readonly ReturnType<Db['execute']>[] = [],
+): Promise<RunHistory & { alongside: Array<Array<Record<string, unknown>>> }> {
   const keys = JSON.stringify(opts.deletes);
-  const [days, failures] = await db.batch([
+  const [days, failures, ...more] = await db.batch([
     db.execute(sql`
       SELECT r.job, to_char(r.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day,
         count(*) FILTER (WHERE r.status = 'succeeded') AS succeeded,
@@ -73,8 +76,10 @@ export async function runHistory(
       SELECT id, job, trigger, status, started_at, error FROM spacerr_jobs.job_runs
       WHERE status IN ('failed', 'abandoned')
       ORDER BY started_at DESC LIMIT ${opts.failures}`),
+    ...alongside,
   ]);
   return {
+    alongside: more.map((r) => r.rows as Array<Record<string, unknown>>),
     days: (days.rows as Array<Record<string, unknown>>).map((row) => ({
       job: String(row.job),
       day: String(row.day),

@@ -1,6 +1,6 @@
 /**
  * What a request to place a hold must hold, checked the same way by the HTTP route and the CLI
- * (`npm run hold -- add`): a user id, a reason, optionally who placed it and when it ends.
+ * (`npm run hold -- add`), and the status page's hold actions: a user id, a reason, optionally who placed it and when it ends.
  * Expected outcomes are values: `{ ok: false, message }` for the caller to show as it is.
  */
 
@@ -59,6 +59,12 @@ export function checkHoldRequest(body: unknown, now: Date): Checked<HoldRequest>
     out.until = until.value;
   }
   return { ok: true, value: out };
+}
+
+/** Checks the account id of a request to lift a hold (the route's path, the page's form). */
+export function checkLiftRequest(userId: string): Checked<string> {
+  if (userId.length > HOLD_LIMITS.userId) return { ok: false, message: `userId is longer than ${HOLD_LIMITS.userId} characters.` };
+  return { ok: true, value: userId };
 }
 
 function text(value: unknown, name: string, max: number): Checked<string> {

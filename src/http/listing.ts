@@ -66,7 +66,12 @@ export async function jobListing(deps: Invocation, now: Date) {
             }
           : null,
         missed: run?.lastMissed
-          ? { runId: run.lastMissed.runId, slots: run.lastMissed.slots, foundAt: run.lastMissed.foundAt.toISOString() }
+          ? {
+              runId: run.lastMissed.runId,
+              slots: run.lastMissed.slots,
+              foundAt: run.lastMissed.foundAt.toISOString(),
+              status: run.lastMissed.status,
+            }
           : null,
         paused: pauses.find((p) => p.job === job.name) ?? null,
         backlog: backlog.byJob.get(job.name) ?? {},

@@ -14,6 +14,7 @@ import { runJob } from '../run/runner';
 import { logEvent, publicMessage } from '../log';
 import type { AppEnv } from './app';
 import { jobListing } from './listing';
+import { checkPauseRequest, type PauseRequest } from './pause-input';
 
 const TRUE_VALUES = new Set(['1', 'true']);
 const FALSE_VALUES = new Set(['0', 'false']);
@@ -41,10 +42,6 @@ export async function requeueParked(db: Db, job: Job, requeue: SQL): Promise<num
   return requeued;
 }
 
-/** Longest `reason` and `by` a pause takes (they are shown in run records and alarms). */
-const PAUSE_REASON_MAX = 500;
-const PAUSE_BY_MAX = 100;
-
 /**
  * POST /api/internal/jobs/:job/pause `{ "reason", "by"? }` — pauses the job (src/run/pauses.ts):
  * its runs are skipped until it is resumed. One request.
@@ -52,10 +49,8 @@ const PAUSE_BY_MAX = 100;
 export async function pauseRoute(c: Context<AppEnv>) {
   const job = findJob(c.req.param('job') ?? '');
   if (!job) return unknownJob(c);
-  const { reason, by } = parsePauseBody(await c.req.text());
-  const { db } = fromEnv(c.env);
-  const pause = await pauseJob(db, job.name, by === undefined ? { reason } : { reason, by }, new Date());
-  logEvent('info', 'job_paused', { ...pause });
+  const p = parsePauseBody(await c.req.text());
+  const pause = await pauseLogged(fromEnv(c.env).db, job, p, new Date());
   return c.json({ pause });
 }
 
@@ -63,10 +58,22 @@ export async function pauseRoute(c: Context<AppEnv>) {
 export async function resumeRoute(c: Context<AppEnv>) {
   const job = findJob(c.req.param('job') ?? '');
   if (!job) return unknownJob(c);
-  const { db } = fromEnv(c.env);
+  const resumed = await resumeLogged(fromEnv(c.env).db, job);
+  return c.json({ resumed });
+}
+
+/** Pauses `job` (a checked request) and logs `job_paused`, for the route and the status page. One request. */
+export async function pauseLogged(db: Db, job: Job, p: PauseRequest, now: Date): Promise<Pause> {
+  const pause = await pauseJob(db, job.name, p.by === undefined ? { reason: p.reason } : { reason: p.reason, by: p.by }, now);
+  logEvent('info', 'job_paused', { ...pause });
+  return pause;
+}
+
+/** Lifts `job`'s pause and logs `job_resumed`, for the route and the status page. One request. */
+export async function resumeLogged(db: Db, job: Job): Promise<boolean> {
   const resumed = await resumeJob(db, job.name);
   logEvent('info', 'job_resumed', { job: job.name, resumed });
-  return c.json({ resumed });
+  return resumed;
 }
 
 /** GET|POST /api/internal/jobs/:job[?dryRun=1] — runs the job now. */
@@ -157,25 +164,17 @@ function parseDryRun(values: string[] | undefined): boolean {
   throw badRequest('dryRun must be 1, true, 0 or false.');
 }
 
-/** The pause route's body: JSON with a non-empty `reason` and an optional `by`; anything else is a 400. */
-function parsePauseBody(text: string): { reason: string; by?: string } {
+/** The pause route's body: JSON that {@link checkPauseRequest} accepts; anything else is a 400. */
+function parsePauseBody(text: string): PauseRequest {
   let body: unknown;
   try {
     body = JSON.parse(text);
   } catch {
     throw badRequest('Send a JSON body: {"reason": "…", "by": "…"} (by is optional).');
   }
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('The body must be a JSON object with a reason.');
-  const { reason, by, ...rest } = body as Record<string, unknown>;
-  const unknown = Object.keys(rest);
-  if (unknown.length > 0) throw badRequest(`Unknown field ${JSON.stringify(unknown[0]?.slice(0, 40))}; only reason and by are accepted.`);
-  if (typeof reason !== 'string' || reason.trim() === '') throw badRequest('reason is required: say why the job is paused.');
-  if (reason.length > PAUSE_REASON_MAX) throw badRequest(`reason is longer than ${PAUSE_REASON_MAX} characters.`);
-  if (by === undefined || by === null) return { reason: reason.trim() };
-  if (typeof by !== 'string' || by.trim() === '' || by.length > PAUSE_BY_MAX) {
-    throw badRequest(`by, when given, must be a name of 1 to ${PAUSE_BY_MAX} characters.`);
-  }
-  return { reason: reason.trim(), by: by.trim() };
+  const checked = checkPauseRequest(body);
+  if (!checked.ok) throw badRequest(checked.message);
+  return checked.value;
 }
 
 function badRequest(message: string) {

@@ -2,7 +2,7 @@
  * The status page in a real browser: Debian's Chromium, headless, against the Worker under
  * `wrangler dev` on the local stack, with a month of history in job_runs. Signs in (a wrong
  * secret first), reads the charts back and checks them against job_runs, dry-runs a job through
- * its confirm step, signs out. A form without its CSRF token is refused, in the browser and by
+ * its confirm step, pauses it (its next run is skipped) and resumes it, signs out. A form without its CSRF token is refused, in the browser and by
  * plain fetch; and a Cloudflare Access identity (a token of a local team, scripts/stack/access-certs.ts)
  * signs in without the secret.
  */
@@ -65,7 +65,7 @@ async function deletedByDay(): Promise<Map<string, number>> {
 }
 
 describe('the status page in Chromium', () => {
-  it('signs in (refusing a wrong secret), shows the charts from job_runs, dry-runs a job, signs out', async () => {
+  it('signs in (refusing a wrong secret), shows the charts from job_runs, dry-runs, pauses and resumes a job, signs out', async () => {
     const page = await browser.context.newPage();
     const first = await page.goto(status);
     expect(first?.status()).toBe(401);
@@ -118,6 +118,27 @@ describe('the status page in Chromium', () => {
     expect(await page.textContent('#result tr[data-count="chats"] td')).toBe('7');
     expect(await dryRuns()).toBe(dryBefore + 1);
     expect(Number((await s.db.query(`SELECT count(*) AS n FROM chats WHERE id LIKE 'stale-%'`)).rows[0].n)).toBe(7);
+
+    // Pause: the job's button, the confirm step asks why; its next run is then skipped. Resume from the paused-jobs panel.
+    const runNow = async () =>
+      (await (
+        await fetch(`${s.worker.url}/api/internal/jobs/${JOB}`, { method: 'POST', headers: { Authorization: `Bearer ${s.secret}` } })
+      ).json()) as { status: string; paused?: { reason: string; by: string } };
+    await Promise.all([page.waitForNavigation(), page.click(`tr[data-job="${JOB}"] button[data-action="pause"]`)]);
+    expect(await page.textContent('form.confirm')).toContain(`Pause ${JOB}?`);
+    await page.fill('form.confirm input[name="reason"]', 'checking the cutoff');
+    const [pausedPage] = await Promise.all([page.waitForNavigation(), page.click('form.confirm button[type="submit"]')]);
+    expect(pausedPage?.status()).toBe(200);
+    expect(await page.textContent(`#pauses tr[data-paused="${JOB}"]`)).toContain('checking the cutoff');
+    expect(await page.textContent(`#jobs tr[data-job="${JOB}"]`)).toContain('paused: checking the cutoff');
+    expect(await runNow()).toMatchObject({ status: 'skipped', paused: { reason: 'checking the cutoff', by: 'secret' } });
+    expect(Number((await s.db.query(`SELECT count(*) AS n FROM chats WHERE id LIKE 'stale-%'`)).rows[0].n)).toBe(7);
+    await Promise.all([page.waitForNavigation(), page.click(`#pauses tr[data-paused="${JOB}"] button[data-action="resume"]`)]);
+    const [resumedPage] = await Promise.all([page.waitForNavigation(), page.click('form.confirm button[type="submit"]')]);
+    expect(resumedPage?.status()).toBe(200);
+    expect(await page.textContent('#result')).toContain(`Resumed ${JOB}`);
+    expect(await page.locator('#pauses tr[data-paused]').count()).toBe(0);
+    expect((await s.db.query(`SELECT job FROM spacerr_jobs.job_pauses`)).rows).toEqual([]);
 
     // A form whose CSRF token was taken out is refused, and nothing runs.
     const before = Number((await s.db.query(`SELECT count(*) AS n FROM spacerr_jobs.job_runs WHERE trigger = 'http'`)).rows[0].n);

@@ -5,7 +5,7 @@
  * job_runs, the failures). The browser test (test/browser/) drives the same page in Chromium.
  */
 import { serializeSigned } from 'hono/utils/cookie';
-import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createApp } from '../../src/http/app';
 import type { StatusAction } from '../../src/http/status/actions';
 import { loadPage } from '../../src/http/status/data';
@@ -217,6 +217,158 @@ describe('actions', () => {
   });
 });
 
+describe('pause, resume and holds', () => {
+  const JOB = 'delete-stale-empty-chats';
+  const bearer = { Authorization: `Bearer ${SECRET}` };
+  const runNow = async () =>
+    (await (await call(`/api/internal/jobs/${JOB}`, { method: 'POST', headers: bearer })).json()) as Record<string, unknown>;
+  const section = (html: string, id: string) => {
+    const at = html.indexOf(`<section id="${id}"`);
+    return at < 0 ? '' : html.slice(at, html.indexOf('</section>', at));
+  };
+  let logs: string[] = [];
+  beforeEach(async () => {
+    const db = testDb(e);
+    await db.execute(sql`TRUNCATE spacerr_jobs.job_runs, spacerr_jobs.job_pauses, spacerr_jobs.legal_holds`);
+    logs = [];
+    vi.spyOn(console, 'log').mockImplementation((line: unknown) => void logs.push(String(line)));
+  });
+  afterEach(() => vi.restoreAllMocks());
+  const logged = (event: string) => logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.event === event);
+
+  /** Posts an action's confirmed form with this session's token. */
+  async function act(cookie: string, csrf: string, action: string, fields: Record<string, string>) {
+    const res = await call(`${PATH}/actions/${action}`, form({ csrf, confirm: 'yes', ...fields }, { Cookie: cookie }));
+    return { status: res.status, html: await res.text() };
+  }
+
+  it('pauses a job through its confirm step: the next run is skipped with the reason and who paused it; resume lets it run', async () => {
+    await seedAccount(testDb(e), new Date(), { id: 'u-paused', chats: [{ ageMinutes: 60 }] });
+    const cookie = await signIn();
+    const { csrf } = await page(cookie);
+    const ask = await call(`${PATH}/actions/pause`, form({ job: JOB, csrf }, { Cookie: cookie }));
+    expect(ask.status).toBe(200);
+    expect(await ask.text()).toMatch(/<input name="reason" type="text" value="" required=""/);
+    expect(await q(testDb(e), sql`SELECT job FROM spacerr_jobs.job_pauses`)).toEqual([]);
+
+    const paused = await act(cookie, csrf, 'pause', { job: JOB, reason: 'incident 7: checking the cutoff' });
+    expect(paused.status).toBe(200);
+    expect(section(paused.html, 'pauses')).toMatch(
+      new RegExp(`<tr data-paused="${JOB}"><td>${JOB}</td><td>incident 7: checking the cutoff</td><td>secret</td>`),
+    );
+    expect(paused.html).toMatch(/name="job" value="delete-stale-empty-chats"\/><button type="submit" data-action="resume"/);
+    expect(logged('job_paused')).toEqual([
+      { level: 'info', event: 'job_paused', job: JOB, reason: 'incident 7: checking the cutoff', by: 'secret', since: expect.any(String) },
+    ]);
+    const skipped = await runNow();
+    expect(skipped).toMatchObject({ status: 'skipped', paused: { job: JOB, reason: 'incident 7: checking the cutoff', by: 'secret' } });
+    expect(await q(testDb(e), sql`SELECT id FROM chats WHERE user_id = 'u-paused'`)).toHaveLength(1);
+
+    const resumed = await act(cookie, csrf, 'resume', { job: JOB });
+    expect(resumed.status).toBe(200);
+    expect(resumed.html).toContain(`Resumed ${JOB}`);
+    expect(section(resumed.html, 'pauses')).not.toContain('data-paused');
+    expect(logged('job_resumed')).toEqual([{ level: 'info', event: 'job_resumed', job: JOB, resumed: true }]);
+    expect(await runNow()).toMatchObject({ status: 'succeeded', counts: { chats: 1 } });
+  });
+
+  it('places a hold (listed with who placed it), lifts it (listed as ended), and a second lift finds none', async () => {
+    const cookie = await signIn();
+    const { csrf } = await page(cookie);
+    const placed = await act(cookie, csrf, 'place-hold', { userId: 'u-held', reason: 'chargeback dispute', until: '2099-06-30' });
+    expect(placed.status).toBe(200);
+    expect(section(placed.html, 'holds')).toMatch(
+      /<tr data-hold="u-held"><td>u-held<\/td><td>chargeback dispute<\/td><td>secret<\/td><td>[^<]+<\/td><td>2099-06-30 00:00 UTC<\/td>/,
+    );
+    expect(logged('hold_placed')).toEqual([
+      { level: 'info', event: 'hold_placed', userId: 'u-held', by: 'secret', until: '2099-06-30T00:00:00.000Z' },
+    ]);
+    const listed = (await (await call('/api/internal/holds', { headers: bearer })).json()) as { holds: unknown[] };
+    expect(listed.holds).toEqual([
+      { userId: 'u-held', reason: 'chargeback dispute', by: 'secret', since: expect.any(String), until: '2099-06-30T00:00:00.000Z' },
+    ]);
+
+    const lifted = await act(cookie, csrf, 'lift-hold', { userId: 'u-held' });
+    expect(lifted.status).toBe(200);
+    expect(section(lifted.html, 'holds')).not.toContain('data-hold="u-held"');
+    expect(section(lifted.html, 'holds')).toMatch(/<tr data-ended-hold="u-held"><td>u-held<\/td><td>chargeback dispute<\/td>/);
+    expect(logged('hold_lifted')).toEqual([{ level: 'info', event: 'hold_lifted', userId: 'u-held' }]);
+
+    const again = await act(cookie, csrf, 'lift-hold', { userId: 'u-held' });
+    expect(again.status).toBe(404);
+    expect(again.html).toContain('This account has no active hold.');
+  });
+
+  it('refuses bad input with 400, as the JSON routes do, and changes nothing', async () => {
+    const cookie = await signIn();
+    const { csrf } = await page(cookie);
+    const refusals: Array<[string, Record<string, string>, string]> = [
+      ['pause', { job: JOB, reason: 'x'.repeat(501) }, 'reason is longer than 500 characters.'],
+      ['pause', { job: JOB, reason: '' }, 'Reason is required.'],
+      ['place-hold', { userId: 'u-1', reason: 'r', until: '2020-01-01' }, 'until must be in the future'],
+      ['place-hold', { userId: 'u-1', reason: 'r', until: '2099-02-30' }, 'until must be an ISO 8601 date'],
+      ['place-hold', { userId: 'u'.repeat(201), reason: 'r' }, 'userId is longer than 200 characters.'],
+      ['lift-hold', { userId: 'u'.repeat(201) }, 'userId is longer than 200 characters.'],
+    ];
+    for (const [action, fields, message] of refusals) {
+      const res = await act(cookie, csrf, action, fields);
+      expect([action, res.status]).toEqual([action, 400]);
+      expect(res.html).toContain(message);
+    }
+    expect((await act(cookie, csrf, 'pause', { job: 'no-such-job', reason: 'r' })).status).toBe(404);
+    expect(await q(testDb(e), sql`SELECT job FROM spacerr_jobs.job_pauses`)).toEqual([]);
+    expect(await q(testDb(e), sql`SELECT user_id FROM spacerr_jobs.legal_holds`)).toEqual([]);
+  });
+
+  it('refuses pause, resume, place and lift without the CSRF token: nothing changes', async () => {
+    const db = testDb(e);
+    await db.execute(sql`INSERT INTO spacerr_jobs.job_pauses (job, reason, since) VALUES ('clear-stale-streams', 'r', now())`);
+    await db.execute(sql`INSERT INTO spacerr_jobs.legal_holds (user_id, reason, since) VALUES ('u-kept', 'r', now())`);
+    const cookie = await signIn();
+    for (const [action, fields] of [
+      ['pause', { job: JOB, reason: 'r' }],
+      ['resume', { job: 'clear-stale-streams' }],
+      ['place-hold', { userId: 'u-new', reason: 'r' }],
+      ['lift-hold', { userId: 'u-kept' }],
+    ] as const) {
+      const res = await call(`${PATH}/actions/${action}`, form({ confirm: 'yes', ...fields }, { Cookie: cookie }));
+      expect([action, res.status]).toEqual([action, 403]);
+    }
+    expect(await q(db, sql`SELECT job FROM spacerr_jobs.job_pauses`)).toEqual([{ job: 'clear-stale-streams' }]);
+    expect(await q(db, sql`SELECT user_id, until FROM spacerr_jobs.legal_holds`)).toEqual([{ user_id: 'u-kept', until: null }]);
+    for (const event of ['job_paused', 'job_resumed', 'hold_placed', 'hold_lifted']) expect(logged(event)).toEqual([]);
+  });
+
+  it('shows paused jobs, holds and missed slots in four Postgres requests', async () => {
+    const db = testDb(e);
+    await db.execute(
+      sql`INSERT INTO spacerr_jobs.job_pauses (job, reason, paused_by, since) VALUES ('clear-stale-streams', 'redis move', 'ana', now())`,
+    );
+    await db.execute(sql`
+      INSERT INTO spacerr_jobs.legal_holds (user_id, reason, placed_by, since, until)
+      VALUES ('u-active', 'fraud review', 'bo', now(), NULL), ('u-ended', 'old dispute', NULL, now() - interval '2 days', now() - interval '1 day')`);
+    await db.execute(sql`
+      INSERT INTO spacerr_jobs.job_runs (id, job, trigger, started_at, finished_at, status, dry_run, slot, missed)
+      VALUES ('catch-1', 'delete-stale-deactivated-accounts', 'scheduled', now(), now(), 'succeeded', false,
+              '2026-12-01T00:00:00Z', '["2026-11-01T00:00:00.000Z", "2026-12-01T00:00:00.000Z"]')`);
+    const cookie = await signIn();
+    const before = await endpointStats(e);
+    const { html } = await page(cookie);
+    const after = await endpointStats(e);
+    expect(after.neonRequests - before.neonRequests).toBe(4);
+    expect(section(html, 'pauses')).toMatch(
+      /<tr data-paused="clear-stale-streams"><td>clear-stale-streams<\/td><td>redis move<\/td><td>ana<\/td>/,
+    );
+    expect(html).toMatch(/<tr data-job="clear-stale-streams">.*?<div class="bad">paused: redis move<\/div>/s);
+    expect(section(html, 'holds')).toContain('<tr data-hold="u-active"><td>u-active</td><td>fraud review</td><td>bo</td>');
+    expect(section(html, 'holds')).not.toContain('data-hold="u-ended"');
+    expect(section(html, 'holds')).toContain('<tr data-ended-hold="u-ended"><td>u-ended</td><td>old dispute</td>');
+    expect(section(html, 'missed')).toMatch(
+      /<tr data-missed="delete-stale-deactivated-accounts"><td>delete-stale-deactivated-accounts<\/td><td>2026-11-01 00:00 UTC, 2026-12-01 00:00 UTC<\/td><td>[^<]+<\/td><td><span class="ok">caught up<\/span> <code class="muted">catch-1<\/code>/,
+    );
+  });
+});
+
 describe('what it shows', () => {
   it('charts rows deleted per day per job and run outcomes from job_runs, and lists the latest failures', async () => {
     const db = testDb(e);
@@ -297,7 +449,15 @@ describe('the panels and actions other modules add', () => {
           ...data,
           pauses: [{ job: 'purge-deleted-blobs', reason: 'R2 incident', by: 'ana', since }],
           holds: [{ userId: 'u-42', reason: 'legal request', by: null, since, until: null }],
-          missed: [{ job: 'delete-stale-deactivated-accounts', slot: '2026-11-01T00:00:00.000Z', caughtUpBy: null }],
+          missed: [
+            {
+              job: 'delete-stale-deactivated-accounts',
+              slots: ['2026-11-01T00:00:00.000Z'],
+              runId: 'r-1',
+              status: 'succeeded',
+              foundAt: since,
+            },
+          ],
         },
         actions,
       })!.toString(),
@@ -313,7 +473,8 @@ describe('the panels and actions other modules add', () => {
       expect(html).toMatch(new RegExp(`name="job" value="${job.name}"/><button type="submit" data-action="pause"`));
     }
     // Without the sections, no panel.
-    const bare = String(await StatusPage({ data, actions })!.toString());
+    const { pauses: _p, holds: _h, endedHolds: _e, missed: _m, ...noSections } = data;
+    const bare = String(await StatusPage({ data: noSections, actions })!.toString());
     expect(bare).not.toContain('<section id="pauses"');
     expect(bare).not.toContain('<section id="holds"');
   });

@@ -1,8 +1,9 @@
 /**
  * What the status page can do. Each action is one entry: its form (a button on a job's row, or a
  * form of its own on the page), the question its confirm step asks, and what it performs, the
- * same call the HTTP API and the CLI make, so it is recorded the same way (a run in `job_runs`
- * with trigger `http`, a `requeued` log line). Adding an action is one entry here; the form, the
+ * same call the HTTP API and the CLI make, with the same checks of its input, so it is recorded
+ * the same way (a run in `job_runs` with trigger `http`; a `requeued`, `job_paused`, `job_resumed`,
+ * `hold_placed` or `hold_lifted` log line). Adding an action is one entry here; the form, the
  * confirm step (which asks for the action's `fields`), the CSRF check and the result come with it.
  * Where each kind of action shows (`scope`):
  * - `job`: a button on each job's row (`appliesTo` filters), e.g. pause with a `reason` field,
@@ -15,7 +16,10 @@ import type { Invocation } from '../../deps';
 import type { Job } from '../../run/job';
 import { findJob } from '../../run/registry';
 import { runJob } from '../../run/runner';
-import { requeueParked } from '../routes';
+import { placeHoldLogged, liftHoldLogged, NO_HOLD } from '../holds';
+import { checkHoldRequest, checkLiftRequest } from '../hold-input';
+import { checkPauseRequest } from '../pause-input';
+import { pauseLogged, requeueParked, resumeLogged } from '../routes';
 
 /** A field of a page-level action's form. */
 export interface ActionField {
@@ -39,6 +43,8 @@ export interface ActionInput {
 /** What the page shows after an action: a sentence, and the figures (a run's counts) if any. */
 export interface ActionResult {
   ok: boolean;
+  /** The page's status when not ok and not a failure (500): 400 for input refused, 404 for nothing to act on. */
+  refused?: 400 | 404;
   title: string;
   message: string;
   figures?: Readonly<Record<string, number>>;
@@ -82,6 +88,79 @@ function runAction(dryRun: boolean): StatusAction {
   };
 }
 
+/** A refusal of an action's input, with the message the JSON route would answer. */
+const refused = (status: 400 | 404, title: string, message: string): ActionResult => ({ ok: false, refused: status, title, message });
+
+/** The actions on pauses and holds: the JSON routes' calls and checks, `by` the signed-in identity. */
+const PAUSE_AND_HOLD_ACTIONS: readonly StatusAction[] = [
+  {
+    name: 'pause',
+    label: 'Pause',
+    scope: 'job',
+    fields: [{ name: 'reason', label: 'Reason', required: true }],
+    confirm: ({ job }) => `Pause ${job?.name}? Its runs (but dry runs) are skipped until it is resumed.`,
+    async perform(deps, { job, fields, who, now }) {
+      const checked = checkPauseRequest({ reason: fields.reason, by: who });
+      if (!checked.ok) return refused(400, 'Not paused', checked.message);
+      const pause = await pauseLogged(deps.db, job!, checked.value, now);
+      return { ok: true, title: `Paused ${pause.job}`, message: `Its runs are skipped until it is resumed: ${pause.reason}` };
+    },
+  },
+  {
+    name: 'resume',
+    label: 'Resume',
+    scope: 'pause',
+    confirm: ({ job }) => `Resume ${job?.name}? Its next scheduled run runs it.`,
+    async perform(deps, { job }) {
+      const resumed = await resumeLogged(deps.db, job!);
+      return {
+        ok: true,
+        title: resumed ? `Resumed ${job!.name}` : `${job!.name} was not paused`,
+        message: resumed ? 'Its next run runs it.' : '',
+      };
+    },
+  },
+  {
+    name: 'place-hold',
+    label: 'Place a legal hold',
+    scope: 'page',
+    fields: [
+      { name: 'userId', label: 'Account (user id)', required: true },
+      { name: 'reason', label: 'Reason', required: true },
+      { name: 'until', label: 'Until (UTC, optional)', required: false, type: 'date' },
+    ],
+    confirm: ({ fields }) =>
+      `Place a legal hold on account ${fields.userId || '(the id below)'}? Nothing it owns is deleted while the hold stands.`,
+    async perform(deps, { fields, who, now }) {
+      const checked = checkHoldRequest({ userId: fields.userId, reason: fields.reason, by: who, until: fields.until || undefined }, now);
+      if (!checked.ok) return refused(400, 'No hold placed', checked.message);
+      const hold = await placeHoldLogged(deps.db, checked.value, now);
+      return {
+        ok: true,
+        title: `Hold placed on ${hold.userId}`,
+        message: hold.until ? `Until ${hold.until}.` : 'Until it is lifted.',
+      };
+    },
+  },
+  {
+    name: 'lift-hold',
+    label: 'Lift hold',
+    scope: 'hold',
+    fields: [{ name: 'userId', label: 'Account (user id)', required: true }],
+    confirm: ({ fields }) => `Lift the legal hold on account ${fields.userId}? Past retention, it is erased by the account job's next run.`,
+    async perform(deps, { fields }) {
+      const userId = checkLiftRequest(fields.userId ?? '');
+      if (!userId.ok) return refused(400, 'No hold lifted', userId.message);
+      if (!(await liftHoldLogged(deps.db, userId.value))) return refused(404, 'No hold lifted', NO_HOLD);
+      return {
+        ok: true,
+        title: `Hold lifted from ${userId.value}`,
+        message: 'It stays listed as an ended hold until the account is erased.',
+      };
+    },
+  },
+];
+
 export const STATUS_ACTIONS: readonly StatusAction[] = [
   runAction(true),
   runAction(false),
@@ -96,6 +175,7 @@ export const STATUS_ACTIONS: readonly StatusAction[] = [
       return { ok: true, title: `Requeued for ${job!.name}`, message: `${requeued} parked rows are due again.`, figures: { requeued } };
     },
   },
+  ...PAUSE_AND_HOLD_ACTIONS,
 ];
 
 export function findAction(name: string): StatusAction | undefined {

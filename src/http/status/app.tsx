@@ -99,7 +99,7 @@ export function statusApp() {
       result = { ok: false, title: `${action.label} failed`, message: publicMessage(err) };
     }
     const data = await loadPage(deps, { now: new Date(), who: session.who, csrf: token });
-    return c.html(<StatusPage data={data} result={result} />, result.ok ? 200 : 500);
+    return c.html(<StatusPage data={data} result={result} />, result.ok ? 200 : (result.refused ?? 500));
   });
   // The page's own error boundary: an HTML page with the error's class and message (never SQL, a
   // stack or a secret), logged like the JSON routes' errors.

@@ -1,46 +1,58 @@
 /**
  * What the status page shows, read in one go: the jobs listing (the same read as
- * GET /api/internal/jobs) and a month of run history. Three Postgres requests, sent together.
+ * GET /api/internal/jobs: last runs, backlog, pauses) and a month of run history with the holds.
+ * Four Postgres requests, sent together: the listing's three and one batch (the history, the
+ * failures, and each section's `query`).
  *
  * The pauses, holds and missed-slots panels are optional parts of {@link PageData}: each is
- * filled by a loader in {@link PAGE_SECTIONS} (the module that owns the data reads it), and a
- * part left unset is not drawn.
+ * filled by a section of {@link PAGE_SECTIONS}, from the listing (pauses, missed slots: no read of
+ * their own) or from a query that rides in the history's batch (holds), and a part left unset is
+ * not drawn.
  */
+import type { Db } from '../../db/client';
+import { type Hold, holdsOf, holdsQuery } from '../../db/holds';
+import type { JobRunStatus } from '../../db/schema';
 import { type RunHistory, runHistory } from '../../db/run-history';
 import type { Invocation } from '../../deps';
+import type { Pause } from '../../run/pauses';
 import { JOBS } from '../../run/registry';
 import { jobListing } from '../listing';
 
 export type Listing = Awaited<ReturnType<typeof jobListing>>;
 
-/** A paused job (the shape of `Pause`, `src/run/pauses.ts`). */
-export interface PausedJob {
+/** A paused job (`Pause`, src/run/pauses.ts). */
+export type PausedJob = Pause;
+/** An account under legal hold (`Hold`, src/db/holds.ts). */
+export type HeldAccount = Hold;
+/**
+ * A job's latest missed slots, as the listing has them (`missed`): the run that found them, which
+ * is the run that ran for them (a catch-up of the latest, or the job's own next slot), its status,
+ * and the slots (ISO, oldest first).
+ */
+export interface MissedSlots {
   job: string;
-  reason: string;
-  by: string | null;
-  since: string;
-}
-/** An account under legal hold (the shape of `Hold`, `src/db/holds.ts`). */
-export interface HeldAccount {
-  userId: string;
-  reason: string;
-  by: string | null;
-  since: string;
-  until: string | null;
-}
-/** A scheduled slot whose delivery never came. */
-export interface MissedSlot {
-  job: string;
-  /** The slot's time, ISO. */
-  slot: string;
-  /** The run that caught it up, if one did. */
-  caughtUpBy?: string | null;
+  slots: readonly string[];
+  runId: string;
+  status: JobRunStatus;
+  /** When the run that found them started, ISO. */
+  foundAt: string;
 }
 
 export interface PageSections {
   pauses?: readonly PausedJob[];
+  /** Active holds (they keep what the account owns). */
   holds?: readonly HeldAccount[];
-  missed?: readonly MissedSlot[];
+  /** Ended holds (expired or lifted), kept until the account is erased. */
+  endedHolds?: readonly HeldAccount[];
+  missed?: readonly MissedSlots[];
+}
+
+/** One optional part of the page. */
+export interface PageSection {
+  /** A read sent in the history's batch (no request of its own), if the section needs one. */
+  query?(db: Db): ReturnType<Db['execute']>;
+  /** The section's part of the page, from its query's rows (empty without a query) and the listing. */
+  read(from: { rows: Array<Record<string, unknown>>; listing: Listing; now: Date }): PageSections;
 }
 
 export interface PageData extends PageSections {
@@ -60,8 +72,31 @@ export const CHART_DAYS = 30;
 /** Failed runs the page lists. */
 export const FAILURES_SHOWN = 10;
 
-/** Loaders of the optional panels, each one read of the module that owns its data. */
-export const PAGE_SECTIONS: ReadonlyArray<(deps: Invocation, now: Date) => Promise<PageSections>> = [];
+/** The optional panels: paused jobs and missed slots from the listing, holds from one query. */
+export const PAGE_SECTIONS: readonly PageSection[] = [
+  {
+    // The listing reads every pause (listPauses) for its jobs' `paused`; ordered as listPauses orders them.
+    read: ({ listing }) => ({
+      pauses: listing.jobs
+        .flatMap((j) => (j.paused ? [j.paused] : []))
+        .sort((a, b) => a.since.localeCompare(b.since) || a.job.localeCompare(b.job)),
+    }),
+  },
+  {
+    read: ({ listing }) => ({
+      missed: listing.jobs.flatMap((j) => (j.missed ? [{ job: j.name, ...j.missed }] : [])),
+    }),
+  },
+  {
+    query: holdsQuery,
+    // Active at the page's time, as a job running now would judge it (heldOwner with its `now`).
+    read: ({ rows, now }) => {
+      const holds = holdsOf(rows);
+      const active = (h: Hold) => h.until === null || Date.parse(h.until) > now.getTime();
+      return { holds: holds.filter(active), endedHolds: holds.filter((h) => !active(h)) };
+    },
+  },
+];
 
 /** Every job's `deletes` (the counts the chart adds up), for the jobs that declare it. */
 const DELETES = Object.fromEntries(JOBS.flatMap((job) => (job.deletes ? [[job.name, job.deletes]] : [])));
@@ -69,11 +104,18 @@ const DELETES = Object.fromEntries(JOBS.flatMap((job) => (job.deletes ? [[job.na
 export async function loadPage(deps: Invocation, at: { now: Date; who: string; csrf: string }): Promise<PageData> {
   const days = chartDays(at.now);
   const since = new Date(`${days[0]}T00:00:00Z`);
-  const [listing, history, ...sections] = await Promise.all([
+  const queried = PAGE_SECTIONS.filter((section) => section.query !== undefined);
+  const [listing, { alongside, ...history }] = await Promise.all([
     jobListing(deps, at.now),
-    runHistory(deps.db, { since, deletes: DELETES, failures: FAILURES_SHOWN }),
-    ...PAGE_SECTIONS.map((load) => load(deps, at.now)),
+    runHistory(
+      deps.db,
+      { since, deletes: DELETES, failures: FAILURES_SHOWN },
+      queried.map((section) => section.query!(deps.db)),
+    ),
   ]);
+  const sections = PAGE_SECTIONS.map((section) =>
+    section.read({ rows: section.query ? alongside[queried.indexOf(section)]! : [], listing, now: at.now }),
+  );
   return { ...Object.assign({}, ...sections), ...at, listing, history, days };
 }
 

@@ -282,13 +282,22 @@ function PausesPanel(props: { data: PageData; actions: readonly StatusAction[] }
         <p class="muted">None.</p>
       ) : (
         <table>
+          <thead>
+            <tr>
+              <th>job</th>
+              <th>reason</th>
+              <th>by</th>
+              <th>since</th>
+              <th>actions</th>
+            </tr>
+          </thead>
           <tbody>
             {pauses.map((p) => (
               <tr data-paused={p.job}>
                 <td>{p.job}</td>
                 <td>{p.reason}</td>
                 <td>{p.by ?? ''}</td>
-                <td>since {when(new Date(p.since))}</td>
+                <td>{when(new Date(p.since))}</td>
                 <td>
                   {props.actions
                     .filter((a) => a.scope === 'pause')
@@ -310,16 +319,29 @@ function MissedPanel(props: { data: PageData }) {
   return (
     <section id="missed">
       <h2>Missed slots</h2>
+      <p class="muted">Scheduled runs whose delivery never came: each job's latest, and the run that ran for them.</p>
       {missed.length === 0 ? (
-        <p class="muted">None.</p>
+        <p class="muted">None recorded.</p>
       ) : (
         <table>
+          <thead>
+            <tr>
+              <th>job</th>
+              <th>slots missed</th>
+              <th>found</th>
+              <th>run for them</th>
+            </tr>
+          </thead>
           <tbody>
             {missed.map((m) => (
-              <tr>
+              <tr data-missed={m.job}>
                 <td>{m.job}</td>
-                <td>{when(new Date(m.slot))}</td>
-                <td>{m.caughtUpBy ? `caught up by ${m.caughtUpBy}` : 'not caught up yet'}</td>
+                <td>{slotsText(m.slots)}</td>
+                <td>{when(new Date(m.foundAt))}</td>
+                <td>
+                  <span class={m.status === 'succeeded' ? 'ok' : m.status === 'running' ? 'muted' : 'bad'}>{caughtUpText(m.status)}</span>{' '}
+                  <code class="muted">{m.runId}</code>
+                </td>
               </tr>
             ))}
           </tbody>
@@ -331,21 +353,32 @@ function MissedPanel(props: { data: PageData }) {
 
 function HoldsPanel(props: { data: PageData; actions: readonly StatusAction[] }) {
   const holds = props.data.holds ?? [];
+  const ended = props.data.endedHolds ?? [];
   return (
     <section id="holds">
       <h2>Legal holds</h2>
       {holds.length === 0 ? (
-        <p class="muted">None.</p>
+        <p class="muted">No account is under hold.</p>
       ) : (
         <table>
+          <thead>
+            <tr>
+              <th>account</th>
+              <th>reason</th>
+              <th>by</th>
+              <th>since</th>
+              <th>until</th>
+              <th>actions</th>
+            </tr>
+          </thead>
           <tbody>
             {holds.map((h) => (
               <tr data-hold={h.userId}>
                 <td>{h.userId}</td>
                 <td>{h.reason}</td>
                 <td>{h.by ?? ''}</td>
-                <td>since {when(new Date(h.since))}</td>
-                <td>{h.until ? `until ${when(new Date(h.until))}` : 'until lifted'}</td>
+                <td>{when(new Date(h.since))}</td>
+                <td>{h.until ? when(new Date(h.until)) : 'until lifted'}</td>
                 <td>
                   {props.actions
                     .filter((a) => a.scope === 'hold')
@@ -358,6 +391,26 @@ function HoldsPanel(props: { data: PageData; actions: readonly StatusAction[] })
           </tbody>
         </table>
       )}
+      {ended.length > 0 ? (
+        <details id="ended-holds">
+          <summary class="muted">
+            {ended.length} ended {ended.length === 1 ? 'hold' : 'holds'} (kept until the account is erased)
+          </summary>
+          <table>
+            <tbody>
+              {ended.map((h) => (
+                <tr data-ended-hold={h.userId}>
+                  <td>{h.userId}</td>
+                  <td>{h.reason}</td>
+                  <td>{h.by ?? ''}</td>
+                  <td>since {when(new Date(h.since))}</td>
+                  <td>ended {when(new Date(h.until!))}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </details>
+      ) : null}
     </section>
   );
 }
@@ -380,6 +433,20 @@ function PageActionForm(props: { action: StatusAction; csrf: string }) {
 
 export function describeWho(who: string): string {
   return who === 'secret' ? 'signed in with CRON_SECRET' : who.startsWith('access:') ? `${who.slice('access:'.length)} (Access)` : who;
+}
+
+/** Missed slots, oldest first: all of a few, else the first and last two and how many. */
+function slotsText(slots: readonly string[]): string {
+  const at = (iso: string) => when(new Date(iso));
+  if (slots.length <= 4) return slots.map(at).join(', ');
+  return `${slots.slice(0, 2).map(at).join(', ')} … ${slots.slice(-2).map(at).join(', ')} (${slots.length} in all)`;
+}
+
+function caughtUpText(status: string): string {
+  if (status === 'succeeded') return 'caught up';
+  if (status === 'running') return 'catching up';
+  // A skipped catch-up of a busy job leaves its slot missed, and the next check runs it; a paused one does not.
+  return `not caught up: the run ${status === 'skipped' ? 'was skipped' : status}`;
 }
 
 function when(d: Date): string {
