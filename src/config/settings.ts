@@ -151,7 +151,7 @@ export const SETTINGS = [
   {
     name: 'BLOB_STORE',
     kind: 'var',
-    default: '`vercel-blob`',
+    default: 'vercel-blob',
     meaning:
       'where the app writes its files: `vercel-blob` (Vercel Blob, with `BLOB_READ_WRITE_TOKEN`) or `r2` (the `BLOBS` binding); a queued file is recorded in it at its first claim and always deleted from that store',
     key: 'blobStore',

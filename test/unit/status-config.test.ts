@@ -9,6 +9,7 @@ const ENV = {
   DATABASE_URL: 'postgres://u:p@db.example/spacerr',
   UPSTASH_REDIS_REST_URL: 'https://redis.example',
   UPSTASH_REDIS_REST_TOKEN: 'token',
+  BLOB_STORE: 'r2',
 };
 
 function refusal(env: Record<string, unknown>): ConfigError {
