@@ -26,7 +26,7 @@ const USAGE = `usage:
   npm run job -- <job> [--dry-run] [--url URL] [--max-runs N]   run a job until it is done
   npm run job -- delete-stale-deactivated-accounts --account ID  delete one (set-aside) account in steps
   npm run job -- list [--url URL]                                jobs, crons, last runs, backlog, alarms
-  npm run job -- requeue <job> [--url URL]                       parked rows due again (purge-deleted-blobs, deliver-account-events)
+  npm run job -- requeue <job> [--url URL]                       parked rows due again (purge-deleted-blobs, delete-stripe-customers, deliver-account-events)
   npm run job -- pause <job> --reason "…" [--by NAME] [--url URL] skip the job's runs until it is resumed
   npm run job -- resume <job> [--url URL]                        lift the pause
 
