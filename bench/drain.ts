@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type pg from 'pg';
-import { startStack } from '../scripts/stack/index.ts';
+import { stackVars, startStack } from '../scripts/stack/index.ts';
 import { testLayout } from '../scripts/stack/migrate.ts';
 import { startLocalWorker } from '../scripts/stack/worker.ts';
 import { buildTemplate, cloneDatabase, SCALES, type Scale } from './dataset.ts';
@@ -46,10 +46,7 @@ try {
   const before = await countRows(db, L);
   const worker = await startLocalWorker({
     vars: {
-      DATABASE_URL: databaseUrl,
-      NEON_HTTP_ENDPOINT: stack.neon.url,
-      UPSTASH_REDIS_REST_URL: stack.upstash.url,
-      UPSTASH_REDIS_REST_TOKEN: stack.upstashToken,
+      ...stackVars(stack, databaseUrl),
       // The bench's files are R2 keys (bench/dataset.ts), in wrangler dev's local R2.
       BLOB_STORE: 'r2',
       CRON_SECRET: randomBytes(16).toString('hex'),

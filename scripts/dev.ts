@@ -10,7 +10,7 @@ import { createConnection, createServer } from 'node:net';
 import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { type Stack, startStack } from './stack/index.ts';
+import { type Stack, stackVars, startStack } from './stack/index.ts';
 import { parseArgs } from 'node:util';
 import { ensureAppSchema, layoutMigrations, migrateDatabase, readMap } from './stack/migrate.ts';
 import { hasRedisServer, REDIS_MISSING } from './stack/redis.ts';
@@ -131,13 +131,8 @@ try {
   if (!process.env.DATABASE_URL) await ensureAppSchema(databaseUrl, map, appMigrations);
   await migrateDatabase(databaseUrl, map);
   const { secret, generated } = writeVars({
-    DATABASE_URL: databaseUrl,
-    NEON_HTTP_ENDPOINT: stack.neon.url,
-    UPSTASH_REDIS_REST_URL: stack.upstash.url,
-    UPSTASH_REDIS_REST_TOKEN: stack.upstashToken,
-    // The names `@vercel/blob` itself reads: the app's own code can use the local store too.
-    BLOB_READ_WRITE_TOKEN: stack.blobToken,
-    VERCEL_BLOB_API_URL: stack.blob.url,
+    // With the Blob store under the names `@vercel/blob` itself reads: the app's own code can use it too.
+    ...stackVars(stack, databaseUrl),
     // The local Stripe endpoint's key: a real key in .dev.vars is replaced, so dev never deletes real customers.
     STRIPE_SECRET_KEY: stack.stripe.key,
     STRIPE_API_URL: stack.stripe.url,

@@ -31,6 +31,21 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
+/**
+ * The Worker settings that point it at the stack with `databaseUrl`: Neon's and Upstash's local
+ * endpoints, and the local Vercel Blob store under the names `@vercel/blob` itself reads.
+ */
+export function stackVars(stack: Stack, databaseUrl: string): Record<string, string> {
+  return {
+    DATABASE_URL: databaseUrl,
+    NEON_HTTP_ENDPOINT: stack.neon.url,
+    UPSTASH_REDIS_REST_URL: stack.upstash.url,
+    UPSTASH_REDIS_REST_TOKEN: stack.upstashToken,
+    BLOB_READ_WRITE_TOKEN: stack.blobToken,
+    VERCEL_BLOB_API_URL: stack.blob.url,
+  };
+}
+
 export async function startStack(opts: { dataDir: string; quiet?: boolean; persistent?: boolean; rttMs?: number }): Promise<Stack> {
   const stops: Array<() => Promise<void>> = [];
   const log = opts.quiet ? undefined : (line: string) => process.stderr.write(line);

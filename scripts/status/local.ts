@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import pg from 'pg';
-import { startStack } from '../stack/index.ts';
+import { stackVars, startStack } from '../stack/index.ts';
 import { createAppDatabase } from '../stack/migrate.ts';
 import { type LocalWorker, startLocalWorker } from '../stack/worker.ts';
 
@@ -34,13 +34,8 @@ export async function startStatusStack(opts: { dataDir: string; vars?: Record<st
     const secret = randomBytes(16).toString('hex');
     const worker = await startLocalWorker({
       vars: {
-        DATABASE_URL: databaseUrl,
-        NEON_HTTP_ENDPOINT: stack.neon.url,
-        UPSTASH_REDIS_REST_URL: stack.upstash.url,
-        UPSTASH_REDIS_REST_TOKEN: stack.upstashToken,
         // The file store wrangler.toml names (BLOB_STORE): the stack's local Vercel Blob API.
-        BLOB_READ_WRITE_TOKEN: stack.blobToken,
-        VERCEL_BLOB_API_URL: stack.blob.url,
+        ...stackVars(stack, databaseUrl),
         CRON_SECRET: secret,
         ...opts.vars,
       },

@@ -16,6 +16,19 @@ export const workerSchema = pgSchema(WORKER_SCHEMA);
 const pgTable = workerSchema.table;
 
 /**
+ * The columns of an outbox row that a job retries: when it was queued, its attempts, when it is
+ * due next, the last error, and `parked_at`, set once its attempts reach the job's maximum (or an
+ * answer that will not change): no longer retried, shown as needing attention.
+ */
+const retried = () => ({
+  enqueuedAt: timestamp('enqueued_at', { withTimezone: true }).notNull().defaultNow(),
+  attempts: integer('attempts').notNull().default(0),
+  nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true }).notNull().defaultNow(),
+  lastError: text('last_error'),
+  parkedAt: timestamp('parked_at', { withTimezone: true }),
+});
+
+/**
  * Chats without messages, kept by triggers on the app's `chats` and `messages` (drizzle/0001,
  * 0003): a row is added with the chat, removed by its first message (inserted or moved in), added
  * back when its last message is deleted or moved out, and removed with the chat. It makes "has no
@@ -60,12 +73,7 @@ export const blobDeletions = pgTable(
     store: text('store'),
     /** The user the file belonged to, where the trigger can tell (an attachments row's user, a live chat's owner). */
     ownerId: text('owner_id'),
-    enqueuedAt: timestamp('enqueued_at', { withTimezone: true }).notNull().defaultNow(),
-    attempts: integer('attempts').notNull().default(0),
-    nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true }).notNull().defaultNow(),
-    lastError: text('last_error'),
-    /** Set once `attempts` reaches the maximum: no longer retried, shown as needing attention. */
-    parkedAt: timestamp('parked_at', { withTimezone: true }),
+    ...retried(),
   },
   (t) => [
     index('blob_deletions_due_idx')
@@ -97,11 +105,7 @@ export const blobSweeps = pgTable(
     prefix: text('prefix').notNull(),
     store: text('store').notNull(),
     cursor: text('cursor'),
-    enqueuedAt: timestamp('enqueued_at', { withTimezone: true }).notNull().defaultNow(),
-    attempts: integer('attempts').notNull().default(0),
-    nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true }).notNull().defaultNow(),
-    lastError: text('last_error'),
-    parkedAt: timestamp('parked_at', { withTimezone: true }),
+    ...retried(),
     /** Files deleted, and files kept because a live row names them. */
     deleted: integer('deleted').notNull().default(0),
     kept: integer('kept').notNull().default(0),
@@ -134,12 +138,7 @@ export const stripeCustomerDeletions = pgTable(
     customerId: text('customer_id').notNull().unique(),
     /** The user the customer belonged to (the deleted user's id, as text). */
     ownerId: text('owner_id'),
-    enqueuedAt: timestamp('enqueued_at', { withTimezone: true }).notNull().defaultNow(),
-    attempts: integer('attempts').notNull().default(0),
-    nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true }).notNull().defaultNow(),
-    lastError: text('last_error'),
-    /** Set once `attempts` reaches STRIPE_MAX_ATTEMPTS: no longer retried, shown as needing attention. */
-    parkedAt: timestamp('parked_at', { withTimezone: true }),
+    ...retried(),
     /** When Stripe confirmed the customer gone (deleted now, or already missing). */
     deletedAt: timestamp('deleted_at', { withTimezone: true }),
   },

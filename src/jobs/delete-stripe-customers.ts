@@ -15,7 +15,7 @@ import { anyHolds, heldOwner } from '../db/holds';
 import { type ClaimToken, matchesClaim, outbox } from '../db/outbox';
 import { num } from '../db/rows';
 import { addCounts, inBatches } from '../run/batched-run';
-import { defineJob, type JobContext, type JobOutcome } from '../run/job';
+import { defineJob, parkedAlarm, type JobContext, type JobOutcome } from '../run/job';
 import { EVERY_10_MINUTES } from '../run/schedule';
 import type { CustomerDeletion, StripeClient } from '../stripe/client';
 import { STRIPE_MAPPED } from '../stripe/customers';
@@ -38,18 +38,11 @@ export const deleteStripeCustomers = defineJob({
   // Index: stripe_customer_deletions_due_idx and stripe_customer_deletions_parked_idx (partial).
   figures: () => CUSTOMERS.figures(),
   backlog: ['pending', 'parked'],
-  alarm: {
-    code: 'stripe_customers_parked',
-    figures: ['parked'],
-    raise(read, config) {
-      const count = num(read.parked);
-      if (count === 0) return undefined;
-      return {
-        count,
-        message: `${count} Stripe customer deletion(s) gave up after ${config.stripeMaxAttempts} attempts (see stripe_customer_deletions.last_error)`,
-      };
-    },
-  },
+  alarm: parkedAlarm(
+    'stripe_customers_parked',
+    (count, config) =>
+      `${count} Stripe customer deletion(s) gave up after ${config.stripeMaxAttempts} attempts (see stripe_customer_deletions.last_error)`,
+  ),
   // After Stripe access is fixed. Index: stripe_customer_deletions_parked_idx (partial).
   requeue: CUSTOMERS.requeue,
   run,

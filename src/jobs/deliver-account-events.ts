@@ -12,7 +12,7 @@ import { APP } from '../app-map/app';
 import { capped } from '../db/backlog';
 import { num } from '../db/rows';
 import { addCounts, inBatches } from '../run/batched-run';
-import { defineJob, type JobContext, type JobOutcome } from '../run/job';
+import { defineJob, parkedAlarm, type JobContext, type JobOutcome } from '../run/job';
 import { EVERY_10_MINUTES } from '../run/schedule';
 import { before, DAY_MS } from '../time';
 import { type AccountEvent, deliver, EVENT_ID, iso, runsWithin } from './account-events';
@@ -40,18 +40,11 @@ export const deliverAccountEvents = defineJob({
     parked: capped(sql`FROM spacerr_jobs.account_events WHERE delivered_at IS NULL AND parked_at IS NOT NULL`),
   }),
   backlog: ['pending', 'parked'],
-  alarm: {
-    code: 'account_events_parked',
-    figures: ['parked'],
-    raise(read, config) {
-      const count = num(read.parked);
-      if (count === 0) return undefined;
-      return {
-        count,
-        message: `${count} account event(s) gave up after ${config.accountEventsMaxAttempts} delivery attempts (see account_events.last_error)`,
-      };
-    },
-  },
+  alarm: parkedAlarm(
+    'account_events_parked',
+    (count, config) =>
+      `${count} account event(s) gave up after ${config.accountEventsMaxAttempts} delivery attempts (see account_events.last_error)`,
+  ),
   // After the receiver is fixed. Index: account_events_parked_idx (partial).
   requeue: sql`
     UPDATE spacerr_jobs.account_events SET parked_at = NULL, attempts = 0, next_attempt_at = now()

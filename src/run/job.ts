@@ -9,6 +9,7 @@ import type { Config } from '../config/parse';
 import type { Db } from '../db/client';
 import type { RedisClient } from '../redis/client';
 import type { StripeClient } from '../stripe/client';
+import { num } from '../db/rows';
 import type { Budget } from './budget';
 
 /** The clients a job talks to, built once per invocation (src/deps.ts). */
@@ -53,6 +54,21 @@ export interface JobAlarm<F extends string = string> {
   readonly figures: readonly F[];
   /** The alarm standing given those figures as read, or undefined when all is well. */
   raise(read: Readonly<Record<F, unknown>>, config: Config): { count: number; message: string; code?: string } | undefined;
+}
+
+/**
+ * The alarm of an outbox whose figure `parked` counts the rows that gave up: raised while any is
+ * parked, with `message(count, config)` saying what and where to look.
+ */
+export function parkedAlarm(code: string, message: (count: number, config: Config) => string): JobAlarm<'parked'> {
+  return {
+    code,
+    figures: ['parked'],
+    raise(read, config) {
+      const count = num(read.parked);
+      return count === 0 ? undefined : { count, message: message(count, config) };
+    },
+  };
 }
 
 /** One job, declared once. `F` names its figures. */
