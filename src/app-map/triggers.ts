@@ -552,7 +552,9 @@ function functions(map: AppMap, n: Names): FunctionSpec[] {
   // batch or by the app's own DELETE — gets one sweep per prefix the map names, in the same
   // transaction, with no store (BLOB_STORE is the Worker's; the sweep's first claim sets it). An
   // id holding a `/` is left out: its prefix could lie inside another user's
-  // (src/blobs/prefix-rules.ts). ON CONFLICT DO NOTHING: one sweep per user and prefix.
+  // (src/blobs/prefix-rules.ts). One sweep per user and prefix: a second deletion of the same id
+  // (an id the app gave again) runs a finished sweep again, its counts adding up; one not finished
+  // is left as it is.
   const templates = blobPrefixTemplates(map);
   if (templates.length > 0 && n.has('user')) {
     const list = templates.map((t) => `'${t.replaceAll("'", "''")}'`).join(', ');
@@ -566,7 +568,10 @@ function functions(map: AppMap, n: Names): FunctionSpec[] {
     FROM (SELECT ${n.c('user', 'id')}::text AS id FROM deleted_rows) d
     CROSS JOIN unnest(ARRAY[${list}]::text[]) AS t(template)
     WHERE strpos(d.id, '/') = 0
-    ON CONFLICT (owner_id, prefix) DO NOTHING;
+    ON CONFLICT (owner_id, prefix) DO UPDATE
+      SET cursor = NULL, store = NULL, attempts = 0, next_attempt_at = now(), last_error = NULL, parked_at = NULL,
+          finished_at = NULL
+      WHERE ${W}.blob_sweeps.finished_at IS NOT NULL;
   EXCEPTION WHEN undefined_column THEN
     -- The app renamed its id column since the map: its DELETE goes on; the Worker's drift check
     -- (src/app-map/drift.ts) stops the jobs until the map is derived again.

@@ -125,6 +125,23 @@ describe("the sweep of a user the app deleted itself (the user table's trigger)"
     ]);
   });
 
+  it('an id deleted again after its sweep finished (the app gave it anew) is swept again', async () => {
+    const db = testDb(e);
+    await insertUser(db, 'u_6', null);
+    await putFiles(e, ['chat-attachments/u_6/1-first.png']);
+    await appDeletes(['u_6']);
+    expect(await runNamed(e, JOB, { now: NOW })).toMatchObject({ counts: { swept_files: 1, sweeps_finished: 1 } });
+
+    await insertUser(db, 'u_6', null);
+    await putFiles(e, ['chat-attachments/u_6/2-second.png']);
+    await appDeletes(['u_6']);
+    expect(await runNamed(e, JOB, { now: NOW })).toMatchObject({ counts: { swept_files: 1, sweeps_finished: 1 } });
+    expect(await storedFiles(e)).toEqual([]);
+    expect(await sweeps()).toEqual([
+      { owner_id: 'u_6', prefix: 'chat-attachments/u_6/', store: 'vercel-blob', deleted: 2, kept: 0, finished: true },
+    ]);
+  });
+
   it("keeps a held user's files until the hold is lifted, and runs the others' meanwhile", async () => {
     const db = testDb(e);
     await insertUser(db, 'u_held', null);
