@@ -2,7 +2,7 @@ CREATE TABLE "spacerr_jobs"."blob_sweeps" (
 	"id" bigint PRIMARY KEY GENERATED ALWAYS AS IDENTITY (sequence name "spacerr_jobs"."blob_sweeps_id_seq" INCREMENT BY 1 MINVALUE 1 MAXVALUE 9223372036854775807 START WITH 1 CACHE 1),
 	"owner_id" text NOT NULL,
 	"prefix" text NOT NULL,
-	"store" text NOT NULL,
+	"store" text,
 	"cursor" text,
 	"enqueued_at" timestamp with time zone DEFAULT now() NOT NULL,
 	"attempts" integer DEFAULT 0 NOT NULL,
@@ -16,7 +16,7 @@ CREATE TABLE "spacerr_jobs"."blob_sweeps" (
 --> statement-breakpoint
 ALTER TABLE "spacerr_jobs"."blob_deletions" ADD COLUMN "store" text;--> statement-breakpoint
 ALTER TABLE "spacerr_jobs"."blob_deletions" ADD COLUMN "owner_id" text;--> statement-breakpoint
-CREATE UNIQUE INDEX "blob_sweeps_owner_prefix_idx" ON "spacerr_jobs"."blob_sweeps" USING btree ("owner_id","prefix","store");--> statement-breakpoint
+CREATE UNIQUE INDEX "blob_sweeps_owner_prefix_idx" ON "spacerr_jobs"."blob_sweeps" USING btree ("owner_id","prefix");--> statement-breakpoint
 CREATE INDEX "blob_sweeps_due_idx" ON "spacerr_jobs"."blob_sweeps" USING btree ("next_attempt_at","id") WHERE "spacerr_jobs"."blob_sweeps"."parked_at" IS NULL AND "spacerr_jobs"."blob_sweeps"."finished_at" IS NULL;--> statement-breakpoint
 CREATE INDEX "blob_sweeps_parked_idx" ON "spacerr_jobs"."blob_sweeps" USING btree ("parked_at") WHERE "spacerr_jobs"."blob_sweeps"."parked_at" IS NOT NULL AND "spacerr_jobs"."blob_sweeps"."finished_at" IS NULL;--> statement-breakpoint
 CREATE INDEX "blob_sweeps_finished_idx" ON "spacerr_jobs"."blob_sweeps" USING btree ("finished_at") WHERE "spacerr_jobs"."blob_sweeps"."finished_at" IS NOT NULL;--> statement-breakpoint

@@ -83,7 +83,7 @@ export async function readReceipt(databaseUrl: string, userId: string): Promise<
     );
     const blob: Record<string, FileReceipt> = {};
     for (const f of files.rows) {
-      // A queued file not claimed yet has no store: it goes to the one BLOB_STORE names then.
+      // A queued file or a sweep not claimed yet has no store: it goes to the one BLOB_STORE names then.
       const at = (blob[f.store ?? 'not yet claimed'] ??= { filesRemoved: 0, filesKept: 0, filesPending: 0, prefixesPending: 0, parked: 0 });
       at.filesRemoved += f.removed;
       at.filesKept += f.kept;

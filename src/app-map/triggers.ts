@@ -18,6 +18,7 @@
  * one INSERT … SELECT, not 100k trigger calls. A chat INSERT is row-level (see add_new_empty_chats).
  */
 // `.ts`: the Node scripts (db:migrate, the doctor) import this file under Node's own resolution.
+import { BLOB_PREFIXES_SETTING, USER_ID } from '../blobs/prefix-rules.ts';
 import { ident, instantOf } from './sql.ts';
 import type { AppMap, MappedTable, Role } from './types.ts';
 
@@ -547,7 +548,47 @@ function functions(map: AppMap, n: Names): FunctionSpec[] {
       ],
     });
   }
+  // 6. The per-user sweeps (src/jobs/blob-sweeps.ts): a deleted user — by the Worker's account
+  // batch or by the app's own DELETE — gets one sweep per prefix the map names, in the same
+  // transaction, with no store (BLOB_STORE is the Worker's; the sweep's first claim sets it). An
+  // id holding a `/` is left out: its prefix could lie inside another user's
+  // (src/blobs/prefix-rules.ts). One sweep per user and prefix: a second deletion of the same id
+  // (an id the app gave again) runs a finished sweep again, its counts adding up; one not finished
+  // is left as it is.
+  const templates = blobPrefixTemplates(map);
+  if (templates.length > 0 && n.has('user')) {
+    const list = templates.map((t) => `'${t.replaceAll("'", "''")}'`).join(', ');
+    out.push({
+      name: 'queue_blob_sweeps',
+      sql: fn(
+        'queue_blob_sweeps',
+        `  BEGIN
+    INSERT INTO ${W}.blob_sweeps (owner_id, prefix)
+    SELECT d.id, replace(t.template, '${USER_ID}', d.id)
+    FROM (SELECT ${n.c('user', 'id')}::text AS id FROM deleted_rows) d
+    CROSS JOIN unnest(ARRAY[${list}]::text[]) AS t(template)
+    WHERE strpos(d.id, '/') = 0
+    ON CONFLICT (owner_id, prefix) DO UPDATE
+      SET cursor = NULL, store = NULL, attempts = 0, next_attempt_at = now(), last_error = NULL, parked_at = NULL,
+          finished_at = NULL
+      WHERE ${W}.blob_sweeps.finished_at IS NOT NULL;
+  EXCEPTION WHEN undefined_column THEN
+    -- The app renamed its id column since the map: its DELETE goes on; the Worker's drift check
+    -- (src/app-map/drift.ts) stops the jobs until the map is derived again.
+    RAISE WARNING 'spacerr_jobs: %.% has no column the app map names as its id; run npm run map, then npm run db:migrate',
+      TG_TABLE_SCHEMA, TG_TABLE_NAME;
+  END;`,
+      ),
+      triggers: [trigger(n, 'user', 'blob_sweeps', 'AFTER DELETE', 'STATEMENT', 'REFERENCING OLD TABLE AS deleted_rows')],
+    });
+  }
   return out;
+}
+
+/** The map's per-user prefix templates (`npm run map` checked them: src/blobs/prefix-rules.ts). */
+function blobPrefixTemplates(map: AppMap): string[] {
+  const raw = map.settings[BLOB_PREFIXES_SETTING];
+  return Array.isArray(raw) ? raw.filter((t): t is string => typeof t === 'string') : [];
 }
 
 /**

@@ -103,7 +103,8 @@ export const blobSweeps = pgTable(
     id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
     ownerId: text('owner_id').notNull(),
     prefix: text('prefix').notNull(),
-    store: text('store').notNull(),
+    /** Set by the sweep's first claim (BLOB_STORE then): the trigger that queues it cannot know it. */
+    store: text('store'),
     cursor: text('cursor'),
     ...retried(),
     /** Files deleted, and files kept because a live row names them. */
@@ -112,7 +113,8 @@ export const blobSweeps = pgTable(
     finishedAt: timestamp('finished_at', { withTimezone: true }),
   },
   (t) => [
-    uniqueIndex('blob_sweeps_owner_prefix_idx').on(t.ownerId, t.prefix, t.store),
+    // One sweep per user and prefix, in whichever store its claim chose.
+    uniqueIndex('blob_sweeps_owner_prefix_idx').on(t.ownerId, t.prefix),
     index('blob_sweeps_due_idx')
       .on(t.nextAttemptAt, t.id)
       .where(sql`${t.parkedAt} IS NULL AND ${t.finishedAt} IS NULL`),

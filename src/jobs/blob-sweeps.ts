@@ -3,7 +3,10 @@
  * every file under each of its prefixes (the app map's `blobPrefixes`, src/blobs/prefixes.ts) is
  * listed and deleted, so the files no row ever named (uploaded in the chat input, never sent) go
  * too — except a file a live row still names (`liveKey`), which is kept. Rows are written by the
- * account job's deleting statement (`queueSweeps`); the blob purge job runs them after its outbox.
+ * user table's trigger (src/app-map/triggers.ts `queue_blob_sweeps`: one per deleted user and
+ * prefix, whether the account job or the app itself deleted the user) with no store, which the
+ * sweep's first claim sets to BLOB_STORE's; the blob purge job runs them after its outbox. A sweep
+ * of an owner under an active legal hold is not claimed until the hold ends.
  *
  * One step is one page of one sweep: claim (1 request), list (1 call), which are live (1 request),
  * delete the rest (1 call), record the page (1 request). The claim pushes next_attempt_at forward,
@@ -12,9 +15,8 @@
  * is only repeated with a fresh listing, and a file already gone counts as deleted.
  */
 import { type SQL, sql } from 'drizzle-orm';
-import { BLOB_PREFIXES } from '../blobs/prefixes';
-import { USER_ID } from '../blobs/prefix-rules';
 import { type BlobStoreName, BlobStoreError } from '../blobs/store';
+import { anyHolds, heldOwner } from '../db/holds';
 import { pgArray } from '../db/rows';
 import type { JobContext } from '../run/job';
 import { before, DAY_MS } from '../time';
@@ -31,21 +33,14 @@ export class BlobSweepError extends Error {
 }
 
 /**
- * The CTE the account job's deleting statement adds after `deleted` (the users it deleted): one
- * sweep per user and prefix, in the store BLOB_STORE names, committed with the erasure. A user id
- * holding a `/` is left out: its prefix could lie inside another user's. No prefixes: nothing.
+ * "The sweep `w` is due": not parked or finished, its time come, and its owner under no active
+ * legal hold (`anyHolds` first: without holds, no probe per sweep). For the claim and the job's
+ * counts of due work alike, so a held sweep is neither run nor waited for.
+ * Index: blob_sweeps_due_idx (partial), legal_holds_pkey.
  */
-export function queueSweeps(ctx: Pick<JobContext, 'blobs'>): SQL {
-  if (BLOB_PREFIXES.length === 0) return sql``;
-  return sql`,
-      swept AS (
-        INSERT INTO ${W} (owner_id, prefix, store)
-        SELECT d.id::text, replace(t.template, ${USER_ID}, d.id::text), ${ctx.blobs.current}
-        FROM deleted d CROSS JOIN unnest(${pgArray([...BLOB_PREFIXES])}::text[]) AS t(template)
-        WHERE strpos(d.id::text, '/') = 0
-        ON CONFLICT (owner_id, prefix, store) DO NOTHING
-        RETURNING 1
-      )`;
+export function dueSweep(now: Date): SQL {
+  return sql`w.parked_at IS NULL AND w.finished_at IS NULL AND w.next_attempt_at <= now()
+    AND NOT (${anyHolds} AND ${heldOwner(sql`w.owner_id`, sql`${now.toISOString()}::timestamptz`)})`;
 }
 
 interface ClaimedSweep {
@@ -67,12 +62,12 @@ export async function sweepStep(ctx: JobContext): Promise<{ counts: Record<strin
       ctx.db.execute(sql`DELETE FROM ${W} WHERE finished_at < ${before(ctx.now, ctx.config.accountEventsRetentionDays, DAY_MS)}`),
       ctx.db.execute(sql`
       WITH due AS (
-        SELECT id FROM ${W}
-        WHERE parked_at IS NULL AND finished_at IS NULL AND next_attempt_at <= now()
+        SELECT id FROM ${W} w WHERE ${dueSweep(ctx.now)}
         ORDER BY next_attempt_at, id LIMIT 1
         FOR UPDATE SKIP LOCKED
       )
-      UPDATE ${W} s SET next_attempt_at = now() + make_interval(secs => ${CLAIM_SECONDS})
+      UPDATE ${W} s SET next_attempt_at = now() + make_interval(secs => ${CLAIM_SECONDS}),
+        store = coalesce(s.store, ${ctx.blobs.current})
       FROM due WHERE s.id = due.id
       RETURNING s.id, s.owner_id, s.prefix, s.store, s.cursor, s.attempts, s.next_attempt_at::text AS claimed_until`),
     ]),
@@ -151,7 +146,8 @@ export function failureText(err: unknown): string {
  * One user's files outside Postgres, per store, as a jsonb object: `{ "<store>": { filesRemoved,
  * filesKept, filesPending, prefixesPending } }` — files the sweeps deleted and kept (a live row
  * names them), queued files of this owner not yet deleted (the outbox knows a file's owner where
- * its trigger could tell), and prefixes not yet swept. `{}` when there is nothing of the user's.
+ * its trigger could tell), and prefixes not yet swept. A sweep or file not claimed yet has no store:
+ * it is counted under `current`, the store its claim will choose. `{}` when there is nothing of the user's.
  * Index: blob_sweeps_owner_prefix_idx (owner first), blob_deletions_owner_idx (partial).
  */
 export function blobReceipt(ownerId: SQL, current: BlobStoreName): SQL {
@@ -159,7 +155,8 @@ export function blobReceipt(ownerId: SQL, current: BlobStoreName): SQL {
       'filesRemoved', t.removed, 'filesKept', t.kept, 'filesPending', t.pending, 'prefixesPending', t.prefixes))
     FROM (SELECT u.store, sum(u.removed)::int AS removed, sum(u.kept)::int AS kept, sum(u.pending)::int AS pending,
                  sum(u.prefixes)::int AS prefixes
-          FROM (SELECT store, deleted AS removed, kept, 0 AS pending, (finished_at IS NULL)::int AS prefixes
+          FROM (SELECT coalesce(store, ${current}) AS store, deleted AS removed, kept, 0 AS pending,
+                       (finished_at IS NULL)::int AS prefixes
                 FROM ${W} WHERE owner_id = ${ownerId}
                 UNION ALL
                 SELECT coalesce(store, ${current}), 0, 0, 1, 0 FROM spacerr_jobs.blob_deletions WHERE owner_id = ${ownerId}) u

@@ -2,7 +2,8 @@
  * delete-stale-deactivated-accounts: users whose deactivated_at is more than
  * ACCOUNT_RETENTION_DAYS old, with everything they own. Blob keys of their attachments reach
  * blob_deletions through the outbox trigger in the same transaction, and each user's prefixes (the
- * map's `blobPrefixes`) a sweep in blob_sweeps in the same statement; their chats' stream state in
+ * map's `blobPrefixes`) a sweep in blob_sweeps through the user table's trigger
+ * (src/app-map/triggers.ts `queue_blob_sweeps`, which the app's own DELETE fires too); their chats' stream state in
  * Redis is removed at the end of the run (from spacerr_jobs.stream_deletions, filled by the chats trigger).
  */
 import { type SQL, sql } from 'drizzle-orm';
@@ -21,7 +22,6 @@ import { EVENT_ID, iso } from './account-events';
 import { holdsOn, unheld } from './account-holds';
 import { forgetHolds } from '../db/holds';
 import { freeOfHolds } from './legal-holds';
-import { queueSweeps } from './blob-sweeps';
 import { customersOf, STRIPE_MAPPED } from '../stripe/customers';
 import { drainStreamDeletions } from './stream-deletions';
 
@@ -310,7 +310,7 @@ async function deleteBatch(ctx: JobContext, at: Scope, batch: { pick: Pick; limi
         RETURNING ${user.id} AS id, ${user.instant('deactivatedAt')} AS deactivated_at
       ),
       forgotten AS (DELETE FROM ${SLOW} WHERE user_id IN (SELECT id::text FROM deleted) RETURNING 1),
-      ended_holds AS (${forgetHolds(sql`SELECT id::text FROM deleted`)})${erasedEvents(ctx)}${queueSweeps(ctx)}
+      ended_holds AS (${forgetHolds(sql`SELECT id::text FROM deleted`)})${erasedEvents(ctx)}
       SELECT (SELECT count(*) FROM doomed) AS selected, (SELECT count(*) FROM deleted) AS users,
         EXISTS (SELECT 1 FROM ${SLOW} s JOIN ${user.table} lu ON ${idText('lu')} = s.user_id
                 WHERE s.set_aside_at IS NULL AND ${due(at, 'lu')} AND s.user_id NOT IN (SELECT id::text FROM deleted)) AS halves_left`,
@@ -389,7 +389,7 @@ async function deleteInSteps(ctx: JobContext, at: Scope, id: string): Promise<Jo
           RETURNING ${user.id} AS id, ${user.instant('deactivatedAt')} AS deactivated_at
         ),
         forgotten AS (DELETE FROM ${SLOW} WHERE user_id IN (SELECT id::text FROM deleted) RETURNING 1),
-        ended_holds AS (${forgetHolds(sql`SELECT id::text FROM deleted`)})${erasedEvents(ctx)}${queueSweeps(ctx)}
+        ended_holds AS (${forgetHolds(sql`SELECT id::text FROM deleted`)})${erasedEvents(ctx)}
         SELECT (SELECT count(*) FROM target) AS target, (SELECT count(*) FROM doomed_chats) AS chats,
                (SELECT count(*) FROM deleted) AS users, (SELECT min(id::text) FROM doomed_chats) AS first_chat`,
       );

@@ -19,7 +19,7 @@ import type { BatchSize } from '../run/batch-size';
 import { addCounts, type Batch, batchedRun, batchSize, inBatches, timedBatch } from '../run/batched-run';
 import { defineJob, type JobContext } from '../run/job';
 import { EVERY_10_MINUTES } from '../run/schedule';
-import { backoffSeconds, failureText, parksNow, SWEEP_STEP_COST, sweepStep } from './blob-sweeps';
+import { backoffSeconds, dueSweep, failureText, parksNow, SWEEP_STEP_COST, sweepStep } from './blob-sweeps';
 import { liveKey } from './live-files';
 
 /** The most keys one delete call takes, in every store (R2's limit; Vercel Blob's page). */
@@ -131,7 +131,7 @@ async function purgeBatch(ctx: JobContext, size: BatchSize): Promise<Batch & { s
       FROM due WHERE b.id = due.id
       RETURNING b.id, b.blob_key, b.store, b.attempts, b.enqueued_at::text AS enqueued, b.next_attempt_at::text AS claimed_until, ${liveKey(sql`b.blob_key`)} AS live`),
         ctx.db.execute(sql`SELECT EXISTS (
-        SELECT 1 FROM spacerr_jobs.blob_sweeps WHERE parked_at IS NULL AND finished_at IS NULL AND next_attempt_at <= now()) AS due`),
+        SELECT 1 FROM spacerr_jobs.blob_sweeps w WHERE ${dueSweep(ctx.now)}) AS due`),
       ]),
     );
     const rows = claimed.rows as unknown as Claimed[];
@@ -223,7 +223,7 @@ async function countDue(ctx: JobContext) {
     ctx.db.execute(sql`
     SELECT count(*) FILTER (WHERE parked_at IS NULL AND next_attempt_at <= now() AND NOT ${heldFile(sql`b`, ctx.now)}) AS blobs,
            count(*) FILTER (WHERE parked_at IS NOT NULL) AS parked,
-           (SELECT count(*) FROM spacerr_jobs.blob_sweeps WHERE parked_at IS NULL AND finished_at IS NULL AND next_attempt_at <= now()) AS sweeps
+           (SELECT count(*) FROM spacerr_jobs.blob_sweeps w WHERE ${dueSweep(ctx.now)}) AS sweeps
     FROM spacerr_jobs.blob_deletions b`),
   );
   const row = result.rows[0] ?? {};

@@ -298,6 +298,9 @@ describe('npm run doctor', () => {
     expect(r.out).toContain('- note: off: attachment: model Attachment not found');
     expect(r.out).toContain('✓ trigger spacerr_jobs_message_part_blobs on message');
     expect(r.out).toContain('✓ function spacerr_jobs.queue_message_source_blobs() SECURITY DEFINER');
+    // The map names a per-user prefix: the user table's trigger records the sweeps.
+    expect(r.out).toContain('✓ trigger spacerr_jobs_blob_sweeps on user');
+    expect(r.out).toContain('✓ function spacerr_jobs.queue_blob_sweeps() SECURITY DEFINER');
     expect(r.out).toContain('✓ index on user (deactivatedAt): user_deactivatedAt_idx');
     expect(r.out).toMatch(/all \d+ checks passed/);
 

@@ -7,6 +7,9 @@
  * prefix of another's (`u_1`, `u_10`) never reaches the other's files.
  */
 import { afterEach, beforeEach, describe, expect, inject, it, vi } from 'vitest';
+import { APP } from '../../src/app-map/app';
+import { liftHold, placeHold } from '../../src/db/holds';
+import { pgArray } from '../../src/db/rows';
 import { insertUser, seedChatWithFiles } from '../layouts/app-rows';
 import { drain, endpointStats, provisionEnv, q, runNamed, sql, testDb, type TestEnv } from '../worker/support';
 import { putFiles, storedFiles } from './blob-files';
@@ -36,7 +39,7 @@ beforeEach(async () => {
 afterEach(() => vi.restoreAllMocks());
 
 const sweeps = () =>
-  q<{ owner_id: string; prefix: string; store: string; deleted: number; kept: number; finished: boolean }>(
+  q<{ owner_id: string; prefix: string; store: string | null; deleted: number; kept: number; finished: boolean }>(
     testDb(e),
     sql`SELECT owner_id, prefix, store, deleted, kept, finished_at IS NOT NULL AS finished FROM spacerr_jobs.blob_sweeps ORDER BY id`,
   );
@@ -56,8 +59,9 @@ describe('the sweep of an erased user', () => {
     await putFiles(e, [...own.keys, ...given.keys, ...other.keys, ...abandoned, ...othersAbandoned]);
 
     expect(await runNamed(e, ACCOUNTS, { now: NOW })).toMatchObject({ status: 'succeeded', counts: { users: 1 } });
+    // No store yet: the sweep's first claim records BLOB_STORE's.
     expect(await sweeps()).toEqual([
-      { owner_id: 'u_1', prefix: 'chat-attachments/u_1/', store: 'vercel-blob', deleted: 0, kept: 0, finished: false },
+      { owner_id: 'u_1', prefix: 'chat-attachments/u_1/', store: null, deleted: 0, kept: 0, finished: false },
     ]);
     await drain(e, JOB, NOW);
 
@@ -92,5 +96,103 @@ describe('the sweep of an erased user', () => {
     expect(after.blobRequests - before.blobRequests).toBe(4);
     expect(report.subrequests).toBe(after.neonRequests - before.neonRequests + (after.blobRequests - before.blobRequests));
     expect(await storedFiles(e)).toEqual([]);
+  });
+});
+
+const user = APP.role('user');
+/** The app's own deletion of users (Spacerr's account deletion), through the map's names. */
+const appDeletes = (ids: string[]) =>
+  testDb(e).execute(sql`DELETE FROM ${user.table} WHERE ${user.id}::text = ANY(${pgArray(ids)}::text[])`);
+
+describe("the sweep of a user the app deleted itself (the user table's trigger)", () => {
+  it("is recorded by the app's DELETE; the next run deletes the never-sent upload, nothing under u_10's prefix", async () => {
+    const db = testDb(e);
+    for (const id of ['u_1', 'u_10', 'x/y']) await insertUser(db, id, null);
+    const mine = ['chat-attachments/u_1/1767225600001-never-sent.png'];
+    const theirs = ['chat-attachments/u_10/1767225600002-draft.png', 'chat-attachments/x/y/1767225600003-z.png'];
+    await putFiles(e, [...mine, ...theirs]);
+
+    await appDeletes(['u_1', 'x/y']);
+    // An id holding a `/` gets no sweep: its prefix could lie inside another user's.
+    expect(await sweeps()).toEqual([
+      { owner_id: 'u_1', prefix: 'chat-attachments/u_1/', store: null, deleted: 0, kept: 0, finished: false },
+    ]);
+
+    expect(await runNamed(e, JOB, { now: NOW })).toMatchObject({ status: 'succeeded', counts: { swept_files: 1, sweeps_finished: 1 } });
+    expect(await storedFiles(e)).toEqual(theirs);
+    expect(await sweeps()).toEqual([
+      { owner_id: 'u_1', prefix: 'chat-attachments/u_1/', store: 'vercel-blob', deleted: 1, kept: 0, finished: true },
+    ]);
+  });
+
+  it('an id deleted again after its sweep finished (the app gave it anew) is swept again', async () => {
+    const db = testDb(e);
+    await insertUser(db, 'u_6', null);
+    await putFiles(e, ['chat-attachments/u_6/1-first.png']);
+    await appDeletes(['u_6']);
+    expect(await runNamed(e, JOB, { now: NOW })).toMatchObject({ counts: { swept_files: 1, sweeps_finished: 1 } });
+
+    await insertUser(db, 'u_6', null);
+    await putFiles(e, ['chat-attachments/u_6/2-second.png']);
+    await appDeletes(['u_6']);
+    expect(await runNamed(e, JOB, { now: NOW })).toMatchObject({ counts: { swept_files: 1, sweeps_finished: 1 } });
+    expect(await storedFiles(e)).toEqual([]);
+    expect(await sweeps()).toEqual([
+      { owner_id: 'u_6', prefix: 'chat-attachments/u_6/', store: 'vercel-blob', deleted: 2, kept: 0, finished: true },
+    ]);
+  });
+
+  it("keeps a held user's files until the hold is lifted, and runs the others' meanwhile", async () => {
+    const db = testDb(e);
+    await insertUser(db, 'u_held', null);
+    await insertUser(db, 'u_free', null);
+    await putFiles(e, ['chat-attachments/u_free/1-a.png', 'chat-attachments/u_held/1-b.png']);
+    await placeHold(db, { userId: 'u_held', reason: 'litigation' }, new Date(NOW.getTime() - 86_400_000));
+    await appDeletes(['u_held', 'u_free']);
+
+    expect(await runNamed(e, JOB, { now: NOW })).toMatchObject({ status: 'succeeded', counts: { swept_files: 1, sweeps_finished: 1 } });
+    expect(await storedFiles(e)).toEqual(['chat-attachments/u_held/1-b.png']);
+    // Not due while held: the next run has nothing to do and leaves the file.
+    expect((await runNamed(e, JOB, { now: NOW })).counts).not.toHaveProperty('swept_files');
+    expect(await storedFiles(e)).toEqual(['chat-attachments/u_held/1-b.png']);
+
+    // Lifted, the hold ends now (it stays on record): the run after it sweeps the prefix.
+    await liftHold(db, 'u_held');
+    expect(await runNamed(e, JOB, { now: new Date(Date.now() + 60_000) })).toMatchObject({
+      status: 'succeeded',
+      counts: { swept_files: 1, sweeps_finished: 1 },
+    });
+    expect(await storedFiles(e)).toEqual([]);
+  });
+
+  it("the Worker's account batch records exactly one sweep per user and prefix; its event counts it pending", async () => {
+    const db = testDb(e);
+    await insertUser(db, 'u_3', DEACTIVATED);
+    await insertUser(db, 'u_4', DEACTIVATED);
+    expect(await runNamed(e, ACCOUNTS, { now: NOW })).toMatchObject({ status: 'succeeded', counts: { users: 2 } });
+    expect((await sweeps()).map((r) => [r.owner_id, r.prefix, r.store])).toEqual([
+      ['u_3', 'chat-attachments/u_3/', null],
+      ['u_4', 'chat-attachments/u_4/', null],
+    ]);
+    // Delivered before any sweep ran: the unclaimed prefixes count as pending in the store BLOB_STORE names.
+    expect(await runNamed(e, 'deliver-account-events', { now: NOW })).toMatchObject({ status: 'succeeded', counts: { delivered: 2 } });
+    const events = await q<{ data: { stores: unknown } }>(
+      db,
+      sql`SELECT data FROM spacerr_jobs.account_events WHERE type = 'account.erased'`,
+    );
+    for (const event of events) {
+      expect(event.data.stores).toEqual({
+        blob: { 'vercel-blob': { filesRemoved: 0, filesKept: 0, filesPending: 0, prefixesPending: 1 } },
+      });
+    }
+  });
+
+  it("never fails the app's DELETE: an id column the app renamed since the map", async () => {
+    const db = testDb(e);
+    await insertUser(db, 'u_5', null);
+    await db.execute(sql`ALTER TABLE ${user.table} RENAME COLUMN ${user.id} TO "renamedId"`);
+    await db.execute(sql`DELETE FROM ${user.table} WHERE "renamedId" = 'u_5'`);
+    expect(await q(db, sql`SELECT 1 FROM ${user.table}`)).toEqual([]);
+    expect(await sweeps()).toEqual([]);
   });
 });
