@@ -297,6 +297,20 @@ interface AccountBatch {
   halvesLeft: boolean;
 }
 
+/**
+ * The CTEs that erase the users `doomed` selects, shared by the batches and the steps: `deleted`
+ * (the user rows, their cascade with them), their slow-account and ended legal-hold rows, and
+ * their `account.erased` events. One statement, so an erasure is all of these or none.
+ */
+function eraseDoomed(ctx: JobContext): SQL {
+  return sql`deleted AS (
+        DELETE FROM ${user.table} WHERE ${user.id} = ANY(ARRAY(SELECT id FROM doomed))
+        RETURNING ${user.id} AS id, ${user.instant('deactivatedAt')} AS deactivated_at
+      ),
+      forgotten AS (DELETE FROM ${SLOW} WHERE user_id IN (SELECT id::text FROM deleted) RETURNING 1),
+      ended_holds AS (${forgetHolds(sql`SELECT id::text FROM deleted`)})${erasedEvents(ctx)}`;
+}
+
 async function deleteBatch(ctx: JobContext, at: Scope, batch: { pick: Pick; limit?: number }): Promise<AccountBatch> {
   const {
     rows: [row],
@@ -305,12 +319,7 @@ async function deleteBatch(ctx: JobContext, at: Scope, batch: { pick: Pick; limi
     ctx,
     sql`
       WITH doomed AS (${candidates(at, batch.pick, batch.limit, true)}),
-      deleted AS (
-        DELETE FROM ${user.table} WHERE ${user.id} = ANY(ARRAY(SELECT id FROM doomed))
-        RETURNING ${user.id} AS id, ${user.instant('deactivatedAt')} AS deactivated_at
-      ),
-      forgotten AS (DELETE FROM ${SLOW} WHERE user_id IN (SELECT id::text FROM deleted) RETURNING 1),
-      ended_holds AS (${forgetHolds(sql`SELECT id::text FROM deleted`)})${erasedEvents(ctx)}
+      ${eraseDoomed(ctx)}
       SELECT (SELECT count(*) FROM doomed) AS selected, (SELECT count(*) FROM deleted) AS users,
         EXISTS (SELECT 1 FROM ${SLOW} s JOIN ${user.table} lu ON ${idText('lu')} = s.user_id
                 WHERE s.set_aside_at IS NULL AND ${due(at, 'lu')} AND s.user_id NOT IN (SELECT id::text FROM deleted)) AS halves_left`,
@@ -384,12 +393,7 @@ async function deleteInSteps(ctx: JobContext, at: Scope, id: string): Promise<Jo
         ),
         deleted_chats AS (DELETE FROM ${chat.table} WHERE ${chat.id} = ANY(ARRAY(SELECT id FROM doomed_chats)) RETURNING 1),
         doomed AS (SELECT id FROM target WHERE NOT EXISTS (SELECT 1 FROM doomed_chats)),
-        deleted AS (
-          DELETE FROM ${user.table} WHERE ${user.id} = ANY(ARRAY(SELECT id FROM doomed))
-          RETURNING ${user.id} AS id, ${user.instant('deactivatedAt')} AS deactivated_at
-        ),
-        forgotten AS (DELETE FROM ${SLOW} WHERE user_id IN (SELECT id::text FROM deleted) RETURNING 1),
-        ended_holds AS (${forgetHolds(sql`SELECT id::text FROM deleted`)})${erasedEvents(ctx)}
+        ${eraseDoomed(ctx)}
         SELECT (SELECT count(*) FROM target) AS target, (SELECT count(*) FROM doomed_chats) AS chats,
                (SELECT count(*) FROM deleted) AS users, (SELECT min(id::text) FROM doomed_chats) AS first_chat`,
       );
