@@ -6,12 +6,12 @@
  * chat given to another user, which a live message source still names. A user id that is a
  * prefix of another's (`u_1`, `u_10`) never reaches the other's files.
  */
-import { afterEach, beforeEach, describe, expect, inject, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { APP } from '../../src/app-map/app';
 import { liftHold, placeHold } from '../../src/db/holds';
 import { pgArray } from '../../src/db/rows';
 import { insertUser, seedChatWithFiles } from '../layouts/app-rows';
-import { drain, endpointStats, provisionEnv, q, runNamed, sql, testDb, type TestEnv } from '../worker/support';
+import { drain, endpointStats, EVENTS_SECRET, provisionEnv, q, receiverUrl, runNamed, sql, testDb, type TestEnv } from '../worker/support';
 import { putFiles, storedFiles } from './blob-files';
 
 const NOW = new Date('2026-11-01T12:00:00.000Z');
@@ -19,21 +19,11 @@ const DEACTIVATED = new Date('2026-09-01T00:00:00.000Z');
 const ACCOUNTS = 'delete-stale-deactivated-accounts';
 const JOB = 'purge-deleted-blobs';
 
-const SECRET = `whsec_${btoa(String.fromCharCode(...Array.from({ length: 32 }, (_, i) => (i * 29 + 7) % 256)))}`;
-
-/** A Standard Webhooks receiver on the Node side (test/support/webhook-receiver.ts): events on. */
-async function receiverUrl(): Promise<string> {
-  const res = await fetch(`${inject('stack').controlUrl}/receivers`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ secret: SECRET }),
-  });
-  return ((await res.json()) as { url: string }).url;
-}
-
 let e: TestEnv;
 beforeEach(async () => {
-  e = await provisionEnv({ ACCOUNT_EVENTS_URL: await receiverUrl(), ACCOUNT_EVENTS_SECRET: SECRET } as Partial<Record<keyof Env, unknown>>);
+  e = await provisionEnv({ ACCOUNT_EVENTS_URL: await receiverUrl(), ACCOUNT_EVENTS_SECRET: EVENTS_SECRET } as Partial<
+    Record<keyof Env, unknown>
+  >);
   vi.spyOn(console, 'log').mockImplementation(() => {});
 });
 afterEach(() => vi.restoreAllMocks());

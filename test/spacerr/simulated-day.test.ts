@@ -10,64 +10,14 @@
  * which reset the dead streams' chats within one tick. The figures go to
  * bench/results/simulated-days-spacerr.json.
  */
-import {
-  createExecutionContext,
-  createMessageBatch,
-  createScheduledController,
-  getQueueResult,
-  waitOnExecutionContext,
-} from 'cloudflare:test';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { APP } from '../../src/app-map/app';
-import worker from '../../src/index';
 import { DONE, SENTINEL_TTL_SECONDS, sentinelKey } from '../../src/redis/sentinels';
-import { CRONS } from '../../src/run/registry';
-import { nextRunAt } from '../../src/run/schedule';
 import { seedAccount } from '../layouts/app-rows';
-import { endpointStats, provisionEnv, q, sql, type TestEnv, testDb, testRedis, writeResult } from '../worker/support';
+import { ACTIVE_FROM, ACTIVE_TO, DAY_START, Day, deliveries, type Invocation, MIN, neonFigures } from '../worker/simulated-day';
+import { provisionEnv, q, sql, type TestEnv, testDb, testRedis, writeResult } from '../worker/support';
 
-const DAY_START = Date.parse('2099-12-01T00:00:00.000Z');
-const MIN = 60_000;
 const MONTHLY = '0 0 1 * *';
-/** Neon Free suspends a compute after 5 minutes without queries. */
-const NEON_IDLE_MINUTES = 5;
-
-interface Invocation {
-  kind: 'cron' | 'queue';
-  cron: string;
-  minute: number;
-  neon: number;
-  upstashRequests: number;
-  upstashBilled: number;
-}
-
-/** Every delivery of the day in time order (the monthly before the 12-hourly at 00:00, then the tick). */
-function deliveries(): Array<{ cron: string; at: number }> {
-  const order = Object.keys(CRONS).sort((a, b) => a.length - b.length);
-  const out: Array<{ cron: string; at: number }> = [];
-  for (const cron of order) {
-    for (let at = DAY_START - 1; ;) {
-      const next = nextRunAt(cron, new Date(at))?.getTime();
-      if (next === undefined || next >= DAY_START + 1440 * MIN) break;
-      out.push({ cron, at: next });
-      at = next;
-    }
-  }
-  return out.sort((a, b) => a.at - b.at || order.indexOf(b.cron) - order.indexOf(a.cron));
-}
-
-/** Neon wake-ups caused by the Worker: a query while the compute is asleep (neither the app nor a query of the last 5 minutes holds it up). */
-function wakeUps(invocations: Invocation[], appMinutes: number[]): number {
-  const awake = new Uint8Array(1440 + NEON_IDLE_MINUTES);
-  for (const m of appMinutes) awake.fill(2, m, m + NEON_IDLE_MINUTES);
-  let n = 0;
-  for (const inv of invocations.filter((i) => i.neon > 0)) {
-    const m = Math.floor(inv.minute);
-    if (awake[m] === 0) n++;
-    for (let t = m; t < m + NEON_IDLE_MINUTES; t++) if (awake[t] === 0) awake[t] = 1;
-  }
-  return n;
-}
 
 function perDay(xs: Invocation[], appMinutes: number[]) {
   const sum = (k: 'neon' | 'upstashRequests' | 'upstashBilled') => xs.reduce((n, x) => n + x[k], 0);
@@ -78,13 +28,11 @@ function perDay(xs: Invocation[], appMinutes: number[]) {
     neonRequests: sum('neon'),
     upstashRequests: sum('upstashRequests'),
     upstashCommandsBilled: sum('upstashBilled'),
-    wakeUps: wakeUps(xs, appMinutes),
+    wakeUps: neonFigures(xs, appMinutes).wakeUps,
   };
 }
 
 const chat = APP.role('chat');
-const ACTIVE_FROM = 8 * 60;
-const ACTIVE_TO = 22 * 60;
 const sentinel = (id: string) => sentinelKey('resumable-stream', id);
 
 /** The app's streams in a busy day's slot of 10 minutes: what the recipe writes (see test/spacerr/stale-streams.test.ts). */
@@ -126,24 +74,8 @@ async function simulate(busy: boolean) {
   await db.execute(sql`UPDATE ${chat.table} SET ${chat.col('activeStreamId')} = 's-died' WHERE ${chat.id} = ${chatIds[0]}`);
 
   vi.spyOn(console, 'log').mockImplementation(() => {});
-  const pending: unknown[] = [];
-  const env = { ...e, CONTINUATIONS: { send: async (body: unknown) => void pending.push(body) } as unknown as Queue };
-  const invocations: Invocation[] = [];
+  const day = new Day(e);
   const appMinutes: number[] = [];
-  const measure = async (kind: Invocation['kind'], cron: string, minute: number, invoke: () => Promise<void>) => {
-    const before = await endpointStats(e);
-    await invoke();
-    const after = await endpointStats(e);
-    invocations.push({
-      kind,
-      cron,
-      minute,
-      neon: after.neonRequests - before.neonRequests,
-      upstashRequests: after.upstashRequests - before.upstashRequests,
-      upstashBilled: (after.upstashBilled ?? 0) - (before.upstashBilled ?? 0),
-    });
-  };
-  let n = 0;
   let slot = ACTIVE_FROM / 10;
   for (const { cron, at } of deliveries()) {
     const minute = (at - DAY_START) / MIN;
@@ -153,22 +85,10 @@ async function simulate(busy: boolean) {
       if (slot * 10 < ACTIVE_TO) for (let m = slot * 10; m < slot * 10 + 10; m++) appMinutes.push(m);
       slot++;
     }
-    await measure('cron', cron, minute, async () => {
-      const ctx = createExecutionContext();
-      await worker.scheduled(createScheduledController({ cron, scheduledTime: at }), env, ctx);
-      await waitOnExecutionContext(ctx);
-    });
-    while (pending.length > 0) {
-      const body = pending.shift();
-      await measure('queue', cron, minute, async () => {
-        const batch = createMessageBatch('spacerr-jobs-continuations', [{ id: `m${++n}`, timestamp: at, attempts: 1, body }]);
-        const ctx = createExecutionContext();
-        await worker.queue(batch, env, ctx);
-        expect((await getQueueResult(batch, ctx)).retryMessages).toEqual([]);
-      });
-    }
+    await day.deliver(cron, at);
   }
   vi.restoreAllMocks();
+  const { invocations } = day;
   const ticks = invocations.filter((i) => i.kind === 'cron' && i.cron === '*/10 * * * *');
   return {
     e,

@@ -5,14 +5,14 @@
  * next run (with account events on, only at the run its notice names), and a hold placed while a
  * batch waits on a lock the test holds is honoured by the next batch.
  */
-import { beforeEach, describe, expect, inject, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { APP } from '../../src/app-map/app';
 import { heldOwner, liftHold, listHolds, placeHold } from '../../src/db/holds';
 import { fromEnv } from '../../src/deps';
 import { alarmsAt, backlogAt } from '../../src/run/alarms';
 import { JOBS } from '../../src/run/registry';
 import { insertRow, runOn, seedAccount } from '../layouts/app-rows';
-import { fixedBatches, provisionEnv, q, runNamed, Session, sql, type TestEnv, testDb } from './support';
+import { EVENTS_SECRET, fixedBatches, provisionEnv, q, receiverUrl, runNamed, Session, sql, type TestEnv, testDb } from './support';
 
 const ACCOUNTS = 'delete-stale-deactivated-accounts';
 const EMPTY = 'delete-stale-empty-chats';
@@ -172,19 +172,8 @@ async function waitForLockWait(watch: Session) {
 }
 
 describe('legal holds with account events on', () => {
-  const SECRET = `whsec_${btoa(String.fromCharCode(...Array.from({ length: 32 }, (_, i) => (i * 29 + 7) % 256)))}`;
-
-  async function receiverUrl(): Promise<string> {
-    const res = await fetch(`${inject('stack').controlUrl}/receivers`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ secret: SECRET }),
-    });
-    return ((await res.json()) as { url: string }).url;
-  }
-
   it('sends no deletion notice while held; after the hold ends, the account waits DELETION_NOTICE_DAYS for the run its notice names', async () => {
-    const e = await provisionEnv({ ACCOUNT_EVENTS_URL: await receiverUrl(), ACCOUNT_EVENTS_SECRET: SECRET } as Partial<
+    const e = await provisionEnv({ ACCOUNT_EVENTS_URL: await receiverUrl(), ACCOUNT_EVENTS_SECRET: EVENTS_SECRET } as Partial<
       Record<keyof Env, unknown>
     >);
     const march28 = at('2026-03-28T12:00:00Z'); // the next account run, 2026-04-01, is 3.5 days away

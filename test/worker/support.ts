@@ -28,6 +28,14 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
   return json;
 }
 
+/** A Standard Webhooks secret for the tests' account events (`whsec_` and 32 bytes). */
+export const EVENTS_SECRET = `whsec_${btoa(String.fromCharCode(...Array.from({ length: 32 }, (_, i) => (i * 29 + 7) % 256)))}`;
+
+/** A real Standard Webhooks receiver on the Node side (test/support/webhook-receiver.ts) that verifies with `secret`: its URL. */
+export async function receiverUrl(secret = EVENTS_SECRET): Promise<string> {
+  return (await call<{ url: string }>('POST', '/receivers', { secret })).url;
+}
+
 /** A fresh database (migrated), Redis database and endpoint pair, merged into the Worker's env. */
 export async function provisionEnv(
   overrides: Partial<Record<keyof Env, unknown>> = {},
