@@ -35,7 +35,12 @@ const HOLDS = sql`spacerr_jobs.legal_holds`;
  * Index: legal_holds_pkey, one probe per candidate row.
  */
 export function heldOwner(ownerIdSql: SQL, now: SQL): SQL {
-  return sql`EXISTS (SELECT 1 FROM ${HOLDS} lh WHERE lh.user_id = (${ownerIdSql})::text AND (lh.until IS NULL OR lh.until > ${now}))`;
+  return activeHoldWhere(sql`lh.user_id = (${ownerIdSql})::text`, now);
+}
+
+/** "Some hold active at `now` matches `match`" (a condition on the hold row as `lh`). */
+export function activeHoldWhere(match: SQL, now: SQL): SQL {
+  return sql`EXISTS (SELECT 1 FROM ${HOLDS} lh WHERE ${match} AND (lh.until IS NULL OR lh.until > ${now}))`;
 }
 
 /**

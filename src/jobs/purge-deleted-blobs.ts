@@ -13,7 +13,7 @@ import { type SQL, sql } from 'drizzle-orm';
 import { BLOB_PREFIXES } from '../blobs/prefixes';
 import { type BlobStore, type BlobStoreName, STORE_NAMES } from '../blobs/store';
 import { capped } from '../db/backlog';
-import { anyHolds } from '../db/holds';
+import { activeHoldWhere, anyHolds } from '../db/holds';
 import { num, pgArray } from '../db/rows';
 import type { BatchSize } from '../run/batch-size';
 import { addCounts, type Batch, batchedRun, batchSize, inBatches, timedBatch } from '../run/batched-run';
@@ -241,6 +241,6 @@ function heldFile(b: SQL, now: Date): SQL {
     const [before, after] = template.split('<userId>') as [string, string];
     return sql` OR starts_with(${b}.blob_key, ${before} || lh.user_id || ${after})`;
   });
-  return sql`(${anyHolds} AND EXISTS (SELECT 1 FROM spacerr_jobs.legal_holds lh
-    WHERE (lh.until IS NULL OR lh.until > ${now.toISOString()}::timestamptz) AND (lh.user_id = ${b}.owner_id${sql.join(underPrefix, sql``)})))`;
+  const match = sql`(lh.user_id = ${b}.owner_id${sql.join(underPrefix, sql``)})`;
+  return sql`(${anyHolds} AND ${activeHoldWhere(match, sql`${now.toISOString()}::timestamptz`)})`;
 }
