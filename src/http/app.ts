@@ -6,7 +6,7 @@
  * 3. {@link wrongMethod}: a path whose route takes other methods answers 405 instead of 404;
  * 4. the route's chain: its input checks, then `withDeps` (the settings and clients, built
  *    once, on `c.var.deps`), then its handler. The run route refuses a HEAD first.
- * Errors end in {@link onError}; a path no route has is a 404.
+ * Errors end in {@link onError} (the status page has its own); a path no route has is a 404.
  */
 import { Hono } from 'hono';
 import { except } from 'hono/combine';

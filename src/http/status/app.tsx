@@ -162,6 +162,11 @@ function problem(c: Context<StatusEnv>, status: 400 | 403 | 404 | 500, message: 
   );
 }
 
+/**
+ * The page's 405, as text, one `app.all` per route. Not Hono's method-not-allowed: in an app
+ * mounted under a path it matches the request's path with the mount path cut off, so a PUT on
+ * `/api/internal/status/` (a path no route has, GET included: 404) would get "Use GET.".
+ */
 function methodNotAllowed(method: string) {
   return function statusMethodNotAllowed(c: Context<StatusEnv>) {
     return c.text(`Use ${method}.`, 405, { Allow: method });
