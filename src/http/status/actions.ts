@@ -16,10 +16,9 @@ import type { Invocation } from '../../deps';
 import type { Job } from '../../run/job';
 import { findJob } from '../../run/registry';
 import { runJob } from '../../run/runner';
-import { placeHoldLogged, liftHoldLogged, NO_HOLD } from '../holds';
 import { checkHoldRequest, checkLiftRequest } from '../hold-input';
+import { liftHoldLogged, NO_HOLD, pauseLogged, placeHoldLogged, requeueParked, resumeLogged } from '../operations';
 import { checkPauseRequest } from '../pause-input';
-import { pauseLogged, requeueParked, resumeLogged } from '../routes';
 
 /** A field of a page-level action's form. */
 export interface ActionField {
