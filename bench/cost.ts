@@ -1,9 +1,12 @@
 /**
- * What a month costs: the README section "What a month costs", rendered from the simulated days
- * (bench/results/simulated-days.json, written by test/worker/simulated-day.test.ts) and, for the
- * "before" column, bench/results/simulated-days-before.json (the same test on the code before
- * issue 12). `npm run cost:readme` rewrites the section; test/unit/cost.test.ts keeps it in step.
+ * What a month costs: the section "What a month costs" of docs/cost.md, rendered from the simulated
+ * days (bench/results/simulated-days.json, written by test/worker/simulated-day.test.ts) and, for
+ * the "no tick" columns, bench/results/simulated-days-before.json (the same test with every cron
+ * delivery taking the lock). `npm run cost:readme` rewrites the section; test/unit/cost.test.ts
+ * keeps it in step.
  */
+
+import { markdownTable } from '../scripts/markdown-table.ts';
 
 export const COST_START = '<!-- cost:start -->';
 export const COST_END = '<!-- cost:end -->';
@@ -89,11 +92,11 @@ const LABELS = [
   'Stripe API calls (a month)',
 ];
 
-/** The README section, markers included. */
+/** The docs/cost.md section, markers included. */
 export function costSection(now: SimulatedDays, before?: SimulatedDays): string {
   const columns: Array<[string, Scenario | undefined]> = [
-    ['idle, before', before?.results.idle],
-    ['busy, before', before?.results.busy],
+    ['idle, no tick', before?.results.idle],
+    ['busy, no tick', before?.results.busy],
     ['idle', now.results.idle],
     ['busy', now.results.busy],
     ['idle, fast', now.results.idleFast],
@@ -101,11 +104,10 @@ export function costSection(now: SimulatedDays, before?: SimulatedDays): string 
   ];
   const shown = columns.filter((c): c is [string, Scenario] => c[1] !== undefined);
   const cells = shown.map(([, s]) => rows(s));
-  const table = [
-    `| | ${shown.map(([name]) => name).join(' | ')} |`,
-    `|---|${shown.map(() => '---').join('|')}|`,
-    ...LABELS.map((label, i) => `| ${label} | ${cells.map((c) => c[i]).join(' | ')} |`),
-  ];
+  const table = markdownTable(
+    ['', ...shown.map(([name]) => name)],
+    LABELS.map((label, i) => [label, ...cells.map((c) => c[i]!)]),
+  );
   const crons = (list: string[]) => list.map((c) => `\`${c}\``).join(', ');
   return [
     COST_START,
@@ -119,9 +121,14 @@ export function costSection(now: SimulatedDays, before?: SimulatedDays): string 
     "- File store calls: the purge's delete calls, up to 1000 files each; the simulated days run on R2, and Vercel Blob takes the same calls (its `del` is not billed). An erased user's sweep adds, once, per prefix ⌈its files / 1000⌉ `list` calls (on Vercel Blob, Advanced Operations) and as many deletes.",
     '- Stripe: the simulated days erase no Stripe customer (STRIPE_SECRET_KEY unset: the sweep never runs, no request). With it set, each erased',
     '  customer costs one `DELETE /v1/customers/{id}` (a subrequest of its run: claim + up to 20 deletes + record); Stripe bills no API call.',
-    ...(before ? ['- "Before": the same simulation on the code before issue 12 (`bench/results/simulated-days-before.json`).'] : []),
+    ...(before
+      ? [
+          '- "No tick": the same simulation with every cron delivery taking the `job_runs` lock, the design the tick replaced',
+          '  (issue 12 in the [changelog](../CHANGELOG.md); `bench/results/simulated-days-before.json`).',
+        ]
+      : []),
     '',
-    ...table,
+    table,
     COST_END,
   ].join('\n');
 }
@@ -130,6 +137,6 @@ export function costSection(now: SimulatedDays, before?: SimulatedDays): string 
 export function replaceSection(text: string, section: string): string {
   const start = text.indexOf(COST_START);
   const end = text.indexOf(COST_END);
-  if (start < 0 || end < start) throw new Error(`README.md has no ${COST_START} … ${COST_END} section`);
+  if (start < 0 || end < start) throw new Error(`docs/cost.md has no ${COST_START} … ${COST_END} section`);
   return text.slice(0, start) + section + text.slice(end + COST_END.length);
 }
