@@ -78,7 +78,7 @@ function tableRows(text: string): string[][] {
   );
 }
 
-const unquote = (cell: string) => cell.replace(/^`(.*)`$/, '$1');
+const unquote = (cell = '') => cell.replace(/^`(.*)`$/, '$1');
 
 /** `text` without fenced code blocks, where brackets are not links and `#` is no heading. */
 const withoutFences = (text: string) => text.replace(/^```[\s\S]*?^```/gm, '');
