@@ -82,7 +82,7 @@ export async function runJobRoute(c: Context<AppEnv>) {
   if (!job) return unknownJob(c);
   const { dryRun, target } = parseRunQuery(c.req.queries(), job.target?.param);
   const deps = fromEnv(c.env);
-  const report = await runJob(job, deps, deps.config, {
+  const report = await runJob(job, deps, {
     trigger: 'http',
     now: new Date(),
     dryRun,

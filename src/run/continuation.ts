@@ -98,7 +98,7 @@ export async function runContinuing(
 ): Promise<RunReport> {
   const maxHops = deps.config.continuationMaxHops;
   const sends = maxHops > 0 || then.length > 0;
-  const report = await runJob(job, deps, deps.config, { ...opts, reserve: (opts.reserve ?? 0) + (sends ? CONTINUATION_SUBREQUESTS : 0) });
+  const report = await runJob(job, deps, { ...opts, reserve: (opts.reserve ?? 0) + (sends ? CONTINUATION_SUBREQUESTS : 0) });
   const next = nextHop(report, hop, maxHops, then) ?? followUp(report, hop, then);
   if (next) await sendContinuation(queue, next);
   else if (report.status === 'succeeded' && report.more && maxHops > 0 && hop > maxHops) {

@@ -22,6 +22,14 @@ export interface JobDeps {
   stripe?: StripeClient | undefined;
 }
 
+/**
+ * What one Worker event (a cron delivery, a queue message, an HTTP request) hands a run: the
+ * clients and the config built once for it (src/deps.ts).
+ */
+export interface Invocation extends JobDeps {
+  config: Config;
+}
+
 /** The settings and the reference time a cutoff or a figure is computed from. */
 export interface AsOf {
   config: Config;

@@ -154,7 +154,7 @@ export async function runNamed(e: TestEnv, name: string, opts: Partial<RunOption
   const job = findJob(name);
   if (!job) throw new Error(`no job ${name}`);
   const deps = fromEnv(e);
-  return runJob(job, deps, deps.config, { trigger: 'http', now: new Date(), dryRun: false, ...opts });
+  return runJob(job, deps, { trigger: 'http', now: new Date(), dryRun: false, ...opts });
 }
 
 /** Row count of a table. */
