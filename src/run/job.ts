@@ -101,7 +101,7 @@ export interface JobDeclaration<Name extends string = string, F extends string =
   readonly alarm?: JobAlarm<F>;
   /**
    * A sweep cleans up what deletions leave behind and needs Postgres. Its own cron runs it only
-   * while the app is active (src/run/tick.ts), and every scheduled chain of a job that is not a
+   * while the app is active (src/chain/tick.ts), and every scheduled chain of a job that is not a
    * sweep is followed by the sweeps, one after another through the queue.
    */
   readonly sweep?: true;

@@ -22,7 +22,7 @@ import { logEvent, publicMessage } from '../log';
 import { scanLiveSentinels } from '../redis/sentinels';
 import { removeStaleCountFresh } from '../redis/streams';
 import { before, MINUTE_MS } from '../time';
-import type { JobDeps } from './job';
+import type { JobDeps } from '../run/job';
 
 /** Stale streams one tick removes; a tick that hits it runs the sweeps, which remove the rest. */
 export const TICK_STALE_LIMIT = 500;
