@@ -53,8 +53,10 @@ export interface WireMessage {
   then?: string[];
 }
 
-/** Producer side of the CONTINUATIONS queue (the only method used). */
-export type ChainQueue = Pick<Queue<WireMessage>, 'send'>;
+/** Producer side of the CONTINUATIONS queue (the only method used; the binding's `Queue` is one). */
+export interface ChainQueue {
+  send(body: WireMessage, options: { contentType: 'json'; delaySeconds?: number }): Promise<unknown>;
+}
 
 /** Sending the next message costs one subrequest, kept out of the run's budget by runInChain. */
 const SEND_SUBREQUESTS = 1;
