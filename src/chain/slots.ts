@@ -7,7 +7,7 @@
  * each deleting job recorded, in one request (src/db/job-runs.ts latestSlots):
  * - a deleting job of another cron whose latest slot before this delivery has no record was
  *   *missed*: the delivery runs it once, for that slot (a catch-up), however many were missed;
- * - a deleting job of this delivery runs for this slot as always, and records the slots of its
+ * - a deleting job of this delivery runs for this slot, and records the slots of its
  *   own cron that were missed since its last one.
  * A slot of the same minute as this delivery is never missed yet (its delivery may be running).
  * A job that has recorded no slot yet (a fresh install) has missed nothing. A tick that deferred
