@@ -15,7 +15,8 @@
 import type { Config } from '../config/parse';
 import { logEvent, publicMessage } from '../log';
 import type { Invocation, Job } from '../run/job';
-import { type RunOptions, type RunReport, runJob } from '../run/runner';
+import type { RunOptions, RunReport } from '../run/report';
+import { runJob } from '../run/runner';
 import { firstRecoveryDelay } from './recovery';
 
 /** Why a run follows the one before it in its chain. */

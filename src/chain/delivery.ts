@@ -9,7 +9,7 @@ import { latestSlots } from '../db/job-runs';
 import { logEvent, publicMessage } from '../log';
 import { type Invocation, isEnabled, type Job } from '../run/job';
 import { JOBS, SWEEPS } from '../run/registry';
-import type { RunReport } from '../run/runner';
+import type { RunReport } from '../run/report';
 import { type ChainQueue, runInChain } from './chain';
 import { planRuns, type SlotRun, tracksSlots } from './slots';
 import { tick } from './tick';

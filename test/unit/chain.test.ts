@@ -2,7 +2,7 @@
 // decision of what follows a run, as pure functions of the run's report.
 import { describe, expect, it } from 'vitest';
 import { type ChainMessage, nextMessage, parseMessage, toWire } from '../../src/chain/chain.ts';
-import type { RunReport } from '../../src/run/runner.ts';
+import type { RunReport } from '../../src/run/report.ts';
 import { findJob } from '../../src/run/registry.ts';
 
 const CHATS = findJob('delete-stale-empty-chats')!;
