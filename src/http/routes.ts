@@ -80,7 +80,7 @@ export const resumeRoute = factory.createHandlers(knownJob, withDeps, async func
 export const runJobRoute = factory.createHandlers(knownJob, runQuery, withDeps, async function runNow(c) {
   const { job, deps } = c.var;
   const { dryRun, target } = c.var.run;
-  const report = await runJob(job, deps, deps.config, {
+  const report = await runJob(job, deps, {
     trigger: 'http',
     now: new Date(),
     dryRun,

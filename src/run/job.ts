@@ -22,6 +22,14 @@ export interface JobDeps {
   stripe?: StripeClient | undefined;
 }
 
+/**
+ * What one Worker event (a cron delivery, a queue message, an HTTP request) hands a run: the
+ * clients and the config built once for it (src/deps.ts).
+ */
+export interface Invocation extends JobDeps {
+  config: Config;
+}
+
 /** The settings and the reference time a cutoff or a figure is computed from. */
 export interface AsOf {
   config: Config;
@@ -93,7 +101,7 @@ export interface JobDeclaration<Name extends string = string, F extends string =
   readonly alarm?: JobAlarm<F>;
   /**
    * A sweep cleans up what deletions leave behind and needs Postgres. Its own cron runs it only
-   * while the app is active (src/run/tick.ts), and every scheduled chain of a job that is not a
+   * while the app is active (src/chain/tick.ts), and every scheduled chain of a job that is not a
    * sweep is followed by the sweeps, one after another through the queue.
    */
   readonly sweep?: true;

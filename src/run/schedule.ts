@@ -5,7 +5,7 @@
 import { Cron } from 'croner';
 
 /**
- * The frequent cron the cleanup jobs share (one expression for several jobs keeps the Worker
+ * The tick's schedule, which the sweeps share (one expression for several jobs keeps the Worker
  * within a Free account's five cron triggers).
  */
 export const EVERY_10_MINUTES = '*/10 * * * *';

@@ -47,7 +47,7 @@ async function appSlot(e: TestEnv, slot: number, at: number) {
   if (slot % 6 === 5) await db.delete(chats).where(inArray(chats.id, [`${owner}-c0`]));
 }
 
-/** A delivery the platform loses (src/run/slots.ts): the monthly one of the simulated day. */
+/** A delivery the platform loses (src/chain/slots.ts): the monthly one of the simulated day. */
 const LOST_MONTHLY = (cron: string, at: number) => cron === MONTHLY && at === DAY_START;
 
 async function simulate(busy: boolean, fast: boolean, lost: (cron: string, at: number) => boolean = () => false) {

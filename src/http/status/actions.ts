@@ -72,7 +72,7 @@ function runAction(dryRun: boolean): StatusAction {
     confirm: ({ job }) =>
       dryRun ? `Count what ${job?.name} would delete now? Nothing is deleted.` : `Run ${job?.name} now? It deletes what is due.`,
     async perform(deps, { job, now }) {
-      const report = await runJob(job!, deps, deps.config, { trigger: 'http', now, dryRun });
+      const report = await runJob(job!, deps, { trigger: 'http', now, dryRun });
       const more = report.more ? ' More is left: run it again, or let the next run carry on.' : '';
       return {
         ok: report.status === 'succeeded',
