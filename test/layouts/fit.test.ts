@@ -121,7 +121,7 @@ describe(`on the ${layout} layout, every session at TimeZone Asia/Tokyo`, () => 
   });
 });
 
-describe(`on the ${layout} layout, the app's own writes and migrations with the triggers installed`, () => {
+describe(`on the ${layout} layout, the app's own writes with the triggers installed`, () => {
   let e: TestEnv;
   let db: ReturnType<typeof testDb>;
 
@@ -161,7 +161,6 @@ describe(`on the ${layout} layout, the app's own writes and migrations with the 
     }
     expect(await queuedKeys(db)).toContain('chat-attachments/dml-user/1767225600000-f.pdf');
   });
-
 });
 
 describe(`on the ${layout} layout, once the live schema no longer matches the bundled map`, () => {
