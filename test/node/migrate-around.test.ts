@@ -8,11 +8,10 @@
 import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
 import pg from 'pg';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   type AppSource,
   applyPrismaMigrations,
-  createDatabase,
   LAYOUTS,
   layoutSource,
   migrateDatabase,
@@ -20,35 +19,17 @@ import {
   readMap,
 } from '../../scripts/stack/migrate.ts';
 import type { AppMap, MappedTable } from '../../src/app-map/types.ts';
+import { scratchDatabases, withDb } from '../support/scratch-databases.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-const created: string[] = [];
+const database = scratchDatabases('around');
 const q = pg.escapeIdentifier;
 
-afterAll(async () => {
-  const admin = new pg.Client({ connectionString: inject('stack').postgresUrl });
-  await admin.connect();
-  for (const name of created) await admin.query(`DROP DATABASE IF EXISTS ${q(name)} WITH (FORCE)`);
-  await admin.end();
-});
-
 async function migrated(source: AppSource, what: string): Promise<string> {
-  const name = `around_${source.name.replace(/-/g, '_')}_${what}_${process.pid}`;
-  created.push(name);
-  const url = await createDatabase(inject('stack').postgresUrl, name);
+  const url = await database(`${source.name.replace(/-/g, '_')}_${what}`);
   await applyPrismaMigrations(url, source.migrations);
   await migrateDatabase(url, readMap(source.mapFile));
   return url;
-}
-
-async function withDb<T>(url: string, use: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return await use(c);
-  } finally {
-    await c.end();
-  }
 }
 
 /** `npm run db:migrate -- --around <command>` on `url` with `source`'s map. */
