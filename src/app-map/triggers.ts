@@ -460,9 +460,11 @@ function functions(map: AppMap, n: Names): FunctionSpec[] {
     // A message whose parts the app edits so that a file part goes (or names another file) no
     // longer names the old file: queued. Only a message that had a file part pays for the
     // comparison of pathnames; a streamed update of a text message costs the trigger's one
-    // jsonpath existence check, evaluated by Postgres itself (no function called).
+    // containment test, evaluated by Postgres itself (no function called). Containment, not the
+    // jsonpath `$[*] ? (@.type == "file")`: the same answer for an array of parts (filePathnames
+    // reads nothing else), and measured several µs cheaper per update.
     const parts = n.has('message', 'parts') ? n.c('message', 'parts') : undefined;
-    const filePartEdited = parts ? `OLD.${parts} @? '$[*] ? (@.type == "file")' AND ${changed(parts)}` : undefined;
+    const filePartEdited = parts ? `OLD.${parts} @> '[{"type": "file"}]' AND ${changed(parts)}` : undefined;
     const partsEdited = filePartEdited
       ? `  IF ${filePartEdited} THEN
   ${queueBlobs(`SELECT p, ${chatOwner(n, `OLD.${msgChat}`)} FROM (SELECT ${filePathnames(`OLD.${parts}`)} AS p
