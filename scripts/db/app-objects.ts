@@ -5,7 +5,7 @@
  * waits at most that long behind it; indexes are built CONCURRENTLY, outside any transaction.
  */
 import pg from 'pg';
-import { type InstallStep, installSteps, uninstallSteps } from '../../src/app-map/triggers.ts';
+import { type InstallStep, installSteps, uninstallSteps, unpinSteps } from '../../src/app-map/triggers.ts';
 import type { AppMap } from '../../src/app-map/types.ts';
 
 /** How long one step may wait for a lock on an app table before it lets the app go first. */
@@ -37,6 +37,14 @@ export async function installAppObjects(
   onStep?: (timing: StepTiming) => void,
 ): Promise<InstallReport> {
   return runSteps(client, installSteps(map), log, onStep);
+}
+
+/**
+ * Swaps each installed trigger that pins column types for its unpinned form (src/app-map/triggers.ts,
+ * `unpinSteps`), under the same lock_timeout discipline: `installAppObjects` pins them again.
+ */
+export async function unpinAppTriggers(client: pg.Client, map: AppMap, log: (line: string) => void = () => {}): Promise<InstallReport> {
+  return runSteps(client, unpinSteps(map), log);
 }
 
 /** Removes every trigger, function, index and table the Worker installed. */

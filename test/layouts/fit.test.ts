@@ -121,7 +121,7 @@ describe(`on the ${layout} layout, every session at TimeZone Asia/Tokyo`, () => 
   });
 });
 
-describe(`on the ${layout} layout, the app's own writes and migrations with the triggers installed`, () => {
+describe(`on the ${layout} layout, the app's own writes with the triggers installed`, () => {
   let e: TestEnv;
   let db: ReturnType<typeof testDb>;
 
@@ -160,23 +160,6 @@ describe(`on the ${layout} layout, the app's own writes and migrations with the 
       await app.close();
     }
     expect(await queuedKeys(db)).toContain('chat-attachments/dml-user/1767225600000-f.pdf');
-  });
-
-  it("lets the app's migration change the type of every column the triggers read", async () => {
-    const admin = await Session.open(e);
-    try {
-      const message = APP.role('message');
-      const changes: Array<[typeof chat, string, string]> = [
-        [chat, 'createdAt', chat.map.columns.createdAt!.time === 'timestamp' ? 'timestamp(6)' : 'timestamptz(3)'],
-        [user, 'deactivatedAt', user.map.columns.deactivatedAt!.time === 'timestamp' ? 'timestamp(6)' : 'timestamptz(3)'],
-        [message, 'chatId', 'varchar(191)'],
-      ];
-      for (const [t, logical, type] of changes) {
-        await admin.query(`ALTER TABLE "${APP.schema}"."${t.name}" ALTER COLUMN "${t.colName(logical)}" TYPE ${type}`);
-      }
-    } finally {
-      await admin.close();
-    }
   });
 });
 

@@ -11,11 +11,10 @@ import { join, resolve } from 'node:path';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { installNeeds } from '../../scripts/doctor/contract.ts';
 import {
   applyAppSchema,
-  createDatabase,
   layoutMapFile,
   MIGRATIONS_DIR,
   MIGRATIONS_TABLE,
@@ -27,32 +26,10 @@ import {
   WORKER_SCHEMA,
 } from '../../scripts/stack/migrate.ts';
 import type { InstalledObject } from '../../src/app-map/triggers.ts';
+import { scratchDatabases, withDb } from '../support/scratch-databases.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-const created: string[] = [];
-
-afterAll(async () => {
-  const admin = new pg.Client({ connectionString: inject('stack').postgresUrl });
-  await admin.connect();
-  for (const name of created) await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
-  await admin.end();
-});
-
-async function database(name: string): Promise<string> {
-  const full = `footprint_${name}_${process.pid}`;
-  created.push(full);
-  return createDatabase(inject('stack').postgresUrl, full);
-}
-
-async function withDb<T>(url: string, use: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return await use(c);
-  } finally {
-    await c.end();
-  }
-}
+const database = scratchDatabases('footprint');
 
 /** The schema-only dump of `schema`, from the catalogs: a sorted set of definition lines. */
 async function dumpSchema(url: string, schema = 'public'): Promise<string[]> {
