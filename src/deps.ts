@@ -7,7 +7,7 @@ import { blobStores, unconfigured } from './blobs/store';
 import { vercelBlobStore } from './blobs/vercel-blob';
 import { type Config, parseConfig } from './config/parse';
 import { createDb } from './db/client';
-import { JOBS } from './run/registry';
+import { JOBS } from './jobs';
 import type { JobDeps } from './run/job';
 import { createRedis } from './redis/client';
 import { createStripe } from './stripe/client';

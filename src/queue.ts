@@ -15,7 +15,7 @@
 import { fromEnv } from './deps';
 import { parseContinuation, runContinuing } from './run/continuation';
 import { retryRecovery } from './run/recovery';
-import { findJob } from './run/registry';
+import { findJob } from './jobs';
 import { logEvent, publicMessage } from './log';
 
 const BUSY_RETRY_SECONDS = 60;

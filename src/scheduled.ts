@@ -13,7 +13,7 @@ import { fromEnv, type Invocation } from './deps';
 import { runContinuing } from './run/continuation';
 import { isEnabled, type Job } from './run/job';
 import { recoverFailedRun } from './run/recovery';
-import { JOBS, jobsForCron, SWEEPS } from './run/registry';
+import { JOBS, jobsForCron, SWEEPS } from './jobs';
 import type { RunReport } from './run/runner';
 import { planRuns, type SlotRun, tracksSlots } from './run/slots';
 import { tick } from './run/tick';

@@ -9,7 +9,7 @@ import { fromEnv } from '../deps';
 import { type Alarm, alarmsAt } from '../run/alarms';
 import type { Job } from '../run/job';
 import { listPauses, type Pause, pauseAlarms, pauseJob, resumeJob } from '../run/pauses';
-import { findJob, JOBS } from '../run/registry';
+import { findJob, JOBS } from '../jobs';
 import { runJob } from '../run/runner';
 import { logEvent, publicMessage } from '../log';
 import type { AppEnv } from './app';

@@ -4,7 +4,7 @@
  *
  * `resumable-stream` (the AI SDK's resume recipe, Spacerr's): chats whose active-stream column
  * names a stream whose sentinel is gone, "DONE", or older than STREAM_MAX_DURATION_SECONDS get the
- * column reset by compare-and-set, and the dead sentinel is ended (src/jobs/resumable-streams.ts).
+ * column reset by compare-and-set, and the dead sentinel is ended (src/streams/resumable-streams.ts).
  *
  * `heartbeats`: members of `active-streams` whose heartbeat is older than
  * STALE_STREAM_AFTER_MINUTES, with their keys: one bounded script call per STALE_STREAM_BATCH stale
@@ -20,8 +20,8 @@ import { addCounts, inBatches } from '../run/batched-run';
 import { type AsOf, defineJob } from '../run/job';
 import { EVERY_10_MINUTES } from '../run/schedule';
 import { before, MINUTE_MS } from '../time';
-import { clearStaleActiveStreams, HAS_ACTIVE_STREAM_COLUMN } from './resumable-streams';
-import { drainStreamDeletions } from './stream-deletions';
+import { clearStaleActiveStreams, HAS_ACTIVE_STREAM_COLUMN } from '../streams/resumable-streams';
+import { drainStreamDeletions } from '../streams/stream-deletions';
 
 export const STALE_STREAM_BATCH = 500;
 

@@ -18,12 +18,12 @@ import { classifyFailure } from '../run/transient';
 import { overdueBefore } from '../run/deadline';
 import { type AsOf, defineJob, type JobContext, type JobOutcome } from '../run/job';
 import { before, DAY_MS } from '../time';
-import { EVENT_ID, iso } from './account-events';
-import { holdsOn, unheld } from './account-holds';
+import { EVENT_ID, iso } from '../events/account-events';
+import { holdsOn, unheld } from '../holds/account-holds';
 import { forgetHolds } from '../db/holds';
-import { freeOfHolds } from './legal-holds';
+import { freeOfHolds } from '../holds/legal-holds';
 import { customersOf, STRIPE_MAPPED } from '../stripe/customers';
-import { drainStreamDeletions } from './stream-deletions';
+import { drainStreamDeletions } from '../streams/stream-deletions';
 
 /** Monthly, 00:00 UTC on the 1st. */
 const CRON = '0 0 1 * *';
@@ -41,7 +41,7 @@ const deactivatedBefore = (at: Date, alias?: string) =>
   sql`${alias ? sql.raw(`${alias}.`) : sql``}${user.col('deactivatedAt')} < ${user.asColumnTime('deactivatedAt', at)}`;
 /**
  * What a batch is scoped by: users deactivated before `cutoff` go, unless a legal hold keeps them
- * at `now` (src/jobs/legal-holds.ts), with or without waiting for a notice after one ended.
+ * at `now` (src/holds/legal-holds.ts), with or without waiting for a notice after one ended.
  */
 interface Scope {
   cutoff: Date;
@@ -212,7 +212,7 @@ const idText = (u: string): SQL => sql`${sql.raw(u)}.${user.id}::text`;
 const SET_ASIDE_NAMED = 20;
 /**
  * Due for deletion in the scope `at`: deactivated before its cutoff, no legal hold keeps it at its
- * `now` (src/jobs/legal-holds.ts), and no key of the app's blocks it (src/jobs/account-holds.ts),
+ * `now` (src/holds/legal-holds.ts), and no key of the app's blocks it (src/holds/account-holds.ts),
  * where another owner "goes too" only when no legal hold keeps that owner either. Read in the
  * statement that selects and locks the batch, so a hold committed before a batch starts keeps its
  * account out of that batch.

@@ -15,10 +15,10 @@ import { addCounts, inBatches } from '../run/batched-run';
 import { defineJob, parkedAlarm, type JobContext, type JobOutcome } from '../run/job';
 import { EVERY_10_MINUTES } from '../run/schedule';
 import { before, DAY_MS } from '../time';
-import { type AccountEvent, deliver, EVENT_ID, iso, runsWithin } from './account-events';
-import { blobReceipt } from './blob-sweeps';
+import { type AccountEvent, deliver, EVENT_ID, iso, runsWithin } from '../events/account-events';
+import { blobReceipt } from '../files/blob-sweeps';
 import { deleteStaleDeactivatedAccounts } from './delete-stale-deactivated-accounts';
-import { holdEnded, legallyHeld, noticeAfterHold, noticeRunAfterHold } from './legal-holds';
+import { holdEnded, legallyHeld, noticeAfterHold, noticeRunAfterHold } from '../holds/legal-holds';
 
 /** Events POSTed at once (concurrently) per batch. */
 const DELIVERIES_PER_BATCH = 10;
@@ -124,7 +124,7 @@ async function claim(ctx: JobContext, limit: number, first: boolean): Promise<[R
 /**
  * An `account.erased` event's data as its first attempt sends it (and every later attempt again):
  * with `stores`, what was cleared outside Postgres and what is still pending, per kind of store
- * (`blob`: per file store, src/jobs/blob-sweeps.ts `blobReceipt`), as of that first attempt.
+ * (`blob`: per file store, src/files/blob-sweeps.ts `blobReceipt`), as of that first attempt.
  */
 function withStores(ctx: JobContext): SQL {
   return sql`e.data || jsonb_build_object('stores', coalesce(e.data->'stores', '{}'::jsonb)
@@ -150,7 +150,7 @@ const user = APP.role('user');
  * one reactivated after our snapshot is re-read at the lock and no longer matches. (FOR KEY SHARE,
  * used before, does not conflict with an UPDATE, so it recorded the notice of a user being
  * reactivated.) The price: an UPDATE of a selected user row waits for this one statement.
- * Legal holds (src/jobs/legal-holds.ts): an account under an active hold gets no notice (it is not
+ * Legal holds (src/holds/legal-holds.ts): an account under an active hold gets no notice (it is not
  * going to be deleted). One whose hold has ended gets its notice as soon as it would be deleted
  * within DELETION_NOTICE_DAYS, naming the account job's first run more than DELETION_NOTICE_DAYS
  * away (the account job waits for that run), whatever runs lie nearer.

@@ -1,7 +1,7 @@
 /**
  * purge-deleted-blobs: drains blob_deletions (the outbox the triggers fill) into the file stores
  * (src/blobs/: Vercel Blob, R2), each row into the store it records, then runs the per-user sweeps
- * of blob_sweeps (src/jobs/blob-sweeps.ts). A key leaves the outbox only after its store confirmed
+ * of blob_sweeps (src/files/blob-sweeps.ts). A key leaves the outbox only after its store confirmed
  * the deletion (a key already gone counts as deleted). A failed call leaves its rows with
  * attempts + 1, last_error and a backed-off next_attempt_at (at least the store's `retry-after`);
  * an answer the store says will not change (a refused token, a suspended store) parks them at
@@ -19,8 +19,8 @@ import type { BatchSize } from '../run/batch-size';
 import { addCounts, type Batch, batchedRun, batchSize, inBatches, timedBatch } from '../run/batched-run';
 import { defineJob, type JobContext } from '../run/job';
 import { EVERY_10_MINUTES } from '../run/schedule';
-import { backoffSeconds, dueSweep, failureText, parksNow, SWEEP_STEP_COST, sweepStep } from './blob-sweeps';
-import { liveKey } from './live-files';
+import { backoffSeconds, dueSweep, failureText, parksNow, SWEEP_STEP_COST, sweepStep } from '../files/blob-sweeps';
+import { liveKey } from '../files/live-files';
 
 /** The most keys one delete call takes, in every store (R2's limit; Vercel Blob's page). */
 export const DELETE_MAX_KEYS = 1000;

@@ -26,8 +26,6 @@ import type { JobDeps } from './job';
 
 /** Stale streams one tick removes; a tick that hits it runs the sweeps, which remove the rest. */
 export const TICK_STALE_LIMIT = 500;
-/** The tick's one Upstash command, spent outside RUN_SUBREQUEST_BUDGET (45 of the platform's 50). */
-export const TICK_SUBREQUESTS = 1;
 /**
  * Keys a SCAN call of the sentinel tick asks for, and the most calls: 20,000 keys. Billed: one
  * command a call, one MGET per call that matched sentinels, one TTL per non-DONE sentinel.

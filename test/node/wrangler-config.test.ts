@@ -3,7 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { wranglerConfig } from '../../scripts/wrangler-config.ts';
 import { VAR_DEFAULTS } from '../../src/config/settings.ts';
-import { CRONS, JOBS } from '../../src/run/registry.ts';
+import { JOBS } from '../../src/jobs/index.ts';
+import { CRONS } from '../support/crons.ts';
 
 const { crons: configured, vars } = wranglerConfig();
 

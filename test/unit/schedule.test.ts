@@ -47,7 +47,7 @@ describe('deadline', () => {
 
 describe('runsWithin (the account job runs a notice window covers)', () => {
   it('lists the monthly runs within the window, in order', async () => {
-    const { runsWithin } = await import('../../src/jobs/account-events.ts');
+    const { runsWithin } = await import('../../src/events/account-events.ts');
     const at = (s: string) => new Date(s);
     expect(runsWithin('0 0 1 * *', at('2026-03-28T12:00:00Z'), 7)).toEqual([at('2026-04-01T00:00:00Z')]);
     expect(runsWithin('0 0 1 * *', at('2026-03-20T12:00:00Z'), 7)).toEqual([]);

@@ -18,7 +18,7 @@ import worker from '../../src/index';
 import type { Continuation } from '../../src/run/continuation';
 import { RECOVERY_STEPS, recoveryDelay } from '../../src/run/recovery';
 import { nextRunAt } from '../../src/run/schedule';
-import { SWEEPS } from '../../src/run/registry';
+import { SWEEPS } from '../../src/jobs';
 import { seedAccount } from './seed';
 import { provisionEnv, q, setFault, sql, type TestEnv, testDb } from './support';
 
