@@ -18,10 +18,10 @@ import { capped } from '../db/backlog';
 import { countStaleStreams, removeStaleStreams } from '../redis/streams';
 import { addCounts, inBatches } from '../run/batched-run';
 import { type AsOf, defineJob } from '../run/job';
-import { EVERY_10_MINUTES } from '../run/schedule';
 import { before, MINUTE_MS } from '../time';
 import { clearStaleActiveStreams, HAS_ACTIVE_STREAM_COLUMN } from '../streams/resumable-streams';
 import { drainStreamDeletions } from '../streams/stream-deletions';
+import { SCHEDULES } from '../schedules';
 
 export const STALE_STREAM_BATCH = 500;
 
@@ -31,9 +31,8 @@ const cutoff = ({ config, now }: AsOf) => before(now, config.staleStreamAfterMin
 export const clearStaleStreams = defineJob({
   name: 'clear-stale-streams',
   description: 'Clears stream state that cannot be live (a dead or finished stream, a stopped heartbeat), or whose chat no longer exists.',
-  cron: EVERY_10_MINUTES,
+  schedule: SCHEDULES.tick,
   deletes: ['redis_streams'],
-  sweep: true,
   cutoff,
   // The stale members are in Redis, which the listing does not call: it shows the queued chats.
   figures: () => ({ deletedChatsQueued: capped(sql`FROM spacerr_jobs.stream_deletions`) }),

@@ -24,15 +24,13 @@ import { forgetHolds } from '../db/holds';
 import { freeOfHolds } from '../holds/legal-holds';
 import { customersOf, STRIPE_MAPPED } from '../stripe/customers';
 import { drainStreamDeletions } from '../streams/stream-deletions';
-
-/** Monthly, 00:00 UTC on the 1st. */
-const CRON = '0 0 1 * *';
+import { ACCOUNT_DELETIONS } from '../schedules';
 
 /** Users deactivated before this are due for deletion. */
 const cutoff = ({ config, now }: AsOf) => before(now, config.accountRetentionDays, DAY_MS);
 
 /** Users deactivated before this should already be gone (see src/run/deadline.ts). */
-const overdue = (at: AsOf) => overdueBefore(CRON, cutoff, at) ?? new Date(0);
+const overdue = (at: AsOf) => overdueBefore(ACCOUNT_DELETIONS.cron, cutoff, at) ?? new Date(0);
 
 const user = APP.role('user');
 
@@ -66,7 +64,8 @@ const ACCOUNT_ROLES = (['user', 'project', 'chat', 'message', 'attachment', 'mes
 export const deleteStaleDeactivatedAccounts = defineJob({
   name: 'delete-stale-deactivated-accounts',
   description: 'Deletes users deactivated more than ACCOUNT_RETENTION_DAYS ago, with everything they own.',
-  cron: CRON,
+  // Monthly: the deletion notices of account events announce its runs.
+  schedule: ACCOUNT_DELETIONS,
   // The app's rows per role, and the stream state removed after them (not the queue rows).
   deletes: [...ACCOUNT_ROLES.map((r) => COUNT_KEYS[r]), 'redis_streams'],
   cutoff,

@@ -10,6 +10,7 @@ import { heldOwner } from '../db/holds';
 import { num } from '../db/rows';
 import { batchedDeletes, batchSize, type DeleteBatch } from '../run/batched-run';
 import { type AsOf, defineJob, type JobContext } from '../run/job';
+import { SCHEDULES } from '../schedules';
 import { before, MINUTE_MS } from '../time';
 
 /** Chats created before this, without messages, are due for deletion. */
@@ -46,8 +47,7 @@ const countAttachments = (chatIds: SQL) =>
 export const deleteStaleEmptyChats = defineJob({
   name: 'delete-stale-empty-chats',
   description: 'Deletes chats older than EMPTY_CHAT_MIN_AGE_MINUTES that have no messages.',
-  // Every 12 h, 00:00 and 12:00 UTC.
-  cron: '0 */12 * * *',
+  schedule: SCHEDULES.twiceADay,
   deletes: ['chats', 'attachments'],
   cutoff,
   // Index: spacerr_jobs.empty_chats_created_at_idx.

@@ -16,10 +16,10 @@ import { type ClaimToken, matchesClaim, outbox } from '../db/outbox';
 import { num } from '../db/rows';
 import { addCounts, inBatches } from '../run/batched-run';
 import { defineJob, parkedAlarm, type JobContext, type JobOutcome } from '../run/job';
-import { EVERY_10_MINUTES } from '../run/schedule';
 import type { CustomerDeletion, StripeClient } from '../stripe/client';
 import { STRIPE_MAPPED } from '../stripe/customers';
 import { before, DAY_MS } from '../time';
+import { SCHEDULES } from '../schedules';
 
 const CUSTOMERS = outbox('stripe_customer_deletions', { done: 'deleted_at' });
 /** Deletes per batch at most: claim (1) + these + record (1) stays well inside one run's budget. */
@@ -32,8 +32,7 @@ export class StripeDeleteError extends Error {
 export const deleteStripeCustomers = defineJob({
   name: 'delete-stripe-customers',
   description: 'Deletes at Stripe the customers of deleted users (stripe_customer_deletions), with their subscriptions.',
-  cron: EVERY_10_MINUTES,
-  sweep: true,
+  schedule: SCHEDULES.tick,
   enabled: (config) => config.stripe !== undefined && STRIPE_MAPPED,
   // Index: stripe_customer_deletions_due_idx and stripe_customer_deletions_parked_idx (partial).
   figures: () => CUSTOMERS.figures(),

@@ -13,12 +13,11 @@ import { capped } from '../db/backlog';
 import { num } from '../db/rows';
 import { addCounts, inBatches } from '../run/batched-run';
 import { defineJob, parkedAlarm, type JobContext, type JobOutcome } from '../run/job';
-import { EVERY_10_MINUTES } from '../run/schedule';
 import { before, DAY_MS } from '../time';
 import { type AccountEvent, deliver, EVENT_ID, iso, runsWithin } from '../events/account-events';
 import { blobReceipt } from '../files/blob-sweeps';
-import { deleteStaleDeactivatedAccounts } from './delete-stale-deactivated-accounts';
 import { holdEnded, legallyHeld, noticeAfterHold, noticeRunAfterHold } from '../holds/legal-holds';
+import { ACCOUNT_DELETIONS, SCHEDULES } from '../schedules';
 
 /** Events POSTed at once (concurrently) per batch. */
 const DELIVERIES_PER_BATCH = 10;
@@ -30,9 +29,8 @@ const NOTICES_PER_RUN = 1000;
 export const deliverAccountEvents = defineJob({
   name: 'deliver-account-events',
   description: 'Records deletion notices and delivers account lifecycle events to ACCOUNT_EVENTS_URL (Standard Webhooks).',
-  cron: EVERY_10_MINUTES,
+  schedule: SCHEDULES.tick,
   deletes: [],
-  sweep: true,
   enabled: (config) => config.accountEvents !== undefined,
   // Index: account_events_due_idx and account_events_parked_idx (partial).
   figures: () => ({
@@ -157,10 +155,9 @@ const user = APP.role('user');
  * Index: users_deactivated_at_idx (partial), legal_holds_pkey, account_events_once_idx.
  */
 function recordNotices(ctx: JobContext): SQL | undefined {
-  const account = deleteStaleDeactivatedAccounts;
-  const runs = runsWithin(account.cron, ctx.now, ctx.config.deletionNoticeDays);
+  const runs = runsWithin(ACCOUNT_DELETIONS.cron, ctx.now, ctx.config.deletionNoticeDays);
   const last = runs.at(-1);
-  const afterHold = noticeAfterHold(ctx.config) ? noticeRunAfterHold(account.cron, ctx.now, ctx.config) : null;
+  const afterHold = noticeAfterHold(ctx.config) ? noticeRunAfterHold(ACCOUNT_DELETIONS.cron, ctx.now, ctx.config) : null;
   if (!last && !afterHold) return undefined;
   const retention = sql`make_interval(days => ${ctx.config.accountRetentionDays})`;
   const at = (d: Date) => sql`${d.toISOString()}::timestamptz`;

@@ -18,9 +18,9 @@ import { num, pgArray } from '../db/rows';
 import type { BatchSize } from '../run/batch-size';
 import { addCounts, type Batch, batchedRun, batchSize, inBatches, timedBatch } from '../run/batched-run';
 import { defineJob, type JobContext } from '../run/job';
-import { EVERY_10_MINUTES } from '../run/schedule';
 import { backoffSeconds, dueSweep, failureText, parksNow, SWEEP_STEP_COST, sweepStep } from '../files/blob-sweeps';
 import { liveKey } from '../files/live-files';
+import { SCHEDULES } from '../schedules';
 
 /** The most keys one delete call takes, in every store (R2's limit; Vercel Blob's page). */
 export const DELETE_MAX_KEYS = 1000;
@@ -35,9 +35,8 @@ export const purgeDeletedBlobs = defineJob({
   name: 'purge-deleted-blobs',
   description:
     "Deletes the files queued in blob_deletions from the store each was queued with (Vercel Blob or R2), in calls of up to 1000 keys, then sweeps erased users' prefixes.",
-  cron: EVERY_10_MINUTES,
+  schedule: SCHEDULES.tick,
   deletes: ['blobs'],
-  sweep: true,
   // Index: blob_deletions_due_idx and blob_deletions_parked_idx (partial); blob_sweeps_due_idx
   // and blob_sweeps_parked_idx (partial).
   figures: () => ({
