@@ -5,16 +5,14 @@
 import { r2Store } from './blobs/r2';
 import { blobStores, unconfigured } from './blobs/store';
 import { vercelBlobStore } from './blobs/vercel-blob';
-import { type Config, parseConfig } from './config/parse';
 import { createDb } from './db/client';
 import { JOBS } from './jobs';
-import type { JobDeps } from './run/job';
+import type { Invocation } from './run/job';
 import { createRedis } from './redis/client';
+import { parseConfig } from './settings';
 import { createStripe } from './stripe/client';
 
-export interface Invocation extends JobDeps {
-  config: Config;
-}
+export type { Invocation } from './run/job';
 
 /** Throws ConfigError naming the variable when a setting is missing or malformed. */
 export function fromEnv(env: Env): Invocation {

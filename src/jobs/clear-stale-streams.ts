@@ -22,16 +22,69 @@ import { before, MINUTE_MS } from '../time';
 import { clearStaleActiveStreams, HAS_ACTIVE_STREAM_COLUMN } from '../streams/resumable-streams';
 import { drainStreamDeletions } from '../streams/stream-deletions';
 import { SCHEDULES } from '../schedules';
+import type { ConfigOf, Setting } from '../config/settings';
+import { integer, keyPrefix, oneOf } from '../config/values';
 
 export const STALE_STREAM_BATCH = 500;
 
 /** A stream whose heartbeat is older than this is stale. */
 const cutoff = ({ config, now }: AsOf) => before(now, config.staleStreamAfterMinutes, MINUTE_MS);
 
+/** Where the app keeps its stream state in Redis (docs/contract.md, §4). */
+export const STREAM_STATES = ['resumable-stream', 'heartbeats'] as const;
+
+/** Its own settings, which the tick reads too (src/run/tick.ts). */
+const SETTINGS = [
+  {
+    name: 'STREAM_STATE',
+    kind: 'var',
+    topic: 'deletion',
+    default: 'resumable-stream',
+    meaning:
+      "the app's stream state: `resumable-stream` (the AI SDK's resume recipe: the chat's active-stream column and the package's sentinels) or `heartbeats` (the `active-streams` sorted set)",
+    key: 'streamState',
+    parse: oneOf(STREAM_STATES),
+  },
+  {
+    name: 'STREAM_KEY_PREFIX',
+    kind: 'var',
+    topic: 'deletion',
+    default: 'resumable-stream',
+    meaning:
+      'with `resumable-stream`: the `keyPrefix` the app gives `createResumableStreamContext` (sentinels are `<prefix>:rs:sentinel:<streamId>`)',
+    key: 'streamKeyPrefix',
+    parse: keyPrefix,
+  },
+  {
+    name: 'STREAM_MAX_DURATION_SECONDS',
+    kind: 'var',
+    topic: 'deletion',
+    default: 300,
+    meaning:
+      "with `resumable-stream`: the longest a stream's function can run (the chat route's `maxDuration` on Vercel); a live sentinel older than this is dead (1–86400)",
+    key: 'streamMaxDurationSeconds',
+    parse: integer(1, 86_400),
+  },
+  {
+    name: 'STALE_STREAM_AFTER_MINUTES',
+    kind: 'var',
+    topic: 'deletion',
+    default: 10,
+    meaning: 'with `heartbeats`: a stream whose heartbeat is older than this is stale',
+    key: 'staleStreamAfterMinutes',
+    parse: integer(1, 10_080),
+  },
+] as const satisfies readonly Setting[];
+
+declare module '../config/settings' {
+  interface Config extends ConfigOf<typeof SETTINGS> {}
+}
+
 export const clearStaleStreams = defineJob({
   name: 'clear-stale-streams',
   description: 'Clears stream state that cannot be live (a dead or finished stream, a stopped heartbeat), or whose chat no longer exists.',
   schedule: SCHEDULES.tick,
+  settings: SETTINGS,
   deletes: ['redis_streams'],
   cutoff,
   // The stale members are in Redis, which the listing does not call: it shows the queued chats.

@@ -25,6 +25,8 @@ import { freeOfHolds } from '../holds/legal-holds';
 import { customersOf, STRIPE_MAPPED } from '../stripe/customers';
 import { drainStreamDeletions } from '../streams/stream-deletions';
 import { ACCOUNT_DELETIONS } from '../schedules';
+import type { ConfigOf, Setting } from '../config/settings';
+import { integer } from '../config/values';
 
 /** Users deactivated before this are due for deletion. */
 const cutoff = ({ config, now }: AsOf) => before(now, config.accountRetentionDays, DAY_MS);
@@ -61,11 +63,49 @@ const dueBy = (before: Date, at: AsOf, u = 'u') => sql`${deactivatedBefore(befor
 /** The roles an account's rows live in, as counted per batch: those the app has. */
 const ACCOUNT_ROLES = (['user', 'project', 'chat', 'message', 'attachment', 'messageSource'] as const).filter((r) => APP.has(r));
 
+/** Its own settings; DELETE_BATCH_SIZE also sizes the first batch of the orphaned message sources' sweep. */
+const SETTINGS = [
+  {
+    name: 'ACCOUNT_RETENTION_DAYS',
+    kind: 'var',
+    topic: 'deletion',
+    default: 30,
+    meaning: 'days after `deactivated_at` before an account is deleted (1–3650)',
+    key: 'accountRetentionDays',
+    parse: integer(1, 3650),
+  },
+  {
+    name: 'DELETE_BATCH_SIZE',
+    kind: 'var',
+    topic: 'batches',
+    default: 500,
+    meaning:
+      'most users in a batch of the account job (its first batch: a quarter, unless `BATCH_TARGET_MS` is 0); rows in the first batch of the cleanup jobs (1–10000)',
+    key: 'deleteBatchSize',
+    parse: integer(1, 10_000),
+  },
+  {
+    name: 'STATEMENT_TIMEOUT_MS',
+    kind: 'var',
+    topic: 'statements',
+    default: 9000,
+    meaning:
+      "server-side bound on each statement of the account job's batches (`statement_timeout`, set inside the batch's transaction), under the client's 10 s abort: a batch that reaches it is cancelled and rolled back, its accounts are retried in halves, and one that cannot be deleted alone is set aside (100–9000)",
+    key: 'statementTimeoutMs',
+    parse: integer(100, 9000),
+  },
+] as const satisfies readonly Setting[];
+
+declare module '../config/settings' {
+  interface Config extends ConfigOf<typeof SETTINGS> {}
+}
+
 export const deleteStaleDeactivatedAccounts = defineJob({
   name: 'delete-stale-deactivated-accounts',
   description: 'Deletes users deactivated more than ACCOUNT_RETENTION_DAYS ago, with everything they own.',
   // Monthly: the deletion notices of account events announce its runs.
   schedule: ACCOUNT_DELETIONS,
+  settings: SETTINGS,
   // The app's rows per role, and the stream state removed after them (not the queue rows).
   deletes: [...ACCOUNT_ROLES.map((r) => COUNT_KEYS[r]), 'redis_streams'],
   cutoff,

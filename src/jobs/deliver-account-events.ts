@@ -18,6 +18,8 @@ import { type AccountEvent, deliver, EVENT_ID, iso, runsWithin } from '../events
 import { blobReceipt } from '../files/blob-sweeps';
 import { holdEnded, legallyHeld, noticeAfterHold, noticeRunAfterHold } from '../holds/legal-holds';
 import { ACCOUNT_DELETIONS, SCHEDULES } from '../schedules';
+import type { ConfigOf, Setting } from '../config/settings';
+import { accountEvents, integer } from '../config/values';
 
 /** Events POSTed at once (concurrently) per batch. */
 const DELIVERIES_PER_BATCH = 10;
@@ -26,10 +28,64 @@ const CLAIM_SECONDS = 900;
 /** Notices recorded per run at most (a first run after turning events on may find many). */
 const NOTICES_PER_RUN = 1000;
 
+/** Its own settings, which the account job reads too (it records `account.erased` with events on). */
+const SETTINGS = [
+  {
+    name: 'DELETION_NOTICE_DAYS',
+    kind: 'var',
+    topic: 'events',
+    default: 7,
+    meaning:
+      'with account events on: `account.deletion_scheduled` is sent once the account job run that deletes the account is this many days away or less (0: no notices)',
+    key: 'deletionNoticeDays',
+    parse: integer(0, 365),
+  },
+  {
+    name: 'ACCOUNT_EVENTS_RETENTION_DAYS',
+    kind: 'var',
+    topic: 'events',
+    default: 400,
+    meaning:
+      'delivered account events (the erasure receipts) are kept this long: 400 covers a year of audits or erasure disputes after the fact, plus a month (1–3650)',
+    key: 'accountEventsRetentionDays',
+    parse: integer(1, 3650),
+  },
+  {
+    name: 'ACCOUNT_EVENTS_MAX_ATTEMPTS',
+    kind: 'var',
+    topic: 'events',
+    default: 12,
+    meaning: 'deliveries of an account event before it is parked (backoff 1 min · 2^attempt, at most 6 h: 12 spans about 1.5 days)',
+    key: 'accountEventsMaxAttempts',
+    parse: integer(1, 100),
+  },
+  {
+    name: 'ACCOUNT_EVENTS_URL',
+    kind: 'var or secret',
+    topic: 'events',
+    default: 'unset',
+    meaning: 'receiver of the signed account lifecycle events (https; http only for localhost); unset with the secret: events off',
+    key: 'accountEvents',
+    parse: accountEvents,
+  },
+  {
+    name: 'ACCOUNT_EVENTS_SECRET',
+    kind: 'secret',
+    topic: 'events',
+    default: 'unset',
+    meaning: 'Standard Webhooks signing secret, `whsec_<base64>` (read with ACCOUNT_EVENTS_URL)',
+  },
+] as const satisfies readonly Setting[];
+
+declare module '../config/settings' {
+  interface Config extends ConfigOf<typeof SETTINGS> {}
+}
+
 export const deliverAccountEvents = defineJob({
   name: 'deliver-account-events',
   description: 'Records deletion notices and delivers account lifecycle events to ACCOUNT_EVENTS_URL (Standard Webhooks).',
   schedule: SCHEDULES.tick,
+  settings: SETTINGS,
   deletes: [],
   enabled: (config) => config.accountEvents !== undefined,
   // Index: account_events_due_idx and account_events_parked_idx (partial).

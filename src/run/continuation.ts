@@ -10,7 +10,7 @@
  * all, and 10 ms CPU per step; every queue consumer invocation is a Worker invocation with its
  * own 50 subrequests, which is what draining a large backlog run by run needs.
  */
-import type { Invocation } from '../deps';
+import type { Invocation } from './job';
 import { logEvent, publicMessage } from '../log';
 import { type RunOptions, type RunReport, runJob } from './runner';
 import type { Job } from './job';

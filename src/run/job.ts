@@ -6,6 +6,7 @@
 import type { SQL } from 'drizzle-orm';
 import type { BlobStores } from '../blobs/store';
 import type { Config } from '../config/parse';
+import type { Setting } from '../config/settings';
 import type { Db } from '../db/client';
 import type { RedisClient } from '../redis/client';
 import type { StripeClient } from '../stripe/client';
@@ -20,6 +21,11 @@ export interface JobDeps {
   blobs: BlobStores;
   /** Stripe, when STRIPE_SECRET_KEY is set (undefined: Stripe erasure is off). */
   stripe?: StripeClient | undefined;
+}
+
+/** What one invocation builds once from `env` (src/deps.ts): the clients, and the settings parsed. */
+export interface Invocation extends JobDeps {
+  config: Config;
 }
 
 /** The settings and the reference time a cutoff or a figure is computed from. */
@@ -85,6 +91,11 @@ export interface JobSpec<Name extends string = string, F extends string = string
   readonly name: Name;
   readonly description: string;
   readonly schedule: Schedule;
+  /**
+   * The settings of its own (src/config/settings.ts says how one is declared); its module adds
+   * their fields to `Config`. Another job may read them too.
+   */
+  readonly settings?: readonly Setting[];
   /**
    * Rows older than this are due, as of `now` (jobs that delete by age). The run and the
    * listing's backlog both use it, so they cannot drift apart.

@@ -2,7 +2,7 @@
 // a Free account's five cron triggers.
 import { describe, expect, it } from 'vitest';
 import { cronComments, wranglerConfig } from '../../scripts/wrangler-config.ts';
-import { VAR_DEFAULTS } from '../../src/config/settings.ts';
+import { VAR_DEFAULTS } from '../../src/settings.ts';
 import { JOBS } from '../../src/jobs/index.ts';
 import { CRONS } from '../support/crons.ts';
 

@@ -6,7 +6,7 @@
  */
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from 'cloudflare:test';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { parseConfig } from '../../src/config/parse';
+import { parseConfig } from '../../src/settings';
 import worker from '../../src/index';
 import { DONE, SENTINEL_TTL_SECONDS, sentinelKey } from '../../src/redis/sentinels';
 import { isEnabled } from '../../src/run/job';

@@ -3,8 +3,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config/parse.ts';
-import { VAR_DEFAULTS } from '../../src/config/settings.ts';
+import { parseConfig, VAR_DEFAULTS } from '../../src/settings.ts';
 import type { Job } from '../../src/run/job.ts';
 import { checkJobs, cronMap } from '../../src/run/registry-checks.ts';
 import { findJob, JOBS, jobsForCron } from '../../src/jobs/index.ts';

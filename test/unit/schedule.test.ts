@@ -1,7 +1,6 @@
 // When crons fire, and when data past a job's cutoff becomes overdue (the deadline alarm).
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config/parse.ts';
-import { VAR_DEFAULTS } from '../../src/config/settings.ts';
+import { parseConfig, VAR_DEFAULTS } from '../../src/settings.ts';
 import { overdueBefore } from '../../src/run/deadline.ts';
 import type { AsOf } from '../../src/run/job.ts';
 import { nextRunAt, previousRunAt } from '../../src/run/schedule.ts';

@@ -1,5 +1,5 @@
-/** The README's Configuration table, rendered from the settings table (src/config/settings.ts). */
-import { SETTINGS } from '../../src/config/settings.ts';
+/** The README's Configuration table, rendered from the settings table (src/settings.ts). */
+import { SETTINGS } from '../../src/settings.ts';
 
 export function settingsTable(): string {
   const rows = SETTINGS.map((s) => {

@@ -13,7 +13,7 @@ import {
   waitOnExecutionContext,
 } from 'cloudflare:test';
 import { afterEach, beforeEach, describe, expect, it, type MockInstance, vi } from 'vitest';
-import { parseConfig } from '../../src/config/parse';
+import { parseConfig } from '../../src/settings';
 import worker from '../../src/index';
 import type { Continuation } from '../../src/run/continuation';
 import { RECOVERY_STEPS, recoveryDelay } from '../../src/run/recovery';

@@ -2,7 +2,7 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { env, exports } from 'cloudflare:workers';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import worker from '../../src/index';
-import { parseConfig } from '../../src/config/parse';
+import { parseConfig } from '../../src/settings';
 import { ACTIVE_STREAMS_KEY } from '../../src/redis/streams';
 import { jobsForCron } from '../../src/jobs';
 import { CRONS } from '../support/crons';
