@@ -6,7 +6,7 @@
  * names a stream whose sentinel is gone, "DONE", or older than STREAM_MAX_DURATION_SECONDS get the
  * column reset by compare-and-set, and the dead sentinel is ended (src/streams/resumable-streams.ts).
  *
- * `heartbeats`: members of `active-streams` whose heartbeat is older than
+ * `heartbeats`: members of `active-streams` last seen longer ago than
  * STALE_STREAM_AFTER_MINUTES, with their keys: one bounded script call per STALE_STREAM_BATCH stale
  * members, never a SCAN.
  *
@@ -27,7 +27,7 @@ import { integer, keyPrefix, oneOf } from '../config/values';
 
 export const STALE_STREAM_BATCH = 500;
 
-/** A stream whose heartbeat is older than this is stale. */
+/** A stream last seen before this is stale. */
 const cutoff = ({ config, now }: AsOf) => before(now, config.staleStreamAfterMinutes, MINUTE_MS);
 
 /** Where the app keeps its stream state in Redis (docs/contract.md, §4). */
@@ -82,7 +82,8 @@ declare module '../config/settings' {
 
 export const clearStaleStreams = defineJob({
   name: 'clear-stale-streams',
-  description: 'Clears stream state that cannot be live (a dead or finished stream, a stopped heartbeat), or whose chat no longer exists.',
+  description:
+    'Clears stream state that cannot be live (a dead or finished stream, one not seen for too long), or whose chat no longer exists.',
   schedule: SCHEDULES.tick,
   settings: SETTINGS,
   deletes: ['redis_streams'],

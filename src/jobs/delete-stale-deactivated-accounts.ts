@@ -176,7 +176,7 @@ export const deleteStaleDeactivatedAccounts = defineJob({
     const at = scopeOf(ctx);
     const outcome = ctx.target !== undefined ? await deleteInSteps(ctx, at, ctx.target) : await deleteAccounts(ctx, at);
     // Redis state of the chats just deleted; whatever the budget leaves for later,
-    // the stream-cleanup job picks up from the same queue. No chats deleted: nothing of ours queued.
+    // the stream sweep picks up from the same queue. No chats deleted: nothing of ours queued.
     if ((outcome.counts.chats ?? 0) > 0 && !ctx.dryRun) addCounts(outcome.counts, (await drainStreamDeletions(ctx)).counts);
     return outcome;
   },

@@ -201,8 +201,8 @@ const user = APP.role('user');
  * FOR UPDATE) is skipped, and one it deleted after our snapshot is no longer returned, so a notice
  * is never recorded for an account already erased. A user whose row an uncommitted UPDATE holds (a
  * reactivation in flight: `deactivated_at = NULL`) is skipped too, and re-checked by the next run;
- * one reactivated after our snapshot is re-read at the lock and no longer matches. (FOR KEY SHARE,
- * used before, does not conflict with an UPDATE, so it recorded the notice of a user being
+ * one reactivated after our snapshot is re-read at the lock and no longer matches. (FOR KEY SHARE
+ * would not do: it does not conflict with an UPDATE, so it would record the notice of a user being
  * reactivated.) The price: an UPDATE of a selected user row waits for this one statement.
  * Legal holds (src/holds/legal-holds.ts): an account under an active hold gets no notice (it is not
  * going to be deleted). One whose hold has ended gets its notice as soon as it would be deleted
