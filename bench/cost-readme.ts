@@ -1,4 +1,4 @@
-/** `npm run cost:readme`: rewrites README.md's "What a month costs" section from the simulated days. */
+/** `npm run cost:readme`: rewrites docs/cost.md's "What a month costs" section from the simulated days. */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { costSection, replaceSection, type SimulatedDays } from './cost.ts';
 
@@ -8,6 +8,6 @@ const section = costSection(
   read('./results/simulated-days.json'),
   existsSync(new URL(beforePath, import.meta.url)) ? read(beforePath) : undefined,
 );
-const readme = new URL('../README.md', import.meta.url);
-writeFileSync(readme, replaceSection(readFileSync(readme, 'utf8'), section));
-console.log('README.md: cost section rewritten');
+const doc = new URL('../docs/cost.md', import.meta.url);
+writeFileSync(doc, replaceSection(readFileSync(doc, 'utf8'), section));
+console.log('docs/cost.md: cost section rewritten');

@@ -1,5 +1,5 @@
 /**
- * `npm run dev` (README, Local development): the local stack with a persistent Postgres under `.stack/dev`, the
+ * `npm run dev` (CONTRIBUTING.md, Local development): the local stack with a persistent Postgres under `.stack/dev`, the
  * `spacerr` database migrated, `.dev.vars` written, then `wrangler dev --test-scheduled` on 8787.
  * Ctrl-C (SIGINT/SIGTERM/SIGHUP) stops wrangler and everything the stack started.
  */

@@ -12,7 +12,7 @@ import { createRedis } from './redis/client';
 import { parseConfig } from './settings';
 import { createStripe } from './stripe/client';
 
-export type { Invocation } from './run/job';
+export type { Invocation };
 
 /** Throws ConfigError naming the variable when a setting is missing or malformed. */
 export function fromEnv(env: Env): Invocation {

@@ -1,5 +1,5 @@
 /**
- * Every event the Worker logs, one name each (README, Troubleshooting, lists what each means).
+ * Every event the Worker logs, one name each (docs/operations.md, Troubleshooting, lists what each means).
  * Query them in Workers Logs as `event = "…"`.
  */
 export const LOG_EVENTS = [

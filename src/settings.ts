@@ -10,7 +10,10 @@ import { JOBS } from './jobs';
 
 export type { Config } from './config/settings';
 
-export const SETTINGS = composeSettings([...JOBS.map((job) => job.settings ?? []), MACHINE_SETTINGS]);
+/** One row of the table: a job's setting or one of the machine's, as declared. */
+type AnySetting = NonNullable<(typeof JOBS)[number]['settings']>[number] | (typeof MACHINE_SETTINGS)[number];
+
+export const SETTINGS = composeSettings<AnySetting>([...JOBS.map((job) => job.settings ?? []), MACHINE_SETTINGS]);
 
 /**
  * The `var` settings with a default, which wrangler.toml [vars] declares at their defaults (an

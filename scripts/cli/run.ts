@@ -8,7 +8,7 @@ import { apiError, callWorker } from './http.ts';
 import { CliError, EXIT } from './errors.ts';
 import type { Secret } from './secret.ts';
 
-/** The fields of the Worker's run report (README: "A run answers with JSON") the CLI uses. */
+/** The fields of the Worker's run report (docs/contract.md, §6: "A run answers") the CLI uses. */
 export interface RunReport {
   job: string;
   runId: string;

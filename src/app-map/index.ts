@@ -1,6 +1,6 @@
 /**
  * The app map the Worker bundles: app-map.json at the repository root, written by `npm run map`
- * from the app's Prisma schema (see README, "The app map"). Typed here once; nothing else imports
+ * from the app's Prisma schema (see docs/architecture.md, "The app map"). Typed here once; nothing else imports
  * the JSON. A build may bundle another map in its place by defining SPACERR_APP_MAP (esbuild's and
  * Vite's `define`): the test stack does, to run the Worker on each of the layouts in fixtures/.
  */

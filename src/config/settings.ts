@@ -241,7 +241,7 @@ export class SettingsError extends Error {
  * machine's): topic by topic, each list's settings in their order. Throws {@link SettingsError}
  * when a name or a `Config` field is declared twice.
  */
-export function composeSettings(lists: readonly (readonly Setting[])[]): readonly Setting[] {
+export function composeSettings<S extends Setting>(lists: readonly (readonly S[])[]): readonly S[] {
   const all = lists.flat();
   for (const field of ['name', 'key'] as const) {
     const seen = new Set<string>();

@@ -19,7 +19,7 @@ export interface RunStart {
   dryRun: boolean;
   leaseMs: number;
   continues?: string | undefined;
-  /** The cron slot the run is for (src/run/slots.ts): a slot whose run exists is not run again. */
+  /** The cron slot the run is for (src/chain/slots.ts): a slot whose run exists is not run again. */
   slot?: Date | undefined;
   /** Slots found missed, recorded with the run (ISO times). */
   missed?: readonly string[] | undefined;

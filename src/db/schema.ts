@@ -192,7 +192,7 @@ export const jobRuns = pgTable(
     continues: text('continues'),
     /**
      * The cron slot (scheduled time) a scheduled run is for: its delivery's, or for a catch-up the
-     * missed slot it runs for (src/run/slots.ts). Null for runs no cron delivered.
+     * missed slot it runs for (src/chain/slots.ts). Null for runs no cron delivered.
      */
     slot: timestamp('slot', { withTimezone: true }),
     /** Slots of the job's cron whose delivery never came, found by this run (ISO times, oldest first). */

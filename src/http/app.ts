@@ -1,56 +1,40 @@
 /**
- * The HTTP side (docs/contract.md, §6). Order matters: internal headers wrap everything (so 401/404/405/500
- * carry them too), auth runs before any config parsing or I/O, then the clients are built. The
- * status page (src/http/status/) signs its browser in by a session cookie instead of the bearer token.
+ * The HTTP side (docs/contract.md, §6). Every request under /api/internal/ passes, in order:
+ * 1. {@link withInternalHeaders}: it sets its headers on whatever leaves, 401/404/405/500 included;
+ * 2. {@link cronSecretAuth} (not on the status page, which signs its browser in by a session
+ *    cookie: src/http/status/): nothing else runs for a request that fails it;
+ * 3. {@link wrongMethod}: a path whose route takes other methods answers 405 instead of 404;
+ * 4. the route's chain: its input checks, then `withDeps` (the settings and clients, built
+ *    once, on `c.var.deps`), then its handler. The run route refuses a HEAD first.
+ * Errors end in {@link onError} (the status page has its own); a path no route has is a 404.
  */
-import { type Context, Hono } from 'hono';
+import { Hono } from 'hono';
 import { except } from 'hono/combine';
-import type { Invocation } from '../deps';
 import { cronSecretAuth } from './auth';
-import { onError, withInternalHeaders } from './errors';
+import { onError } from './error-boundary';
 import { liftHoldRoute, listHoldsRoute, placeHoldRoute } from './holds';
+import { withInternalHeaders } from './internal-headers';
+import type { AppEnv } from './invocation';
+import { refuseHead, wrongMethod } from './methods';
 import { healthRoute, listJobsRoute, pauseRoute, requeueRoute, resumeRoute, runJobRoute } from './routes';
 import { statusApp } from './status/app';
 import { STATUS_PATH } from './status/session';
 
-export type AppEnv = { Bindings: Env; Variables: { deps: Invocation } };
-
 export function createApp() {
   const app = new Hono<AppEnv>();
-  app.use('/api/internal/*', withInternalHeaders(), except([STATUS_PATH, `${STATUS_PATH}/*`], cronSecretAuth()));
+  app.use('/api/internal/*', withInternalHeaders(), except([STATUS_PATH, `${STATUS_PATH}/*`], cronSecretAuth()), wrongMethod(app));
   app.route(STATUS_PATH, statusApp());
-  app.get('/api/internal/health', healthRoute);
-  app.get('/api/internal/jobs', listJobsRoute);
-  // Hono routes HEAD as GET (and drops the body); a HEAD from a link checker or an uptime probe
-  // must never run a job.
-  const getOrPost = allowOnly('GET', 'POST');
-  app.use('/api/internal/jobs/:job', async function refuseHead(c, next) {
-    if (c.req.method === 'HEAD') return getOrPost(c);
-    await next();
-  });
-  app.post('/api/internal/jobs/:job/requeue', requeueRoute);
-  app.all('/api/internal/jobs/:job/requeue', allowOnly('POST'));
-  app.post('/api/internal/jobs/:job/pause', pauseRoute);
-  app.all('/api/internal/jobs/:job/pause', allowOnly('POST'));
-  app.post('/api/internal/jobs/:job/resume', resumeRoute);
-  app.all('/api/internal/jobs/:job/resume', allowOnly('POST'));
-  app.on(['GET', 'POST'], '/api/internal/jobs/:job', runJobRoute);
-  app.all('/api/internal/jobs/:job', getOrPost);
-  app.all('/api/internal/jobs', allowOnly('GET'));
-  app.all('/api/internal/health', allowOnly('GET'));
-  app.get('/api/internal/holds', listHoldsRoute);
-  app.post('/api/internal/holds', placeHoldRoute);
-  app.all('/api/internal/holds', allowOnly('GET', 'POST'));
-  app.delete('/api/internal/holds/:userId', liftHoldRoute);
-  app.all('/api/internal/holds/:userId', allowOnly('DELETE'));
+  app.get('/api/internal/health', ...healthRoute);
+  app.get('/api/internal/jobs', ...listJobsRoute);
+  app.use('/api/internal/jobs/:job', refuseHead('GET', 'POST'));
+  app.on(['GET', 'POST'], '/api/internal/jobs/:job', ...runJobRoute);
+  app.post('/api/internal/jobs/:job/requeue', ...requeueRoute);
+  app.post('/api/internal/jobs/:job/pause', ...pauseRoute);
+  app.post('/api/internal/jobs/:job/resume', ...resumeRoute);
+  app.get('/api/internal/holds', ...listHoldsRoute);
+  app.post('/api/internal/holds', ...placeHoldRoute);
+  app.delete('/api/internal/holds/:userId', ...liftHoldRoute);
   app.notFound((c) => c.json({ error: 'not_found', message: 'No such route.' }, 404));
   app.onError(onError);
   return app;
-}
-
-/** The 405 of a route that answers only `methods`: `Use GET or POST.`, with the Allow header. */
-function allowOnly(...methods: string[]) {
-  return function methodNotAllowed(c: Context<AppEnv>) {
-    return c.json({ error: 'method_not_allowed', message: `Use ${methods.join(' or ')}.` }, 405, { Allow: methods.join(', ') });
-  };
 }

@@ -2,22 +2,19 @@
  * The legal holds API (docs/contract.md, §6), bearer auth like every JSON route:
  * GET /api/internal/holds → `{ holds }`; POST /api/internal/holds `{ userId, reason, until?, by? }`
  * → 201 `{ hold }`; DELETE /api/internal/holds/:userId → `{ lifted: true }`, or 404 when the account
- * has no active hold. One Postgres request each.
+ * has no active hold. One Postgres request each. Each route checks its input (400) before
+ * {@link withDeps} builds the settings and clients, like the job routes (src/http/routes.ts).
  */
-import type { Context } from 'hono';
-import type { Db } from '../db/client';
-import { type Hold, liftHold, listHolds, placeHold } from '../db/holds';
-import { fromEnv } from '../deps';
-import { logEvent } from '../log';
-import type { AppEnv } from './app';
+import { createFactory, createMiddleware } from 'hono/factory';
+import { listHolds } from '../db/holds';
 import { checkHoldRequest, checkLiftRequest, type HoldRequest } from './hold-input';
+import { type AppEnv, withDeps } from './invocation';
+import { liftHoldLogged, NO_HOLD, placeHoldLogged } from './operations';
 
-export async function listHoldsRoute(c: Context<AppEnv>) {
-  const { db } = fromEnv(c.env);
-  return c.json({ holds: await listHolds(db) });
-}
+const factory = createFactory<AppEnv>();
 
-export async function placeHoldRoute(c: Context<AppEnv>) {
+/** The body of a hold to place as `c.var.hold`, checked at `c.var.now`; 400 otherwise. */
+const holdBody = createMiddleware<AppEnv & { Variables: { hold: HoldRequest; now: Date } }>(async function holdBody(c, next) {
   let body: unknown;
   try {
     body = await c.req.json();
@@ -27,30 +24,29 @@ export async function placeHoldRoute(c: Context<AppEnv>) {
   const now = new Date();
   const checked = checkHoldRequest(body, now);
   if (!checked.ok) return c.json({ error: 'bad_request', message: checked.message }, 400);
-  const hold = await placeHoldLogged(fromEnv(c.env).db, checked.value, now);
-  return c.json({ hold }, 201);
-}
+  c.set('hold', checked.value);
+  c.set('now', now);
+  await next();
+});
 
-export async function liftHoldRoute(c: Context<AppEnv>) {
+/** The path's `:userId` as `c.var.userId`; 400 otherwise. */
+const heldAccount = createMiddleware<AppEnv & { Variables: { userId: string } }>(async function heldAccount(c, next) {
   const userId = checkLiftRequest(c.req.param('userId') ?? '');
   if (!userId.ok) return c.json({ error: 'bad_request', message: userId.message }, 400);
-  if (!(await liftHoldLogged(fromEnv(c.env).db, userId.value))) return c.json({ error: 'no_hold', message: NO_HOLD }, 404);
+  c.set('userId', userId.value);
+  await next();
+});
+
+export const listHoldsRoute = factory.createHandlers(withDeps, async function holds(c) {
+  return c.json({ holds: await listHolds(c.var.deps.db) });
+});
+
+export const placeHoldRoute = factory.createHandlers(holdBody, withDeps, async function placeHold(c) {
+  const hold = await placeHoldLogged(c.var.deps.db, c.var.hold, c.var.now);
+  return c.json({ hold }, 201);
+});
+
+export const liftHoldRoute = factory.createHandlers(heldAccount, withDeps, async function liftHold(c) {
+  if (!(await liftHoldLogged(c.var.deps.db, c.var.userId))) return c.json({ error: 'no_hold', message: NO_HOLD }, 404);
   return c.json({ lifted: true });
-}
-
-/** What lifting a hold an account does not have answers. */
-export const NO_HOLD = 'This account has no active hold.';
-
-/** Places a hold (a checked request) and logs `hold_placed`, for the route and the status page. One request. */
-export async function placeHoldLogged(db: Db, h: HoldRequest, now: Date): Promise<Hold> {
-  const hold = await placeHold(db, h, now);
-  logEvent('info', 'hold_placed', { userId: hold.userId, by: hold.by, until: hold.until });
-  return hold;
-}
-
-/** Lifts the account's active hold and logs `hold_lifted`; false (nothing logged) when it had none. One request. */
-export async function liftHoldLogged(db: Db, userId: string): Promise<boolean> {
-  const lifted = await liftHold(db, userId);
-  if (lifted) logEvent('info', 'hold_lifted', { userId });
-  return lifted;
-}
+});

@@ -29,7 +29,7 @@ export async function jobListing(deps: Invocation, now: Date) {
   ]);
   const alarms = [...backlog.alarms, ...pauseAlarms(pauses, deps.config, now)];
   const next = (job: Job) => (isEnabled(job, deps.config) ? nextRunAt(job.cron, now) : null);
-  // A sweep's own cron runs it only while users are active (src/run/tick.ts); on an idle app it
+  // A sweep's own cron runs it only while users are active (src/chain/tick.ts); on an idle app it
   // runs after the next chain of a deleting job. With CONTINUATION_MAX_HOPS=0 every tick sweeps.
   const idleSweep = deps.config.continuationMaxHops > 0 ? earliest(JOBS.filter((j) => !j.sweep).map(next)) : undefined;
   return {

@@ -1,144 +1,121 @@
 /**
- * Route handlers. Each builds its clients from env once (src/deps.ts) after auth has passed.
+ * The job routes. Each is a chain: its input checks (a 404 or 400 answers there), then
+ * {@link withDeps} (the settings and clients, src/http/invocation.ts), then the handler, which
+ * reads what the chain set on `c.var`, calls, and answers. The checks set `c.var` with small
+ * middlewares rather than Hono's `validator`: its `json` target reads only `application/json`
+ * bodies and answers bad JSON in its own words, where the pause route reads any body and answers
+ * the API's `bad_request`; and the run route's accepted query depends on the path's job.
  */
-import { type SQL, sql } from 'drizzle-orm';
+import type { SQL } from 'drizzle-orm';
 import type { Context } from 'hono';
+import { createFactory, createMiddleware } from 'hono/factory';
 import { HTTPException } from 'hono/http-exception';
-import type { Db } from '../db/client';
-import { fromEnv } from '../deps';
-import { type Alarm, alarmsAt } from '../run/alarms';
 import type { Job } from '../run/job';
-import { listPauses, type Pause, pauseAlarms, pauseJob, resumeJob } from '../run/pauses';
 import { findJob, JOBS } from '../jobs';
 import { runJob } from '../run/runner';
-import { logEvent, publicMessage } from '../log';
-import type { AppEnv } from './app';
+import { healthReport } from './health';
+import { type AppEnv, withDeps } from './invocation';
 import { jobListing } from './listing';
+import { pauseLogged, requeueParked, resumeLogged } from './operations';
 import { checkPauseRequest, type PauseRequest } from './pause-input';
 
 const TRUE_VALUES = new Set(['1', 'true']);
 const FALSE_VALUES = new Set(['0', 'false']);
 
+const factory = createFactory<AppEnv>();
+
+/** The path's `:job` as `c.var.job`: a job the registry knows, else 404 listing the ones it does. */
+const knownJob = createMiddleware<AppEnv & { Variables: { job: Job } }>(async function knownJob(c, next) {
+  const job = findJob(c.req.param('job') ?? '');
+  if (!job) return unknownJob(c);
+  c.set('job', job);
+  await next();
+});
+
+/** The path's job and its `requeue` statement as `c.var.requeue`; 400 for a job that parks nothing. */
+const requeuable = createMiddleware<AppEnv & { Variables: { job: Job; requeue: SQL } }>(async function requeuable(c, next) {
+  if (!c.var.job.requeue) {
+    const jobs = JOBS.filter((j) => j.requeue).map((j) => j.name);
+    return c.json({ error: 'nothing_to_requeue', message: 'This job parks nothing.', jobs }, 400);
+  }
+  c.set('requeue', c.var.job.requeue);
+  await next();
+});
+
+/** The run route's query (dryRun, or the job's target) as `c.var.run`; 400 otherwise. */
+const runQuery = createMiddleware<AppEnv & { Variables: { job: Job; run: RunQuery } }>(async function runQuery(c, next) {
+  c.set('run', parseRunQuery(c.req.queries(), c.var.job.target?.param));
+  await next();
+});
+
+/** The pause route's body as `c.var.pause`; 400 otherwise. */
+const pauseBody = createMiddleware<AppEnv & { Variables: { pause: PauseRequest } }>(async function pauseBody(c, next) {
+  c.set('pause', parsePauseBody(await c.req.text()));
+  await next();
+});
+
 /**
  * POST /api/internal/jobs/:job/requeue — makes the job's parked rows due again (once what made
  * them fail is fixed), with a fresh count of attempts; the next run picks them up. One request.
  */
-export async function requeueRoute(c: Context<AppEnv>) {
-  const job = findJob(c.req.param('job') ?? '');
-  if (!job) return unknownJob(c);
-  if (!job.requeue) {
-    const jobs = JOBS.filter((j) => j.requeue).map((j) => j.name);
-    return c.json({ error: 'nothing_to_requeue', message: 'This job parks nothing.', jobs }, 400);
-  }
-  const requeued = await requeueParked(fromEnv(c.env).db, job, job.requeue);
-  return c.json({ job: job.name, requeued });
-}
-
-/** Makes `job`'s parked rows due again (its `requeue` statement) and logs how many. One request. */
-export async function requeueParked(db: Db, job: Job, requeue: SQL): Promise<number> {
-  const result = await db.execute(sql`WITH requeued AS (${requeue}) SELECT count(*)::int AS n FROM requeued`);
-  const requeued = Number(result.rows[0]?.n ?? 0);
-  logEvent('info', 'requeued', { job: job.name, requeued });
-  return requeued;
-}
+export const requeueRoute = factory.createHandlers(knownJob, requeuable, withDeps, async function requeue(c) {
+  const requeued = await requeueParked(c.var.deps.db, c.var.job, c.var.requeue);
+  return c.json({ job: c.var.job.name, requeued });
+});
 
 /**
  * POST /api/internal/jobs/:job/pause `{ "reason", "by"? }` — pauses the job (src/run/pauses.ts):
  * its runs are skipped until it is resumed. One request.
  */
-export async function pauseRoute(c: Context<AppEnv>) {
-  const job = findJob(c.req.param('job') ?? '');
-  if (!job) return unknownJob(c);
-  const p = parsePauseBody(await c.req.text());
-  const pause = await pauseLogged(fromEnv(c.env).db, job, p, new Date());
-  return c.json({ pause });
-}
+export const pauseRoute = factory.createHandlers(knownJob, pauseBody, withDeps, async function pause(c) {
+  return c.json({ pause: await pauseLogged(c.var.deps.db, c.var.job, c.var.pause, new Date()) });
+});
 
 /** POST /api/internal/jobs/:job/resume — lifts the job's pause; `resumed: false` when it had none. One request. */
-export async function resumeRoute(c: Context<AppEnv>) {
-  const job = findJob(c.req.param('job') ?? '');
-  if (!job) return unknownJob(c);
-  const resumed = await resumeLogged(fromEnv(c.env).db, job);
-  return c.json({ resumed });
-}
-
-/** Pauses `job` (a checked request) and logs `job_paused`, for the route and the status page. One request. */
-export async function pauseLogged(db: Db, job: Job, p: PauseRequest, now: Date): Promise<Pause> {
-  const pause = await pauseJob(db, job.name, p.by === undefined ? { reason: p.reason } : { reason: p.reason, by: p.by }, now);
-  logEvent('info', 'job_paused', { ...pause });
-  return pause;
-}
-
-/** Lifts `job`'s pause and logs `job_resumed`, for the route and the status page. One request. */
-export async function resumeLogged(db: Db, job: Job): Promise<boolean> {
-  const resumed = await resumeJob(db, job.name);
-  logEvent('info', 'job_resumed', { job: job.name, resumed });
-  return resumed;
-}
+export const resumeRoute = factory.createHandlers(knownJob, withDeps, async function resume(c) {
+  return c.json({ resumed: await resumeLogged(c.var.deps.db, c.var.job) });
+});
 
 /** GET|POST /api/internal/jobs/:job[?dryRun=1] — runs the job now. */
-export async function runJobRoute(c: Context<AppEnv>) {
-  const job = findJob(c.req.param('job') ?? '');
-  if (!job) return unknownJob(c);
-  const { dryRun, target } = parseRunQuery(c.req.queries(), job.target?.param);
-  const deps = fromEnv(c.env);
-  const report = await runJob(job, deps, deps.config, {
+export const runJobRoute = factory.createHandlers(knownJob, runQuery, withDeps, async function runNow(c) {
+  const { job, deps } = c.var;
+  const { dryRun, target } = c.var.run;
+  const report = await runJob(job, deps, {
     trigger: 'http',
     now: new Date(),
     dryRun,
     ...(target === undefined ? {} : { target }),
   });
   return c.json(report, report.status === 'failed' ? 500 : 200);
-}
+});
 
 /** GET /api/internal/jobs — every job's cron, next run, last run and backlog, and the alarms standing. */
-export async function listJobsRoute(c: Context<AppEnv>) {
-  return c.json(await jobListing(fromEnv(c.env), new Date()));
-}
+export const listJobsRoute = factory.createHandlers(withDeps, async function listJobs(c) {
+  return c.json(await jobListing(c.var.deps, new Date()));
+});
+
+/**
+ * GET /api/internal/health — Postgres and Redis answer, and no alarm stands; 503 otherwise, so an
+ * uptime monitor pages someone (src/http/health.ts).
+ */
+export const healthRoute = factory.createHandlers(withDeps, async function health(c) {
+  const report = await healthReport(c.var.deps);
+  return c.json(report, report.ok ? 200 : 503);
+});
 
 /** 404 for a job name the registry does not know, listing the ones it does. */
-function unknownJob(c: Context<AppEnv>) {
+function unknownJob(c: Context) {
   return c.json({ error: 'unknown_job', message: 'No such job.', jobs: JOBS.map((j) => j.name) }, 404);
 }
 
-/**
- * GET /api/internal/health — Postgres and Redis answer, and no alarm stands (data overdue for
- * deletion, blob deletions parked, a job paused too long). 503 otherwise, so an uptime monitor
- * pages someone. `paused` lists the pauses standing (a paused job alone is not unhealthy).
- */
-export async function healthRoute(c: Context<AppEnv>) {
-  const deps = fromEnv(c.env);
-  let alarms: Alarm[] = [];
-  let paused: Pause[] = [];
-  const [postgres, redis] = await Promise.all([
-    probe(async () => {
-      const now = new Date();
-      const [standing, pauses] = await Promise.all([alarmsAt(deps.db, JOBS, { config: deps.config, now }), listPauses(deps.db)]);
-      paused = pauses;
-      alarms = [...standing, ...pauseAlarms(pauses, deps.config, now)];
-    }),
-    probe(() => deps.redis.ping()),
-  ]);
-  const ok = postgres.ok && redis.ok && alarms.length === 0;
-  return c.json({ ok, postgres, redis, alarms, paused }, ok ? 200 : 503);
-}
-
-async function probe(check: () => Promise<unknown>) {
-  const started = Date.now();
-  try {
-    await check();
-    return { ok: true, latencyMs: Date.now() - started };
-  } catch (err) {
-    return { ok: false, latencyMs: Date.now() - started, error: publicMessage(err) };
-  }
-}
+type RunQuery = { dryRun: boolean; target?: string };
 
 /**
  * The run route's query: `dryRun` only. Anything else is refused rather than ignored: a caller who
  * typed `?dryrun=1` or `?dry_run=1` meant a dry run, and must get a 400, never a real deletion.
  * A bare `?dryRun` is a dry run too.
  */
-function parseRunQuery(query: Record<string, string[]>, targetParam?: string): { dryRun: boolean; target?: string } {
+function parseRunQuery(query: Record<string, string[]>, targetParam?: string): RunQuery {
   const accepted = ['dryRun', ...(targetParam ? [targetParam] : [])];
   const unknown = Object.keys(query).filter((key) => !accepted.includes(key));
   if (unknown.length > 0) {

@@ -33,7 +33,7 @@ const cutoff = ({ config, now }: AsOf) => before(now, config.staleStreamAfterMin
 /** Where the app keeps its stream state in Redis (docs/contract.md, §4). */
 export const STREAM_STATES = ['resumable-stream', 'heartbeats'] as const;
 
-/** Its own settings, which the tick reads too (src/run/tick.ts). */
+/** Its own settings, which the tick reads too (src/chain/tick.ts). */
 const SETTINGS = [
   {
     name: 'STREAM_STATE',

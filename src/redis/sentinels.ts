@@ -53,7 +53,7 @@ for i, key in ipairs(KEYS) do out[i] = judge(key, vals[i]) end
 return out`;
 
 /**
- * The tick's busy sign (src/run/tick.ts): SCAN the sentinels under the prefix (ARGV[4], a pattern
+ * The tick's busy sign (src/chain/tick.ts): SCAN the sentinels under the prefix (ARGV[4], a pattern
  * with no glob character but the trailing `*`), COUNT ARGV[5] a call, at most ARGV[6] calls; judge
  * each batch (one MGET, one TTL per non-DONE value), ending the dead; stop at the first live one.
  * Returns { live found (0/1), sentinels ended, SCAN calls, whether the pass went round (1) }.

@@ -30,7 +30,7 @@ for i = 2, #KEYS do
 end
 return removed`;
 
-// The cron tick's one Upstash command (src/run/tick.ts): REMOVE_STALE, then how many streams were
+// The cron tick's one Upstash command (src/chain/tick.ts): REMOVE_STALE, then how many streams were
 // seen since the cutoff (ZCOUNT over [cutoff, +inf)). Billed as 3 commands when nothing is stale (EVAL, ZRANGE,
 // ZCOUNT), plus 2 per stream removed.
 const TICK = `${REMOVE_STALE_STEP}

@@ -23,7 +23,10 @@ export interface JobDeps {
   stripe?: StripeClient | undefined;
 }
 
-/** What one invocation builds once from `env` (src/deps.ts): the clients, and the settings parsed. */
+/**
+ * What one Worker event (a cron delivery, a queue message, an HTTP request) hands a run: the
+ * clients and the config built once for it (src/deps.ts).
+ */
 export interface Invocation extends JobDeps {
   config: Config;
 }
@@ -81,12 +84,12 @@ export function parkedAlarm(code: string, message: (count: number, config: Confi
 export interface Schedule {
   /** Five fields, UTC, as Cloudflare reads it: one of wrangler.toml [triggers] crons (a test checks). */
   readonly cron: string;
-  /** The tick: the frequent schedule of the sweeps (src/run/tick.ts). A job on it is a sweep. */
+  /** The tick: the frequent schedule of the sweeps (src/chain/tick.ts). A job on it is a sweep. */
   readonly tick?: true;
 }
 
 /** One job as its file declares it. `F` names its figures. */
-export interface JobSpec<Name extends string = string, F extends string = string> {
+export interface JobSpec<Name extends string = string, F extends string = string, S extends readonly Setting[] = readonly Setting[]> {
   /** Route name, module name and log name. */
   readonly name: Name;
   readonly description: string;
@@ -95,7 +98,7 @@ export interface JobSpec<Name extends string = string, F extends string = string
    * The settings of its own (src/config/settings.ts says how one is declared); its module adds
    * their fields to `Config`. Another job may read them too.
    */
-  readonly settings?: readonly Setting[];
+  readonly settings?: S;
   /**
    * Rows older than this are due, as of `now` (jobs that delete by age). The run and the
    * listing's backlog both use it, so they cannot drift apart.
@@ -135,12 +138,16 @@ export interface JobSpec<Name extends string = string, F extends string = string
 }
 
 /** One job, declared once: its declaration, and what its schedule says. */
-export interface JobDeclaration<Name extends string = string, F extends string = string> extends JobSpec<Name, F> {
+export interface JobDeclaration<
+  Name extends string = string,
+  F extends string = string,
+  S extends readonly Setting[] = readonly Setting[],
+> extends JobSpec<Name, F, S> {
   /** Its schedule's cron expression. */
   readonly cron: string;
   /**
    * Whether it is a sweep: its schedule is the tick. A sweep cleans up what deletions leave behind
-   * and needs Postgres. The tick runs it only while the app is active (src/run/tick.ts), and every
+   * and needs Postgres. The tick runs it only while the app is active (src/chain/tick.ts), and every
    * scheduled chain of a job that is not a sweep is followed by the sweeps, one after another
    * through the queue.
    */
@@ -149,8 +156,10 @@ export interface JobDeclaration<Name extends string = string, F extends string =
 
 export type Job = JobDeclaration<string, string>;
 
-/** Declares a job, keeping its name as a literal type and checking its figures' names. */
-export function defineJob<const Name extends string, F extends string>(job: JobSpec<Name, F>): JobDeclaration<Name, F> {
+/** Declares a job, keeping its name and its settings as literal types and checking its figures' names. */
+export function defineJob<const Name extends string, F extends string, const S extends readonly Setting[] = []>(
+  job: JobSpec<Name, F, S>,
+): JobDeclaration<Name, F, S> {
   return { ...job, cron: job.schedule.cron, sweep: job.schedule.tick === true };
 }
 

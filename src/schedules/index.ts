@@ -11,7 +11,7 @@ export const SCHEDULES = {
   /** 00:00 and 12:00 UTC. */
   twiceADay: { cron: '0 */12 * * *' },
   /**
-   * Every 10 minutes: the tick, the schedule of the sweeps (src/run/tick.ts). One expression for
+   * Every 10 minutes: the tick, the schedule of the sweeps (src/chain/tick.ts). One expression for
    * them all keeps the Worker within a Free account's five cron triggers.
    */
   tick: { cron: '*/10 * * * *', tick: true },

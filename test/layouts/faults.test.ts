@@ -15,7 +15,7 @@
 import { afterEach, beforeEach, describe, expect, inject, it, type MockInstance, vi } from 'vitest';
 import { APP } from '../../src/app-map/app';
 import { ACTIVE_STREAMS_KEY, streamKey } from '../../src/redis/streams';
-import type { RunReport } from '../../src/run/runner';
+import type { RunReport } from '../../src/run/report';
 import {
   drain,
   expectRecordedAndUnlocked,

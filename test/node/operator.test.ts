@@ -128,7 +128,7 @@ afterAll(async () => {
 beforeEach(async () => {
   await setNodeFault(env, 'neon', 'none');
   await db.query('DELETE FROM users; DELETE FROM spacerr_jobs.job_runs; DELETE FROM spacerr_jobs.blob_deletions');
-  // A user is chatting, so the frequent cron's tick runs its sweeps (src/run/tick.ts).
+  // A user is chatting, so the frequent cron's tick runs its sweeps (src/chain/tick.ts).
   await new Redis({ url: env.UPSTASH_REDIS_REST_URL, token: env.UPSTASH_REDIS_REST_TOKEN }).zadd(ACTIVE_STREAMS_KEY, {
     score: Date.now(),
     member: 'operator-live-chat',

@@ -6,7 +6,7 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from 'cloudflare:test';
 import worker from '../../src/index';
 import { CRONS } from '../support/crons';
-import type { RunReport } from '../../src/run/runner';
+import type { RunReport } from '../../src/run/report';
 import { enabledJobs, type TestEnv } from '../worker/support';
 
 export interface JobTally {

@@ -1,5 +1,5 @@
 /**
- * The frequent (every 10 minutes) tick with STREAM_STATE `resumable-stream` (src/run/tick.ts): Spacerr writes no
+ * The frequent (every 10 minutes) tick with STREAM_STATE `resumable-stream` (src/chain/tick.ts): Spacerr writes no
  * heartbeats, so the sign that users are streaming is a live sentinel under STREAM_KEY_PREFIX,
  * found by one Upstash script (SCAN + MGET), without waking Neon. Dead sentinels are ended on the
  * way, so a dead stream neither keeps the app looking busy nor makes a reload wait for it.

@@ -236,7 +236,8 @@ describe('the settings table, put together from the machine and the jobs', () =>
 
   it('gives every job setting and every machine setting a place in it', () => {
     const names = SETTINGS.map((s) => s.name);
-    for (const s of [...MACHINE_SETTINGS, ...JOBS.flatMap((job) => job.settings ?? [])]) expect(names).toContain(s.name);
+    for (const s of [...MACHINE_SETTINGS, ...JOBS.flatMap((job): readonly Setting[] => job.settings ?? [])])
+      expect(names).toContain(s.name);
     expect(new Set(names).size).toBe(names.length);
   });
 });

@@ -1,4 +1,4 @@
-// README's "What a month costs" is generated from the simulated days, never typed by hand.
+// docs/cost.md's "What a month costs" is generated from the simulated days, never typed by hand.
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { COST_END, COST_START, costSection, type SimulatedDays } from '../../bench/cost.ts';
@@ -6,10 +6,10 @@ import { COST_END, COST_START, costSection, type SimulatedDays } from '../../ben
 const file = (path: string) => new URL(`../../${path}`, import.meta.url);
 const read = (path: string) => JSON.parse(readFileSync(file(path), 'utf8')) as SimulatedDays;
 
-describe('README: what a month costs', () => {
+describe('docs/cost.md: what a month costs', () => {
   it('is the section rendered from bench/results/simulated-days.json (npm run cost:readme)', () => {
-    const readme = readFileSync(file('README.md'), 'utf8');
-    const shown = readme.slice(readme.indexOf(COST_START), readme.indexOf(COST_END) + COST_END.length);
+    const doc = readFileSync(file('docs/cost.md'), 'utf8');
+    const shown = doc.slice(doc.indexOf(COST_START), doc.indexOf(COST_END) + COST_END.length);
     const before = existsSync(file('bench/results/simulated-days-before.json'))
       ? read('bench/results/simulated-days-before.json')
       : undefined;

@@ -1,6 +1,6 @@
 // The house drawn from the imports: a folder imports only from folders on lower lines, type-only
-// imports too, so no arrow runs back up. The lines are the layering of the source tree:
-// CONTRIBUTING.md and the brief of issue 24 list them; a new folder takes its place here.
+// imports too, so no arrow runs back up. The lines are the layering of the source tree that
+// docs/architecture.md lists; a new folder takes its place here.
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import ts from 'typescript';

@@ -1,10 +1,11 @@
-/** The README's Configuration table, rendered from the settings table (src/settings.ts). */
+/** The Configuration table of docs/configuration.md, rendered from the settings table (src/settings.ts). */
 import { SETTINGS } from '../../src/settings.ts';
+import { markdownTable } from '../../scripts/markdown-table.ts';
 
 export function settingsTable(): string {
   const rows = SETTINGS.map((s) => {
     const fallback = 'default' in s ? (typeof s.default === 'number' ? `\`${s.default}\`` : s.default) : '–';
-    return `| \`${s.name}\` | ${s.kind} | ${fallback} | ${s.meaning} |`;
+    return [`\`${s.name}\``, s.kind, fallback, s.meaning];
   });
-  return ['| name | kind | default | meaning |', '|---|---|---|---|', ...rows].join('\n');
+  return markdownTable(['name', 'kind', 'default', 'meaning'], rows);
 }

@@ -1,9 +1,9 @@
-// Which runs a cron delivery makes for missed slots (src/run/slots.ts), and the pause alarm's
+// Which runs a cron delivery makes for missed slots (src/chain/slots.ts), and the pause alarm's
 // threshold (src/run/pauses.ts): pure functions of the jobs, the latest slots and the time.
 import { describe, expect, it } from 'vitest';
 import { pauseAlarms } from '../../src/run/pauses.ts';
 import { JOBS } from '../../src/jobs/index.ts';
-import { MISSED_LIMIT, planRuns, tracksSlots } from '../../src/run/slots.ts';
+import { MISSED_LIMIT, planRuns, tracksSlots } from '../../src/chain/slots.ts';
 
 const DELETING = JOBS.filter(tracksSlots);
 const byCron = (cron: string) => JOBS.filter((job) => job.cron === cron);

@@ -2,7 +2,7 @@
 // (Its companion, no recovery attempt after the job's next cron, is in test/worker/recovery.test.ts:
 // recovery.ts needs the Worker's types.)
 import { describe, expect, it } from 'vitest';
-import { decide } from '../../src/run/tick.ts';
+import { decide } from '../../src/chain/tick.ts';
 
 describe('the tick', () => {
   it('treats the app as active with a single fresh heartbeat: one user chatting gets the sweeps now', () => {

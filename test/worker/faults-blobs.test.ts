@@ -6,7 +6,7 @@
  */
 import { env } from 'cloudflare:workers';
 import { afterEach, beforeEach, describe, expect, it, type MockInstance, vi } from 'vitest';
-import type { RunReport } from '../../src/run/runner';
+import type { RunReport } from '../../src/run/report';
 import { seedChatsWithBlobs } from './chats-with-blobs';
 import {
   countRows,

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 
-/** Every status the README documents for the internal API. */
+/** Every status docs/contract.md (§6) documents for the internal API. */
 export const DOCUMENTED = [200, 400, 401, 404, 405, 500, 503];
 
 /** Named Authorization header sets that must all get 401. */

@@ -10,7 +10,7 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { expect, it, vi } from 'vitest';
 import worker from '../../src/index';
 import { CRONS } from '../support/crons';
-import type { RunReport } from '../../src/run/runner';
+import type { RunReport } from '../../src/run/report';
 import { ACTIVE_STREAMS_KEY, streamKey } from '../../src/redis/streams';
 import { seedAccount } from './seed';
 import { countRows, enabledJobs, provisionEnv, q, sql, type TestEnv, testDb, testRedis } from './support';

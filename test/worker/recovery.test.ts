@@ -1,5 +1,5 @@
 /**
- * Recovery of a failed scheduled run (src/run/recovery.ts), through the Worker's own scheduled and
+ * Recovery of a failed scheduled run (src/chain/recovery.ts), through the Worker's own scheduled and
  * queue handlers against this file's database: the failed run sends one delayed message, its
  * delivery runs the job again as a job_runs row continuing the failed run, a failing attempt is
  * retried on the backoff and given up after the last, and a queue that refuses the send is logged.
@@ -15,8 +15,8 @@ import {
 import { afterEach, beforeEach, describe, expect, it, type MockInstance, vi } from 'vitest';
 import { parseConfig } from '../../src/settings';
 import worker from '../../src/index';
-import type { Continuation } from '../../src/run/continuation';
-import { RECOVERY_STEPS, recoveryDelay } from '../../src/run/recovery';
+import type { WireMessage } from '../../src/chain/chain';
+import { RECOVERY_STEPS, recoveryDelay } from '../../src/chain/recovery';
 import { nextRunAt } from '../../src/run/schedule';
 import { SWEEPS } from '../../src/jobs';
 import { seedAccount } from './seed';
@@ -26,7 +26,7 @@ const JOB = 'delete-stale-deactivated-accounts';
 const MONTHLY = '0 0 1 * *';
 
 let e: TestEnv;
-let sent: Array<{ body: Continuation; delaySeconds: number | undefined }>;
+let sent: Array<{ body: WireMessage; delaySeconds: number | undefined }>;
 let errors: MockInstance;
 let warnings: MockInstance;
 
@@ -35,7 +35,7 @@ beforeEach(async () => {
   // The producer side only records what is sent: the deliveries below are made by hand, the way
   // the runtime makes them, so each can be checked on its own.
   const queue = {
-    send: async (body: Continuation, opts?: QueueSendOptions) => void sent.push({ body, delaySeconds: opts?.delaySeconds }),
+    send: async (body: WireMessage, opts?: QueueSendOptions) => void sent.push({ body, delaySeconds: opts?.delaySeconds }),
   };
   e = { ...(await provisionEnv()), CONTINUATIONS: queue as unknown as Queue };
   errors = vi.spyOn(console, 'error').mockImplementation(() => {});
@@ -72,7 +72,7 @@ const users = async () => (await q<{ id: string }>(testDb(e), sql`SELECT id FROM
 describe('a scheduled run that fails', () => {
   it('is retried through the queue a minute later, as a run continuing the failed one, which does the work', async () => {
     await seedAccount(testDb(e), new Date(), { id: 'gone', deactivatedDaysAgo: 40 });
-    // Request 1 checks the slots (src/run/slots.ts), 2 takes the lock; the first batch and its two
+    // Request 1 checks the slots (src/chain/slots.ts), 2 takes the lock; the first batch and its two
     // retries lose their connection (Neon's 400).
     await setFault(e, 'neon', 'connection-lost', { afterRequests: 2, count: 3 });
     await expect(fire()).rejects.toThrow(/delete-stale-deactivated-accounts failed/);

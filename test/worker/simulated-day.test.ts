@@ -6,7 +6,7 @@
  * Postgres; a Redis of this file's own gives the Upstash commands billed (EVAL + its inner calls).
  * Once for an idle app and once for a busy one, on the default schedule and on a faster one a Paid
  * user might choose (the same expressions, fired more often). The figures go to
- * bench/results/simulated-days.json, from which `npm run cost:readme` writes the README section.
+ * bench/results/simulated-days.json, from which `npm run cost:readme` writes the section of docs/cost.md.
  */
 import { inArray } from 'drizzle-orm';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -47,7 +47,7 @@ async function appSlot(e: TestEnv, slot: number, at: number) {
   if (slot % 6 === 5) await db.delete(chats).where(inArray(chats.id, [`${owner}-c0`]));
 }
 
-/** A delivery the platform loses (src/run/slots.ts): the monthly one of the simulated day. */
+/** A delivery the platform loses (src/chain/slots.ts): the monthly one of the simulated day. */
 const LOST_MONTHLY = (cron: string, at: number) => cron === MONTHLY && at === DAY_START;
 
 async function simulate(busy: boolean, fast: boolean, lost: (cron: string, at: number) => boolean = () => false) {

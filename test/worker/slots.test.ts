@@ -1,5 +1,5 @@
 /**
- * Missed cron slots (src/run/slots.ts), through the Worker's real `scheduled()` handler against the
+ * Missed cron slots (src/chain/slots.ts), through the Worker's real `scheduled()` handler against the
  * real stack: a slot whose delivery never came is run once by a later delivery that touches
  * Postgres anyway, and recorded as missed (history, listing, log line, heartbeat); a slot
  * delivered twice runs once; an idle tick checks nothing.

@@ -10,7 +10,8 @@ import { createDb, type Db } from '../../src/db/client';
 import { fromEnv } from '../../src/deps';
 import { isEnabled } from '../../src/run/job';
 import { findJob, JOBS } from '../../src/jobs';
-import { type RunOptions, type RunReport, runJob } from '../../src/run/runner';
+import type { RunOptions, RunReport } from '../../src/run/report';
+import { runJob } from '../../src/run/runner';
 import { createRedis } from '../../src/redis/client';
 
 export type TestEnv = Env & { id: string };
@@ -154,7 +155,7 @@ export async function runNamed(e: TestEnv, name: string, opts: Partial<RunOption
   const job = findJob(name);
   if (!job) throw new Error(`no job ${name}`);
   const deps = fromEnv(e);
-  return runJob(job, deps, deps.config, { trigger: 'http', now: new Date(), dryRun: false, ...opts });
+  return runJob(job, deps, { trigger: 'http', now: new Date(), dryRun: false, ...opts });
 }
 
 /** Row count of a table. */

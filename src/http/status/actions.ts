@@ -16,10 +16,9 @@ import type { Invocation } from '../../deps';
 import type { Job } from '../../run/job';
 import { findJob } from '../../jobs';
 import { runJob } from '../../run/runner';
-import { placeHoldLogged, liftHoldLogged, NO_HOLD } from '../holds';
 import { checkHoldRequest, checkLiftRequest } from '../hold-input';
+import { liftHoldLogged, NO_HOLD, pauseLogged, placeHoldLogged, requeueParked, resumeLogged } from '../operations';
 import { checkPauseRequest } from '../pause-input';
-import { pauseLogged, requeueParked, resumeLogged } from '../routes';
 
 /** A field of a page-level action's form. */
 export interface ActionField {
@@ -73,7 +72,7 @@ function runAction(dryRun: boolean): StatusAction {
     confirm: ({ job }) =>
       dryRun ? `Count what ${job?.name} would delete now? Nothing is deleted.` : `Run ${job?.name} now? It deletes what is due.`,
     async perform(deps, { job, now }) {
-      const report = await runJob(job!, deps, deps.config, { trigger: 'http', now, dryRun });
+      const report = await runJob(job!, deps, { trigger: 'http', now, dryRun });
       const more = report.more ? ' More is left: run it again, or let the next run carry on.' : '';
       return {
         ok: report.status === 'succeeded',

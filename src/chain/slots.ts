@@ -7,19 +7,19 @@
  * each deleting job recorded, in one request (src/db/job-runs.ts latestSlots):
  * - a deleting job of another cron whose latest slot before this delivery has no record was
  *   *missed*: the delivery runs it once, for that slot (a catch-up), however many were missed;
- * - a deleting job of this delivery runs for this slot as always, and records the slots of its
+ * - a deleting job of this delivery runs for this slot, and records the slots of its
  *   own cron that were missed since its last one.
  * A slot of the same minute as this delivery is never missed yet (its delivery may be running).
  * A job that has recorded no slot yet (a fresh install) has missed nothing. A tick that deferred
- * its sweeps (src/run/tick.ts) ran no job on purpose: sweeps have no missed slots. Idle ticks make no
+ * its sweeps (src/chain/tick.ts) ran no job on purpose: sweeps have no missed slots. Idle ticks make no
  * check, so an idle app's Neon stays asleep; a missed slot is then caught up by the next deleting
  * cron's delivery (at most 12 hours later on the default schedule).
  *
  * Each slot runs once: a slot with a run is not run again (job_runs_one_slot_idx), so a delivery
  * that comes twice, or late after its catch-up, is `skipped`.
  */
-import type { Job } from './job';
-import { previousRunAt, runsBetween } from './schedule';
+import type { Job } from '../run/job';
+import { previousRunAt, runsBetween } from '../run/schedule';
 
 /** The most missed slots one run records (the latest ones). */
 export const MISSED_LIMIT = 100;
