@@ -30,3 +30,15 @@ export function wranglerConfig(path: URL | string = DEFAULT_PATH): WranglerConfi
     vars: Object.fromEntries(Object.entries(toml.vars ?? {}).map(([k, v]) => [k, String(v)])),
   };
 }
+
+/**
+ * The jobs wrangler.toml's comments name after each [triggers] cron (`"<cron>", # <when>: <job>, …`),
+ * by expression; an expression without such a comment is left out.
+ */
+export function cronComments(path: URL | string = DEFAULT_PATH): Record<string, string[]> {
+  const text = readFileSync(path, 'utf8');
+  const list = /^crons = \[\n([\s\S]*?)^\]/m.exec(text)?.[1] ?? '';
+  return Object.fromEntries(
+    [...list.matchAll(/^\s*"([^"]+)",?\s*#[^:\n]*:\s*(.+)$/gm)].map(([, cron, jobs]) => [cron!, jobs!.split(/,\s*/)]),
+  );
+}

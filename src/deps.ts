@@ -5,11 +5,11 @@
 import { r2Store } from './blobs/r2';
 import { blobStores, unconfigured } from './blobs/store';
 import { vercelBlobStore } from './blobs/vercel-blob';
-import { parseConfig } from './config/parse';
 import { createDb } from './db/client';
-import { JOBS } from './run/registry';
+import { JOBS } from './jobs';
 import type { Invocation } from './run/job';
 import { createRedis } from './redis/client';
+import { parseConfig } from './settings';
 import { createStripe } from './stripe/client';
 
 export type { Invocation };

@@ -6,7 +6,7 @@
 import { parseMessage } from './chain/chain';
 import { consume } from './chain/consumer';
 import { fromEnv } from './deps';
-import { findJob } from './run/registry';
+import { findJob } from './jobs';
 import { logEvent, publicMessage } from './log';
 
 const CONFIG_RETRY_SECONDS = 120;

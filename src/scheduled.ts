@@ -6,7 +6,7 @@
  */
 import { runDelivery } from './chain/delivery';
 import { fromEnv } from './deps';
-import { jobsForCron } from './run/registry';
+import { jobsForCron } from './jobs';
 import { logEvent, publicMessage } from './log';
 
 export class ScheduledError extends Error {

@@ -622,7 +622,7 @@ function functions(map: AppMap, n: Names): FunctionSpec[] {
       ],
     });
   }
-  // 6. The per-user sweeps (src/jobs/blob-sweeps.ts): a deleted user — by the Worker's account
+  // 6. The per-user sweeps (src/files/blob-sweeps.ts): a deleted user — by the Worker's account
   // batch or by the app's own DELETE — gets one sweep per prefix the map names, in the same
   // transaction, with no store (BLOB_STORE is the Worker's; the sweep's first claim sets it). An
   // id holding a `/` is left out: its prefix could lie inside another user's

@@ -2,7 +2,7 @@
  * The per-user prefixes of the app's files, from the app map's settings (`blobPrefixes`, written
  * from app-map.overrides.json by `npm run map`): each a pathname template with one `<userId>`
  * followed by `/`, as Spacerr's `chat-attachments/<userId>/`. After a user's erasure every file
- * under each of its prefixes is listed and deleted by the blob purge job (src/jobs/blob-sweeps.ts).
+ * under each of its prefixes is listed and deleted by the blob purge job (src/files/blob-sweeps.ts).
  *
  * The `/` after the id is what keeps one user's prefix from reaching another's: `…/u_1/` is not a
  * prefix of `…/u_10/…`. An id that itself holds a `/` is never swept: its prefix could lie inside

@@ -8,7 +8,7 @@ import type { Config } from '../config/parse';
 import { latestSlots } from '../db/job-runs';
 import { logEvent, publicMessage } from '../log';
 import { type Invocation, isEnabled, type Job } from '../run/job';
-import { JOBS, SWEEPS } from '../run/registry';
+import { JOBS, SWEEPS } from '../jobs';
 import type { RunReport } from '../run/report';
 import { type ChainQueue, runInChain } from './chain';
 import { planRuns, type SlotRun, tracksSlots } from './slots';

@@ -1,33 +1,47 @@
 /**
- * Every setting the Worker reads, in one table: its name, kind, default and meaning, and how it
- * is parsed. The `Config` type, the parser, the README's Configuration table and the check of
- * wrangler.toml [vars] all come from this table (test/unit/settings.test.ts checks the last two).
+ * How a setting is declared, and the machine's own settings: the run budget, the batch target,
+ * the history, alarms and chain of runs, the status page and the connections. Each job declares
+ * its own settings beside its code (its declaration's `settings`, src/jobs/); src/settings.ts
+ * puts the two together into the one table that the `Config` type, the parser, the README's
+ * Configuration table and the check of wrangler.toml [vars] come from
+ * (test/unit/settings.test.ts checks the last two).
  * Integer bounds: the lower bound is what keeps a typo from deleting everything.
  */
-import { BLOB_STORES } from '../blobs/store';
-import { VERCEL_BLOB_API } from '../blobs/vercel-blob';
-import {
-  accountEvents,
-  heartbeats,
-  integer,
-  keyPrefix,
-  oneOf,
-  optionalUrl,
-  requiredString,
-  requiredUrl,
-  statusAccess,
-  stripe,
-  vercelBlob,
-  type Parser,
-} from './values';
+import { heartbeats, integer, optionalUrl, requiredString, requiredUrl, statusAccess, type Parser } from './values';
 
-/** Where the app keeps its stream state in Redis (docs/contract.md, §4). */
-export const STREAM_STATES = ['resumable-stream', 'heartbeats'] as const;
+/**
+ * The topics of the configuration table, in its order. The table lists the settings topic by
+ * topic; within one, the jobs' settings in the order of the job list, then the machine's.
+ */
+export const TOPICS = [
+  /** What is deleted when, and the stream state. */
+  'deletion',
+  /** What one invocation may spend. */
+  'budget',
+  /** The size of a batch. */
+  'batches',
+  /** How long one statement may take. */
+  'statements',
+  /** The file stores. */
+  'files',
+  /** The runs: their history, deadline, pauses, continuations and recoveries. */
+  'runs',
+  /** Account lifecycle events. */
+  'events',
+  /** The status page. */
+  'status',
+  /** Stripe erasure. */
+  'stripe',
+  /** Heartbeats, connections and bindings. */
+  'connections',
+] as const;
 
 export interface Setting {
   /** The variable, secret or binding, as wrangler and the dashboard name it. */
   readonly name: string;
   readonly kind: 'var' | 'var or secret' | 'secret' | 'dev only' | 'R2 binding' | 'Queue binding';
+  /** Where the configuration table lists it. */
+  readonly topic: (typeof TOPICS)[number];
   /** A number is the default in wrangler.toml [vars]; text is shown as is. */
   readonly default?: number | string;
   readonly meaning: string;
@@ -36,61 +50,16 @@ export interface Setting {
   readonly parse?: Parser<unknown>;
 }
 
-export const SETTINGS = [
-  {
-    name: 'ACCOUNT_RETENTION_DAYS',
-    kind: 'var',
-    default: 30,
-    meaning: 'days after `deactivated_at` before an account is deleted (1–3650)',
-    key: 'accountRetentionDays',
-    parse: integer(1, 3650),
-  },
-  {
-    name: 'EMPTY_CHAT_MIN_AGE_MINUTES',
-    kind: 'var',
-    default: 15,
-    meaning: 'minimum age of an empty chat before it is deleted',
-    key: 'emptyChatMinAgeMinutes',
-    parse: integer(1, 525_600),
-  },
-  {
-    name: 'STREAM_STATE',
-    kind: 'var',
-    default: 'resumable-stream',
-    meaning:
-      "the app's stream state: `resumable-stream` (the AI SDK's resume recipe: the chat's active-stream column and the package's sentinels) or `heartbeats` (the `active-streams` sorted set)",
-    key: 'streamState',
-    parse: oneOf(STREAM_STATES),
-  },
-  {
-    name: 'STREAM_KEY_PREFIX',
-    kind: 'var',
-    default: 'resumable-stream',
-    meaning:
-      'with `resumable-stream`: the `keyPrefix` the app gives `createResumableStreamContext` (sentinels are `<prefix>:rs:sentinel:<streamId>`)',
-    key: 'streamKeyPrefix',
-    parse: keyPrefix,
-  },
-  {
-    name: 'STREAM_MAX_DURATION_SECONDS',
-    kind: 'var',
-    default: 300,
-    meaning:
-      "with `resumable-stream`: the longest a stream's function can run (the chat route's `maxDuration` on Vercel); a live sentinel older than this is dead (1–86400)",
-    key: 'streamMaxDurationSeconds',
-    parse: integer(1, 86_400),
-  },
-  {
-    name: 'STALE_STREAM_AFTER_MINUTES',
-    kind: 'var',
-    default: 10,
-    meaning: 'with `heartbeats`: a stream whose heartbeat is older than this is stale',
-    key: 'staleStreamAfterMinutes',
-    parse: integer(1, 10_080),
-  },
+/** The `Config` fields a list of settings gives, each of the type its parser returns. */
+export type ConfigOf<S extends readonly Setting[]> = {
+  [T in Extract<S[number], { key: string }> as T['key']]: T['parse'] extends Parser<infer V> ? V : never;
+};
+
+export const MACHINE_SETTINGS = [
   {
     name: 'RUN_SUBREQUEST_BUDGET',
     kind: 'var',
+    topic: 'budget',
     default: 45,
     meaning: 'outgoing requests per invocation (Free plan limit: 50)',
     key: 'runSubrequestBudget',
@@ -99,31 +68,16 @@ export const SETTINGS = [
   {
     name: 'RUN_TIME_BUDGET_MS',
     kind: 'var',
+    topic: 'budget',
     default: 25000,
     meaning: 'wall time per invocation',
     key: 'runTimeBudgetMs',
     parse: integer(1_000, 900_000),
   },
   {
-    name: 'DELETE_BATCH_SIZE',
-    kind: 'var',
-    default: 500,
-    meaning:
-      'most users in a batch of the account job (its first batch: a quarter, unless `BATCH_TARGET_MS` is 0); rows in the first batch of the cleanup jobs (1–10000)',
-    key: 'deleteBatchSize',
-    parse: integer(1, 10_000),
-  },
-  {
-    name: 'EMPTY_CHAT_BATCH_SIZE',
-    kind: 'var',
-    default: 2000,
-    meaning: 'chats in the first batch of the empty-chat job (1–10000)',
-    key: 'emptyChatBatchSize',
-    parse: integer(1, 10_000),
-  },
-  {
     name: 'BATCH_TARGET_MS',
     kind: 'var',
+    topic: 'batches',
     default: 250,
     meaning:
       "target time of one batch as the Worker sees it: batch sizes grow or shrink (at most ×4 a batch, within each job's bounds) towards it; 0 keeps every batch at its first size (0–1000)",
@@ -131,50 +85,9 @@ export const SETTINGS = [
     parse: integer(0, 1000),
   },
   {
-    name: 'STATEMENT_TIMEOUT_MS',
-    kind: 'var',
-    default: 9000,
-    meaning:
-      "server-side bound on each statement of the account job's batches (`statement_timeout`, set inside the batch's transaction), under the client's 10 s abort: a batch that reaches it is cancelled and rolled back, its accounts are retried in halves, and one that cannot be deleted alone is set aside (100–9000)",
-    key: 'statementTimeoutMs',
-    parse: integer(100, 9000),
-  },
-  {
-    name: 'BLOB_MAX_ATTEMPTS',
-    kind: 'var',
-    default: 8,
-    meaning:
-      'delete or list attempts of a queued file or sweep before it is parked (an answer the store says will not change, such as `store_suspended` or a refused token, parks it at once)',
-    key: 'blobMaxAttempts',
-    parse: integer(1, 100),
-  },
-  {
-    name: 'BLOB_STORE',
-    kind: 'var',
-    default: 'vercel-blob',
-    meaning:
-      'where the app writes its files: `vercel-blob` (Vercel Blob, with `BLOB_READ_WRITE_TOKEN`) or `r2` (the `BLOBS` binding); a queued file is recorded in it at its first claim and always deleted from that store',
-    key: 'blobStore',
-    parse: oneOf(BLOB_STORES, 'vercel-blob'),
-  },
-  {
-    name: 'BLOB_READ_WRITE_TOKEN',
-    kind: 'secret',
-    default: 'unset',
-    meaning:
-      "the Vercel Blob store's read-write token (`vercel_blob_rw_<storeId>_<secret>`, the app's own private store); required with `BLOB_STORE=vercel-blob`",
-    key: 'vercelBlob',
-    parse: vercelBlob(VERCEL_BLOB_API, oneOf(BLOB_STORES, 'vercel-blob')),
-  },
-  {
-    name: 'VERCEL_BLOB_API_URL',
-    kind: 'dev only',
-    default: 'unset',
-    meaning: 'sends Vercel Blob API calls to the local endpoint (the name `@vercel/blob` reads); leave it unset in production',
-  },
-  {
     name: 'JOB_RUNS_RETENTION_DAYS',
     kind: 'var',
+    topic: 'runs',
     default: 30,
     meaning: 'history kept in `job_runs`',
     key: 'jobRunsRetentionDays',
@@ -183,6 +96,7 @@ export const SETTINGS = [
   {
     name: 'DEADLINE_GRACE_HOURS',
     kind: 'var',
+    topic: 'runs',
     default: 6,
     meaning: 'how long after a scheduled run an account it should have deleted may still exist (1–8760)',
     key: 'deadlineGraceHours',
@@ -191,6 +105,7 @@ export const SETTINGS = [
   {
     name: 'PAUSE_ALARM_HOURS',
     kind: 'var',
+    topic: 'runs',
     default: 24,
     meaning: 'a job paused longer than this raises the `job_paused` alarm (1–8760)',
     key: 'pauseAlarmHours',
@@ -199,6 +114,7 @@ export const SETTINGS = [
   {
     name: 'CONTINUATION_MAX_HOPS',
     kind: 'var',
+    topic: 'runs',
     default: 200,
     meaning: 'continuations one scheduled run may chain through the queue (0: none, and every `*/10` tick then runs its sweeps)',
     key: 'continuationMaxHops',
@@ -207,54 +123,16 @@ export const SETTINGS = [
   {
     name: 'RECOVERY_DELAY_SECONDS',
     kind: 'var',
+    topic: 'runs',
     default: 60,
     meaning: 'a failed scheduled run is retried through the queue after this delay × 1, 5, 15 and 60 (1–720)',
     key: 'recoveryDelaySeconds',
     parse: integer(1, 720),
   },
   {
-    name: 'DELETION_NOTICE_DAYS',
-    kind: 'var',
-    default: 7,
-    meaning:
-      'with account events on: `account.deletion_scheduled` is sent once the account job run that deletes the account is this many days away or less (0: no notices)',
-    key: 'deletionNoticeDays',
-    parse: integer(0, 365),
-  },
-  {
-    name: 'ACCOUNT_EVENTS_RETENTION_DAYS',
-    kind: 'var',
-    default: 400,
-    meaning:
-      'delivered account events (the erasure receipts) are kept this long: 400 covers a year of audits or erasure disputes after the fact, plus a month (1–3650)',
-    key: 'accountEventsRetentionDays',
-    parse: integer(1, 3650),
-  },
-  {
-    name: 'ACCOUNT_EVENTS_MAX_ATTEMPTS',
-    kind: 'var',
-    default: 12,
-    meaning: 'deliveries of an account event before it is parked (backoff 1 min · 2^attempt, at most 6 h: 12 spans about 1.5 days)',
-    key: 'accountEventsMaxAttempts',
-    parse: integer(1, 100),
-  },
-  {
-    name: 'ACCOUNT_EVENTS_URL',
-    kind: 'var or secret',
-    default: 'unset',
-    meaning: 'receiver of the signed account lifecycle events (https; http only for localhost); unset with the secret: events off',
-    key: 'accountEvents',
-    parse: accountEvents,
-  },
-  {
-    name: 'ACCOUNT_EVENTS_SECRET',
-    kind: 'secret',
-    default: 'unset',
-    meaning: 'Standard Webhooks signing secret, `whsec_<base64>` (read with ACCOUNT_EVENTS_URL)',
-  },
-  {
     name: 'STATUS_SESSION_HOURS',
     kind: 'var',
+    topic: 'status',
     default: 8,
     meaning: 'a sign-in to the status page (`/api/internal/status`) lasts this long (1–168)',
     key: 'statusSessionHours',
@@ -263,6 +141,7 @@ export const SETTINGS = [
   {
     name: 'STATUS_SIGNIN_MAX_FAILURES',
     kind: 'var',
+    topic: 'status',
     default: 5,
     meaning:
       'failed sign-ins to the status page one client IP (`CF-Connecting-IP`) may make per window before it is refused with 429 (1–1000)',
@@ -272,6 +151,7 @@ export const SETTINGS = [
   {
     name: 'STATUS_SIGNIN_WINDOW_MINUTES',
     kind: 'var',
+    topic: 'status',
     default: 15,
     meaning: 'the window failed sign-ins are counted in, from the first failure (Upstash; 1–1440)',
     key: 'statusSigninWindowMinutes',
@@ -280,6 +160,7 @@ export const SETTINGS = [
   {
     name: 'STATUS_ACCESS_TEAM_DOMAIN',
     kind: 'var',
+    topic: 'status',
     default: 'unset',
     meaning:
       'with `STATUS_ACCESS_AUD`: a Cloudflare Access identity signs in to the status page, its `Cf-Access-Jwt-Assertion` verified against `<team domain>/cdn-cgi/access/certs` (`https://<team>.cloudflareaccess.com`; http only for localhost)',
@@ -289,36 +170,14 @@ export const SETTINGS = [
   {
     name: 'STATUS_ACCESS_AUD',
     kind: 'var',
+    topic: 'status',
     default: 'unset',
     meaning: "the Access application's Application Audience (AUD) tag (read with `STATUS_ACCESS_TEAM_DOMAIN`)",
   },
   {
-    name: 'STRIPE_SECRET_KEY',
-    kind: 'secret',
-    default: 'unset',
-    meaning:
-      'Stripe secret key (`sk_…`, or a restricted key `rk_…` that may write customers): the customers of deleted users (where the app map names them) are deleted at Stripe; unset: Stripe erasure off',
-    key: 'stripe',
-    parse: stripe,
-  },
-  {
-    name: 'STRIPE_API_URL',
-    kind: 'var',
-    default: 'https://api.stripe.com',
-    meaning:
-      'the Stripe API origin (read with STRIPE_SECRET_KEY; http only for localhost, as `npm run dev` sets it for the local endpoint)',
-  },
-  {
-    name: 'STRIPE_MAX_ATTEMPTS',
-    kind: 'var',
-    default: 8,
-    meaning: 'Stripe delete attempts of a customer before its outbox row is parked (backoff 1 min · 2^attempt, at most 6 h)',
-    key: 'stripeMaxAttempts',
-    parse: integer(1, 100),
-  },
-  {
     name: 'HEARTBEAT_URL_<JOB>',
     kind: 'var or secret',
+    topic: 'connections',
     default: 'unset',
     meaning: 'heartbeat check URL of that job (http or https)',
     key: 'heartbeatUrls',
@@ -327,6 +186,7 @@ export const SETTINGS = [
   {
     name: 'DATABASE_URL',
     kind: 'secret',
+    topic: 'connections',
     meaning: 'Neon connection string',
     key: 'databaseUrl',
     parse: requiredUrl(['postgres:', 'postgresql:']),
@@ -334,6 +194,7 @@ export const SETTINGS = [
   {
     name: 'NEON_HTTP_ENDPOINT',
     kind: 'dev only',
+    topic: 'connections',
     default: 'unset',
     meaning: 'sends Neon HTTP queries to the local endpoint; leave it unset in production',
     key: 'neonHttpEndpoint',
@@ -342,25 +203,64 @@ export const SETTINGS = [
   {
     name: 'UPSTASH_REDIS_REST_URL',
     kind: 'secret',
+    topic: 'connections',
     meaning: 'Upstash REST endpoint',
     key: 'redisUrl',
     parse: requiredUrl(['https:', 'http:']),
   },
-  { name: 'UPSTASH_REDIS_REST_TOKEN', kind: 'secret', meaning: 'Upstash REST token', key: 'redisToken', parse: requiredString },
-  { name: 'CRON_SECRET', kind: 'secret', meaning: 'bearer token for the HTTP routes (read by the auth middleware)' },
-  { name: 'BLOBS', kind: 'R2 binding', meaning: 'the attachments bucket, for `BLOB_STORE=r2` and the files queued with it' },
-  { name: 'CONTINUATIONS', kind: 'Queue binding', meaning: 'producer and consumer of `spacerr-jobs-continuations`' },
+  {
+    name: 'UPSTASH_REDIS_REST_TOKEN',
+    kind: 'secret',
+    topic: 'connections',
+    meaning: 'Upstash REST token',
+    key: 'redisToken',
+    parse: requiredString,
+  },
+  { name: 'CRON_SECRET', kind: 'secret', topic: 'connections', meaning: 'bearer token for the HTTP routes (read by the auth middleware)' },
+  {
+    name: 'BLOBS',
+    kind: 'R2 binding',
+    topic: 'connections',
+    meaning: 'the attachments bucket, for `BLOB_STORE=r2` and the files queued with it',
+  },
+  { name: 'CONTINUATIONS', kind: 'Queue binding', topic: 'connections', meaning: 'producer and consumer of `spacerr-jobs-continuations`' },
 ] as const satisfies readonly Setting[];
 
-type Parsed = Extract<(typeof SETTINGS)[number], { key: string }>;
+/**
+ * Every setting the Worker parses, validated once per invocation: the machine's, and each job's,
+ * which its module adds to this interface (`declare module '../config/settings'`).
+ */
+export interface Config extends ConfigOf<typeof MACHINE_SETTINGS> {}
 
-/** Every setting the Worker parses, validated once per invocation. */
-export type Config = { [S in Parsed as S['key']]: S['parse'] extends Parser<infer T> ? T : never };
+export class SettingsError extends Error {
+  override name = 'SettingsError';
+}
+
+/**
+ * One table of the given lists of settings (each job's, in the job list's order, then the
+ * machine's): topic by topic, each list's settings in their order. Throws {@link SettingsError}
+ * when a name or a `Config` field is declared twice.
+ */
+export function composeSettings<S extends Setting>(lists: readonly (readonly S[])[]): readonly S[] {
+  const all = lists.flat();
+  for (const field of ['name', 'key'] as const) {
+    const seen = new Set<string>();
+    for (const setting of all) {
+      const value = setting[field];
+      if (value === undefined) continue;
+      if (seen.has(value)) throw new SettingsError(`setting ${field} "${value}" is declared twice`);
+      seen.add(value);
+    }
+  }
+  return TOPICS.flatMap((topic) => all.filter((setting) => setting.topic === topic));
+}
 
 /**
  * The `var` settings with a default, which wrangler.toml [vars] declares at their defaults (an
  * optional one, `unset` by default, is left out).
  */
-export const VAR_DEFAULTS: Readonly<Record<string, string>> = Object.fromEntries(
-  SETTINGS.flatMap((s) => (s.kind === 'var' && 'default' in s && s.default !== 'unset' ? [[s.name, String(s.default)]] : [])),
-);
+export function varDefaults(settings: readonly Setting[]): Readonly<Record<string, string>> {
+  return Object.fromEntries(
+    settings.flatMap((s) => (s.kind === 'var' && s.default !== undefined && s.default !== 'unset' ? [[s.name, String(s.default)]] : [])),
+  );
+}

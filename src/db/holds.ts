@@ -1,7 +1,7 @@
 /**
  * Legal holds: an account under one (a dispute, a fraud investigation, a legal request) is never
  * erased, and no job deletes anything it owns, whatever its deactivation date. (The account job's
- * "blocked" accounts, src/jobs/account-holds.ts, are another thing: keys of the app's schema that
+ * "blocked" accounts, src/holds/account-holds.ts, are another thing: keys of the app's schema that
  * would make an erasure fail or take a live user's rows.)
  *
  * A hold is active while its `until` is unset or later than the time a job runs at. It is read by

@@ -9,7 +9,7 @@
  */
 import { and, eq, type SQL, sql } from 'drizzle-orm';
 import type { Db } from './client';
-import { type Pause, pauseOf } from '../run/pauses';
+import { type Pause, pauseOf } from './pauses';
 import { type JobRunStatus, jobRuns, type RunTrigger } from './schema';
 
 export interface RunStart {

@@ -7,7 +7,7 @@ import type { Invocation } from '../deps';
 import { publicMessage } from '../log';
 import { type Alarm, alarmsAt } from '../run/alarms';
 import { listPauses, type Pause, pauseAlarms } from '../run/pauses';
-import { JOBS } from '../run/registry';
+import { JOBS } from '../jobs';
 
 /** Probes Postgres (the alarms and pauses: two requests) and Redis (a ping), together. */
 export async function healthReport(deps: Invocation) {

@@ -6,7 +6,7 @@ import { latestRuns } from '../db/job-runs';
 import type { Invocation } from '../deps';
 import { backlogAt } from '../run/alarms';
 import { isEnabled, type Job } from '../run/job';
-import { JOBS } from '../run/registry';
+import { JOBS } from '../jobs';
 import { listPauses, pauseAlarms } from '../run/pauses';
 import { nextRunAt } from '../run/schedule';
 

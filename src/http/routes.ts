@@ -11,7 +11,7 @@ import type { Context } from 'hono';
 import { createFactory, createMiddleware } from 'hono/factory';
 import { HTTPException } from 'hono/http-exception';
 import type { Job } from '../run/job';
-import { findJob, JOBS } from '../run/registry';
+import { findJob, JOBS } from '../jobs';
 import { runJob } from '../run/runner';
 import { healthReport } from './health';
 import { type AppEnv, withDeps } from './invocation';

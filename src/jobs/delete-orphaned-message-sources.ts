@@ -11,7 +11,7 @@ import { anyHolds, heldOwner } from '../db/holds';
 import { num } from '../db/rows';
 import { type Batch, batchedRun, batchSize, timedBatch } from '../run/batched-run';
 import { defineJob, type JobContext } from '../run/job';
-import { EVERY_10_MINUTES } from '../run/schedule';
+import { SCHEDULES } from '../schedules';
 
 /**
  * Only in a layout whose message sources point at an attachments row (`attachmentId`, set NULL when
@@ -25,9 +25,8 @@ const attachment = ON ? APP.role('attachment') : undefined;
 export const deleteOrphanedMessageSources = defineJob({
   name: 'delete-orphaned-message-sources',
   description: 'Deletes message_sources rows whose attachment is gone or no longer attached to that message.',
-  cron: EVERY_10_MINUTES,
+  schedule: SCHEDULES.tick,
   deletes: ['message_sources'],
-  sweep: true,
   // Index: message_sources_orphaned_idx (partial); the checks queue is small by construction.
   figures: () => ({
     orphaned: source ? capped(sql`FROM ${source.table} WHERE ${source.col('attachmentId')} IS NULL`) : sql`0`,

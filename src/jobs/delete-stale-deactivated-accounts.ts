@@ -18,21 +18,21 @@ import { classifyFailure } from '../run/transient';
 import { overdueBefore } from '../run/deadline';
 import { type AsOf, defineJob, type JobContext, type JobOutcome } from '../run/job';
 import { before, DAY_MS } from '../time';
-import { EVENT_ID, iso } from './account-events';
-import { holdsOn, unheld } from './account-holds';
+import { EVENT_ID, iso } from '../events/account-events';
+import { holdsOn, unheld } from '../holds/account-holds';
 import { forgetHolds } from '../db/holds';
-import { freeOfHolds } from './legal-holds';
+import { freeOfHolds } from '../holds/legal-holds';
 import { customersOf, STRIPE_MAPPED } from '../stripe/customers';
-import { drainStreamDeletions } from './stream-deletions';
-
-/** Monthly, 00:00 UTC on the 1st. */
-const CRON = '0 0 1 * *';
+import { drainStreamDeletions } from '../streams/stream-deletions';
+import { ACCOUNT_DELETIONS } from '../schedules';
+import type { ConfigOf, Setting } from '../config/settings';
+import { integer } from '../config/values';
 
 /** Users deactivated before this are due for deletion. */
 const cutoff = ({ config, now }: AsOf) => before(now, config.accountRetentionDays, DAY_MS);
 
 /** Users deactivated before this should already be gone (see src/run/deadline.ts). */
-const overdue = (at: AsOf) => overdueBefore(CRON, cutoff, at) ?? new Date(0);
+const overdue = (at: AsOf) => overdueBefore(ACCOUNT_DELETIONS.cron, cutoff, at) ?? new Date(0);
 
 const user = APP.role('user');
 
@@ -41,7 +41,7 @@ const deactivatedBefore = (at: Date, alias?: string) =>
   sql`${alias ? sql.raw(`${alias}.`) : sql``}${user.col('deactivatedAt')} < ${user.asColumnTime('deactivatedAt', at)}`;
 /**
  * What a batch is scoped by: users deactivated before `cutoff` go, unless a legal hold keeps them
- * at `now` (src/jobs/legal-holds.ts), with or without waiting for a notice after one ended.
+ * at `now` (src/holds/legal-holds.ts), with or without waiting for a notice after one ended.
  */
 interface Scope {
   cutoff: Date;
@@ -63,10 +63,49 @@ const dueBy = (before: Date, at: AsOf, u = 'u') => sql`${deactivatedBefore(befor
 /** The roles an account's rows live in, as counted per batch: those the app has. */
 const ACCOUNT_ROLES = (['user', 'project', 'chat', 'message', 'attachment', 'messageSource'] as const).filter((r) => APP.has(r));
 
+/** Its own settings; DELETE_BATCH_SIZE also sizes the first batch of the orphaned message sources' sweep. */
+const SETTINGS = [
+  {
+    name: 'ACCOUNT_RETENTION_DAYS',
+    kind: 'var',
+    topic: 'deletion',
+    default: 30,
+    meaning: 'days after `deactivated_at` before an account is deleted (1–3650)',
+    key: 'accountRetentionDays',
+    parse: integer(1, 3650),
+  },
+  {
+    name: 'DELETE_BATCH_SIZE',
+    kind: 'var',
+    topic: 'batches',
+    default: 500,
+    meaning:
+      'most users in a batch of the account job (its first batch: a quarter, unless `BATCH_TARGET_MS` is 0); rows in the first batch of the cleanup jobs (1–10000)',
+    key: 'deleteBatchSize',
+    parse: integer(1, 10_000),
+  },
+  {
+    name: 'STATEMENT_TIMEOUT_MS',
+    kind: 'var',
+    topic: 'statements',
+    default: 9000,
+    meaning:
+      "server-side bound on each statement of the account job's batches (`statement_timeout`, set inside the batch's transaction), under the client's 10 s abort: a batch that reaches it is cancelled and rolled back, its accounts are retried in halves, and one that cannot be deleted alone is set aside (100–9000)",
+    key: 'statementTimeoutMs',
+    parse: integer(100, 9000),
+  },
+] as const satisfies readonly Setting[];
+
+declare module '../config/settings' {
+  interface Config extends ConfigOf<typeof SETTINGS> {}
+}
+
 export const deleteStaleDeactivatedAccounts = defineJob({
   name: 'delete-stale-deactivated-accounts',
   description: 'Deletes users deactivated more than ACCOUNT_RETENTION_DAYS ago, with everything they own.',
-  cron: CRON,
+  // Monthly: the deletion notices of account events announce its runs.
+  schedule: ACCOUNT_DELETIONS,
+  settings: SETTINGS,
   // The app's rows per role, and the stream state removed after them (not the queue rows).
   deletes: [...ACCOUNT_ROLES.map((r) => COUNT_KEYS[r]), 'redis_streams'],
   cutoff,
@@ -137,7 +176,7 @@ export const deleteStaleDeactivatedAccounts = defineJob({
     const at = scopeOf(ctx);
     const outcome = ctx.target !== undefined ? await deleteInSteps(ctx, at, ctx.target) : await deleteAccounts(ctx, at);
     // Redis state of the chats just deleted; whatever the budget leaves for later,
-    // the stream-cleanup job picks up from the same queue. No chats deleted: nothing of ours queued.
+    // the stream sweep picks up from the same queue. No chats deleted: nothing of ours queued.
     if ((outcome.counts.chats ?? 0) > 0 && !ctx.dryRun) addCounts(outcome.counts, (await drainStreamDeletions(ctx)).counts);
     return outcome;
   },
@@ -212,7 +251,7 @@ const idText = (u: string): SQL => sql`${sql.raw(u)}.${user.id}::text`;
 const SET_ASIDE_NAMED = 20;
 /**
  * Due for deletion in the scope `at`: deactivated before its cutoff, no legal hold keeps it at its
- * `now` (src/jobs/legal-holds.ts), and no key of the app's blocks it (src/jobs/account-holds.ts),
+ * `now` (src/holds/legal-holds.ts), and no key of the app's blocks it (src/holds/account-holds.ts),
  * where another owner "goes too" only when no legal hold keeps that owner either. Read in the
  * statement that selects and locks the batch, so a hold committed before a batch starts keeps its
  * account out of that batch.

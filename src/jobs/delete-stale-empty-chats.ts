@@ -10,7 +10,10 @@ import { heldOwner } from '../db/holds';
 import { num } from '../db/rows';
 import { batchedDeletes, batchSize, type DeleteBatch } from '../run/batched-run';
 import { type AsOf, defineJob, type JobContext } from '../run/job';
+import { SCHEDULES } from '../schedules';
 import { before, MINUTE_MS } from '../time';
+import type { ConfigOf, Setting } from '../config/settings';
+import { integer } from '../config/values';
 
 /** Chats created before this, without messages, are due for deletion. */
 const cutoff = ({ config, now }: AsOf) => before(now, config.emptyChatMinAgeMinutes, MINUTE_MS);
@@ -43,11 +46,36 @@ const countAttachments = (chatIds: SQL) =>
     ? sql`(SELECT count(*) FROM ${chatAttachments.table} a WHERE a.${chatAttachments.col('chatId')} = ANY(ARRAY(${chatIds})))`
     : sql`0`;
 
+const SETTINGS = [
+  {
+    name: 'EMPTY_CHAT_MIN_AGE_MINUTES',
+    kind: 'var',
+    topic: 'deletion',
+    default: 15,
+    meaning: 'minimum age of an empty chat before it is deleted',
+    key: 'emptyChatMinAgeMinutes',
+    parse: integer(1, 525_600),
+  },
+  {
+    name: 'EMPTY_CHAT_BATCH_SIZE',
+    kind: 'var',
+    topic: 'batches',
+    default: 2000,
+    meaning: 'chats in the first batch of the empty-chat job (1–10000)',
+    key: 'emptyChatBatchSize',
+    parse: integer(1, 10_000),
+  },
+] as const satisfies readonly Setting[];
+
+declare module '../config/settings' {
+  interface Config extends ConfigOf<typeof SETTINGS> {}
+}
+
 export const deleteStaleEmptyChats = defineJob({
   name: 'delete-stale-empty-chats',
   description: 'Deletes chats older than EMPTY_CHAT_MIN_AGE_MINUTES that have no messages.',
-  // Every 12 h, 00:00 and 12:00 UTC.
-  cron: '0 */12 * * *',
+  schedule: SCHEDULES.twiceADay,
+  settings: SETTINGS,
   deletes: ['chats', 'attachments'],
   cutoff,
   // Index: spacerr_jobs.empty_chats_created_at_idx.

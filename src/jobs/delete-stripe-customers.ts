@@ -16,10 +16,12 @@ import { type ClaimToken, matchesClaim, outbox } from '../db/outbox';
 import { num } from '../db/rows';
 import { addCounts, inBatches } from '../run/batched-run';
 import { defineJob, parkedAlarm, type JobContext, type JobOutcome } from '../run/job';
-import { EVERY_10_MINUTES } from '../run/schedule';
 import type { CustomerDeletion, StripeClient } from '../stripe/client';
 import { STRIPE_MAPPED } from '../stripe/customers';
 import { before, DAY_MS } from '../time';
+import { SCHEDULES } from '../schedules';
+import type { ConfigOf, Setting } from '../config/settings';
+import { integer, stripe as stripeKey } from '../config/values';
 
 const CUSTOMERS = outbox('stripe_customer_deletions', { done: 'deleted_at' });
 /** Deletes per batch at most: claim (1) + these + record (1) stays well inside one run's budget. */
@@ -29,11 +31,46 @@ export class StripeDeleteError extends Error {
   override name = 'StripeDeleteError';
 }
 
+/** Its own settings: src/deps.ts builds the Stripe client from them. */
+const SETTINGS = [
+  {
+    name: 'STRIPE_SECRET_KEY',
+    kind: 'secret',
+    topic: 'stripe',
+    default: 'unset',
+    meaning:
+      'Stripe secret key (`sk_…`, or a restricted key `rk_…` that may write customers): the customers of deleted users (where the app map names them) are deleted at Stripe; unset: Stripe erasure off',
+    key: 'stripe',
+    parse: stripeKey,
+  },
+  {
+    name: 'STRIPE_API_URL',
+    kind: 'var',
+    topic: 'stripe',
+    default: 'https://api.stripe.com',
+    meaning:
+      'the Stripe API origin (read with STRIPE_SECRET_KEY; http only for localhost, as `npm run dev` sets it for the local endpoint)',
+  },
+  {
+    name: 'STRIPE_MAX_ATTEMPTS',
+    kind: 'var',
+    topic: 'stripe',
+    default: 8,
+    meaning: 'Stripe delete attempts of a customer before its outbox row is parked (backoff 1 min · 2^attempt, at most 6 h)',
+    key: 'stripeMaxAttempts',
+    parse: integer(1, 100),
+  },
+] as const satisfies readonly Setting[];
+
+declare module '../config/settings' {
+  interface Config extends ConfigOf<typeof SETTINGS> {}
+}
+
 export const deleteStripeCustomers = defineJob({
   name: 'delete-stripe-customers',
   description: 'Deletes at Stripe the customers of deleted users (stripe_customer_deletions), with their subscriptions.',
-  cron: EVERY_10_MINUTES,
-  sweep: true,
+  schedule: SCHEDULES.tick,
+  settings: SETTINGS,
   enabled: (config) => config.stripe !== undefined && STRIPE_MAPPED,
   // Index: stripe_customer_deletions_due_idx and stripe_customer_deletions_parked_idx (partial).
   figures: () => CUSTOMERS.figures(),

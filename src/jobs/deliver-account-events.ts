@@ -13,12 +13,13 @@ import { capped } from '../db/backlog';
 import { num } from '../db/rows';
 import { addCounts, inBatches } from '../run/batched-run';
 import { defineJob, parkedAlarm, type JobContext, type JobOutcome } from '../run/job';
-import { EVERY_10_MINUTES } from '../run/schedule';
 import { before, DAY_MS } from '../time';
-import { type AccountEvent, deliver, EVENT_ID, iso, runsWithin } from './account-events';
-import { blobReceipt } from './blob-sweeps';
-import { deleteStaleDeactivatedAccounts } from './delete-stale-deactivated-accounts';
-import { holdEnded, legallyHeld, noticeAfterHold, noticeRunAfterHold } from './legal-holds';
+import { type AccountEvent, deliver, EVENT_ID, iso, runsWithin } from '../events/account-events';
+import { blobReceipt } from '../files/blob-sweeps';
+import { holdEnded, legallyHeld, noticeAfterHold, noticeRunAfterHold } from '../holds/legal-holds';
+import { ACCOUNT_DELETIONS, SCHEDULES } from '../schedules';
+import type { ConfigOf, Setting } from '../config/settings';
+import { accountEvents, integer } from '../config/values';
 
 /** Events POSTed at once (concurrently) per batch. */
 const DELIVERIES_PER_BATCH = 10;
@@ -27,12 +28,65 @@ const CLAIM_SECONDS = 900;
 /** Notices recorded per run at most (a first run after turning events on may find many). */
 const NOTICES_PER_RUN = 1000;
 
+/** Its own settings, which the account job reads too (it records `account.erased` with events on). */
+const SETTINGS = [
+  {
+    name: 'DELETION_NOTICE_DAYS',
+    kind: 'var',
+    topic: 'events',
+    default: 7,
+    meaning:
+      'with account events on: `account.deletion_scheduled` is sent once the account job run that deletes the account is this many days away or less (0: no notices)',
+    key: 'deletionNoticeDays',
+    parse: integer(0, 365),
+  },
+  {
+    name: 'ACCOUNT_EVENTS_RETENTION_DAYS',
+    kind: 'var',
+    topic: 'events',
+    default: 400,
+    meaning:
+      'delivered account events (the erasure receipts) are kept this long: 400 covers a year of audits or erasure disputes after the fact, plus a month (1–3650)',
+    key: 'accountEventsRetentionDays',
+    parse: integer(1, 3650),
+  },
+  {
+    name: 'ACCOUNT_EVENTS_MAX_ATTEMPTS',
+    kind: 'var',
+    topic: 'events',
+    default: 12,
+    meaning: 'deliveries of an account event before it is parked (backoff 1 min · 2^attempt, at most 6 h: 12 spans about 1.5 days)',
+    key: 'accountEventsMaxAttempts',
+    parse: integer(1, 100),
+  },
+  {
+    name: 'ACCOUNT_EVENTS_URL',
+    kind: 'var or secret',
+    topic: 'events',
+    default: 'unset',
+    meaning: 'receiver of the signed account lifecycle events (https; http only for localhost); unset with the secret: events off',
+    key: 'accountEvents',
+    parse: accountEvents,
+  },
+  {
+    name: 'ACCOUNT_EVENTS_SECRET',
+    kind: 'secret',
+    topic: 'events',
+    default: 'unset',
+    meaning: 'Standard Webhooks signing secret, `whsec_<base64>` (read with ACCOUNT_EVENTS_URL)',
+  },
+] as const satisfies readonly Setting[];
+
+declare module '../config/settings' {
+  interface Config extends ConfigOf<typeof SETTINGS> {}
+}
+
 export const deliverAccountEvents = defineJob({
   name: 'deliver-account-events',
   description: 'Records deletion notices and delivers account lifecycle events to ACCOUNT_EVENTS_URL (Standard Webhooks).',
-  cron: EVERY_10_MINUTES,
+  schedule: SCHEDULES.tick,
+  settings: SETTINGS,
   deletes: [],
-  sweep: true,
   enabled: (config) => config.accountEvents !== undefined,
   // Index: account_events_due_idx and account_events_parked_idx (partial).
   figures: () => ({
@@ -124,7 +178,7 @@ async function claim(ctx: JobContext, limit: number, first: boolean): Promise<[R
 /**
  * An `account.erased` event's data as its first attempt sends it (and every later attempt again):
  * with `stores`, what was cleared outside Postgres and what is still pending, per kind of store
- * (`blob`: per file store, src/jobs/blob-sweeps.ts `blobReceipt`), as of that first attempt.
+ * (`blob`: per file store, src/files/blob-sweeps.ts `blobReceipt`), as of that first attempt.
  */
 function withStores(ctx: JobContext): SQL {
   return sql`e.data || jsonb_build_object('stores', coalesce(e.data->'stores', '{}'::jsonb)
@@ -147,20 +201,19 @@ const user = APP.role('user');
  * FOR UPDATE) is skipped, and one it deleted after our snapshot is no longer returned, so a notice
  * is never recorded for an account already erased. A user whose row an uncommitted UPDATE holds (a
  * reactivation in flight: `deactivated_at = NULL`) is skipped too, and re-checked by the next run;
- * one reactivated after our snapshot is re-read at the lock and no longer matches. (FOR KEY SHARE,
- * used before, does not conflict with an UPDATE, so it recorded the notice of a user being
+ * one reactivated after our snapshot is re-read at the lock and no longer matches. (FOR KEY SHARE
+ * would not do: it does not conflict with an UPDATE, so it would record the notice of a user being
  * reactivated.) The price: an UPDATE of a selected user row waits for this one statement.
- * Legal holds (src/jobs/legal-holds.ts): an account under an active hold gets no notice (it is not
+ * Legal holds (src/holds/legal-holds.ts): an account under an active hold gets no notice (it is not
  * going to be deleted). One whose hold has ended gets its notice as soon as it would be deleted
  * within DELETION_NOTICE_DAYS, naming the account job's first run more than DELETION_NOTICE_DAYS
  * away (the account job waits for that run), whatever runs lie nearer.
  * Index: users_deactivated_at_idx (partial), legal_holds_pkey, account_events_once_idx.
  */
 function recordNotices(ctx: JobContext): SQL | undefined {
-  const account = deleteStaleDeactivatedAccounts;
-  const runs = runsWithin(account.cron, ctx.now, ctx.config.deletionNoticeDays);
+  const runs = runsWithin(ACCOUNT_DELETIONS.cron, ctx.now, ctx.config.deletionNoticeDays);
   const last = runs.at(-1);
-  const afterHold = noticeAfterHold(ctx.config) ? noticeRunAfterHold(account.cron, ctx.now, ctx.config) : null;
+  const afterHold = noticeAfterHold(ctx.config) ? noticeRunAfterHold(ACCOUNT_DELETIONS.cron, ctx.now, ctx.config) : null;
   if (!last && !afterHold) return undefined;
   const retention = sql`make_interval(days => ${ctx.config.accountRetentionDays})`;
   const at = (d: Date) => sql`${d.toISOString()}::timestamptz`;

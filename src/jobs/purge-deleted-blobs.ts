@@ -1,7 +1,7 @@
 /**
  * purge-deleted-blobs: drains blob_deletions (the outbox the triggers fill) into the file stores
  * (src/blobs/: Vercel Blob, R2), each row into the store it records, then runs the per-user sweeps
- * of blob_sweeps (src/jobs/blob-sweeps.ts). A key leaves the outbox only after its store confirmed
+ * of blob_sweeps (src/files/blob-sweeps.ts). A key leaves the outbox only after its store confirmed
  * the deletion (a key already gone counts as deleted). A failed call leaves its rows with
  * attempts + 1, last_error and a backed-off next_attempt_at (at least the store's `retry-after`);
  * an answer the store says will not change (a refused token, a suspended store) parks them at
@@ -11,16 +11,19 @@
  */
 import { type SQL, sql } from 'drizzle-orm';
 import { BLOB_PREFIXES } from '../blobs/prefixes';
-import { type BlobStore, type BlobStoreName, STORE_NAMES } from '../blobs/store';
+import { BLOB_STORES, type BlobStore, type BlobStoreName, STORE_NAMES } from '../blobs/store';
 import { capped } from '../db/backlog';
 import { activeHoldWhere, anyHolds } from '../db/holds';
 import { num, pgArray } from '../db/rows';
 import type { BatchSize } from '../run/batch-size';
 import { addCounts, type Batch, batchedRun, batchSize, inBatches, timedBatch } from '../run/batched-run';
 import { defineJob, type JobContext } from '../run/job';
-import { EVERY_10_MINUTES } from '../run/schedule';
-import { backoffSeconds, dueSweep, failureText, parksNow, SWEEP_STEP_COST, sweepStep } from './blob-sweeps';
-import { liveKey } from './live-files';
+import { backoffSeconds, dueSweep, failureText, parksNow, SWEEP_STEP_COST, sweepStep } from '../files/blob-sweeps';
+import { liveKey } from '../files/live-files';
+import { SCHEDULES } from '../schedules';
+import type { ConfigOf, Setting } from '../config/settings';
+import { integer, oneOf, vercelBlob } from '../config/values';
+import { VERCEL_BLOB_API } from '../blobs/vercel-blob';
 
 /** The most keys one delete call takes, in every store (R2's limit; Vercel Blob's page). */
 export const DELETE_MAX_KEYS = 1000;
@@ -31,13 +34,58 @@ export class BlobDeleteError extends Error {
   override name = 'BlobDeleteError';
 }
 
+/** Its own settings: src/deps.ts builds the file stores from them. */
+const SETTINGS = [
+  {
+    name: 'BLOB_MAX_ATTEMPTS',
+    kind: 'var',
+    topic: 'files',
+    default: 8,
+    meaning:
+      'delete or list attempts of a queued file or sweep before it is parked (an answer the store says will not change, such as `store_suspended` or a refused token, parks it at once)',
+    key: 'blobMaxAttempts',
+    parse: integer(1, 100),
+  },
+  {
+    name: 'BLOB_STORE',
+    kind: 'var',
+    topic: 'files',
+    default: 'vercel-blob',
+    meaning:
+      'where the app writes its files: `vercel-blob` (Vercel Blob, with `BLOB_READ_WRITE_TOKEN`) or `r2` (the `BLOBS` binding); a queued file is recorded in it at its first claim and always deleted from that store',
+    key: 'blobStore',
+    parse: oneOf(BLOB_STORES, 'vercel-blob'),
+  },
+  {
+    name: 'BLOB_READ_WRITE_TOKEN',
+    kind: 'secret',
+    topic: 'files',
+    default: 'unset',
+    meaning:
+      "the Vercel Blob store's read-write token (`vercel_blob_rw_<storeId>_<secret>`, the app's own private store); required with `BLOB_STORE=vercel-blob`",
+    key: 'vercelBlob',
+    parse: vercelBlob(VERCEL_BLOB_API, oneOf(BLOB_STORES, 'vercel-blob')),
+  },
+  {
+    name: 'VERCEL_BLOB_API_URL',
+    kind: 'dev only',
+    topic: 'files',
+    default: 'unset',
+    meaning: 'sends Vercel Blob API calls to the local endpoint (the name `@vercel/blob` reads); leave it unset in production',
+  },
+] as const satisfies readonly Setting[];
+
+declare module '../config/settings' {
+  interface Config extends ConfigOf<typeof SETTINGS> {}
+}
+
 export const purgeDeletedBlobs = defineJob({
   name: 'purge-deleted-blobs',
   description:
     "Deletes the files queued in blob_deletions from the store each was queued with (Vercel Blob or R2), in calls of up to 1000 keys, then sweeps erased users' prefixes.",
-  cron: EVERY_10_MINUTES,
+  schedule: SCHEDULES.tick,
+  settings: SETTINGS,
   deletes: ['blobs'],
-  sweep: true,
   // Index: blob_deletions_due_idx and blob_deletions_parked_idx (partial); blob_sweeps_due_idx
   // and blob_sweeps_parked_idx (partial).
   figures: () => ({

@@ -1,9 +1,9 @@
 /**
  * The app's resumable-stream state in Redis (docs/contract.md, §4):
- *   active-streams           sorted set, member = chat id, score = last heartbeat (epoch ms)
+ *   active-streams           sorted set, member = chat id, score = last seen (epoch ms)
  *   active-stream:{chatId}   string, the chat's stream id
- * Each function is one Lua script, so one command and one subrequest, and atomic: a heartbeat
- * (ZADD) lands either before the script, and then the member is fresh and kept, or after it.
+ * Each function is one Lua script, so one command and one subrequest, and atomic: an update of
+ * last seen (ZADD) lands either before the script, and then the member is fresh and kept, or after it.
  */
 import type { RedisClient } from './client';
 
@@ -21,7 +21,7 @@ end`;
 const REMOVE_STALE = `${REMOVE_STALE_STEP}
 return #ids`;
 
-// Streams of chats that no longer exist, whatever their heartbeat.
+// Streams of chats that no longer exist, whenever they were last seen.
 const REMOVE_CHATS = `
 local removed = 0
 for i = 2, #KEYS do
@@ -30,15 +30,15 @@ for i = 2, #KEYS do
 end
 return removed`;
 
-// The cron tick's one Upstash command (src/chain/tick.ts): REMOVE_STALE, then how many heartbeats are
-// fresh (ZCOUNT over [cutoff, +inf)). Billed as 3 commands when nothing is stale (EVAL, ZRANGE,
+// The cron tick's one Upstash command (src/chain/tick.ts): REMOVE_STALE, then how many streams were
+// seen since the cutoff (ZCOUNT over [cutoff, +inf)). Billed as 3 commands when nothing is stale (EVAL, ZRANGE,
 // ZCOUNT), plus 2 per stream removed.
 const TICK = `${REMOVE_STALE_STEP}
 return {#ids, redis.call('ZCOUNT', KEYS[1], ARGV[1], '+inf')}`;
 
 /**
- * Removes up to `limit` streams whose heartbeat is older than `cutoffMs`, atomically as
- * {@link removeStaleStreams} does, and counts the heartbeats that are fresh: one command.
+ * Removes up to `limit` streams last seen before `cutoffMs`, atomically as
+ * {@link removeStaleStreams} does, and counts the streams seen since: one command.
  */
 export async function removeStaleCountFresh(
   redis: RedisClient,
@@ -49,7 +49,7 @@ export async function removeStaleCountFresh(
   return { removed: Number(removed), fresh: Number(fresh) };
 }
 
-/** Removes up to `limit` streams whose heartbeat is older than `cutoffMs`. Returns how many. */
+/** Removes up to `limit` streams last seen before `cutoffMs`. Returns how many. */
 export async function removeStaleStreams(redis: RedisClient, cutoffMs: number, limit: number): Promise<number> {
   return Number(await redis.eval(REMOVE_STALE, [ACTIVE_STREAMS_KEY], [String(cutoffMs), String(limit)]));
 }

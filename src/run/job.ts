@@ -1,11 +1,12 @@
 /**
- * What a job is: one declaration in its own file under src/jobs/ — its name, its cron, its
+ * What a job is: one declaration in its own file under src/jobs/ — its name, its schedule, its
  * backlog figures and alarm, and its run. The machinery (registry, runner, listing, alarms)
  * derives everything else from these declarations and never names a job.
  */
 import type { SQL } from 'drizzle-orm';
 import type { BlobStores } from '../blobs/store';
 import type { Config } from '../config/parse';
+import type { Setting } from '../config/settings';
 import type { Db } from '../db/client';
 import type { RedisClient } from '../redis/client';
 import type { StripeClient } from '../stripe/client';
@@ -79,13 +80,25 @@ export function parkedAlarm(code: string, message: (count: number, config: Confi
   };
 }
 
-/** One job, declared once. `F` names its figures. */
-export interface JobDeclaration<Name extends string = string, F extends string = string> {
+/** When a job runs: one of the named schedules (src/schedules/). */
+export interface Schedule {
+  /** Five fields, UTC, as Cloudflare reads it: one of wrangler.toml [triggers] crons (a test checks). */
+  readonly cron: string;
+  /** The tick: the frequent schedule of the sweeps (src/chain/tick.ts). A job on it is a sweep. */
+  readonly tick?: true;
+}
+
+/** One job as its file declares it. `F` names its figures. */
+export interface JobSpec<Name extends string = string, F extends string = string, S extends readonly Setting[] = readonly Setting[]> {
   /** Route name, module name and log name. */
   readonly name: Name;
   readonly description: string;
-  /** The cron expression that runs it: one of wrangler.toml [triggers] crons (a test checks). */
-  readonly cron: string;
+  readonly schedule: Schedule;
+  /**
+   * The settings of its own (src/config/settings.ts says how one is declared); its module adds
+   * their fields to `Config`. Another job may read them too.
+   */
+  readonly settings?: S;
   /**
    * Rows older than this are due, as of `now` (jobs that delete by age). The run and the
    * listing's backlog both use it, so they cannot drift apart.
@@ -99,12 +112,6 @@ export interface JobDeclaration<Name extends string = string, F extends string =
   /** The figures the jobs listing shows as this job's backlog, in order. */
   readonly backlog: readonly F[];
   readonly alarm?: JobAlarm<F>;
-  /**
-   * A sweep cleans up what deletions leave behind and needs Postgres. Its own cron runs it only
-   * while the app is active (src/chain/tick.ts), and every scheduled chain of a job that is not a
-   * sweep is followed by the sweeps, one after another through the queue.
-   */
-  readonly sweep?: true;
   /**
    * For an optional job: false when its settings leave it nothing to do. The runner then skips it
    * before taking the lock and no chain queues it, so an unused feature costs no request.
@@ -130,11 +137,30 @@ export interface JobDeclaration<Name extends string = string, F extends string =
   run(ctx: JobContext): Promise<JobOutcome>;
 }
 
+/** One job, declared once: its declaration, and what its schedule says. */
+export interface JobDeclaration<
+  Name extends string = string,
+  F extends string = string,
+  S extends readonly Setting[] = readonly Setting[],
+> extends JobSpec<Name, F, S> {
+  /** Its schedule's cron expression. */
+  readonly cron: string;
+  /**
+   * Whether it is a sweep: its schedule is the tick. A sweep cleans up what deletions leave behind
+   * and needs Postgres. The tick runs it only while the app is active (src/chain/tick.ts), and every
+   * scheduled chain of a job that is not a sweep is followed by the sweeps, one after another
+   * through the queue.
+   */
+  readonly sweep: boolean;
+}
+
 export type Job = JobDeclaration<string, string>;
 
-/** Declares a job, keeping its name as a literal type and checking its figures' names. */
-export function defineJob<const Name extends string, F extends string>(job: JobDeclaration<Name, F>): JobDeclaration<Name, F> {
-  return job;
+/** Declares a job, keeping its name and its settings as literal types and checking its figures' names. */
+export function defineJob<const Name extends string, F extends string, const S extends readonly Setting[] = []>(
+  job: JobSpec<Name, F, S>,
+): JobDeclaration<Name, F, S> {
+  return { ...job, cron: job.schedule.cron, sweep: job.schedule.tick === true };
 }
 
 /** Whether `job` runs under `config`: a job without `enabled` always does. */

@@ -9,11 +9,12 @@
 import { asc, eq } from 'drizzle-orm';
 import type { Config } from '../config/parse';
 import type { Db } from '../db/client';
+import type { Pause } from '../db/pauses';
 import { jobPauses } from '../db/schema';
 import { HOUR_MS } from '../time';
 import type { Alarm } from './alarms';
 
-export type Pause = { job: string; reason: string; by: string | null; since: string /* ISO */ };
+export type { Pause } from '../db/pauses';
 
 export const PAUSED_ALARM = 'job_paused';
 
@@ -44,18 +45,6 @@ export async function listPauses(db: Db): Promise<Pause[]> {
 /** The query of {@link listPauses}, to send alone or inside a batch. */
 export function pausesQuery(db: Db) {
   return db.select().from(jobPauses).orderBy(asc(jobPauses.since), asc(jobPauses.job));
-}
-
-/** A pause as the lock request reads it (src/db/job-runs.ts): one JSON value, or null. */
-export function pauseOf(json: unknown): Pause | undefined {
-  if (typeof json !== 'object' || json === null) return undefined;
-  const { job, reason, paused_by, since } = json as Record<string, unknown>;
-  return {
-    job: String(job),
-    reason: String(reason),
-    by: paused_by == null ? null : String(paused_by),
-    since: new Date(String(since)).toISOString(),
-  };
 }
 
 /** What a skipped run's record says about the pause that skipped it. */

@@ -4,12 +4,6 @@
  */
 import { Cron } from 'croner';
 
-/**
- * The tick's schedule, which the sweeps share (one expression for several jobs keeps the Worker
- * within a Free account's five cron triggers).
- */
-export const EVERY_10_MINUTES = '*/10 * * * *';
-
 function parse(cron: string): Cron {
   return new Cron(cron, { timezone: 'UTC', paused: true });
 }

@@ -1,9 +1,10 @@
 // The cron table in code and the triggers in wrangler.toml must agree, both ways, and stay within
 // a Free account's five cron triggers.
 import { describe, expect, it } from 'vitest';
-import { wranglerConfig } from '../../scripts/wrangler-config.ts';
-import { VAR_DEFAULTS } from '../../src/config/settings.ts';
-import { CRONS, JOBS } from '../../src/run/registry.ts';
+import { cronComments, wranglerConfig } from '../../scripts/wrangler-config.ts';
+import { VAR_DEFAULTS } from '../../src/settings.ts';
+import { JOBS } from '../../src/jobs/index.ts';
+import { CRONS } from '../support/crons.ts';
 
 const { crons: configured, vars } = wranglerConfig();
 
@@ -16,6 +17,10 @@ describe('cron wiring', () => {
   it('every job is run by exactly one cron expression', () => {
     const scheduled = Object.values(CRONS).flat();
     expect(scheduled.sort()).toEqual(JOBS.map((j) => j.name).sort());
+  });
+
+  it("names after each cron the jobs it runs, in the list's order", () => {
+    expect(cronComments()).toEqual(CRONS);
   });
 
   it('declares every threshold in [vars] with its documented default', () => {

@@ -5,7 +5,7 @@
  */
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from 'cloudflare:test';
 import worker from '../../src/index';
-import { CRONS } from '../../src/run/registry';
+import { CRONS } from '../support/crons';
 import type { RunReport } from '../../src/run/report';
 import { enabledJobs, type TestEnv } from '../worker/support';
 

@@ -6,11 +6,12 @@
  */
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from 'cloudflare:test';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { parseConfig } from '../../src/config/parse';
+import { parseConfig } from '../../src/settings';
 import worker from '../../src/index';
 import { DONE, SENTINEL_TTL_SECONDS, sentinelKey } from '../../src/redis/sentinels';
 import { isEnabled } from '../../src/run/job';
-import { CRONS, jobsForCron } from '../../src/run/registry';
+import { jobsForCron } from '../../src/jobs';
+import { CRONS } from '../support/crons';
 import { endpointStats, provisionEnv, q, sql, type TestEnv, testDb, testRedis } from '../worker/support';
 
 const SCHEDULED_TIME = new Date('2026-11-01T00:10:00.000Z');

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { type ChainMessage, nextMessage, parseMessage, toWire } from '../../src/chain/chain.ts';
 import type { RunReport } from '../../src/run/report.ts';
-import { findJob } from '../../src/run/registry.ts';
+import { findJob } from '../../src/jobs/index.ts';
 
 const CHATS = findJob('delete-stale-empty-chats')!;
 const config = { continuationMaxHops: 2, recoveryDelaySeconds: 60 };

@@ -1,7 +1,9 @@
 // Parsing the settings: defaults accepted, bad values refused naming the variable, never 0.
 import { describe, expect, it } from 'vitest';
-import { ConfigError, heartbeatVariable, parseConfig } from '../../src/config/parse.ts';
-import { SETTINGS, VAR_DEFAULTS } from '../../src/config/settings.ts';
+import { ConfigError, heartbeatVariable } from '../../src/config/parse.ts';
+import { composeSettings, MACHINE_SETTINGS, type Setting } from '../../src/config/settings.ts';
+import { JOBS } from '../../src/jobs/index.ts';
+import { parseConfig, SETTINGS, VAR_DEFAULTS } from '../../src/settings.ts';
 
 const SECRETS = {
   DATABASE_URL: 'postgres://u:p@db.example/spacerr',
@@ -213,5 +215,29 @@ describe('Stripe settings', () => {
       expect(errorOf({ ...ENV, STRIPE_SECRET_KEY: KEY, STRIPE_API_URL: url }).variable).toBe('STRIPE_API_URL');
     }
     expect(errorOf({ ...ENV, STRIPE_MAX_ATTEMPTS: '0' }).variable).toBe('STRIPE_MAX_ATTEMPTS');
+  });
+});
+
+describe('the settings table, put together from the machine and the jobs', () => {
+  const setting = (name: string, topic: Setting['topic'], key?: string): Setting => ({ name, kind: 'var', topic, meaning: name, key });
+
+  it('lists them topic by topic, each list in its order within a topic', () => {
+    const job = [setting('A', 'batches'), setting('B', 'deletion')];
+    const machine = [setting('C', 'deletion'), setting('D', 'batches')];
+    expect(composeSettings([job, machine]).map((s) => s.name)).toEqual(['B', 'C', 'A', 'D']);
+  });
+
+  it('refuses a name or a Config field declared twice', () => {
+    expect(() => composeSettings([[setting('A', 'budget')], [setting('A', 'runs')]])).toThrow('setting name "A" is declared twice');
+    expect(() => composeSettings([[setting('A', 'budget', 'a')], [setting('B', 'runs', 'a')]])).toThrow(
+      'setting key "a" is declared twice',
+    );
+  });
+
+  it('gives every job setting and every machine setting a place in it', () => {
+    const names = SETTINGS.map((s) => s.name);
+    for (const s of [...MACHINE_SETTINGS, ...JOBS.flatMap((job): readonly Setting[] => job.settings ?? [])])
+      expect(names).toContain(s.name);
+    expect(new Set(names).size).toBe(names.length);
   });
 });

@@ -1,7 +1,6 @@
 // When crons fire, and when data past a job's cutoff becomes overdue (the deadline alarm).
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config/parse.ts';
-import { VAR_DEFAULTS } from '../../src/config/settings.ts';
+import { parseConfig, VAR_DEFAULTS } from '../../src/settings.ts';
 import { overdueBefore } from '../../src/run/deadline.ts';
 import type { AsOf } from '../../src/run/job.ts';
 import { nextRunAt, previousRunAt } from '../../src/run/schedule.ts';
@@ -47,7 +46,7 @@ describe('deadline', () => {
 
 describe('runsWithin (the account job runs a notice window covers)', () => {
   it('lists the monthly runs within the window, in order', async () => {
-    const { runsWithin } = await import('../../src/jobs/account-events.ts');
+    const { runsWithin } = await import('../../src/events/account-events.ts');
     const at = (s: string) => new Date(s);
     expect(runsWithin('0 0 1 * *', at('2026-03-28T12:00:00Z'), 7)).toEqual([at('2026-04-01T00:00:00Z')]);
     expect(runsWithin('0 0 1 * *', at('2026-03-20T12:00:00Z'), 7)).toEqual([]);

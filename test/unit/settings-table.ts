@@ -1,5 +1,5 @@
-/** The Configuration table of docs/configuration.md, rendered from the settings table (src/config/settings.ts). */
-import { SETTINGS } from '../../src/config/settings.ts';
+/** The Configuration table of docs/configuration.md, rendered from the settings table (src/settings.ts). */
+import { SETTINGS } from '../../src/settings.ts';
 import { markdownTable } from '../../scripts/markdown-table.ts';
 
 export function settingsTable(): string {

@@ -2,7 +2,7 @@
 // must say what it says.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { VAR_DEFAULTS } from '../../src/config/settings.ts';
+import { VAR_DEFAULTS } from '../../src/settings.ts';
 import { settingsTable } from './settings-table.ts';
 import { wranglerConfig } from '../../scripts/wrangler-config.ts';
 

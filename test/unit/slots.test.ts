@@ -2,7 +2,7 @@
 // threshold (src/run/pauses.ts): pure functions of the jobs, the latest slots and the time.
 import { describe, expect, it } from 'vitest';
 import { pauseAlarms } from '../../src/run/pauses.ts';
-import { JOBS } from '../../src/run/registry.ts';
+import { JOBS } from '../../src/jobs/index.ts';
 import { MISSED_LIMIT, planRuns, tracksSlots } from '../../src/chain/slots.ts';
 
 const DELETING = JOBS.filter(tracksSlots);

@@ -1,8 +1,8 @@
 // The status page's settings: the Access pair both or neither, the team domain https (http only
 // on loopback) and nothing but a domain; the session and sign-in limits bounded. Each refusal names its variable.
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../../src/config/parse.ts';
-import { VAR_DEFAULTS } from '../../src/config/settings.ts';
+import { ConfigError } from '../../src/config/parse.ts';
+import { parseConfig, VAR_DEFAULTS } from '../../src/settings.ts';
 
 const ENV = {
   ...VAR_DEFAULTS,

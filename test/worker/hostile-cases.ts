@@ -143,7 +143,7 @@ export const ODD_QUERIES = [
   '%',
 ];
 
-/** Integer [vars] with their bounds (src/config/settings.ts); extend when a variable is added. */
+/** Integer [vars] with their bounds (src/settings.ts); extend when a variable is added. */
 export const INTEGER_VARS: Array<[name: string, min: number, max: number]> = [
   ['ACCOUNT_RETENTION_DAYS', 1, 3650],
   ['EMPTY_CHAT_MIN_AGE_MINUTES', 1, 525_600],

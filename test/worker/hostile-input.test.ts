@@ -15,7 +15,7 @@ import {
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import worker from '../../src/index';
-import { CRONS } from '../../src/run/registry';
+import { CRONS } from '../support/crons';
 import { AUTH_CASES, BAD_CONFIG, DOCUMENTED, leaksIn, ODD_PATHS, ODD_QUERIES, secretVariants, toHeaderValue } from './hostile-cases';
 import { seedAccount } from './seed';
 import { countRows, endpointStats, provisionEnv, type TestEnv, testDb } from './support';

@@ -10,7 +10,7 @@ import { APP } from '../../src/app-map/app';
 import { heldOwner, liftHold, listHolds, placeHold } from '../../src/db/holds';
 import { fromEnv } from '../../src/deps';
 import { alarmsAt, backlogAt } from '../../src/run/alarms';
-import { JOBS } from '../../src/run/registry';
+import { JOBS } from '../../src/jobs';
 import { insertRow, runOn, seedAccount } from '../layouts/app-rows';
 import { EVENTS_SECRET, fixedBatches, provisionEnv, q, receiverUrl, runNamed, Session, sql, type TestEnv, testDb } from './support';
 

@@ -5,7 +5,7 @@
  * the awkward ones included, never at whatever time the suite happens to run.
  */
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
-import { parseConfig } from '../../src/config/parse';
+import { parseConfig } from '../../src/settings';
 import { createApp } from '../../src/http/app';
 import { nextRunAt } from '../../src/run/schedule';
 import { testInstants, waitingForItsRun } from '../support/instants';

@@ -9,7 +9,7 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from 'cloudflare:test';
 import { expect, it, vi } from 'vitest';
 import worker from '../../src/index';
-import { CRONS } from '../../src/run/registry';
+import { CRONS } from '../support/crons';
 import type { RunReport } from '../../src/run/report';
 import { ACTIVE_STREAMS_KEY, streamKey } from '../../src/redis/streams';
 import { seedAccount } from './seed';

@@ -13,12 +13,12 @@ import {
   waitOnExecutionContext,
 } from 'cloudflare:test';
 import { afterEach, beforeEach, describe, expect, it, type MockInstance, vi } from 'vitest';
-import { parseConfig } from '../../src/config/parse';
+import { parseConfig } from '../../src/settings';
 import worker from '../../src/index';
 import type { WireMessage } from '../../src/chain/chain';
 import { RECOVERY_STEPS, recoveryDelay } from '../../src/chain/recovery';
 import { nextRunAt } from '../../src/run/schedule';
-import { SWEEPS } from '../../src/run/registry';
+import { SWEEPS } from '../../src/jobs';
 import { seedAccount } from './seed';
 import { provisionEnv, q, setFault, sql, type TestEnv, testDb } from './support';
 

@@ -2,9 +2,10 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { env, exports } from 'cloudflare:workers';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import worker from '../../src/index';
-import { parseConfig } from '../../src/config/parse';
+import { parseConfig } from '../../src/settings';
 import { ACTIVE_STREAMS_KEY } from '../../src/redis/streams';
-import { CRONS, jobsForCron } from '../../src/run/registry';
+import { jobsForCron } from '../../src/jobs';
+import { CRONS } from '../support/crons';
 import { seedAccount } from './seed';
 import { countRows, endpointStats, provisionEnv, q, sql, type TestEnv, testDb, testRedis } from './support';
 

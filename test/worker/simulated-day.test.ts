@@ -12,7 +12,7 @@ import { inArray } from 'drizzle-orm';
 import { afterAll, describe, expect, it } from 'vitest';
 import { attachments, chats, messages } from '../support/app-tables';
 import { ACTIVE_STREAMS_KEY } from '../../src/redis/streams';
-import { CRONS } from '../../src/run/registry';
+import { CRONS } from '../support/crons';
 import { previousRunAt } from '../../src/run/schedule';
 import { seedAccount } from './seed';
 import { ACTIVE_FROM, ACTIVE_TO, DAY, DAY_START, Day, deliveries, type Invocation, MIN, neonFigures } from './simulated-day';

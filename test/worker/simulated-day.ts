@@ -13,7 +13,7 @@ import {
 } from 'cloudflare:test';
 import { expect } from 'vitest';
 import worker from '../../src/index';
-import { CRONS } from '../../src/run/registry';
+import { CRONS } from '../support/crons';
 import { nextRunAt } from '../../src/run/schedule';
 import { endpointStats, type TestEnv } from './support';
 

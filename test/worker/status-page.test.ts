@@ -12,7 +12,7 @@ import { loadPage } from '../../src/http/status/data';
 import { sessionKey } from '../../src/http/status/session';
 import { StatusPage } from '../../src/http/status/view';
 import { fromEnv } from '../../src/deps';
-import { JOBS } from '../../src/run/registry';
+import { JOBS } from '../../src/jobs';
 import { seedAccount } from './seed';
 import { endpointStats, provisionEnv, q, setFault, sql, type TestEnv, testDb } from './support';
 

@@ -9,7 +9,7 @@ import { expect, inject, type MockInstance } from 'vitest';
 import { createDb, type Db } from '../../src/db/client';
 import { fromEnv } from '../../src/deps';
 import { isEnabled } from '../../src/run/job';
-import { findJob, JOBS } from '../../src/run/registry';
+import { findJob, JOBS } from '../../src/jobs';
 import type { RunOptions, RunReport } from '../../src/run/report';
 import { runJob } from '../../src/run/runner';
 import { createRedis } from '../../src/redis/client';

@@ -14,7 +14,7 @@
  */
 import type { Invocation } from '../../deps';
 import type { Job } from '../../run/job';
-import { findJob } from '../../run/registry';
+import { findJob } from '../../jobs';
 import { runJob } from '../../run/runner';
 import { checkHoldRequest, checkLiftRequest } from '../hold-input';
 import { liftHoldLogged, NO_HOLD, pauseLogged, placeHoldLogged, requeueParked, resumeLogged } from '../operations';

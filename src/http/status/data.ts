@@ -15,7 +15,7 @@ import type { JobRunStatus } from '../../db/schema';
 import { type RunHistory, runHistory } from '../../db/run-history';
 import type { Invocation } from '../../deps';
 import type { Pause } from '../../run/pauses';
-import { JOBS } from '../../run/registry';
+import { JOBS } from '../../jobs';
 import { jobListing } from '../listing';
 
 export type Listing = Awaited<ReturnType<typeof jobListing>>;

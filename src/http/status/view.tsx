@@ -9,7 +9,7 @@ import { type ActionInput, type ActionResult, STATUS_ACTIONS, type StatusAction 
 import { DeletedChart, OutcomesChart } from './chart';
 import type { PageData } from './data';
 import { STATUS_PATH } from './session';
-import { findJob } from '../../run/registry';
+import { findJob } from '../../jobs';
 
 const STYLE = `
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;color:#171717;background:#fafafa}

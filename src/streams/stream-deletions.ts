@@ -1,7 +1,7 @@
 /**
  * Drains `stream_deletions`, the queue of chats deleted while they may have had stream state in
  * Redis (filled by a trigger on chats). Shared by the account job, which cleans up after the
- * chats it just deleted, and the stream-cleanup job, which catches every other deletion.
+ * chats it just deleted, and the stream sweep, which catches every other deletion.
  * Redis first, then the queue rows: if Redis fails, the rows stay for the next run. With
  * STREAM_STATE `resumable-stream` only the rows go (nothing in Redis is keyed by chat).
  *
@@ -26,8 +26,8 @@ export async function drainStreamDeletions(ctx: JobContext): Promise<{ counts: R
     const [row] = await ctx.budget.request(() => ctx.db.select({ n: sql<number>`count(*)::int` }).from(streamDeletions));
     return { counts: { stream_deletions: row?.n ?? 0 }, more: false };
   }
-  const heartbeats = ctx.config.streamState === 'heartbeats';
-  const counts: Record<string, number> = heartbeats ? { stream_deletions: 0, redis_streams: 0 } : { stream_deletions: 0 };
+  const keyedByChat = ctx.config.streamState === 'heartbeats';
+  const counts: Record<string, number> = keyedByChat ? { stream_deletions: 0, redis_streams: 0 } : { stream_deletions: 0 };
   // The batch's three requests are timed together: the script's time grows with the ids too.
   const size = batchSize(ctx, { start: STREAM_DRAIN_BATCH, max: STREAM_DRAIN_MAX });
   const more = await inBatches(ctx.budget, 3, async () => {
@@ -39,7 +39,7 @@ export async function drainStreamDeletions(ctx: JobContext): Promise<{ counts: R
       const ids = rows.map((r) => r.chatId);
       // The `resumable-stream` layout keys nothing by chat: a deleted chat's sentinel expires by
       // itself (24 h), and no reload can resume a stream of a chat that is gone.
-      if (heartbeats) counts.redis_streams! += await ctx.budget.request(() => removeChatStreams(ctx.redis, ids));
+      if (keyedByChat) counts.redis_streams! += await ctx.budget.request(() => removeChatStreams(ctx.redis, ids));
       const removed = await ctx.budget.request(() =>
         ctx.db.delete(streamDeletions).where(inArray(streamDeletions.chatId, ids)).returning({ chatId: streamDeletions.chatId }),
       );
