@@ -1,5 +1,5 @@
 /**
- * The summary of a multi-scale run: the targets of issue 5 as ratios measured in that one run, a
+ * The summary of a multi-scale run: the bench's targets (bench/README.md) as ratios measured in that one run, a
  * markdown table per scale, two charts of cost against table size, written to
  * `bench/results/summary.{md,json}`, `bench/results/*.svg` and between the markers of
  * `bench/README.md`.

@@ -70,7 +70,7 @@ const SETTINGS = [
     kind: 'var',
     topic: 'deletion',
     default: 10,
-    meaning: 'with `heartbeats`: a stream whose heartbeat is older than this is stale',
+    meaning: 'with `heartbeats`: a stream last seen longer ago than this is stale',
     key: 'staleStreamAfterMinutes',
     parse: integer(1, 10_080),
   },

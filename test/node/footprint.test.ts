@@ -1,5 +1,5 @@
 /**
- * The Worker in the app's database (issue 15): its footprint on the app's schema, the doctor, and
+ * The Worker in the app's database: its footprint on the app's schema, the doctor, and
  * the move of a deployment of the legacy layout. Real Postgres, fresh databases of this file's own.
  * The embedded Postgres ships no pg_dump, so the app's schema is dumped from the catalogs: every
  * relation, column, constraint, index, trigger, function and sequence in public, one line each.

@@ -1,5 +1,5 @@
 /**
- * The app's own migrations against the Worker's update triggers (issue 20, item 5): those triggers
+ * The app's own migrations against the Worker's update triggers: those triggers
  * name the columns they watch (`UPDATE OF … WHEN …`), so Postgres refuses an `ALTER COLUMN … TYPE`
  * of such a column while they are installed; `npm run db:migrate -- --around "<command>"` runs the
  * app's command with them unpinned and installs them again. On every shipped layout (and the

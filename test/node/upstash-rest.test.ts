@@ -231,8 +231,8 @@ describe('upstash REST endpoint with the real @upstash/redis client', () => {
   });
 
   // Upstash puts no time limit on a script (upstash.com/docs/redis/commands/scripting/eval: a script
-  // holds the database while it runs, nothing ends it early); the endpoint used to answer 503 after
-  // 2 s (ioredis commandTimeout). A dedicated Redis, so the busy server blocks no other test.
+  // holds the database while it runs, nothing ends it early); the endpoint never times a script out
+  // (no ioredis commandTimeout). A dedicated Redis, so the busy server blocks no other test.
   describe('a long-running script, as at Upstash (no script time limit)', () => {
     // Busy-waits ARGV[1] ms by the server's clock, then returns ARGV[2].
     const SPIN = `local t = redis.call('TIME') local start = t[1] * 1000000 + t[2]

@@ -1,4 +1,4 @@
-// A decision no other test pinned (issue 21, item 11): whether the */10 tick runs the sweeps.
+// A decision no other test pinned: whether the */10 tick runs the sweeps.
 // (Its companion, no recovery attempt after the job's next cron, is in test/worker/recovery.test.ts:
 // recovery.ts needs the Worker's types.)
 import { describe, expect, it } from 'vitest';

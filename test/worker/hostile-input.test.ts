@@ -175,8 +175,7 @@ describe('odd methods, paths and queries', () => {
 });
 
 describe('a dry run asked for in a form the route does not understand', () => {
-  // Found by this file (fixed in src/http/routes.ts): each of these used to be answered as a real
-  // run. A caller who meant a dry run must get a dry run or a 400, never a deletion.
+  // None of these is a real run's query: a caller who meant a dry run must get a dry run or a 400, never a deletion.
   const QUERIES = ['dryRun', 'dryrun=1', 'DRYRUN=1', 'dry_run=1', 'dryRun[]=1', 'dry-run=true'];
   it(`${QUERIES.length} misspelled dry runs delete nothing`, async () => {
     const deletedBy: string[] = [];

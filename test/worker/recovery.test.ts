@@ -131,7 +131,7 @@ describe('a scheduled run that fails', () => {
     expect(await users()).toEqual(['gone']); // the next cron, or a manual run, does it
   });
 
-  it('when the queue refuses the send, logs recovery_failed and fails the cron invocation as before', async () => {
+  it('when the queue refuses the send, logs recovery_failed and fails the cron invocation as a failed run does', async () => {
     e = { ...e, CONTINUATIONS: { send: () => Promise.reject(new Error('Queue send failed: 503')) } as unknown as Queue };
     await setFault(e, 'neon', 'connection-lost', { count: 3 }); // the slot check, the lock request and its one retry
     await expect(fire()).rejects.toThrow(/failed/);
@@ -141,7 +141,7 @@ describe('a scheduled run that fails', () => {
   });
 });
 
-// Pinned apart (issue 21, item 11): removing the guard in recoveryDelay passed the suite before.
+// Pinned apart: without these, removing the guard in recoveryDelay would pass the suite.
 describe('recovery of a failed scheduled run', () => {
   const config = { recoveryDelaySeconds: 60 };
   const HOURLY = '0 * * * *';

@@ -1,5 +1,5 @@
 /**
- * Simulated days (issue 12): every cron of wrangler.toml delivered as often as it fires in one day
+ * Simulated days: every cron of wrangler.toml delivered as often as it fires in one day
  * (the 1st of a month, so the monthly one falls in it), through the Worker's real `scheduled()` and
  * `queue()` handlers, against the real stack. Every queue message the Worker sends is delivered to
  * its consumer at once. Per invocation the Neon endpoint's request counter says whether it reached
