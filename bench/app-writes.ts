@@ -14,7 +14,7 @@ import pg from 'pg';
 import { type StepTiming, uninstallAppObjects } from '../scripts/db/app-objects.ts';
 import { migrateDatabase } from '../scripts/stack/migrate.ts';
 import { type BenchLayout, requiredColumns, rowColumns, workerTriggers } from './layout.ts';
-import { connect, mean, median, percentile, triggersOn } from './measure.ts';
+import { compared, connect, mean, median, percentile, triggersOn } from './measure.ts';
 import { serverWriteCost, type TimedWrite } from './server-writes.ts';
 import type { AppWritesResult, InstallStepResult, InstallWaitResult, WriteKindResult } from './result.ts';
 
@@ -82,14 +82,8 @@ export async function appWriteCost(url: string, L: BenchLayout, n: number): Prom
         const [on, off] = triggersOn(i) ? [rounds[i]!, rounds[i + 1]!] : [rounds[i + 1]!, rounds[i]!];
         pairRatios.push(median(on[w.kind]!) / median(off[w.kind]!));
       }
-      const withoutUs = median(without);
-      const withUs = median(withTriggers);
       kinds[w.kind] = {
-        n: withTriggers.length,
-        withoutUs,
-        withUs,
-        ratio: withUs / withoutUs,
-        addedUs: withUs - withoutUs,
+        ...compared(without, withTriggers),
         meanWithoutUs: mean(without),
         meanWithUs: mean(withTriggers),
         pairRatios,

@@ -79,6 +79,13 @@ export function median(values: number[]): number {
   return percentile(values, 0.5);
 }
 
+/** Each mode's median (µs of the writes timed in it), their ratio and difference. */
+export function compared(without: number[], withTriggers: number[]) {
+  const withoutUs = median(without);
+  const withUs = median(withTriggers);
+  return { n: withTriggers.length, withoutUs, withUs, ratio: withUs / withoutUs, addedUs: withUs - withoutUs };
+}
+
 export function mean(values: number[]): number {
   return values.reduce((s, v) => s + v, 0) / Math.max(1, values.length);
 }

@@ -13,7 +13,7 @@ import { SCALES } from './dataset.ts';
 import { benchJobs } from './jobs.ts';
 import { benchLayout, LEGACY_LAYOUT, parseLayout } from './layout.ts';
 import { CONTENDERS, type ScaleResult } from './result.ts';
-import { writeJson } from './write.ts';
+import { writeJson, writeMarkedSection } from './write.ts';
 
 const DIR = import.meta.dirname;
 const START = '<!-- bench:results:start -->';
@@ -57,12 +57,7 @@ export async function writeSummary(results: ScaleResult[]): Promise<void> {
   for (const [file, chart] of Object.entries(charts(results))) writeFileSync(join(DIR, 'results', file), chart);
   const md = summaryMarkdown(results, t);
   writeFileSync(join(DIR, 'results/summary.md'), md);
-  const readme = join(DIR, 'README.md');
-  const text = readFileSync(readme, 'utf8');
-  const from = text.indexOf(START);
-  const to = text.indexOf(END);
-  if (from < 0 || to < from) throw new Error(`bench/README.md needs the markers ${START} and ${END}`);
-  writeFileSync(readme, `${text.slice(0, from + START.length)}\n${md}${text.slice(to)}`);
+  writeMarkedSection(join(DIR, 'README.md'), START, END, md);
 }
 
 function summaryMarkdown(results: ScaleResult[], t: ReturnType<typeof targets>): string {
@@ -205,19 +200,13 @@ export function writeServerWritesSection(): void {
     .map((m) => ({ layout: m[2] ?? LEGACY_LAYOUT, scale: m[1]!, file: m[0] }))
     .sort((a, b) => a.layout.localeCompare(b.layout) || scales.indexOf(a.scale) - scales.indexOf(b.scale));
   const results = files.map((f) => JSON.parse(readFileSync(join(DIR, 'results', f.file), 'utf8')) as ScaleResult);
-  const section = [
-    WRITES_START,
+  const body = [
     'Written by `npm run bench` from every `results/<scale>-<layout>.json` that has the in-server timing (`appWrites.server`).',
     '',
     ...serverWritesMarkdown(results),
-    WRITES_END,
+    '',
   ].join('\n');
-  const readme = join(DIR, 'README.md');
-  const text = readFileSync(readme, 'utf8');
-  const from = text.indexOf(WRITES_START);
-  const to = text.indexOf(WRITES_END);
-  if (from < 0 || to < from) throw new Error(`bench/README.md needs the markers ${WRITES_START} and ${WRITES_END}`);
-  writeFileSync(readme, text.slice(0, from) + section + text.slice(to + WRITES_END.length));
+  writeMarkedSection(join(DIR, 'README.md'), WRITES_START, WRITES_END, body);
 }
 
 function charts(results: ScaleResult[]): Record<string, string> {

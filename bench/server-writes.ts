@@ -9,7 +9,7 @@
  */
 import { loadavg } from 'node:os';
 import pg from 'pg';
-import { median, percentile, triggersOn } from './measure.ts';
+import { compared, median, percentile, triggersOn } from './measure.ts';
 import type { ServerWriteKindResult, ServerWritesResult } from './result.ts';
 
 /** Blocks of turns, half with the triggers on: 20 pairs of one block of each mode side by side. */
@@ -71,14 +71,8 @@ export async function serverWriteCost(
       const [on, off] = triggersOn(b) ? [b, b + 1] : [b + 1, b];
       pairAddedUs.push(median(byBlock.get(on)!) - median(byBlock.get(off)!));
     }
-    const withoutUs = median(without);
-    const withUs = median(withTriggers);
     kinds[w.kind] = {
-      n: withTriggers.length,
-      withoutUs,
-      withUs,
-      ratio: withUs / withoutUs,
-      addedUs: withUs - withoutUs,
+      ...compared(without, withTriggers),
       pairAddedUs,
       addedSpread: {
         min: Math.min(...pairAddedUs),
