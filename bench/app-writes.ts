@@ -2,7 +2,7 @@
  * What the Worker costs the app itself, not the jobs:
  * - `appWriteCost`: the app's own writes, timed with the Worker's triggers off and on, side by
  *   side on one clone: each kind of write Spacerr does while a user chats, one statement in its
- *   own transaction as Prisma Client sends it.
+ *   own transaction as Prisma Client sends it; timed from the client and inside Postgres.
  * - `installWait`: how long an app insert waits while `migrateDatabase` installs the Worker's
  *   objects on a database full of data (scripts/db/app-objects.ts: each locking step under a
  *   short lock_timeout, retried; indexes CONCURRENTLY), each slow insert put down to the step
@@ -14,7 +14,8 @@ import pg from 'pg';
 import { type StepTiming, uninstallAppObjects } from '../scripts/db/app-objects.ts';
 import { migrateDatabase } from '../scripts/stack/migrate.ts';
 import { type BenchLayout, requiredColumns, rowColumns, workerTriggers } from './layout.ts';
-import { connect } from './measure.ts';
+import { compared, connect, mean, median, percentile, triggersOn } from './measure.ts';
+import { serverWriteCost, type TimedWrite } from './server-writes.ts';
 import type { AppWritesResult, InstallStepResult, InstallWaitResult, WriteKindResult } from './result.ts';
 
 /** The kinds of app write timed, in the order one chat turn does them. */
@@ -31,28 +32,26 @@ const SETTLE_TURNS = 10;
 /** Unmeasured chat turns of each mode before the first round. */
 const WARM_TURNS = 100;
 
-/** A prepared write: its SQL text (parameters: $1 the row's id, $2 the chat's or a value). */
-interface Write {
+/** A prepared write: its SQL text, $1 the turn's row id (`w<turn>`), $2… the values in `args`. */
+interface Write extends TimedWrite {
   kind: WriteKind;
-  text: string;
-  params(i: string): unknown[];
 }
-
-/** Whether round `r` runs with the triggers on (off, on, on, off, off, on, …). */
-export const triggersOn = (r: number) => r % 4 === 1 || r % 4 === 2;
 
 /**
  * Times `n` writes of each kind with the Worker's triggers disabled and `n` with them enabled, in
  * ROUNDS alternating rounds on the database at `url` (a clone: it is written to). Per kind: the
  * median of each mode's statements, their ratio, and the spread of that ratio over the pairs of
  * rounds (each pair side by side, so the machine's load moves both). A kind the layout cannot do
- * is listed in `skipped` with the reason.
+ * is listed in `skipped` with the reason. Then the same writes timed inside Postgres on the same
+ * clone (`server`, bench/server-writes.ts), which the client's round trips and the machine's load
+ * do not blur.
  */
 export async function appWriteCost(url: string, L: BenchLayout, n: number): Promise<AppWritesResult> {
   const client = await connect(url);
   try {
     const triggers = await workerTriggers(client, L);
     const { writes, skipped } = await appWrites(client, L);
+    const loadStart = loadavg()[0]!;
     const set = async (on: boolean) => {
       for (const [name, table] of triggers) {
         await client.query(`ALTER TABLE ${table} ${on ? 'ENABLE' : 'DISABLE'} TRIGGER ${pg.escapeIdentifier(name)}`);
@@ -71,7 +70,7 @@ export async function appWriteCost(url: string, L: BenchLayout, n: number): Prom
       await turns(client, writes, `s${round}`, SETTLE_TURNS);
       rounds.push(await turns(client, writes, `r${round}`, per));
     }
-    await set(true);
+    const loadEnd = loadavg()[0]!;
     const kinds: Record<string, WriteKindResult> = {};
     for (const w of writes) {
       const of = (on: boolean) => rounds.flatMap((r, i) => (triggersOn(i) === on ? r[w.kind]! : []));
@@ -83,21 +82,25 @@ export async function appWriteCost(url: string, L: BenchLayout, n: number): Prom
         const [on, off] = triggersOn(i) ? [rounds[i]!, rounds[i + 1]!] : [rounds[i + 1]!, rounds[i]!];
         pairRatios.push(median(on[w.kind]!) / median(off[w.kind]!));
       }
-      const withoutUs = median(without);
-      const withUs = median(withTriggers);
       kinds[w.kind] = {
-        n: withTriggers.length,
-        withoutUs,
-        withUs,
-        ratio: withUs / withoutUs,
-        addedUs: withUs - withoutUs,
+        ...compared(without, withTriggers),
         meanWithoutUs: mean(without),
         meanWithUs: mean(withTriggers),
         pairRatios,
         spread: { min: Math.min(...pairRatios), max: Math.max(...pairRatios) },
       };
     }
-    return { rounds: ROUNDS, statistic: 'median', triggers: triggers.map(([name]) => name), kinds, skipped };
+    const server = await serverWriteCost(client, writes, set, n);
+    await set(true);
+    return {
+      rounds: ROUNDS,
+      statistic: 'median',
+      triggers: triggers.map(([name]) => name),
+      kinds,
+      skipped,
+      loadAverage: { start: loadStart, end: loadEnd },
+      server,
+    };
   } finally {
     await client.end();
   }
@@ -110,7 +113,7 @@ async function turns(client: pg.Client, writes: Write[], prefix: string, per: nu
     const id = `${prefix}_${i}`;
     for (const w of writes) {
       const started = performance.now();
-      await client.query(w.text, w.params(id));
+      await client.query(w.text, [`w${id}`, ...w.args]);
       us[w.kind]!.push((performance.now() - started) * 1000);
     }
   }
@@ -139,12 +142,12 @@ async function appWrites(client: pg.Client, L: BenchLayout): Promise<{ writes: W
     {
       kind: 'insert chat',
       text: `INSERT INTO ${chat.q} (${chatRow.columns.join(', ')}) VALUES (${chatRow.exprs.join(', ')})`,
-      params: (id) => [`w${id}`, userId],
+      args: [userId],
     },
     {
       kind: 'insert message',
       text: `INSERT INTO ${message.q} (${messageRow.columns.join(', ')}) VALUES (${messageRow.exprs.join(', ')})`,
-      params: (id) => [`w${id}`],
+      args: [],
     },
   ];
   if (L.has('message', 'parts')) {
@@ -152,7 +155,7 @@ async function appWrites(client: pg.Client, L: BenchLayout): Promise<{ writes: W
     writes.push({
       kind: 'update message parts',
       text: `UPDATE ${message.q} SET ${message.c('parts')} = $2::jsonb WHERE ${message.c('id')} = $1::text || '_m'`,
-      params: (id) => [`w${id}`, JSON.stringify([{ type: 'text', text: `hello, streamed answer ${'x'.repeat(200)}` }])],
+      args: [JSON.stringify([{ type: 'text', text: `hello, streamed answer ${'x'.repeat(200)}` }])],
     });
   } else skipped['update message parts'] = 'the map has no message parts';
   // Prisma's @updatedAt: a NOT NULL timestamp without a default, which the map does not name.
@@ -163,7 +166,7 @@ async function appWrites(client: pg.Client, L: BenchLayout): Promise<{ writes: W
     writes.push({
       kind: 'bump chat updatedAt',
       text: `UPDATE ${chat.q} SET ${pg.escapeIdentifier(updatedAt.name)} = ${now} WHERE ${chat.c('id')} = $1::text`,
-      params: (id) => [`w${id}`],
+      args: [],
     });
   } else skipped['bump chat updatedAt'] = 'the chat table has no @updatedAt column (NOT NULL timestamp without default)';
   return { writes, skipped };
@@ -291,18 +294,4 @@ export async function installWait(url: string, L: BenchLayout, chats: number, lo
   } finally {
     for (const s of sessions) await s.end();
   }
-}
-
-function percentile(values: number[], p: number): number {
-  if (values.length === 0) return 0;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
-}
-
-function median(values: number[]): number {
-  return percentile(values, 0.5);
-}
-
-function mean(values: number[]): number {
-  return values.reduce((s, v) => s + v, 0) / Math.max(1, values.length);
 }

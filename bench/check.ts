@@ -6,7 +6,7 @@
 import { WRITE_KINDS } from './app-writes.ts';
 import { benchJobs } from './jobs.ts';
 import { benchLayout, LEGACY_LAYOUT, parseLayout } from './layout.ts';
-import { CONTENDERS, type JobResult, type ScaleResult } from './result.ts';
+import { type AppWritesResult, CONTENDERS, type JobResult, type ScaleResult } from './result.ts';
 
 const NUMBERS = [
   'rowsDeleted',
@@ -22,8 +22,11 @@ const NUMBERS = [
 ] as const;
 const NOOP_NUMBERS = ['wallMs', 'dbMs', 'statements', 'subrequests', 'buffers'] as const;
 
-/** Throws with every problem found in `result`, one per line. */
-export function checkResult(result: ScaleResult): void {
+/**
+ * Throws with every problem found in `result`, one per line. `current`: written by this run, so
+ * every measurement this version takes must be there (a file written before one may lack it).
+ */
+export function checkResult(result: ScaleResult, { current = false } = {}): void {
   const problems: string[] = [];
   const where = (s: string) => `${result.scale}: ${s}`;
   if (!(result.chats > 0)) problems.push(where('chats must be positive'));
@@ -34,7 +37,7 @@ export function checkResult(result: ScaleResult): void {
   const L = benchLayout(parseLayout(result.layout ?? LEGACY_LAYOUT));
   const chatTable = L.t('chat').name;
   if (!(result.dataset?.rows?.[chatTable] === result.chats)) problems.push(where(`dataset.rows.${chatTable} differs from chats`));
-  if (result.layout !== undefined) checkAppWrites(result, problems, where);
+  if (result.layout !== undefined) checkAppWrites(result, problems, where, current);
   for (const job of benchJobs(L)) {
     const byContender = result.jobs?.[job.name];
     if (!byContender) {
@@ -68,7 +71,7 @@ export function checkResult(result: ScaleResult): void {
 }
 
 /** The app-write ratios and the install wait: every kind the layout can do measured, every figure a number. */
-function checkAppWrites(result: ScaleResult, problems: string[], where: (s: string) => string) {
+function checkAppWrites(result: ScaleResult, problems: string[], where: (s: string) => string, current: boolean) {
   const w = result.appWrites;
   if (!w) problems.push(where('appWrites missing'));
   else {
@@ -88,6 +91,8 @@ function checkAppWrites(result: ScaleResult, problems: string[], where: (s: stri
       }
     }
     if (!w.kinds['insert chat'] || !w.kinds['insert message']) problems.push(where('appWrites: the inserts must always be measured'));
+    if (w.server) checkServerWrites(w, problems, where);
+    else if (current) problems.push(where('appWrites.server missing: the writes were not timed inside Postgres'));
   }
   const i = result.install;
   if (!i) problems.push(where('install missing'));
@@ -110,6 +115,34 @@ function checkAppWrites(result: ScaleResult, problems: string[], where: (s: stri
       }
     }
   }
+}
+
+/** The in-server timing: every kind timed client-side timed there too, every figure a number (a difference may be negative). */
+function checkServerWrites(w: AppWritesResult, problems: string[], where: (s: string) => string) {
+  const s = w.server!;
+  const at = (x: string) => where(`appWrites.server${x}`);
+  if (!(s.blocks > 0 && s.turnsPerBlock > 0)) problems.push(at(': no block of turns ran'));
+  if (!isNumber(s.loadAverage?.start) || !isNumber(s.loadAverage?.end)) problems.push(at('.loadAverage missing'));
+  for (const kind of Object.keys(w.kinds)) {
+    const k = s.kinds?.[kind];
+    if (!k) {
+      problems.push(at(`.kinds["${kind}"] missing`));
+      continue;
+    }
+    for (const key of ['n', 'withoutUs', 'withUs', 'ratio'] as const) {
+      if (!isCount(k[key])) problems.push(at(`.kinds["${kind}"].${key} is not a finite number ≥ 0`));
+    }
+    if (!(k.n > 0)) problems.push(at(`.kinds["${kind}"]: no write timed`));
+    const spread = [k.addedUs, k.addedSpread?.min, k.addedSpread?.q1, k.addedSpread?.q3, k.addedSpread?.max];
+    if (!spread.every(isNumber)) problems.push(at(`.kinds["${kind}"]: addedUs or addedSpread is not a number`));
+    if (!(Array.isArray(k.pairAddedUs) && k.pairAddedUs.length === s.blocks / 2 && k.pairAddedUs.every(isNumber))) {
+      problems.push(at(`.kinds["${kind}"].pairAddedUs: not one number per pair of blocks`));
+    }
+  }
+}
+
+function isNumber(v: unknown): boolean {
+  return typeof v === 'number' && Number.isFinite(v);
 }
 
 function isCount(v: unknown): boolean {

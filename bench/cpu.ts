@@ -13,7 +13,7 @@
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeJson } from './write.ts';
+import { writeJson, writeMarkedSection } from './write.ts';
 
 export interface Percentiles {
   n: number;
@@ -106,16 +106,10 @@ export async function writeCpu(dir: string, scale: string, cpu: Record<string, n
         `| ${k} | ${p.n} | ${p.p50.toFixed(2)} | ${p.p99.toFixed(2)} | ${p.max.toFixed(2)} | ${p.max <= FREE_CPU_MS ? 'yes' : '**no**'} |`,
     ),
   ]);
-  const section = [
-    CPU_START,
+  const body = [
     'Written by `npm run bench` (the last run of each scale). The `floor` row is a request refused before any work: what workerd spends around any invocation here.',
     ...tables,
-    CPU_END,
+    '',
   ].join('\n');
-  const readmePath = join(dir, 'README.md');
-  const readme = readFileSync(readmePath, 'utf8');
-  const from = readme.indexOf(CPU_START);
-  const to = readme.indexOf(CPU_END);
-  if (from < 0 || to < from) throw new Error(`bench/README.md needs the markers ${CPU_START} and ${CPU_END}`);
-  writeFileSync(readmePath, readme.slice(0, from) + section + readme.slice(to + CPU_END.length));
+  writeMarkedSection(join(dir, 'README.md'), CPU_START, CPU_END, body);
 }

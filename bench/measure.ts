@@ -1,7 +1,8 @@
 /**
  * Measurements taken straight from Postgres, the same way for every contender: row counts before
  * and after a job (rows deleted), and EXPLAIN (ANALYZE, BUFFERS) of a statement inside a
- * transaction that is rolled back, so the plan is shown without changing the data.
+ * transaction that is rolled back, so the plan is shown without changing the data; and the
+ * order and statistics of the app-write comparisons.
  */
 import pg from 'pg';
 import type { BenchLayout } from './layout.ts';
@@ -60,6 +61,33 @@ export async function connect(url: string): Promise<pg.Client> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   return client;
+}
+
+/**
+ * Whether round (or block) `r` of an interleaved comparison runs with the Worker's triggers on:
+ * off, on, on, off, off, on, … — each pair one of each mode, each mode first as often as last.
+ */
+export const triggersOn = (r: number) => r % 4 === 1 || r % 4 === 2;
+
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
+}
+
+export function median(values: number[]): number {
+  return percentile(values, 0.5);
+}
+
+/** Each mode's median (µs of the writes timed in it), their ratio and difference. */
+export function compared(without: number[], withTriggers: number[]) {
+  const withoutUs = median(without);
+  const withUs = median(withTriggers);
+  return { n: withTriggers.length, withoutUs, withUs, ratio: withUs / withoutUs, addedUs: withUs - withoutUs };
+}
+
+export function mean(values: number[]): number {
+  return values.reduce((s, v) => s + v, 0) / Math.max(1, values.length);
 }
 
 // The first "Buffers:" line belongs to the top plan node, which includes its children's.

@@ -2,16 +2,18 @@
  * The summary of a multi-scale run: the bench's targets (bench/README.md) as ratios measured in that one run, a
  * markdown table per scale, two charts of cost against table size, written to
  * `bench/results/summary.{md,json}`, `bench/results/*.svg` and between the markers of
- * `bench/README.md`.
+ * `bench/README.md`; and, after any loopback run, README's table of the app's writes timed
+ * inside Postgres.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WRITE_KINDS } from './app-writes.ts';
 import { logLogChart } from './chart.ts';
+import { SCALES } from './dataset.ts';
 import { benchJobs } from './jobs.ts';
 import { benchLayout, LEGACY_LAYOUT, parseLayout } from './layout.ts';
 import { CONTENDERS, type ScaleResult } from './result.ts';
-import { writeJson } from './write.ts';
+import { writeJson, writeMarkedSection } from './write.ts';
 
 const DIR = import.meta.dirname;
 const START = '<!-- bench:results:start -->';
@@ -55,12 +57,7 @@ export async function writeSummary(results: ScaleResult[]): Promise<void> {
   for (const [file, chart] of Object.entries(charts(results))) writeFileSync(join(DIR, 'results', file), chart);
   const md = summaryMarkdown(results, t);
   writeFileSync(join(DIR, 'results/summary.md'), md);
-  const readme = join(DIR, 'README.md');
-  const text = readFileSync(readme, 'utf8');
-  const from = text.indexOf(START);
-  const to = text.indexOf(END);
-  if (from < 0 || to < from) throw new Error(`bench/README.md needs the markers ${START} and ${END}`);
-  writeFileSync(readme, `${text.slice(0, from + START.length)}\n${md}${text.slice(to)}`);
+  writeMarkedSection(join(DIR, 'README.md'), START, END, md);
 }
 
 function summaryMarkdown(results: ScaleResult[], t: ReturnType<typeof targets>): string {
@@ -140,6 +137,8 @@ export function appCostMarkdown(results: ScaleResult[]): string[] {
       );
     }
   }
+  const server = serverWritesMarkdown(measured);
+  if (server.length > 0) out.push('', ...server);
   out.push(
     '',
     '| scale | layout | install (migrateDatabase) ms | steps | retries | app inserts during it | longest insert ms (≤ 100 at 1m) | p99 ms | > 50 ms | > 100 ms | baseline: longest ms, > 100 ms | slowest insert during |',
@@ -153,6 +152,61 @@ export function appCostMarkdown(results: ScaleResult[]): string[] {
     );
   }
   return out;
+}
+
+/**
+ * The app's writes timed inside Postgres beside the client-side timing of the same run, per
+ * scale and kind (results without the in-server timing left out).
+ */
+export function serverWritesMarkdown(results: ScaleResult[]): string[] {
+  const timed = results.filter((r) => r.appWrites?.server);
+  if (timed.length === 0) return [];
+  // clock_timestamp() counts whole µs.
+  const us = (v: number) => v.toFixed(0);
+  const out = [
+    '| scale | layout | app write | n | server µs without triggers | with | added µs | with / without | pairs of blocks: added µs q1 – q3 (min – max) | client µs without | with | added µs | load average, server (client) |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const r of timed) {
+    const w = r.appWrites!;
+    const s = w.server!;
+    const load = `${s.loadAverage.start.toFixed(1)}–${s.loadAverage.end.toFixed(1)} (${w.loadAverage ? `${w.loadAverage.start.toFixed(1)}–${w.loadAverage.end.toFixed(1)}` : '–'})`;
+    for (const kind of WRITE_KINDS) {
+      const k = s.kinds[kind];
+      const c = w.kinds[kind];
+      if (!k || !c) continue;
+      const a = k.addedSpread;
+      out.push(
+        `| ${r.scale} | ${r.layout} | ${kind} | ${k.n} | ${us(k.withoutUs)} | ${us(k.withUs)} | ${us(k.addedUs)} | ${k.ratio.toFixed(2)} | ${us(a.q1)} – ${us(a.q3)} (${us(a.min)} – ${us(a.max)}) | ${c.withoutUs.toFixed(0)} | ${c.withUs.toFixed(0)} | ${(c.withUs - c.withoutUs).toFixed(0)} | ${load} |`,
+      );
+    }
+  }
+  return out;
+}
+
+const WRITES_START = '<!-- bench:app-writes:start -->';
+const WRITES_END = '<!-- bench:app-writes:end -->';
+
+/**
+ * Writes bench/README.md's in-server app-write section from every loopback result file in
+ * `results/` that has the in-server timing (`<scale>[-<layout>].json`), by layout, then scale.
+ */
+export function writeServerWritesSection(): void {
+  const scales = Object.keys(SCALES);
+  // `1m-spacerr-rtt25.json` (added latency) does not match: its layout part holds digits.
+  const files = readdirSync(join(DIR, 'results'))
+    .map((f) => /^(\w+?)(?:-([a-z-]+))?\.json$/.exec(f))
+    .filter((m): m is RegExpExecArray => m !== null && scales.includes(m[1]!))
+    .map((m) => ({ layout: m[2] ?? LEGACY_LAYOUT, scale: m[1]!, file: m[0] }))
+    .sort((a, b) => a.layout.localeCompare(b.layout) || scales.indexOf(a.scale) - scales.indexOf(b.scale));
+  const results = files.map((f) => JSON.parse(readFileSync(join(DIR, 'results', f.file), 'utf8')) as ScaleResult);
+  const body = [
+    'Written by `npm run bench` from every `results/<scale>-<layout>.json` that has the in-server timing (`appWrites.server`).',
+    '',
+    ...serverWritesMarkdown(results),
+    '',
+  ].join('\n');
+  writeMarkedSection(join(DIR, 'README.md'), WRITES_START, WRITES_END, body);
 }
 
 function charts(results: ScaleResult[]): Record<string, string> {

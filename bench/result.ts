@@ -64,6 +64,39 @@ export interface AppWritesResult {
   kinds: Record<string, WriteKindResult>;
   /** Kinds the layout cannot do, with the reason. */
   skipped: Record<string, string>;
+  /** The machine's 1-minute load average when the client-side rounds started and ended. */
+  loadAverage?: { start: number; end: number };
+  /** The same writes timed inside Postgres (bench/server-writes.ts); absent in older files. */
+  server?: ServerWritesResult;
+}
+
+/** The app's writes timed inside Postgres, triggers off vs on in interleaved blocks. */
+export interface ServerWritesResult {
+  /** Blocks of chat turns, half with the triggers on (off, on, on, off, …). */
+  blocks: number;
+  /** Measured turns per block (each kind once a turn). */
+  turnsPerBlock: number;
+  statistic: 'median';
+  /** By kind, the kinds of `AppWritesResult.kinds`. */
+  kinds: Record<string, ServerWriteKindResult>;
+  /** The 1-minute load average when the blocks started and ended. */
+  loadAverage: { start: number; end: number };
+}
+
+/** One kind of write timed inside Postgres: statement and COMMIT, µs by clock_timestamp(). */
+export interface ServerWriteKindResult {
+  /** Writes timed in each mode. */
+  n: number;
+  /** Median server time of one write, µs. */
+  withoutUs: number;
+  withUs: number;
+  /** withUs / withoutUs. */
+  ratio: number;
+  /** withUs - withoutUs. */
+  addedUs: number;
+  /** Per pair of blocks (one of each mode, side by side): median with - median without, µs. */
+  pairAddedUs: number[];
+  addedSpread: { min: number; q1: number; q3: number; max: number };
 }
 
 /** One step of the install, and the app inserts it overlapped most. */

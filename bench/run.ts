@@ -29,7 +29,7 @@ import { buildTemplate, cloneDatabase, cloneNaive, SCALES, type Scale } from './
 import { benchJobs } from './jobs.ts';
 import { benchLayout, LEGACY_LAYOUT, parseLayout } from './layout.ts';
 import { connect, countRows, explain } from './measure.ts';
-import { writeSummary } from './report.ts';
+import { writeServerWritesSection, writeSummary } from './report.ts';
 import type { Machine, ScaleResult } from './result.ts';
 import { writeJson } from './write.ts';
 import { runSqlContender } from './sql-contender.ts';
@@ -199,11 +199,12 @@ async function run() {
       });
     }
     if (written.length > 1 && rttMs === 0) await writeSummary(written);
+    if (rttMs === 0) writeServerWritesSection();
     // CPU per invocation at every scale run (summary.json's cpuMsByScale); the smallest is written
     // last, so `cpuMs` holds the figures of the smoke size CI runs.
     for (const run of cpuRuns.reverse()) await writeCpu(import.meta.dirname, run.scale, run.cpu);
     if (values.check) {
-      for (const result of written) checkResult(result);
+      for (const result of written) checkResult(result, { current: true });
       process.stderr.write(`bench: ${written.length} result file(s) have the expected shape\n`);
     }
   } finally {
