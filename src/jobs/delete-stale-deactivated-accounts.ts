@@ -80,7 +80,7 @@ const SETTINGS = [
     topic: 'batches',
     default: 500,
     meaning:
-      'most users in a batch of the account job (its first batch: a quarter, unless `BATCH_TARGET_MS` is 0); rows in the first batch of the orphaned message sources' sweep (1–10000)',
+      'most users in a batch of the account job (its first batch: a quarter, unless `BATCH_TARGET_MS` is 0); rows in the first batch of the sweep of orphaned message sources (1–10000)',
     key: 'deleteBatchSize',
     parse: integer(1, 10_000),
   },
