@@ -178,11 +178,8 @@ async function purgeBatch(ctx: JobContext, size: BatchSize): Promise<Batch & { s
         store = coalesce(b.store, ${ctx.blobs.current})
       FROM due WHERE b.id = due.id
       RETURNING b.id, b.blob_key, b.store, b.attempts, b.enqueued_at::text AS enqueued, b.next_attempt_at::text AS claimed_until, ${liveKey(sql`b.blob_key`)} AS live`),
-        // In the due index's order, so the planner walks blob_sweeps_due_idx from its start even when
-        // its estimate of due rows is high (a plain EXISTS then scans every finished sweep).
         ctx.db.execute(sql`SELECT EXISTS (
-        SELECT 1 FROM spacerr_jobs.blob_sweeps w WHERE ${dueSweep(ctx.now)}
-        ORDER BY w.next_attempt_at, w.id LIMIT 1) AS due`),
+        SELECT 1 FROM spacerr_jobs.blob_sweeps w WHERE ${dueSweep(ctx.now)}) AS due`),
       ]),
     );
     const rows = claimed.rows as unknown as Claimed[];
