@@ -112,11 +112,9 @@ END $$`,
   for (const f of functions(map, n)) {
     steps.push({ what: `function ${f.name}`, sql: f.sql, creates: { kind: 'function', name: f.name } });
     for (const t of f.triggers) {
-      const event = t.watches ? `${t.when} OF ${t.watches.columns.join(', ')}` : t.when;
-      const when = t.watches ? ` WHEN (${t.watches.condition})` : '';
       steps.push({
         what: `trigger ${t.name} on ${t.table}`,
-        sql: `CREATE OR REPLACE TRIGGER ${t.name} ${event} ON ${t.on ?? n.q(t.role)}${t.referencing ? ` ${t.referencing}` : ''} FOR EACH ${t.level}${when} EXECUTE FUNCTION ${W}.${f.name}()`,
+        sql: createTrigger(n, t, f.name, { pinned: true }),
         locksAppTable: t.table,
         creates: { kind: 'trigger', name: t.name, table: t.table, function: f.name },
       });
@@ -157,20 +155,28 @@ export function unpinSteps(map: AppMap): InstallStep[] {
   return functions(map, n).flatMap((f) =>
     f.triggers
       .filter((t) => t.watches)
-      .map((t) => {
-        const table = t.on ?? n.q(t.role);
-        const unpinned = `CREATE OR REPLACE TRIGGER ${t.name} ${t.when} ON ${table} FOR EACH ${t.level} EXECUTE FUNCTION ${W}.${f.name}()`;
-        return {
-          what: `unpin the trigger ${t.name} on ${t.table}`,
-          sql: `DO $$ BEGIN
-  IF EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = '${t.name}' AND tgrelid = to_regclass(${literal(table)})) THEN
-    EXECUTE ${literal(unpinned)};
+      .map((t) => ({
+        what: `unpin the trigger ${t.name} on ${t.table}`,
+        sql: `DO $$ BEGIN
+  IF EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = '${t.name}' AND tgrelid = to_regclass(${literal(t.on ?? n.q(t.role))})) THEN
+    EXECUTE ${literal(createTrigger(n, t, f.name, { pinned: false }))};
   END IF;
 END $$`,
-          locksAppTable: t.table,
-        };
-      }),
+        locksAppTable: t.table,
+      })),
   );
+}
+
+/**
+ * The `CREATE OR REPLACE TRIGGER` of `t`, calling `${W}.${fn}()`. Pinned, a trigger that watches
+ * columns names them (`UPDATE OF … WHEN (…)`); unpinned, it fires on every event of its kind.
+ */
+function createTrigger(n: Names, t: TriggerSpec, fn: string, { pinned }: { pinned: boolean }): string {
+  const watches = pinned ? t.watches : undefined;
+  const event = watches ? `${t.when} OF ${watches.columns.join(', ')}` : t.when;
+  const when = watches ? ` WHEN (${watches.condition})` : '';
+  const referencing = t.referencing ? ` ${t.referencing}` : '';
+  return `CREATE OR REPLACE TRIGGER ${t.name} ${event} ON ${t.on ?? n.q(t.role)}${referencing} FOR EACH ${t.level}${when} EXECUTE FUNCTION ${W}.${fn}()`;
 }
 
 /** `text` as an SQL string literal. */
@@ -631,7 +637,7 @@ function functions(map: AppMap, n: Names): FunctionSpec[] {
   // is left as it is.
   const templates = blobPrefixTemplates(map);
   if (templates.length > 0 && n.has('user')) {
-    const list = templates.map((t) => `'${t.replaceAll("'", "''")}'`).join(', ');
+    const list = templates.map(literal).join(', ');
     out.push({
       name: 'queue_blob_sweeps',
       sql: fn(
@@ -731,7 +737,7 @@ function indexes(map: AppMap, n: Names): InstallStep[] {
       // Skipped where a valid index of the table already leads with the column (the app's own, or ours).
       unless: `SELECT EXISTS (
   SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-  WHERE i.indrelid = '${ident(map.schema)}.${ident(table)}'::regclass AND a.attname = '${column.replaceAll("'", "''")}' AND i.indisvalid
+  WHERE i.indrelid = '${ident(map.schema)}.${ident(table)}'::regclass AND a.attname = ${literal(column)} AND i.indisvalid
 ) AS present`,
       // An invalid one is what an interrupted CONCURRENTLY leaves behind: dropped, then built again.
       sql: `DROP INDEX CONCURRENTLY IF EXISTS ${ident(map.schema)}.${ident(name)};
