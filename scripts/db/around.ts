@@ -8,9 +8,8 @@
  * the command failed, whose exit code is then returned.
  */
 import { spawn } from 'node:child_process';
-import pg from 'pg';
 import type { AppMap } from '../../src/app-map/types.ts';
-import { migrateDatabase } from '../stack/migrate.ts';
+import { migrateDatabase, withClient } from '../stack/migrate.ts';
 import { unpinAppTriggers } from './app-objects.ts';
 
 /** The app's command's exit code (0: it succeeded), after the Worker's objects are installed again. */
@@ -22,14 +21,7 @@ export async function migrateAround(
 ): Promise<number> {
   let code = 1;
   try {
-    const client = new pg.Client({ connectionString: databaseUrl });
-    await client.connect();
-    try {
-      await client.query('SET client_min_messages = warning');
-      await unpinAppTriggers(client, map, (line) => log(`  ${line}`));
-    } finally {
-      await client.end();
-    }
+    await withClient(databaseUrl, (client) => unpinAppTriggers(client, map, (line) => log(`  ${line}`)));
     log(`running: ${command}`);
     code = await run(command);
     log(code === 0 ? "the app's command succeeded" : `the app's command failed (exit ${code}); installing the triggers again`);

@@ -142,7 +142,8 @@ export async function createAppDatabase(adminUrl: string, name: string, layout: 
   return url;
 }
 
-async function withClient<T>(databaseUrl: string, use: (client: pg.Client) => Promise<T>): Promise<T> {
+/** Runs `use` on one connection to `databaseUrl` (notices below warning silenced), closed after. */
+export async function withClient<T>(databaseUrl: string, use: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
