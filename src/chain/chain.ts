@@ -17,7 +17,7 @@ import { logEvent, publicMessage } from '../log';
 import type { Invocation, Job } from '../run/job';
 import type { RunOptions, RunReport } from '../run/report';
 import { runJob } from '../run/runner';
-import { firstRecoveryDelay } from './recovery';
+import { nextRecoveryDelay } from './recovery';
 
 /** Why a run follows the one before it in its chain. */
 export type Why = 'continue' | 'recover' | 'follow';
@@ -123,7 +123,7 @@ export function nextMessage(
   const done = report.status === 'succeeded' || report.paused !== undefined;
   if (done) return next === undefined ? undefined : { job: next, ...after, why: 'follow', followUps: rest };
   if (report.status !== 'failed' || report.trigger !== 'scheduled') return undefined;
-  const delaySeconds = firstRecoveryDelay(job, config, now);
+  const delaySeconds = nextRecoveryDelay(job, 0, config, now);
   if (delaySeconds === undefined) return undefined;
   return { job: job.name, continues: report.runId, position, why: 'recover', followUps, delaySeconds };
 }

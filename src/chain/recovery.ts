@@ -41,12 +41,10 @@ export function recoveryDelay(attempt: number, config: Delays, now: Date, nextRu
   return seconds;
 }
 
-/** The delay before the first recovery of `job`'s failed run, ended at `now`; undefined: none. */
-export function firstRecoveryDelay(job: Pick<Job, 'cron'>, config: Delays, now: Date): number | undefined {
-  return recoveryDelay(1, config, now, nextRunAt(job.cron, now));
-}
-
-/** After delivered attempt `attempts` failed: the delay before the next, or undefined when the attempts end. */
+/**
+ * After `attempts` recovery attempts of `job` failed (0: the scheduled run itself, ended at
+ * `now`): the delay before the next, or undefined when the attempts end or the next cron is nearer.
+ */
 export function nextRecoveryDelay(job: Pick<Job, 'cron'>, attempts: number, config: Delays, now: Date): number | undefined {
   return recoveryDelay(attempts + 1, config, now, nextRunAt(job.cron, now));
 }
