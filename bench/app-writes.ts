@@ -33,7 +33,7 @@ const SETTLE_TURNS = 10;
 const WARM_TURNS = 100;
 
 /** A prepared write: its SQL text, $1 the turn's row id (`w<turn>`), $2… the values in `args`. */
-interface Write extends TimedWrite {
+export interface Write extends TimedWrite {
   kind: WriteKind;
 }
 
@@ -52,11 +52,7 @@ export async function appWriteCost(url: string, L: BenchLayout, n: number): Prom
     const triggers = await workerTriggers(client, L);
     const { writes, skipped } = await appWrites(client, L);
     const loadStart = loadavg()[0]!;
-    const set = async (on: boolean) => {
-      for (const [name, table] of triggers) {
-        await client.query(`ALTER TABLE ${table} ${on ? 'ENABLE' : 'DISABLE'} TRIGGER ${pg.escapeIdentifier(name)}`);
-      }
-    };
+    const set = triggerSwitch(client, triggers);
     const per = Math.ceil(n / (ROUNDS / 2));
     // An unmeasured warm-up of both modes (plans cached, the tables' pages read once).
     for (const on of [false, true]) {
@@ -106,6 +102,15 @@ export async function appWriteCost(url: string, L: BenchLayout, n: number): Prom
   }
 }
 
+/** Turns the Worker's `triggers` (bench/layout.ts workerTriggers) on or off with ALTER TABLE. */
+export function triggerSwitch(client: pg.Client, triggers: Array<[string, string]>): (on: boolean) => Promise<void> {
+  return async (on) => {
+    for (const [name, table] of triggers) {
+      await client.query(`ALTER TABLE ${table} ${on ? 'ENABLE' : 'DISABLE'} TRIGGER ${pg.escapeIdentifier(name)}`);
+    }
+  };
+}
+
 /** `per` chat turns: each kind once per turn, every statement timed from here (loopback), in µs. */
 async function turns(client: pg.Client, writes: Write[], prefix: string, per: number): Promise<Record<string, number[]>> {
   const us: Record<string, number[]> = Object.fromEntries(writes.map((w) => [w.kind, []]));
@@ -121,7 +126,7 @@ async function turns(client: pg.Client, writes: Write[], prefix: string, per: nu
 }
 
 /** The writes of one chat turn on this layout, names from the map and the catalog. */
-async function appWrites(client: pg.Client, L: BenchLayout): Promise<{ writes: Write[]; skipped: Record<string, string> }> {
+export async function appWrites(client: pg.Client, L: BenchLayout): Promise<{ writes: Write[]; skipped: Record<string, string> }> {
   const chat = L.t('chat');
   const message = L.t('message');
   const skipped: Record<string, string> = {};

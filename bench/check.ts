@@ -93,6 +93,8 @@ function checkAppWrites(result: ScaleResult, problems: string[], where: (s: stri
     if (!w.kinds['insert chat'] || !w.kinds['insert message']) problems.push(where('appWrites: the inserts must always be measured'));
     if (w.server) checkServerWrites(w, problems, where);
     else if (current) problems.push(where('appWrites.server missing: the writes were not timed inside Postgres'));
+    if (result.around) checkAround(result, problems, where);
+    else if (current) problems.push(where('around missing: the writes were not timed around an app migration'));
   }
   const i = result.install;
   if (!i) problems.push(where('install missing'));
@@ -137,6 +139,38 @@ function checkServerWrites(w: AppWritesResult, problems: string[], where: (s: st
     if (!spread.every(isNumber)) problems.push(at(`.kinds["${kind}"]: addedUs or addedSpread is not a number`));
     if (!(Array.isArray(k.pairAddedUs) && k.pairAddedUs.length === s.blocks / 2 && k.pairAddedUs.every(isNumber))) {
       problems.push(at(`.kinds["${kind}"].pairAddedUs: not one number per pair of blocks`));
+    }
+  }
+}
+
+/**
+ * The writes timed before, after and without the pinning: every kind timed client-side timed in
+ * each phase, the migration applied, and the triggers pinned before and after it (unpinned between).
+ */
+function checkAround(result: ScaleResult, problems: string[], where: (s: string) => string) {
+  const a = result.around!;
+  const at = (x: string) => where(`around${x}`);
+  if (!(Array.isArray(a.statements) && a.statements.length > 0)) problems.push(at('.statements: no app migration ran'));
+  if (!isCount(a.aroundMs)) problems.push(at('.aroundMs is not a finite number ≥ 0'));
+  const t = a.updateTriggers;
+  if (!(t?.pinnedBefore?.total > 0 && t.pinnedBefore.pinned === t.pinnedBefore.total && t.pinnedAfter?.pinned === t.pinnedBefore.total)) {
+    problems.push(at('.updateTriggers: the update triggers were not all pinned before and after the migration'));
+  }
+  if (t?.pinnedWhileUnpinned?.pinned !== 0) problems.push(at('.updateTriggers.pinnedWhileUnpinned: a trigger stayed pinned'));
+  for (const phase of ['before', 'after', 'unpinned'] as const) {
+    if (!(a[phase]?.blocks > 0)) problems.push(at(`.${phase}: no block of turns ran`));
+  }
+  for (const kind of Object.keys(result.appWrites?.kinds ?? {})) {
+    const k = a.kinds?.[kind];
+    if (!k) {
+      problems.push(at(`.kinds["${kind}"] missing`));
+      continue;
+    }
+    for (const key of ['beforeAddedUs', 'afterAddedUs', 'unpinnedAddedUs'] as const) {
+      if (!isNumber(k[key])) problems.push(at(`.kinds["${kind}"].${key} is not a number`));
+    }
+    for (const key of ['beforeWithUs', 'afterWithUs', 'afterOverBefore'] as const) {
+      if (!isCount(k[key])) problems.push(at(`.kinds["${kind}"].${key} is not a finite number ≥ 0`));
     }
   }
 }

@@ -184,8 +184,32 @@ export function serverWritesMarkdown(results: ScaleResult[]): string[] {
   return out;
 }
 
+/** The app's writes before and after an app migration through `db:migrate --around`, and left unpinned, per scale and kind. */
+export function aroundMarkdown(results: ScaleResult[]): string[] {
+  const timed = results.filter((r) => r.around);
+  if (timed.length === 0) return [];
+  const us = (v: number) => v.toFixed(0);
+  const out = [
+    '| scale | layout | app write | µs the triggers add: pinned, before | after the migration through --around | left unpinned | server µs with triggers: before | after | after / before | --around ms |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const r of timed) {
+    const a = r.around!;
+    for (const kind of WRITE_KINDS) {
+      const k = a.kinds[kind];
+      if (!k) continue;
+      out.push(
+        `| ${r.scale} | ${r.layout} | ${kind} | ${us(k.beforeAddedUs)} | ${us(k.afterAddedUs)} | ${us(k.unpinnedAddedUs)} | ${us(k.beforeWithUs)} | ${us(k.afterWithUs)} | ${k.afterOverBefore.toFixed(2)} | ${a.aroundMs.toFixed(0)} |`,
+      );
+    }
+  }
+  return out;
+}
+
 const WRITES_START = '<!-- bench:app-writes:start -->';
 const WRITES_END = '<!-- bench:app-writes:end -->';
+const AROUND_START = '<!-- bench:around:start -->';
+const AROUND_END = '<!-- bench:around:end -->';
 
 /**
  * Writes bench/README.md's in-server app-write section from every loopback result file in
@@ -207,6 +231,20 @@ export function writeServerWritesSection(): void {
     '',
   ].join('\n');
   writeMarkedSection(join(DIR, 'README.md'), WRITES_START, WRITES_END, body);
+  const around = aroundMarkdown(results);
+  if (around.length > 0) {
+    writeMarkedSection(
+      join(DIR, 'README.md'),
+      AROUND_START,
+      AROUND_END,
+      [
+        'Written by `npm run bench` from every `results/<scale>-<layout>.json` that has `around` (bench/around.ts).',
+        '',
+        ...around,
+        '',
+      ].join('\n'),
+    );
+  }
 }
 
 function charts(results: ScaleResult[]): Record<string, string> {

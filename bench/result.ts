@@ -143,6 +143,35 @@ export interface InstallWaitResult {
   baseline: { ms?: number; inserts: number; maxInsertMs: number; p99InsertMs: number; over50Ms?: number; over100Ms?: number };
 }
 
+/**
+ * The app's writes timed inside Postgres in three phases on one clone (bench/around.ts): the
+ * triggers pinned, after an app migration changed their columns' types through `db:migrate
+ * --around` (pinned again), and left unpinned.
+ */
+export interface AroundResult {
+  /** The app migration's statements. */
+  statements: string[];
+  /** `migrateAround`: unpin, the command, the install again. */
+  aroundMs: number;
+  /** The Worker's row-level UPDATE triggers in each phase, and how many name their columns. */
+  updateTriggers: Record<'pinnedBefore' | 'pinnedAfter' | 'pinnedWhileUnpinned', { total: number; pinned: number }>;
+  kinds: Record<string, AroundKindResult>;
+  before: ServerWritesResult;
+  after: ServerWritesResult;
+  unpinned: ServerWritesResult;
+}
+
+/** One kind of write in the three phases: µs the triggers add (with - without), and the with-triggers medians. */
+export interface AroundKindResult {
+  beforeAddedUs: number;
+  afterAddedUs: number;
+  unpinnedAddedUs: number;
+  beforeWithUs: number;
+  afterWithUs: number;
+  /** afterWithUs / beforeWithUs. */
+  afterOverBefore: number;
+}
+
 export interface ScaleResult {
   scale: string;
   chats: number;
@@ -160,6 +189,8 @@ export interface ScaleResult {
   naiveDroppedIndexes?: string[];
   appWrites?: AppWritesResult;
   install?: InstallWaitResult;
+  /** Absent in files written before bench/around.ts. */
+  around?: AroundResult;
 }
 
 export interface Machine {

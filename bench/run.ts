@@ -25,6 +25,7 @@ import { wranglerConfig } from '../scripts/wrangler-config.ts';
 import { checkResult } from './check.ts';
 import { writeCpu } from './cpu.ts';
 import { appWriteCost, installWait } from './app-writes.ts';
+import { aroundCost } from './around.ts';
 import { buildTemplate, cloneDatabase, cloneNaive, SCALES, type Scale } from './dataset.ts';
 import { benchJobs } from './jobs.ts';
 import { benchLayout, LEGACY_LAYOUT, parseLayout } from './layout.ts';
@@ -167,6 +168,8 @@ async function run() {
       const appWrites = await appWriteCost(await cloneDatabase(adminUrl, template, 'bench_writes'), L, appWritesN);
       process.stderr.write(`bench ${scale}: app inserts during migrateDatabase\n`);
       const install = await installWait(await cloneDatabase(adminUrl, template, 'bench_install'), L, chats);
+      process.stderr.write(`bench ${scale}: app writes before and after an app migration through db:migrate --around\n`);
+      const around = await aroundCost(await cloneDatabase(adminUrl, template, 'bench_around'), L, appWritesN);
       const result: ScaleResult = {
         scale,
         chats,
@@ -188,12 +191,22 @@ async function run() {
         naiveDroppedIndexes: naiveDb.dropped,
         appWrites,
         install,
+        around,
       };
       await writeJson(join(RESULTS_DIR, `${scale}${suffix}.json`), result);
       if (rttMs === 0) cpuRuns.push({ scale: `${scale}${suffix}`, cpu: worker.cpu });
       written.push(result);
       await withClient(adminUrl, async (c) => {
-        for (const db of ['bench_limit', 'bench_naive', 'bench_worker', 'bench_explain', 'bench_writes', 'bench_install', template]) {
+        for (const db of [
+          'bench_limit',
+          'bench_naive',
+          'bench_worker',
+          'bench_explain',
+          'bench_writes',
+          'bench_install',
+          'bench_around',
+          template,
+        ]) {
           await c.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
         }
       });

@@ -41,6 +41,8 @@ export async function serverWriteCost(
   writes: TimedWrite[],
   set: (on: boolean) => Promise<void>,
   n: number,
+  /** Prefix of the turns' row ids: another call on the same clone passes its own. */
+  label = 'srv',
 ): Promise<ServerWritesResult> {
   const per = Math.ceil(n / (BLOCKS / 2));
   await client.query('CREATE TEMP TABLE bench_server_writes (block int, kind text, us float8[])');
@@ -48,11 +50,11 @@ export async function serverWriteCost(
   // An unmeasured block of each mode first (the tables' pages read, the functions compiled).
   for (const on of [false, true]) {
     await set(on);
-    await client.query(doBlock(writes, `srvwarm${on ? 1 : 0}`, undefined, per));
+    await client.query(doBlock(writes, `${label}warm${on ? 1 : 0}`, undefined, per));
   }
   for (let block = 0; block < BLOCKS; block++) {
     await set(triggersOn(block));
-    await client.query(doBlock(writes, `srv${block}`, block, per));
+    await client.query(doBlock(writes, `${label}${block}`, block, per));
   }
   const loadEnd = loadavg()[0]!;
   const { rows } = await client.query<{ block: number; kind: string; us: number[] }>(

@@ -23,7 +23,7 @@ export async function migrateAround(
   try {
     await withClient(databaseUrl, (client) => unpinAppTriggers(client, map, (line) => log(`  ${line}`)));
     log(`running: ${command}`);
-    code = await run(command);
+    code = await run(command, databaseUrl);
     log(code === 0 ? "the app's command succeeded" : `the app's command failed (exit ${code}); installing the triggers again`);
   } finally {
     await migrateDatabase(databaseUrl, map);
@@ -31,10 +31,14 @@ export async function migrateAround(
   return code;
 }
 
-/** Runs `command` in a shell with this process's environment and terminal; its exit code (1 on a signal). */
-function run(command: string): Promise<number> {
+/**
+ * Runs `command` in a shell with this process's environment and terminal, DATABASE_URL set to the
+ * database being migrated (what `db:migrate` read it from, so the same value there); its exit code
+ * (1 on a signal).
+ */
+function run(command: string, databaseUrl: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, { shell: true, stdio: 'inherit' });
+    const child = spawn(command, { shell: true, stdio: 'inherit', env: { ...process.env, DATABASE_URL: databaseUrl } });
     child.on('error', reject);
     child.on('exit', (code) => resolve(code ?? 1));
   });

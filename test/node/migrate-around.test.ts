@@ -18,7 +18,8 @@ import {
   ownAppSource,
   readMap,
 } from '../../scripts/stack/migrate.ts';
-import type { AppMap, MappedTable } from '../../src/app-map/types.ts';
+import type { AppMap } from '../../src/app-map/types.ts';
+import { alterStatement, appMigrationCommand, typeChanges } from '../support/app-migration.ts';
 import { scratchDatabases, withDb } from '../support/scratch-databases.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -44,28 +45,6 @@ function dbMigrateAround(url: string, source: AppSource, command: string): Promi
   });
 }
 
-/** The type changes an app's migration makes to columns the triggers read: [table, column, new type]. */
-function typeChanges(map: AppMap): Array<[MappedTable, string, string]> {
-  const chat = map.roles.chat!;
-  const user = map.roles.user!;
-  const message = map.roles.message!;
-  const wider = (t: MappedTable, logical: string) => (t.columns[logical]!.time === 'timestamp' ? 'timestamp(6)' : 'timestamptz(3)');
-  return [
-    [chat, chat.columns.createdAt!.name, wider(chat, 'createdAt')],
-    [user, user.columns.deactivatedAt!.name, wider(user, 'deactivatedAt')],
-    [message, message.columns.chatId!.name, 'varchar(191)'],
-  ];
-}
-
-const alter = (map: AppMap, [t, column, type]: [MappedTable, string, string]) =>
-  `ALTER TABLE ${q(map.schema)}.${q(t.table)} ALTER COLUMN ${q(column)} TYPE ${type}`;
-
-/** The app's migration as a command: a Node one-liner applying `statements` to DATABASE_URL. */
-function appMigration(statements: string[]): string {
-  const script = `import pg from 'pg'; const c = new pg.Client({ connectionString: process.env.DATABASE_URL }); await c.connect(); for (const s of ${JSON.stringify(statements)}) await c.query(s); await c.end();`;
-  return `${JSON.stringify(process.execPath)} --input-type=module -e ${JSON.stringify(script)}`;
-}
-
 /** The definitions of the Worker's row-level UPDATE triggers. */
 async function updateTriggers(url: string, map: AppMap): Promise<string[]> {
   return withDb(url, async (c) => {
@@ -86,7 +65,7 @@ describe.each(sources)("the app's migrations on the $name layout", (source) => {
   it('refuses a type change of a watched column while the triggers are installed, as Postgres does', async () => {
     const url = await migrated(source, 'direct');
     const [chatCreated] = typeChanges(map);
-    await expect(withDb(url, (c) => c.query(alter(map, chatCreated!)))).rejects.toThrow(
+    await expect(withDb(url, (c) => c.query(alterStatement(map, chatCreated!)))).rejects.toThrow(
       'cannot alter type of a column used in a trigger definition',
     );
   });
@@ -94,7 +73,7 @@ describe.each(sources)("the app's migrations on the $name layout", (source) => {
   it('applies through --around: the column types change and the triggers are pinned again', async () => {
     const url = await migrated(source, 'around');
     const changes = typeChanges(map);
-    const r = await dbMigrateAround(url, source, appMigration(changes.map((c) => alter(map, c))));
+    const r = await dbMigrateAround(url, source, appMigrationCommand(changes.map((c) => alterStatement(map, c))));
     expect(r.code, r.out).toBe(0);
 
     await withDb(url, async (c) => {
