@@ -96,6 +96,10 @@ const OLD_FUNCTIONS = [
 export function installSteps(map: AppMap): InstallStep[] {
   const n = names(map);
   const steps: InstallStep[] = [];
+  const fns = functions(map, n);
+  const list = emptyChatsComplete(n, fns);
+  // Before any trigger is replaced: whether the triggers that keep the list stood all along.
+  if (list) steps.push(list.forgetUnlessKept);
   for (const [trigger, table] of OLD_TRIGGERS) {
     steps.push({
       what: `drop the old trigger ${trigger}`,
@@ -109,7 +113,7 @@ END $$`,
   }
   for (const fn of OLD_FUNCTIONS) steps.push({ what: `drop the old function ${fn}`, sql: `DROP FUNCTION IF EXISTS ${fn}()` });
 
-  for (const f of functions(map, n)) {
+  for (const f of fns) {
     steps.push({ what: `function ${f.name}`, sql: f.sql, creates: { kind: 'function', name: f.name } });
     for (const t of f.triggers) {
       steps.push({
@@ -131,6 +135,7 @@ END $$`,
       what: 'list the chats that are empty now',
       sql: '',
       locksAppTable: n.table('chat'),
+      unless: list!.isComplete,
       backfill: {
         lock: `SELECT c.${id} AS id FROM ${n.q('chat')} c WHERE c.${id} > $1 ORDER BY c.${id} LIMIT ${BACKFILL_BATCH} FOR NO KEY UPDATE`,
         fill: `INSERT INTO ${W}.empty_chats (chat_id, created_at)
@@ -140,8 +145,60 @@ WHERE c.${id} = ANY($1::text[])
 ON CONFLICT (chat_id) DO NOTHING`,
       },
     });
+    steps.push(list!.record);
   }
   return steps;
+}
+
+/**
+ * The list of empty chats is filled once. A backfill scans every chat (at 1M chats, 4000 batches
+ * and about 20 s), and once it has committed with the triggers in place, those triggers keep the
+ * list: a second `db:migrate`, and each `--around`, need not scan again. The fact is kept as the
+ * comment of spacerr_jobs.empty_chats (gone with the schema on uninstall), naming the oids of the
+ * chat and message tables, so a table the app dropped and created again is scanned again; and
+ * the first step of an install forgets it unless every trigger that keeps the list is there and
+ * enabled (a trigger dropped or disabled meanwhile may have missed chats).
+ */
+function emptyChatsComplete(n: Names, fns: FunctionSpec[]) {
+  if (!n.has('chat') || !n.has('message')) return undefined;
+  const listFunctions = new Set([
+    'add_new_empty_chats',
+    'remove_chats_with_messages',
+    'add_emptied_chats',
+    'chat_updated',
+    'message_updated',
+    'chats_truncated',
+    'messages_truncated',
+    'forget_deleted_chats',
+  ]);
+  const keepers = fns.filter((f) => listFunctions.has(f.name)).flatMap((f) => f.triggers);
+  const table = `${W}.empty_chats`;
+  const marker = `format('complete: chat %s, message %s', to_regclass(${literal(n.q('chat'))})::oid, to_regclass(${literal(n.q('message'))})::oid)`;
+  const current = `obj_description(${literal(table)}::regclass, 'pg_class')`;
+  const kept = keepers
+    .map(
+      (t) =>
+        `EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = ${literal(t.name)} AND tgrelid = to_regclass(${literal(n.q(t.role))}) AND tgenabled <> 'D')`,
+    )
+    .join('\n      AND ');
+  return {
+    forgetUnlessKept: {
+      what: 'forget that the list of empty chats is complete, unless its triggers stood all along',
+      sql: `DO $$ BEGIN
+  IF ${current} IS NOT NULL AND NOT (${kept}) THEN
+    COMMENT ON TABLE ${table} IS NULL;
+  END IF;
+END $$`,
+    } satisfies InstallStep,
+    isComplete: `SELECT ${current} IS NOT DISTINCT FROM ${marker} AS present`,
+    record: {
+      what: 'record that the list of empty chats is complete',
+      unless: `SELECT ${current} IS NOT DISTINCT FROM ${marker} AS present`,
+      sql: `DO $$ BEGIN
+  EXECUTE format('COMMENT ON TABLE ${table} IS %L', ${marker});
+END $$`,
+    } satisfies InstallStep,
+  };
 }
 
 /**

@@ -501,3 +501,53 @@ describe('a database migrated by the version before the app map (its drizzle/000
     expect(r.code, r.out).toBe(0);
   });
 });
+
+describe('db:migrate again on a database it installed', () => {
+  const listed = (c: pg.Client) =>
+    c.query<{ chat_id: string }>(`SELECT chat_id FROM spacerr_jobs.empty_chats ORDER BY 1`).then((r) => r.rows.map((row) => row.chat_id));
+  /** `migrateDatabase` again, and what its steps were. */
+  const again = async (url: string) => {
+    const steps: string[] = [];
+    await migrateDatabase(url, testMap(), { onStep: (t) => steps.push(t.what) });
+    return steps;
+  };
+  const BACKFILL = 'list the chats that are empty now';
+
+  async function installed(name: string): Promise<string> {
+    const url = await database(name);
+    await applyAppSchema(url);
+    await migrateDatabase(url, testMap());
+    await withDb(url, (c) => c.query(`INSERT INTO public.users (id, email) VALUES ('u', 'u@x')`));
+    return url;
+  }
+
+  it('scans the chats once: a second run leaves the list to the triggers that kept it', async () => {
+    const url = await installed('again');
+    await withDb(url, (c) => c.query(`INSERT INTO public.chats (id, user_id) VALUES ('new', 'u')`));
+    expect(await again(url)).not.toContain(BACKFILL);
+    await withDb(url, async (c) => {
+      expect(await listed(c)).toEqual(['new']);
+      await c.query(`INSERT INTO public.chats (id, user_id) VALUES ('newer', 'u')`);
+      expect(await listed(c)).toEqual(['new', 'newer']);
+    });
+  });
+
+  it.each([
+    ['dropped', `DROP TRIGGER spacerr_jobs_chat_inserted ON public.chats`],
+    ['disabled', `ALTER TABLE public.chats DISABLE TRIGGER spacerr_jobs_chat_inserted`],
+  ])('scans again when a trigger that keeps the list was %s meanwhile, then leaves it to the triggers', async (what, statement) => {
+    const url = await installed(`again_${what}`);
+    await withDb(url, async (c) => {
+      await c.query(statement);
+      await c.query(`INSERT INTO public.chats (id, user_id) VALUES ('missed', 'u')`);
+      expect(await listed(c)).toEqual([]);
+    });
+    expect(await again(url)).toContain(BACKFILL);
+    await withDb(url, async (c) => {
+      expect(await listed(c)).toEqual(['missed']);
+      await c.query(`INSERT INTO public.chats (id, user_id) VALUES ('after', 'u')`);
+      expect(await listed(c)).toEqual(['after', 'missed']);
+    });
+    expect(await again(url)).not.toContain(BACKFILL);
+  });
+});
