@@ -520,21 +520,6 @@ function functions(map: AppMap, n: Names): FunctionSpec[] {
       ),
       triggers: [updateTrigger(n, 'chat', 'chat_updated', [chatId, chatCreated], `${changed(chatId)} OR ${changed(chatCreated)}`)],
     });
-    // A message whose parts the app edits so that a file part goes (or names another file) no
-    // longer names the old file: queued. Only a message that had a file part pays for the
-    // comparison of pathnames; a streamed update of a text message costs the trigger's one
-    // containment test, evaluated by Postgres itself (no function called). Containment, not the
-    // jsonpath `$[*] ? (@.type == "file")`: the same answer for an array of parts (filePathnames
-    // reads nothing else), and measured several µs cheaper per update.
-    const parts = n.has('message', 'parts') ? n.c('message', 'parts') : undefined;
-    const filePartEdited = parts ? `OLD.${parts} @> '[{"type": "file"}]' AND ${changed(parts)}` : undefined;
-    const partsEdited = filePartEdited
-      ? `  IF ${filePartEdited} THEN
-  ${queueBlobs(`SELECT p, ${chatOwner(n, `OLD.${msgChat}`)} FROM (SELECT ${filePathnames(`OLD.${parts}`)} AS p
-    EXCEPT SELECT ${filePathnames(`NEW.${parts}`)}) o WHERE p IS NOT NULL`)}
-  END IF;
-`
-      : '';
     // A message moved to another chat is, for the list, a message inserted into the chat it moves
     // to and deleted from the chat it leaves. AFTER ROW triggers fire once the whole UPDATE is
     // done, so the NOT EXISTS sees every row it moved.
@@ -542,7 +527,7 @@ function functions(map: AppMap, n: Names): FunctionSpec[] {
       name: 'message_updated',
       sql: fn(
         'message_updated',
-        `${partsEdited}  IF ${changed(msgChat)} THEN
+        `  IF ${changed(msgChat)} THEN
   ${lockChats(`VALUES (NEW.${msgChat}), (OLD.${msgChat})`)}
     DELETE FROM ${W}.empty_chats WHERE chat_id = NEW.${msgChat};
     INSERT INTO ${W}.empty_chats (chat_id, created_at)
@@ -552,16 +537,32 @@ function functions(map: AppMap, n: Names): FunctionSpec[] {
     ON CONFLICT (chat_id) DO NOTHING;
   END IF;`,
       ),
-      triggers: [
-        updateTrigger(
-          n,
-          'message',
-          'message_updated',
-          parts ? [msgChat, parts] : [msgChat],
-          filePartEdited ? `${changed(msgChat)} OR (${filePartEdited})` : changed(msgChat),
-        ),
-      ],
+      triggers: [updateTrigger(n, 'message', 'message_updated', [msgChat], changed(msgChat))],
     });
+    // A message whose parts the app edits so that a file part goes (or names another file) no
+    // longer names the old file: queued. A trigger of its own, whose WHEN is the one containment
+    // test "did the old parts hold a file part": a streamed update of a text message costs that
+    // test, evaluated by Postgres itself (no function called), and nothing else. Containment, not
+    // the jsonpath `$[*] ? (@.type == "file")`: the same answer for an array of parts
+    // (filePathnames reads nothing else), and cheaper; and nothing more in the WHEN, whose
+    // expression Postgres prepares again for every UPDATE statement: one trigger for the chat id
+    // and the parts, its WHEN comparing both, cost a parts update more (bench/README.md, "App
+    // writes"). The body compares OLD and NEW (its unpinned form fires on every update).
+    if (n.has('message', 'parts')) {
+      const parts = n.c('message', 'parts');
+      const heldFile = `OLD.${parts} @> '[{"type": "file"}]'`;
+      out.push({
+        name: 'message_parts_edited',
+        sql: fn(
+          'message_parts_edited',
+          `  IF ${heldFile} AND ${changed(parts)} THEN
+  ${queueBlobs(`SELECT p, ${chatOwner(n, `OLD.${msgChat}`)} FROM (SELECT ${filePathnames(`OLD.${parts}`)} AS p
+    EXCEPT SELECT ${filePathnames(`NEW.${parts}`)}) o WHERE p IS NOT NULL`)}
+  END IF;`,
+        ),
+        triggers: [updateTrigger(n, 'message', 'message_parts_edited', [parts], heldFile)],
+      });
+    }
     // TRUNCATE fires no DELETE trigger: a truncated chat table empties the list, and truncated
     // messages make every chat empty again (a full scan, as rare as the TRUNCATE).
     // Before a TRUNCATE of chats, the chats that had messages (not listed empty) go to the stream
