@@ -3,10 +3,13 @@
  * -- --around "<command>"` (scripts/db/around.ts): a migration that changes the type of the columns
  * the Worker's update triggers watch (test/support/app-migration.ts), which Postgres refuses while
  * the triggers name them. The command swaps the triggers for their unpinned forms, runs the
- * migration and pins them again. Then, on the same clone, the triggers left unpinned: what the
- * other way out (never naming the columns) would cost every update. Each phase times the app's
- * writes inside Postgres as bench/server-writes.ts does, the triggers off and on in interleaved
- * blocks, so each phase's added µs is measured against its own baseline in the same minutes.
+ * migration and pins them again. On one clone, each phase timed inside Postgres as
+ * bench/server-writes.ts does, in interleaved blocks:
+ * - before and after the migration, the triggers off against on: what they add, each phase
+ *   against its own baseline of the same minutes (the app's writes themselves may change with
+ *   its new types); and whether every trigger and function reads the same after as before;
+ * - then pinned against unpinned, block by block: what the other way out (triggers that name no
+ *   column) would cost each write.
  */
 import pg from 'pg';
 import { unpinAppTriggers } from '../scripts/db/app-objects.ts';
@@ -24,63 +27,112 @@ export async function aroundCost(url: string, L: BenchLayout, n: number): Promis
   try {
     const triggers = await workerTriggers(client, L);
     const { writes } = await appWrites(client, L);
-    const set = triggerSwitch(client, triggers);
-    const phase = async (label: string): Promise<ServerWritesResult> => {
+    const onOff = triggerSwitch(client, triggers);
+    const phase = async (label: string, set: (on: boolean) => Promise<void>): Promise<ServerWritesResult> => {
       // The phase before left dead rows (its turns insert and delete empty_chats rows, which only
-      // the triggers-on blocks pay for): each phase starts from tables vacuumed alike.
+      // the triggers-on blocks pay for) and dirty pages: each phase starts from tables vacuumed
+      // alike, after a checkpoint, so none pays for the one before.
       await client.query('VACUUM (ANALYZE)');
+      await client.query('CHECKPOINT');
       const timed = await serverWriteCost(client, writes, set, n, label);
       await set(true);
       return timed;
     };
 
-    const before = await phase('before');
-    const pinnedBefore = await pinnedUpdateTriggers(client, L);
+    const before = await phase('before', onOff);
+    const definedBefore = await definitions(client, L);
     const statements = typeChanges(L.map).map((c) => alterStatement(L.map, c));
     const started = performance.now();
     const exitCode = await migrateAround(url, L.map, appMigrationCommand(statements));
     const aroundMs = performance.now() - started;
     if (exitCode !== 0) throw new Error(`db:migrate --around: the app's migration exited with ${exitCode}`);
-    const pinnedAfter = await pinnedUpdateTriggers(client, L);
-    const after = await phase('after');
+    const definedAfter = await definitions(client, L);
+    const after = await phase('after', onOff);
 
-    await unpinAppTriggers(client, L.map);
-    const pinnedWhileUnpinned = await pinnedUpdateTriggers(client, L);
-    const unpinned = await phase('unpinned');
+    // Pinned against unpinned, block by block: the pinned forms as Postgres prints them, put back
+    // with CREATE OR REPLACE; the unpinned ones as `--around` installs them.
+    const pinnedForms = (await pinnedUpdateTriggers(client, L)).definitions;
+    const pin = async (pinned: boolean) => {
+      if (!pinned) await unpinAppTriggers(client, L.map);
+      else for (const def of pinnedForms) await client.query(def.replace(/^CREATE TRIGGER /, 'CREATE OR REPLACE TRIGGER '));
+    };
+    await pin(false);
+    const whileUnpinned = await pinnedUpdateTriggers(client, L);
+    await pin(true);
+    const pinning = await phase('pinning', pin);
 
     const kinds: Record<string, AroundKindResult> = {};
     for (const w of writes) {
-      const [b, a, u] = [before, after, unpinned].map((p) => p.kinds[w.kind]!);
+      const [b, a, p] = [before, after, pinning].map((x) => x.kinds[w.kind]!);
       kinds[w.kind] = {
         beforeAddedUs: b!.addedUs,
         afterAddedUs: a!.addedUs,
-        unpinnedAddedUs: u!.addedUs,
+        pinnedMinusUnpinnedUs: p!.addedUs,
+        beforeRatio: b!.ratio,
+        afterRatio: a!.ratio,
         beforeWithUs: b!.withUs,
         afterWithUs: a!.withUs,
-        afterOverBefore: a!.withUs / b!.withUs,
       };
     }
+    const count = (t: { total: number; pinned: number }) => ({ total: t.total, pinned: t.pinned });
     return {
       statements,
       aroundMs,
-      updateTriggers: { pinnedBefore, pinnedAfter, pinnedWhileUnpinned },
+      definitionsUnchanged: JSON.stringify(withoutCasts(definedBefore)) === JSON.stringify(withoutCasts(definedAfter)),
+      definitionsPrintedDifferently: [...definedAfter.triggers, ...definedAfter.functions].filter(
+        (d) => !definedBefore.triggers.includes(d) && !definedBefore.functions.includes(d),
+      ).length,
+      updateTriggers: {
+        pinnedBefore: count(pinnedUpdateTriggersOf(definedBefore)),
+        pinnedAfter: count(pinnedUpdateTriggersOf(definedAfter)),
+        pinnedWhileUnpinned: count(whileUnpinned),
+      },
       kinds,
       before,
       after,
-      unpinned,
+      pinning,
     };
   } finally {
     await client.end();
   }
 }
 
-/** The Worker's row-level UPDATE triggers, and how many of them name their columns (`UPDATE OF`). */
-async function pinnedUpdateTriggers(client: pg.Client, L: BenchLayout): Promise<{ total: number; pinned: number }> {
-  const { rows } = await client.query<{ def: string }>(
+/** Every Worker trigger on the app's tables and every function in spacerr_jobs, as Postgres prints them. */
+async function definitions(client: pg.Client, L: BenchLayout): Promise<{ triggers: string[]; functions: string[] }> {
+  const triggers = await client.query<{ def: string }>(
     `SELECT pg_get_triggerdef(t.oid) AS def FROM pg_trigger t
      JOIN pg_class r ON r.oid = t.tgrelid JOIN pg_namespace s ON s.oid = r.relnamespace
-     WHERE s.nspname = $1 AND t.tgname LIKE 'spacerr\\_jobs\\_%' AND t.tgname LIKE '%\\_updated'`,
+     WHERE s.nspname = $1 AND t.tgname LIKE 'spacerr\\_jobs\\_%' AND NOT t.tgisinternal ORDER BY 1`,
     [L.map.schema],
   );
-  return { total: rows.length, pinned: rows.filter((r) => /AFTER UPDATE OF .* WHEN /.test(r.def)).length };
+  const functions = await client.query<{ def: string }>(
+    `SELECT pg_get_functiondef(p.oid) AS def FROM pg_proc p JOIN pg_namespace s ON s.oid = p.pronamespace
+     WHERE s.nspname = 'spacerr_jobs' ORDER BY p.proname`,
+  );
+  return { triggers: triggers.rows.map((r) => r.def), functions: functions.rows.map((r) => r.def) };
+}
+
+/**
+ * The definitions without the casts Postgres prints where a column's new type meets the operator
+ * of its old one (`(old."chatId")::text` once `chatId` is varchar): the Worker installed the same
+ * SQL, and only the app's types changed.
+ */
+function withoutCasts(defined: { triggers: string[]; functions: string[] }) {
+  const strip = (d: string) =>
+    d.replace(
+      /\(((?:old|new|[a-z]\w*)\.(?:"[^"]+"|\w+))\)::(?:character varying|timestamp(?:\(\d\))? with(?:out)? time zone|[a-z]+)/g,
+      '$1',
+    );
+  return { triggers: defined.triggers.map(strip), functions: defined.functions.map(strip) };
+}
+
+/** Of the Worker's row-level UPDATE triggers (named `…_updated`, `…_edited`), how many name their columns. */
+function pinnedUpdateTriggersOf(defined: { triggers: string[] }): { total: number; pinned: number; definitions: string[] } {
+  const update = defined.triggers.filter((d) => / AFTER UPDATE (OF .* )?ON .* FOR EACH ROW /.test(d));
+  const pinned = update.filter((d) => /AFTER UPDATE OF .* WHEN /.test(d));
+  return { total: update.length, pinned: pinned.length, definitions: pinned };
+}
+
+async function pinnedUpdateTriggers(client: pg.Client, L: BenchLayout) {
+  return pinnedUpdateTriggersOf(await definitions(client, L));
 }

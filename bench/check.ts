@@ -144,8 +144,8 @@ function checkServerWrites(w: AppWritesResult, problems: string[], where: (s: st
 }
 
 /**
- * The writes timed before, after and without the pinning: every kind timed client-side timed in
- * each phase, the migration applied, and the triggers pinned before and after it (unpinned between).
+ * The writes timed around the app migration and pinned against unpinned: every kind timed
+ * client-side timed in each phase, the migration applied, the triggers pinned before and after it.
  */
 function checkAround(result: ScaleResult, problems: string[], where: (s: string) => string) {
   const a = result.around!;
@@ -157,7 +157,8 @@ function checkAround(result: ScaleResult, problems: string[], where: (s: string)
     problems.push(at('.updateTriggers: the update triggers were not all pinned before and after the migration'));
   }
   if (t?.pinnedWhileUnpinned?.pinned !== 0) problems.push(at('.updateTriggers.pinnedWhileUnpinned: a trigger stayed pinned'));
-  for (const phase of ['before', 'after', 'unpinned'] as const) {
+  if (typeof a.definitionsUnchanged !== 'boolean') problems.push(at('.definitionsUnchanged is not a boolean'));
+  for (const phase of ['before', 'after', 'pinning'] as const) {
     if (!(a[phase]?.blocks > 0)) problems.push(at(`.${phase}: no block of turns ran`));
   }
   for (const kind of Object.keys(result.appWrites?.kinds ?? {})) {
@@ -166,10 +167,10 @@ function checkAround(result: ScaleResult, problems: string[], where: (s: string)
       problems.push(at(`.kinds["${kind}"] missing`));
       continue;
     }
-    for (const key of ['beforeAddedUs', 'afterAddedUs', 'unpinnedAddedUs'] as const) {
+    for (const key of ['beforeAddedUs', 'afterAddedUs', 'pinnedMinusUnpinnedUs'] as const) {
       if (!isNumber(k[key])) problems.push(at(`.kinds["${kind}"].${key} is not a number`));
     }
-    for (const key of ['beforeWithUs', 'afterWithUs', 'afterOverBefore'] as const) {
+    for (const key of ['beforeRatio', 'afterRatio', 'beforeWithUs', 'afterWithUs'] as const) {
       if (!isCount(k[key])) problems.push(at(`.kinds["${kind}"].${key} is not a finite number ≥ 0`));
     }
   }

@@ -184,14 +184,14 @@ export function serverWritesMarkdown(results: ScaleResult[]): string[] {
   return out;
 }
 
-/** The app's writes before and after an app migration through `db:migrate --around`, and left unpinned, per scale and kind. */
+/** The app's writes before and after an app migration through `db:migrate --around`, and pinned against unpinned, per scale and kind. */
 export function aroundMarkdown(results: ScaleResult[]): string[] {
-  const timed = results.filter((r) => r.around);
+  const timed = results.filter((r) => r.around?.pinning);
   if (timed.length === 0) return [];
   const us = (v: number) => v.toFixed(0);
   const out = [
-    '| scale | layout | app write | µs the triggers add: pinned, before | after the migration through --around | left unpinned | server µs with triggers: before | after | after / before | --around ms |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+    '| scale | layout | app write | triggers off → on, before: µs added (with / without) | after the migration through --around | pinned − unpinned µs, side by side | definitions after = before | --around ms |',
+    '|---|---|---|---|---|---|---|---|',
   ];
   for (const r of timed) {
     const a = r.around!;
@@ -199,7 +199,7 @@ export function aroundMarkdown(results: ScaleResult[]): string[] {
       const k = a.kinds[kind];
       if (!k) continue;
       out.push(
-        `| ${r.scale} | ${r.layout} | ${kind} | ${us(k.beforeAddedUs)} | ${us(k.afterAddedUs)} | ${us(k.unpinnedAddedUs)} | ${us(k.beforeWithUs)} | ${us(k.afterWithUs)} | ${k.afterOverBefore.toFixed(2)} | ${a.aroundMs.toFixed(0)} |`,
+        `| ${r.scale} | ${r.layout} | ${kind} | ${us(k.beforeAddedUs)} (${k.beforeRatio.toFixed(2)}) | ${us(k.afterAddedUs)} (${k.afterRatio.toFixed(2)}) | ${us(k.pinnedMinusUnpinnedUs)} | ${a.definitionsUnchanged ? 'yes' : 'no'} | ${a.aroundMs.toFixed(0)} |`,
       );
     }
   }

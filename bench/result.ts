@@ -144,32 +144,47 @@ export interface InstallWaitResult {
 }
 
 /**
- * The app's writes timed inside Postgres in three phases on one clone (bench/around.ts): the
- * triggers pinned, after an app migration changed their columns' types through `db:migrate
- * --around` (pinned again), and left unpinned.
+ * The app's writes timed inside Postgres around an app migration through `db:migrate --around`,
+ * on one clone (bench/around.ts): triggers off against on before and after it, then pinned
+ * against unpinned.
  */
 export interface AroundResult {
   /** The app migration's statements. */
   statements: string[];
   /** `migrateAround`: unpin, the command, the install again. */
   aroundMs: number;
-  /** The Worker's row-level UPDATE triggers in each phase, and how many name their columns. */
+  /**
+   * Every Worker trigger and spacerr_jobs function reads the same after the migration as before,
+   * but for the casts Postgres now prints where a changed column meets its old type's operator.
+   */
+  definitionsUnchanged: boolean;
+  /** How many of them Postgres prints differently (those casts). */
+  definitionsPrintedDifferently: number;
+  /** The Worker's row-level UPDATE triggers before, after, and while unpinned, and how many name their columns. */
   updateTriggers: Record<'pinnedBefore' | 'pinnedAfter' | 'pinnedWhileUnpinned', { total: number; pinned: number }>;
   kinds: Record<string, AroundKindResult>;
+  /** Triggers off (without) against on (with), before the migration and after it. */
   before: ServerWritesResult;
   after: ServerWritesResult;
-  unpinned: ServerWritesResult;
+  /** Unpinned (without) against pinned (with), the triggers on throughout. */
+  pinning: ServerWritesResult;
 }
 
-/** One kind of write in the three phases: µs the triggers add (with - without), and the with-triggers medians. */
+/** One kind of write: what the triggers add before and after, µs pinning adds (negative: saves), and the with-triggers medians. */
 export interface AroundKindResult {
   beforeAddedUs: number;
   afterAddedUs: number;
-  unpinnedAddedUs: number;
+  /** Pinned minus unpinned, blocks side by side. */
+  pinnedMinusUnpinnedUs: number;
+  /**
+   * With / without within each phase, its blocks side by side: unlike the medians of two phases
+   * minutes apart, which the machine's speed moves as a whole (on this shared machine by up to a
+   * third), a ratio of blocks interleaved.
+   */
+  beforeRatio: number;
+  afterRatio: number;
   beforeWithUs: number;
   afterWithUs: number;
-  /** afterWithUs / beforeWithUs. */
-  afterOverBefore: number;
 }
 
 export interface ScaleResult {
