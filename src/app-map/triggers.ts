@@ -161,18 +161,10 @@ ON CONFLICT (chat_id) DO NOTHING`,
  */
 function emptyChatsComplete(n: Names, fns: FunctionSpec[]) {
   if (!n.has('chat') || !n.has('message')) return undefined;
-  const listFunctions = new Set([
-    'add_new_empty_chats',
-    'remove_chats_with_messages',
-    'add_emptied_chats',
-    'chat_updated',
-    'message_updated',
-    'chats_truncated',
-    'messages_truncated',
-    'forget_deleted_chats',
-  ]);
-  const keepers = fns.filter((f) => listFunctions.has(f.name)).flatMap((f) => f.triggers);
   const table = `${W}.empty_chats`;
+  // The triggers whose functions touch the list (a new one is counted without being named here).
+  const touches = new RegExp(`${table.replace('.', '\\.')}\\b`);
+  const keepers = fns.filter((f) => touches.test(f.sql)).flatMap((f) => f.triggers);
   const marker = `format('complete: chat %s, message %s', to_regclass(${literal(n.q('chat'))})::oid, to_regclass(${literal(n.q('message'))})::oid)`;
   const current = `obj_description(${literal(table)}::regclass, 'pg_class')`;
   const kept = keepers
@@ -181,6 +173,7 @@ function emptyChatsComplete(n: Names, fns: FunctionSpec[]) {
         `EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = ${literal(t.name)} AND tgrelid = to_regclass(${literal(n.q(t.role))}) AND tgenabled <> 'D')`,
     )
     .join('\n      AND ');
+  const isComplete = `SELECT ${current} IS NOT DISTINCT FROM ${marker} AS present`;
   return {
     forgetUnlessKept: {
       what: 'forget that the list of empty chats is complete, unless its triggers stood all along',
@@ -190,10 +183,10 @@ function emptyChatsComplete(n: Names, fns: FunctionSpec[]) {
   END IF;
 END $$`,
     } satisfies InstallStep,
-    isComplete: `SELECT ${current} IS NOT DISTINCT FROM ${marker} AS present`,
+    isComplete,
     record: {
       what: 'record that the list of empty chats is complete',
-      unless: `SELECT ${current} IS NOT DISTINCT FROM ${marker} AS present`,
+      unless: isComplete,
       sql: `DO $$ BEGIN
   EXECUTE format('COMMENT ON TABLE ${table} IS %L', ${marker});
 END $$`,
