@@ -14,7 +14,7 @@
 import pg from 'pg';
 import { unpinAppTriggers } from '../scripts/db/app-objects.ts';
 import { migrateAround } from '../scripts/db/around.ts';
-import { alterStatement, appMigrationCommand, typeChanges } from '../test/support/app-migration.ts';
+import { alterStatement, appMigrationCommand, isPinned, typeChanges, workerUpdateTriggers } from '../test/support/app-migration.ts';
 import { appWrites, triggerSwitch } from './app-writes.ts';
 import { type BenchLayout, workerTriggers } from './layout.ts';
 import { connect } from './measure.ts';
@@ -41,23 +41,25 @@ export async function aroundCost(url: string, L: BenchLayout, n: number): Promis
 
     const before = await phase('before', onOff);
     const definedBefore = await definitions(client, L);
+    const pinnedBefore = await pinnedCount(client, L);
     const statements = typeChanges(L.map).map((c) => alterStatement(L.map, c));
     const started = performance.now();
     const exitCode = await migrateAround(url, L.map, appMigrationCommand(statements));
     const aroundMs = performance.now() - started;
     if (exitCode !== 0) throw new Error(`db:migrate --around: the app's migration exited with ${exitCode}`);
     const definedAfter = await definitions(client, L);
+    const pinnedAfter = await pinnedCount(client, L);
     const after = await phase('after', onOff);
 
     // Pinned against unpinned, block by block: the pinned forms as Postgres prints them, put back
     // with CREATE OR REPLACE; the unpinned ones as `--around` installs them.
-    const pinnedForms = (await pinnedUpdateTriggers(client, L)).definitions;
+    const pinnedForms = (await workerUpdateTriggers(client, L.map.schema)).filter(isPinned);
     const pin = async (pinned: boolean) => {
       if (!pinned) await unpinAppTriggers(client, L.map);
       else for (const def of pinnedForms) await client.query(def.replace(/^CREATE TRIGGER /, 'CREATE OR REPLACE TRIGGER '));
     };
     await pin(false);
-    const whileUnpinned = await pinnedUpdateTriggers(client, L);
+    const pinnedWhileUnpinned = await pinnedCount(client, L);
     await pin(true);
     const pinning = await phase('pinning', pin);
 
@@ -74,7 +76,6 @@ export async function aroundCost(url: string, L: BenchLayout, n: number): Promis
         afterWithUs: a!.withUs,
       };
     }
-    const count = (t: { total: number; pinned: number }) => ({ total: t.total, pinned: t.pinned });
     return {
       statements,
       aroundMs,
@@ -82,11 +83,7 @@ export async function aroundCost(url: string, L: BenchLayout, n: number): Promis
       definitionsPrintedDifferently: [...definedAfter.triggers, ...definedAfter.functions].filter(
         (d) => !definedBefore.triggers.includes(d) && !definedBefore.functions.includes(d),
       ).length,
-      updateTriggers: {
-        pinnedBefore: count(pinnedUpdateTriggersOf(definedBefore)),
-        pinnedAfter: count(pinnedUpdateTriggersOf(definedAfter)),
-        pinnedWhileUnpinned: count(whileUnpinned),
-      },
+      updateTriggers: { pinnedBefore, pinnedAfter, pinnedWhileUnpinned },
       kinds,
       before,
       after,
@@ -126,13 +123,8 @@ function withoutCasts(defined: { triggers: string[]; functions: string[] }) {
   return { triggers: defined.triggers.map(strip), functions: defined.functions.map(strip) };
 }
 
-/** Of the Worker's row-level UPDATE triggers (named `…_updated`, `…_edited`), how many name their columns. */
-function pinnedUpdateTriggersOf(defined: { triggers: string[] }): { total: number; pinned: number; definitions: string[] } {
-  const update = defined.triggers.filter((d) => / AFTER UPDATE (OF .* )?ON .* FOR EACH ROW /.test(d));
-  const pinned = update.filter((d) => /AFTER UPDATE OF .* WHEN /.test(d));
-  return { total: update.length, pinned: pinned.length, definitions: pinned };
-}
-
-async function pinnedUpdateTriggers(client: pg.Client, L: BenchLayout) {
-  return pinnedUpdateTriggersOf(await definitions(client, L));
+/** The Worker's row-level UPDATE triggers, and how many of them name their columns. */
+async function pinnedCount(client: pg.Client, L: BenchLayout): Promise<{ total: number; pinned: number }> {
+  const defs = await workerUpdateTriggers(client, L.map.schema);
+  return { total: defs.length, pinned: defs.filter(isPinned).length };
 }

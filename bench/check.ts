@@ -6,7 +6,7 @@
 import { WRITE_KINDS } from './app-writes.ts';
 import { benchJobs } from './jobs.ts';
 import { benchLayout, LEGACY_LAYOUT, parseLayout } from './layout.ts';
-import { type AppWritesResult, CONTENDERS, type JobResult, type ScaleResult } from './result.ts';
+import { CONTENDERS, type JobResult, type ScaleResult, type ServerWritesResult } from './result.ts';
 
 const NUMBERS = [
   'rowsDeleted',
@@ -91,7 +91,7 @@ function checkAppWrites(result: ScaleResult, problems: string[], where: (s: stri
       }
     }
     if (!w.kinds['insert chat'] || !w.kinds['insert message']) problems.push(where('appWrites: the inserts must always be measured'));
-    if (w.server) checkServerWrites(w, problems, where);
+    if (w.server) checkServerWrites(w.server, Object.keys(w.kinds), problems, (x) => where(`appWrites.server${x}`));
     else if (current) problems.push(where('appWrites.server missing: the writes were not timed inside Postgres'));
     if (result.around) checkAround(result, problems, where);
     else if (current) problems.push(where('around missing: the writes were not timed around an app migration'));
@@ -119,13 +119,18 @@ function checkAppWrites(result: ScaleResult, problems: string[], where: (s: stri
   }
 }
 
-/** The in-server timing: every kind timed client-side timed there too, every figure a number (a difference may be negative). */
-function checkServerWrites(w: AppWritesResult, problems: string[], where: (s: string) => string) {
-  const s = w.server!;
-  const at = (x: string) => where(`appWrites.server${x}`);
+/**
+ * One in-server timing (`appWrites.server`, or a phase of `around`): every kind timed client-side
+ * (`kinds`) timed there too, every figure a number (a difference may be negative).
+ */
+function checkServerWrites(s: ServerWritesResult | undefined, kinds: string[], problems: string[], at: (s: string) => string) {
+  if (!s) {
+    problems.push(at(' missing'));
+    return;
+  }
   if (!(s.blocks > 0 && s.turnsPerBlock > 0)) problems.push(at(': no block of turns ran'));
   if (!isNumber(s.loadAverage?.start) || !isNumber(s.loadAverage?.end)) problems.push(at('.loadAverage missing'));
-  for (const kind of Object.keys(w.kinds)) {
+  for (const kind of kinds) {
     const k = s.kinds?.[kind];
     if (!k) {
       problems.push(at(`.kinds["${kind}"] missing`));
@@ -144,8 +149,8 @@ function checkServerWrites(w: AppWritesResult, problems: string[], where: (s: st
 }
 
 /**
- * The writes timed around the app migration and pinned against unpinned: every kind timed
- * client-side timed in each phase, the migration applied, the triggers pinned before and after it.
+ * The writes timed around the app migration and pinned against unpinned: each phase checked as
+ * `appWrites.server` is, the migration applied, the triggers pinned before and after it.
  */
 function checkAround(result: ScaleResult, problems: string[], where: (s: string) => string) {
   const a = result.around!;
@@ -158,10 +163,9 @@ function checkAround(result: ScaleResult, problems: string[], where: (s: string)
   }
   if (t?.pinnedWhileUnpinned?.pinned !== 0) problems.push(at('.updateTriggers.pinnedWhileUnpinned: a trigger stayed pinned'));
   if (typeof a.definitionsUnchanged !== 'boolean') problems.push(at('.definitionsUnchanged is not a boolean'));
-  for (const phase of ['before', 'after', 'pinning'] as const) {
-    if (!(a[phase]?.blocks > 0)) problems.push(at(`.${phase}: no block of turns ran`));
-  }
-  for (const kind of Object.keys(result.appWrites?.kinds ?? {})) {
+  const kinds = Object.keys(result.appWrites?.kinds ?? {});
+  for (const phase of ['before', 'after', 'pinning'] as const) checkServerWrites(a[phase], kinds, problems, (x) => at(`.${phase}${x}`));
+  for (const kind of kinds) {
     const k = a.kinds?.[kind];
     if (!k) {
       problems.push(at(`.kinds["${kind}"] missing`));

@@ -36,3 +36,23 @@ export function appMigrationCommand(statements: string[]): string {
   const script = `import pg from 'pg'; const c = new pg.Client({ connectionString: process.env.DATABASE_URL }); await c.connect(); for (const s of ${JSON.stringify(statements)}) await c.query(s); await c.end();`;
   return `${JSON.stringify(process.execPath)} --input-type=module -e ${JSON.stringify(script)}`;
 }
+
+/**
+ * The Worker's row-level UPDATE triggers on the app's tables (those `--around` swaps), as Postgres
+ * prints them, by name. Selected by their type bits (pg_trigger.tgtype: 1 row-level, 16 UPDATE),
+ * not by name, so every such trigger counts whatever it is called.
+ */
+export async function workerUpdateTriggers(client: pg.Client, schema: string): Promise<string[]> {
+  const { rows } = await client.query<{ def: string }>(
+    `SELECT pg_get_triggerdef(t.oid) AS def FROM pg_trigger t
+     JOIN pg_class r ON r.oid = t.tgrelid JOIN pg_namespace s ON s.oid = r.relnamespace
+     WHERE s.nspname = $1 AND t.tgname LIKE 'spacerr\\_jobs\\_%' AND NOT t.tgisinternal
+       AND t.tgtype & 1 = 1 AND t.tgtype & 16 = 16
+     ORDER BY t.tgname`,
+    [schema],
+  );
+  return rows.map((r) => r.def);
+}
+
+/** A trigger definition that names the columns it watches (`AFTER UPDATE OF … WHEN …`), which pins their types. */
+export const isPinned = (def: string) => /AFTER UPDATE OF .* WHEN /.test(def);
