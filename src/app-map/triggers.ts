@@ -125,7 +125,7 @@ END $$`,
     }
   }
   for (const index of indexes(map, n)) steps.push(index);
-  if (map.roles.chat && map.roles.message) {
+  if (list) {
     // After the triggers: from here on they keep the list; this lists the chats that are empty
     // now, in batches of BACKFILL_BATCH chats by id. Each batch takes its chats FOR NO KEY UPDATE
     // (as the triggers do: a first message in flight finishes first), then decides on a fresh
@@ -135,7 +135,7 @@ END $$`,
       what: 'list the chats that are empty now',
       sql: '',
       locksAppTable: n.table('chat'),
-      unless: list!.isComplete,
+      unless: list.isComplete,
       backfill: {
         lock: `SELECT c.${id} AS id FROM ${n.q('chat')} c WHERE c.${id} > $1 ORDER BY c.${id} LIMIT ${BACKFILL_BATCH} FOR NO KEY UPDATE`,
         fill: `INSERT INTO ${W}.empty_chats (chat_id, created_at)
@@ -145,7 +145,7 @@ WHERE c.${id} = ANY($1::text[])
 ON CONFLICT (chat_id) DO NOTHING`,
       },
     });
-    steps.push(list!.record);
+    steps.push(list.record);
   }
   return steps;
 }
